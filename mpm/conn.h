@@ -1,0 +1,59 @@
+/*
+ * The connection object behind the handler's opaque struct ss_conn: the socket, the
+ * output buffer, the handler's pointers and the end/close state. Shared by every
+ * driver; drivers do the I/O, this module does the bookkeeping.
+ */
+#ifndef SUPERSERVERD_CONN_H
+#define SUPERSERVERD_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "services/handler.h"
+
+/* Hard cap on buffered output: a handler that keeps writing without flow control is
+ * stopped with -ENOBUFS instead of growing memory without bound. */
+#define CONN_OUTPUT_MAX (4 * 1024 * 1024)
+
+struct ss_conn {
+	int fd;
+	const struct ss_handler *handler;
+	void *service_data;
+	void *user; /* ss_conn_set_data */
+
+	char *out;  /* output buffer: bytes [out_off, out_len) are pending */
+	size_t out_off, out_len, out_cap;
+
+	bool ended;         /* ss_conn_end called: flush then close */
+	bool want_writable; /* handler asked for writable callbacks */
+	bool closed;        /* handler close callback has run */
+	bool failed;        /* a callback returned < 0 */
+
+	struct sockaddr_storage peer, local;
+	socklen_t peer_len, local_len;
+
+	uint64_t bytes_in, bytes_out;
+	uint64_t start_usec;    /* CLOCK_MONOTONIC */
+	uint64_t activity_usec; /* last byte from the peer */
+};
+
+/* Prepares c for an accepted socket (addresses read with getpeername/getsockname). */
+void conn_init(struct ss_conn *c, int fd, const struct ss_handler *h, void *service_data);
+/* Writes pending output. Returns 0 when all is sent, 1 when the socket would block,
+ * or a negative errno. */
+int conn_flush(struct ss_conn *c);
+/* Runs the handler's close callback if it has not run yet. */
+void conn_call_close(struct ss_conn *c);
+/* Frees the buffer and closes the socket (calls conn_call_close first). */
+void conn_destroy(struct ss_conn *c);
+
+/* Dispatchers: call the handler's callback if it has one, record failure. */
+int conn_call_open(struct ss_conn *c);
+int conn_call_data(struct ss_conn *c, const void *buf, size_t len);
+int conn_call_writable(struct ss_conn *c);
+
+uint64_t conn_now_usec(void);
+
+#endif

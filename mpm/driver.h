@@ -1,0 +1,36 @@
+/*
+ * The blocking connection driver shared by the fork, prefork and threadpool models:
+ * runs one connection from open to close with poll(), enforcing the idle timeout and
+ * the maximum duration, and calling the handler's callbacks.
+ */
+#ifndef SUPERSERVERD_DRIVER_H
+#define SUPERSERVERD_DRIVER_H
+
+#include <stdint.h>
+
+#include "mpm/conn.h"
+
+struct driver_limits {
+	uint64_t idle_timeout_usec; /* 0 = none */
+	uint64_t max_duration_usec; /* 0 = none */
+};
+
+enum driver_outcome {
+	DRIVER_COMPLETED,     /* ended by the handler or the peer, output flushed */
+	DRIVER_PEER_GONE,     /* reset or write error */
+	DRIVER_IDLE_TIMEOUT,  /* no byte from the peer for idle_timeout */
+	DRIVER_DURATION,      /* max_duration reached */
+	DRIVER_HANDLER_ERROR, /* a callback failed */
+	DRIVER_STOPPED,       /* *stop became non-zero */
+};
+
+/*
+ * Serves c (already conn_init'ed) to the end; closes the socket, runs the handler's
+ * close callback exactly once. `stop`, when not NULL, is polled between waits (a worker
+ * that must stop abandons the connection). Returns the outcome.
+ */
+enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,
+				 volatile int *stop);
+const char *driver_outcome_name(enum driver_outcome o);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * The MPM interface: one table of operations per processing model (fork, prefork,
+ * threadpool, event), found by name. The core asks a model's flags and calls its
+ * operations; it never names a particular model.
+ *
+ * Master side: the model's options are parsed from its key table by the configuration
+ * loader, checked by validate(), and the service layer starts initial_workers()
+ * service processes. Worker side: worker_main() runs inside each service process after
+ * the privilege drop and the handler's setup.
+ */
+#ifndef SUPERSERVERD_MPM_H
+#define SUPERSERVERD_MPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct diag;
+struct service_conf;
+struct ss_handler;
+
+enum mpm_option_type {
+	MPM_OPT_UINT,     /* uint64_t */
+	MPM_OPT_DURATION, /* uint64_t microseconds */
+	MPM_OPT_BOOL,     /* bool */
+};
+
+/* One row of a model's option table: key, type, where it goes, bounds and default. */
+struct mpm_option {
+	const char *key;
+	enum mpm_option_type type;
+	size_t offset;
+	uint64_t min, max; /* inclusive, for UINT and DURATION */
+	uint64_t def;
+	const char *help; /* what it means, for error messages */
+};
+
+#define MPM_CAN_EXEC (1u << 0) /* `exec:` services may use this model */
+#define MPM_THREADED (1u << 1) /* handlers run on several threads of one process */
+
+/* What a service process gets from the master. */
+struct worker_ctx {
+	const struct service_conf *conf;
+	const int *listen_fds; /* non-blocking, CLOEXEC, listening */
+	size_t n_listen;
+	const struct ss_handler *handler; /* NULL for exec services */
+	void *handler_data;               /* from the handler's setup */
+	unsigned index;                   /* 0 .. initial_workers-1 */
+};
+
+struct mpm_ops {
+	const char *name;
+	unsigned flags;
+
+	size_t options_size;
+	const struct mpm_option *options;
+	size_t n_options;
+
+	/* Cross-field checks once the options are parsed (e.g. min <= max). Errors go to
+	 * diag at the service's mpm position. Returns 0 or -1. Optional. */
+	int (*validate)(const struct service_conf *sc, const void *options, struct diag *d);
+
+	/* How many service processes the master keeps running for this service. */
+	unsigned (*workers)(const void *options);
+
+	/* Worker side: serve until told to stop (SIGTERM: stop accepting, finish the
+	 * connections in hand, return). Returns a process exit code (0 = clean). */
+	int (*worker_main)(const struct worker_ctx *ctx);
+};
+
+const struct mpm_ops *mpm_find(const char *name);
+/* Comma-separated names of every model, and of those with a flag, for messages. */
+const char *mpm_names(void);
+void mpm_names_with_flag(unsigned flag, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,11 @@
+/* The table of built-in handlers (echo, discard, chargen, daytime, time). */
+#ifndef SUPERSERVERD_BUILTINS_H
+#define SUPERSERVERD_BUILTINS_H
+
+#include "services/handler.h"
+
+const struct ss_handler *builtin_find(const char *name);
+/* "chargen, daytime, discard, echo, time", for messages. */
+const char *builtin_names(void);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * The handler interface: the ABI between superserverd and the code that speaks a
+ * service's protocol, whether built in or loaded from a shared object.
+ *
+ * A handler never touches the socket. It is told when a connection opens, when bytes
+ * arrive and when buffered output has drained; it answers with ss_conn_write() (buffered,
+ * never blocks) and ss_conn_end() (close once the output is flushed). The processing
+ * model decides where and when the callbacks run; the same handler runs under all of them.
+ *
+ * Callbacks of one connection never run concurrently. Callbacks of different connections
+ * may (threadpool), so state shared between connections must be thread-safe.
+ *
+ * ABI history:
+ *   1.0  first version.
+ */
+#ifndef SUPERSERVERD_HANDLER_H
+#define SUPERSERVERD_HANDLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SS_HANDLER_ABI_MAJOR 1
+#define SS_HANDLER_ABI_MINOR 0
+
+/* The symbol a loadable module exports: `const struct ss_handler superserverd_handler`. */
+#define SS_HANDLER_SYMBOL "superserverd_handler"
+
+struct ss_conn; /* one client connection, owned by superserverd */
+struct ss_args; /* the service's `args:` map from the configuration */
+
+struct ss_handler {
+	uint16_t abi_major;  /* SS_HANDLER_ABI_MAJOR the handler was built against */
+	uint16_t abi_minor;  /* SS_HANDLER_ABI_MINOR the handler was built against */
+	uint32_t struct_size; /* sizeof(struct ss_handler) the handler was built against */
+	const char *name;
+
+	/*
+	 * Once per service process, after privileges are dropped. May store per-service
+	 * state in *service_data_r (given to every connection through
+	 * ss_conn_service_data()). On failure returns a negative errno and writes a
+	 * message into err. Optional.
+	 */
+	int (*setup)(const struct ss_args *args, void **service_data_r, char *err, size_t errlen);
+	/* Once when the service process stops. Optional. */
+	void (*teardown)(void *service_data);
+
+	/* A connection arrived. May write a greeting and may end it at once. Optional. */
+	int (*open)(struct ss_conn *c);
+	/* Bytes arrived from the peer. Optional: without it input is discarded. */
+	int (*data)(struct ss_conn *c, const void *buf, size_t len);
+	/*
+	 * The output buffer drained below the low-water mark while the handler had asked
+	 * for it with ss_conn_want_writable(). Optional.
+	 */
+	int (*writable)(struct ss_conn *c);
+	/* The connection is gone (ended, peer closed, timeout or error). Exactly once. */
+	void (*close)(struct ss_conn *c);
+};
+/* A negative return from open, data or writable is a handler error: the connection is
+ * closed without flushing and the error is counted. */
+
+#define SS_HANDLER_HEADER(handler_name)                                                            \
+	.abi_major = SS_HANDLER_ABI_MAJOR, .abi_minor = SS_HANDLER_ABI_MINOR,                      \
+	.struct_size = sizeof(struct ss_handler), .name = (handler_name)
+
+/* Output buffered beyond this many bytes makes the driver stop reading from the peer. */
+#define SS_CONN_HIGH_WATER (64 * 1024)
+/* The writable callback runs once pending output is below this many bytes. */
+#define SS_CONN_LOW_WATER (16 * 1024)
+
+/*
+ * Queue bytes for the peer. Returns 0, or -ENOBUFS when the connection already holds
+ * far more output than any well-behaved handler produces (see SS_CONN_HIGH_WATER), or
+ * -EPIPE once the connection has ended.
+ */
+int ss_conn_write(struct ss_conn *c, const void *buf, size_t len);
+/* Close the connection once everything queued has been sent. */
+void ss_conn_end(struct ss_conn *c);
+/* Ask for (or stop asking for) the writable callback. */
+void ss_conn_want_writable(struct ss_conn *c, int on);
+/* Bytes queued and not yet sent. */
+size_t ss_conn_pending(const struct ss_conn *c);
+
+void *ss_conn_get_data(const struct ss_conn *c);
+void ss_conn_set_data(struct ss_conn *c, void *data);
+void *ss_conn_service_data(const struct ss_conn *c);
+
+/* Peer and local address; *len is set to the address length (0 if unknown). */
+const struct sockaddr *ss_conn_peer(const struct ss_conn *c, socklen_t *len);
+const struct sockaddr *ss_conn_local(const struct ss_conn *c, socklen_t *len);
+
+/* A value of the service's `args:` map, or NULL. Nested values are not exposed. */
+const char *ss_args_get(const struct ss_args *args, const char *key);
+/* Number of entries and the i-th key, for handlers that take free-form arguments. */
+size_t ss_args_count(const struct ss_args *args);
+const char *ss_args_key(const struct ss_args *args, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

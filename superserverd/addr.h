@@ -1,0 +1,35 @@
+/*
+ * Listening addresses as written in the configuration: "HOST:PORT" (IPv4),
+ * "[V6]:PORT", "*:PORT" (all IPv4), "unix:/path" and "systemd:NAME". Pure parsing and
+ * formatting, no sockets: unit-tested on its own.
+ */
+#ifndef SUPERSERVERD_ADDR_H
+#define SUPERSERVERD_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum addr_kind { ADDR_INET, ADDR_INET6, ADDR_UNIX, ADDR_SYSTEMD };
+
+struct addr {
+	enum addr_kind kind;
+	struct sockaddr_storage sa; /* INET, INET6, UNIX */
+	socklen_t salen;
+	char name[256]; /* SYSTEMD: the FileDescriptorName */
+	/* Canonical text: equal keys mean the same listening socket, e.g. "127.0.0.1:7",
+	 * "[::1]:7", "unix:/run/x.sock", "systemd:echo". */
+	char key[128 + 108];
+};
+
+/* Parses TEXT. Returns 0, or -1 with a message for the user in err. */
+int addr_parse(const char *text, struct addr *a, char *err, size_t errlen);
+
+/* "127.0.0.1:80", "[::1]:80", "unix:/path" for a sockaddr (e.g. a peer). */
+void addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);
+/* The numeric host and port of an inet/inet6 sockaddr; -1 for other families.
+ * An IPv4-mapped IPv6 address is shown as IPv4. */
+int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+		   unsigned *port);
+
+#endif

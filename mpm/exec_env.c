@@ -1,0 +1,128 @@
+/* Environment for exec'd programs (see exec_env.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "mpm/exec_env.h"
+#include "superserverd/addr.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
+
+static bool has_name(char **envp, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+			return true;
+	return false;
+}
+
+static int push(struct exec_env *e, size_t *n, char *s)
+{
+	if (!s)
+		return -ENOMEM;
+	e->envp[(*n)++] = s;
+	return 0;
+}
+
+int exec_env_init(struct exec_env *e, const struct service_conf *sc)
+{
+	size_t cap = sc->n_environment + sc->n_pass_environment + 2 + EXEC_ENV_CONN_VARS;
+	size_t n = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->envp = calloc(cap, sizeof(char *));
+	if (!e->envp)
+		return -ENOMEM;
+	/* Later entries of `environment` override earlier ones: walk backwards, keep the
+	 * first seen. */
+	for (size_t i = sc->n_environment; i-- > 0;) {
+		const struct config_kv *kv = &sc->environment[i];
+		char *s;
+		if (has_name(e->envp, n, kv->key))
+			continue;
+		if (asprintf(&s, "%s=%s", kv->key, kv->value) < 0 || push(e, &n, s) < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < sc->n_pass_environment; i++) {
+		const char *v = getenv(sc->pass_environment[i]);
+		char *s;
+		if (!v || has_name(e->envp, n, sc->pass_environment[i]))
+			continue;
+		if (asprintf(&s, "%s=%s", sc->pass_environment[i], v) < 0 || push(e, &n, s) < 0)
+			goto oom;
+	}
+	if (!has_name(e->envp, n, "PATH") && push(e, &n, strdup(DEFAULT_PATH)) < 0)
+		goto oom;
+	e->n_static = n;
+	return 0;
+oom:
+	e->n_static = n;
+	exec_env_free(e);
+	return -ENOMEM;
+}
+
+static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->conn[*k], sizeof(e->conn[*k]), fmt, ap);
+	va_end(ap);
+	e->envp[e->n_static + *k] = e->conn[*k];
+	(*k)++;
+}
+
+int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
+		  socklen_t peer_len)
+{
+	struct sockaddr_storage local;
+	socklen_t local_len = sizeof(local);
+	char rhost[64], lhost[64];
+	unsigned rport, lport;
+	size_t k = 0;
+
+	if (peer->ss_family == AF_UNIX) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+
+		set_conn(e, &k, "PROTO=UNIX");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+			set_conn(e, &k, "UNIXREMOTEPID=%d", (int)cred.pid);
+			set_conn(e, &k, "UNIXREMOTEEUID=%u", (unsigned)cred.uid);
+			set_conn(e, &k, "UNIXREMOTEEGID=%u", (unsigned)cred.gid);
+		}
+	} else {
+		set_conn(e, &k, "PROTO=TCP");
+		if (addr_host_port((const struct sockaddr *)peer, peer_len, rhost, sizeof(rhost),
+				   &rport) == 0) {
+			set_conn(e, &k, "TCPREMOTEIP=%s", rhost);
+			set_conn(e, &k, "TCPREMOTEPORT=%u", rport);
+			set_conn(e, &k, "REMOTE_ADDR=%s", rhost);
+			set_conn(e, &k, "REMOTE_PORT=%u", rport);
+		}
+		if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0 &&
+		    addr_host_port((const struct sockaddr *)&local, local_len, lhost,
+				   sizeof(lhost), &lport) == 0) {
+			set_conn(e, &k, "TCPLOCALIP=%s", lhost);
+			set_conn(e, &k, "TCPLOCALPORT=%u", lport);
+		}
+	}
+	e->envp[e->n_static + k] = NULL;
+	return 0;
+}
+
+void exec_env_free(struct exec_env *e)
+{
+	if (e->envp)
+		for (size_t i = 0; i < e->n_static; i++)
+			free(e->envp[i]);
+	free(e->envp);
+	memset(e, 0, sizeof(*e));
+}

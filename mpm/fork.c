@@ -1,0 +1,416 @@
+/*
+ * The fork model: one acceptor process per service (inetd "nowait", systemd
+ * Accept=yes) that accepts and gives every connection a process of its own: a fork
+ * running the built-in handler through the blocking driver, or the configured program
+ * spawned with the connection on fd 0 and 1. At max_children the acceptor stops
+ * polling its listeners, so further clients wait in the kernel backlog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mpm/driver.h"
+#include "mpm/exec_env.h"
+#include "mpm/mpm.h"
+#include "superserverd/addr.h"
+#include "superserverd/config.h"
+#include "superserverd/log.h"
+
+struct fork_options {
+	uint64_t max_children;
+};
+
+static const struct mpm_option fork_option_table[] = {
+	{"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
+	 "connections served at once; more wait in the listen backlog"},
+};
+
+enum tag_kind { TAG_LISTENER, TAG_SIGNAL, TAG_STDERR };
+
+struct tag {
+	enum tag_kind kind;
+	int fd;
+};
+
+/* A program's stderr, relayed line by line to the log with its pid. */
+struct errpipe {
+	struct tag tag;
+	pid_t pid;
+	size_t len;
+	char buf[2048];
+	struct errpipe *next, *prev;
+};
+
+struct acceptor {
+	const struct worker_ctx *ctx;
+	const char *name;
+	unsigned max_children;
+	unsigned children;
+	bool paused;
+	bool stopping;
+	int epfd;
+	struct tag sig;
+	struct tag *listeners;
+	struct errpipe *pipes;
+	struct exec_env env;
+	struct driver_limits limits;
+};
+
+static unsigned fork_workers(const void *options)
+{
+	return 1; /* the acceptor; connection processes are its children, not the master's */
+}
+
+static void set_listening(struct acceptor *a, bool on)
+{
+	for (size_t i = 0; i < a->ctx->n_listen; i++) {
+		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &a->listeners[i]};
+		if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, a->listeners[i].fd, &ev) < 0)
+			log_error(a->name, "epoll_ctl: %s", strerror(errno));
+	}
+	a->paused = !on;
+}
+
+static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
+{
+	char pidfield[48];
+	const char *fields[] = {pidfield, NULL};
+	size_t start = 0;
+
+	snprintf(pidfield, sizeof(pidfield), "PROGRAM_PID=%d", (int)p->pid);
+	for (size_t i = 0; i < p->len; i++) {
+		if (p->buf[i] != '\n')
+			continue;
+		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid, (int)(i - start),
+			   p->buf + start);
+		start = i + 1;
+	}
+	/* A line longer than the buffer is logged in pieces rather than dropped. */
+	if ((all || p->len == sizeof(p->buf)) && start < p->len) {
+		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid,
+			   (int)(p->len - start), p->buf + start);
+		start = p->len;
+	}
+	memmove(p->buf, p->buf + start, p->len - start);
+	p->len -= start;
+}
+
+static void pipe_close(struct acceptor *a, struct errpipe *p)
+{
+	relay_lines(a, p, true);
+	close(p->tag.fd); /* also removes it from the epoll set */
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		a->pipes = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	free(p);
+}
+
+static void pipe_read(struct acceptor *a, struct errpipe *p)
+{
+	for (;;) {
+		ssize_t n = read(p->tag.fd, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (n > 0) {
+			p->len += (size_t)n;
+			relay_lines(a, p, false);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		pipe_close(a, p); /* EOF or error */
+		return;
+	}
+}
+
+static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
+			 socklen_t peer_len, pid_t *pid_r)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int pfd[2], r;
+	struct errpipe *p;
+
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	/* The program's end must block like any normal stderr would. */
+	if (fcntl(pfd[1], F_SETFL, 0) < 0) {
+		r = -errno;
+		goto fail_pipe;
+	}
+	r = exec_env_fill(&a->env, fd, peer, peer_len);
+	if (r < 0)
+		goto fail_pipe;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+	r = -posix_spawn(pid_r, a->ctx->conf->exec_argv[0], &fa, &attr, a->ctx->conf->exec_argv,
+			 a->env.envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(pfd[1]);
+	if (r < 0) {
+		close(pfd[0]);
+		return r;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		close(pfd[0]); /* the program's stderr writes then fail with EPIPE */
+		return 0;
+	}
+	p->tag = (struct tag){.kind = TAG_STDERR, .fd = pfd[0]};
+	p->pid = *pid_r;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0) {
+		close(pfd[0]);
+		free(p);
+		return 0;
+	}
+	p->next = a->pipes;
+	if (a->pipes)
+		a->pipes->prev = p;
+	a->pipes = p;
+	return 0;
+fail_pipe:
+	close(pfd[0]);
+	close(pfd[1]);
+	return r;
+}
+
+static int fork_handler(struct acceptor *a, int fd, pid_t *pid_r)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct ss_conn c;
+		sigset_t none;
+		enum driver_outcome o;
+
+		close(a->epfd);
+		close(a->sig.fd);
+		for (size_t i = 0; i < a->ctx->n_listen; i++)
+			close(a->listeners[i].fd);
+		for (struct errpipe *p = a->pipes; p; p = p->next)
+			close(p->tag.fd);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
+		o = driver_serve(&c, &a->limits, NULL);
+		_exit(o == DRIVER_HANDLER_ERROR ? 1 : 0);
+	}
+	*pid_r = pid;
+	return 0;
+}
+
+static void accept_burst(struct acceptor *a, int lfd)
+{
+	/* Bounded so one busy listener cannot starve the others or the signal fd. */
+	for (int burst = 0; burst < 64 && !a->stopping && a->children < a->max_children; burst++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		pid_t pid;
+		int fd, r;
+
+		fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno != EAGAIN)
+				log_warning(a->name, "accept: %s", strerror(errno));
+			return;
+		}
+		if (a->ctx->handler)
+			r = fork_handler(a, fd, &pid);
+		else
+			r = spawn_program(a, fd, &peer, plen, &pid);
+		close(fd);
+		if (r < 0) {
+			log_error(a->name, "cannot start a process for a connection: %s",
+				  strerror(-r));
+			continue;
+		}
+		a->children++;
+		if (log_get_level() >= LOG_DEBUG) {
+			char addr[128];
+			addr_format((struct sockaddr *)&peer, plen, addr, sizeof(addr));
+			log_debug(a->name, "accept %s pid %d count %u/%u", addr, (int)pid,
+				  a->children, a->max_children);
+		}
+	}
+	if (a->children >= a->max_children && !a->paused) {
+		log_info(a->name, "max_children (%u) reached: new connections wait in the backlog",
+			 a->max_children);
+		set_listening(a, false);
+	}
+}
+
+static void reap(struct acceptor *a)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (a->children > 0)
+			a->children--;
+		if (WIFSIGNALED(status))
+			log_warning(a->name, "connection process %d killed by signal %d (%s)",
+				    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		else if (WEXITSTATUS(status) != 0)
+			log_info(a->name, "connection process %d exited with status %d", (int)pid,
+				 WEXITSTATUS(status));
+	}
+	if (a->paused && !a->stopping && a->children < a->max_children)
+		set_listening(a, true);
+}
+
+static void stop_accepting(struct acceptor *a)
+{
+	a->stopping = true;
+	for (size_t i = 0; i < a->ctx->n_listen; i++) {
+		if (a->listeners[i].fd < 0)
+			continue;
+		close(a->listeners[i].fd);
+		a->listeners[i].fd = -1;
+	}
+	log_debug(a->name, "draining: %u connection%s open", a->children,
+		  a->children == 1 ? "" : "s");
+}
+
+static void on_signals(struct acceptor *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sig.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap(a);
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stop_accepting(a);
+	}
+}
+
+static int setup(struct acceptor *a, const struct worker_ctx *ctx)
+{
+	const struct fork_options *o = ctx->conf->mpm.options;
+	sigset_t mask;
+
+	a->ctx = ctx;
+	a->name = ctx->conf->name;
+	a->max_children = (unsigned)o->max_children;
+	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
+	a->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
+	a->sig.kind = TAG_SIGNAL;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	sigdelset(&mask, SIGHUP); /* blocked and ignored: reload is the master's business */
+	a->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->sig.fd < 0 || a->epfd < 0)
+		return -errno;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &a->sig};
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sig.fd, &ev) < 0)
+		return -errno;
+	a->listeners = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*a->listeners));
+	if (!a->listeners)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->n_listen; i++) {
+		a->listeners[i] = (struct tag){.kind = TAG_LISTENER, .fd = ctx->listen_fds[i]};
+		ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &a->listeners[i]};
+		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
+			return -errno;
+	}
+	if (!ctx->handler)
+		return exec_env_init(&a->env, ctx->conf);
+	return 0;
+}
+
+static void cleanup(struct acceptor *a)
+{
+	while (a->pipes)
+		pipe_close(a, a->pipes);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	if (a->sig.fd >= 0)
+		close(a->sig.fd);
+	free(a->listeners);
+	exec_env_free(&a->env);
+}
+
+static int fork_worker_main(const struct worker_ctx *ctx)
+{
+	struct acceptor a = {.epfd = -1, .sig = {.fd = -1}};
+	struct epoll_event evs[64];
+	int r = setup(&a, ctx);
+
+	if (r < 0) {
+		log_error(ctx->conf->name, "cannot start the acceptor: %s", strerror(-r));
+		cleanup(&a);
+		return 1;
+	}
+	while (!a.stopping || a.children > 0) {
+		int n = epoll_wait(a.epfd, evs, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error(a.name, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct tag *t = evs[i].data.ptr;
+			switch (t->kind) {
+			case TAG_LISTENER:
+				if (t->fd >= 0)
+					accept_burst(&a, t->fd);
+				break;
+			case TAG_SIGNAL:
+				on_signals(&a);
+				break;
+			case TAG_STDERR:
+				pipe_read(&a, (struct errpipe *)t);
+				break;
+			}
+			/* pipe_read may have freed a pipe another event points to: none can,
+			 * since each pipe has exactly one registration and one event. */
+		}
+	}
+	cleanup(&a);
+	return 0;
+}
+
+const struct mpm_ops mpm_fork_ops = {
+	.name = "fork",
+	.flags = MPM_CAN_EXEC,
+	.options_size = sizeof(struct fork_options),
+	.options = fork_option_table,
+	.n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
+	.workers = fork_workers,
+	.worker_main = fork_worker_main,
+};

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds superserverd and runs it in the foreground on examples/superserverd.yaml.
+# Stop it with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target superserverd
+exec ./build/superserverd -c examples/superserverd.yaml "$@"

@@ -1,0 +1,83 @@
+/* superserverd's entry point: command line, configuration check, then the master. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "superserverd/config.h"
+#include "superserverd/log.h"
+#include "superserverd/master.h"
+#include "version.h"
+
+#define DEFAULT_CONFIG "/etc/superserverd/superserverd.yaml"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: superserverd [OPTIONS]\n"
+		"Serve the TCP and unix-socket services described in a YAML file.\n\n"
+		"  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+		"  -t, --check-config  validate the configuration, print every error and exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n\n"
+		"Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n"
+		"See superserverd(8) and superserverd.yaml(5).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},	  {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = DEFAULT_CONFIG;
+	struct config_load_opts opts = {.daemon_uid = geteuid()};
+	struct config *cfg = NULL;
+	struct diag d;
+	int check = 0, c;
+
+	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("superserverd %s\n", SUPERSERVERD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "superserverd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	log_init("superserverd");
+	diag_init(&d);
+	if (config_load(path, &opts, &cfg, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.msgs[i]);
+		fprintf(stderr, "superserverd: %s: %zu error%s\n", path, diag_count(&d),
+			diag_count(&d) == 1 ? "" : "s");
+		diag_free(&d);
+		return 1;
+	}
+	diag_free(&d);
+	if (check) {
+		printf("%s: configuration OK (%zu service%s)\n", path, cfg->n_services,
+		       cfg->n_services == 1 ? "" : "s");
+		config_unref(cfg);
+		return 0;
+	}
+	return master_run(cfg, path, &opts);
+}

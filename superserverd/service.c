@@ -1,0 +1,485 @@
+/*
+ * Service processes: forking them (and what a fresh service process does before the
+ * MPM's worker code runs), supervising them with backoff, draining and stopping.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mpm/mpm.h"
+#include "services/args.h"
+#include "services/builtins.h"
+#include "superserverd/backoff.h"
+#include "superserverd/log.h"
+#include "superserverd/privs.h"
+#include "superserverd/service.h"
+
+/* Exit codes of a service process besides the privilege steps (privs.h). */
+enum {
+	SERVICE_EXIT_SETUP = 3, /* the handler's setup failed */
+	SERVICE_EXIT_INIT = 4,  /* fds, signals or /dev/null */
+};
+
+struct worker {
+	pid_t pid; /* 0 = not running */
+	sd_event_source *child;
+	sd_event_source *restart;
+	uint64_t started_usec;
+	struct backoff backoff;
+	struct service *svc;
+	unsigned index;
+};
+
+struct service {
+	struct service_env env;
+	struct config *cfg;
+	const struct service_conf *conf;
+	struct listener **listeners;
+	size_t n_listeners;
+	enum service_state state;
+	struct worker *workers;
+	size_t n_workers;
+	sd_event_source *kill_timer;
+	/* Process groups of service processes that died while their connection children
+	 * may live on: killed with the service. */
+	pid_t *orphan_groups;
+	size_t n_orphan_groups;
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+const char *service_state_name(enum service_state s)
+{
+	switch (s) {
+	case SERVICE_RUNNING:
+		return "running";
+	case SERVICE_FAILED:
+		return "failed";
+	case SERVICE_STOPPING:
+		return "stopping";
+	case SERVICE_STOPPED:
+		return "stopped";
+	}
+	return "unknown";
+}
+
+static void release_listeners(struct service *svc)
+{
+	for (size_t i = 0; i < svc->n_listeners; i++)
+		listen_release(svc->env.listeners, svc->listeners[i]);
+	free(svc->listeners);
+	svc->listeners = NULL;
+	svc->n_listeners = 0;
+}
+
+struct service *service_new(const struct service_env *env, struct config *cfg,
+			    const struct service_conf *sc, struct diag *diag)
+{
+	struct service *svc = calloc(1, sizeof(*svc));
+	char err[512];
+
+	if (!svc)
+		goto oom;
+	svc->env = *env;
+	svc->conf = sc;
+	svc->state = SERVICE_STOPPED;
+	svc->listeners = calloc(sc->n_listen ? sc->n_listen : 1, sizeof(*svc->listeners));
+	svc->n_workers = sc->mpm.ops->workers(sc->mpm.options);
+	svc->workers = calloc(svc->n_workers ? svc->n_workers : 1, sizeof(*svc->workers));
+	if (!svc->listeners || !svc->workers)
+		goto oom;
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		svc->workers[i].svc = svc;
+		svc->workers[i].index = (unsigned)i;
+	}
+	for (size_t i = 0; i < sc->n_listen; i++) {
+		struct listener *l = listen_acquire(env->listeners, &sc->listen[i], err, sizeof(err));
+		if (!l) {
+			diag_error(diag, &sc->listen[i].pos, "service '%s': %s", sc->name, err);
+			release_listeners(svc);
+			free(svc->workers);
+			free(svc);
+			return NULL;
+		}
+		svc->listeners[svc->n_listeners++] = l;
+	}
+	svc->cfg = config_ref(cfg);
+	return svc;
+oom:
+	diag_error(diag, &sc->pos, "service '%s': out of memory", sc->name);
+	if (svc) {
+		free(svc->listeners);
+		free(svc->workers);
+		free(svc);
+	}
+	return NULL;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Keep 0-2, our listening sockets and the journal's socket; close the rest (other
+ * services' sockets, the master's event loop, the control socket). */
+static int close_other_fds(const int *keep_in, size_t n_keep_in)
+{
+	int keep[n_keep_in + 5];
+	size_t n = 0;
+	int from = 3;
+
+	for (size_t i = 0; i < n_keep_in; i++)
+		keep[n++] = keep_in[i];
+	if (log_journal_fd() >= 0)
+		keep[n++] = log_journal_fd();
+	qsort(keep, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from && close_range((unsigned)from, (unsigned)keep[i] - 1, 0) < 0)
+			return -errno;
+		from = keep[i] + 1;
+	}
+	if (close_range((unsigned)from, ~0U, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int reset_signals(void)
+{
+	sigset_t all;
+	struct sigaction sa = {.sa_handler = SIG_DFL};
+
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			(void)sigaction(s, &sa, NULL); /* EINVAL for the signals glibc reserves */
+	sigemptyset(&all);
+	return sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int stdin_devnull(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fd != STDIN_FILENO) {
+		if (dup2(fd, STDIN_FILENO) < 0) {
+			close(fd);
+			return -errno;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Runs in the freshly forked service process; never returns. */
+static void __attribute__((noreturn)) service_process_main(struct service *svc, unsigned index)
+{
+	const struct service_conf *sc = svc->conf;
+	int fds[svc->n_listeners + 1];
+	struct worker_ctx ctx = {.conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners,
+				 .index = index};
+	struct ss_args args;
+	char err[512] = "";
+	int r;
+
+	for (size_t i = 0; i < svc->n_listeners; i++)
+		fds[i] = listener_fd(svc->listeners[i]);
+	if (setpgid(0, 0) < 0 || reset_signals() < 0 || stdin_devnull() < 0 ||
+	    close_other_fds(fds, svc->n_listeners) < 0) {
+		log_error(sc->name, "cannot prepare the service process: %s", strerror(errno));
+		_exit(SERVICE_EXIT_INIT);
+	}
+	r = privs_drop(sc);
+	if (r != PRIVS_OK) {
+		log_error(sc->name, "%s failed: %s", privs_step_name(r), strerror(errno));
+		_exit(r);
+	}
+	if (sc->kind == HANDLER_BUILTIN) {
+		ctx.handler = builtin_find(sc->builtin);
+		if (!ctx.handler) {
+			log_error(sc->name, "unknown built-in '%s'", sc->builtin);
+			_exit(SERVICE_EXIT_SETUP);
+		}
+	}
+	if (ctx.handler && ctx.handler->setup) {
+		args_view(&args, sc->args, sc->n_args);
+		r = ctx.handler->setup(&args, &ctx.handler_data, err, sizeof(err));
+		if (r < 0) {
+			log_error(sc->name, "handler '%s' setup failed: %s", ctx.handler->name,
+				  err[0] ? err : strerror(-r));
+			_exit(SERVICE_EXIT_SETUP);
+		}
+	}
+	r = sc->mpm.ops->worker_main(&ctx);
+	if (ctx.handler && ctx.handler->teardown)
+		ctx.handler->teardown(ctx.handler_data);
+	_exit(r);
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
+
+static int spawn_worker(struct worker *w)
+{
+	struct service *svc = w->svc;
+	pid_t pid = fork();
+	int r;
+
+	if (pid < 0) {
+		r = -errno;
+		log_error(svc->conf->name, "cannot fork a service process: %s%s", strerror(errno),
+			  errno == EAGAIN ? " (process limit reached? see ulimit -u / TasksMax=)"
+					  : "");
+		return r;
+	}
+	if (pid == 0)
+		service_process_main(svc, w->index);
+	/* Both sides set the group so neither can race the other's kill(-pgid). */
+	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
+		log_warning(svc->conf->name, "setpgid(%d): %s", (int)pid, strerror(errno));
+	r = sd_event_add_child(svc->env.event, &w->child, pid, WEXITED, on_child, w);
+	if (r < 0) {
+		log_error(svc->conf->name, "cannot watch process %d: %s", (int)pid, strerror(-r));
+		kill(-pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		return r;
+	}
+	w->pid = pid;
+	w->started_usec = now_usec();
+	log_debug(svc->conf->name, "started service process %d", (int)pid);
+	return 0;
+}
+
+static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct worker *w = userdata;
+	w->restart = sd_event_source_disable_unref(w->restart);
+	if (w->svc->state == SERVICE_RUNNING && w->pid == 0 && spawn_worker(w) < 0) {
+		uint64_t delay;
+		if (backoff_next(&w->backoff, 0, &delay))
+			sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC,
+						   delay, 0, on_restart, w);
+	}
+	return 0;
+}
+
+static void describe_exit(const siginfo_t *si, char *buf, size_t len)
+{
+	if (si->si_code == CLD_EXITED) {
+		const char *step = privs_step_name(si->si_status);
+		if (step)
+			snprintf(buf, len, "exited with status %d (%s failed)", si->si_status, step);
+		else if (si->si_status == SERVICE_EXIT_SETUP)
+			snprintf(buf, len, "exited with status %d (handler setup failed)",
+				 si->si_status);
+		else
+			snprintf(buf, len, "exited with status %d", si->si_status);
+	} else {
+		snprintf(buf, len, "killed by signal %d (%s)%s", si->si_status,
+			 strsignal(si->si_status), si->si_code == CLD_DUMPED ? ", core dumped" : "");
+	}
+}
+
+static size_t running_workers(const struct service *svc)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < svc->n_workers; i++)
+		n += svc->workers[i].pid != 0;
+	return n;
+}
+
+static void kill_orphan_groups(struct service *svc)
+{
+	for (size_t i = 0; i < svc->n_orphan_groups; i++)
+		(void)kill(-svc->orphan_groups[i], SIGKILL); /* ESRCH: nothing left, fine */
+	svc->n_orphan_groups = 0;
+}
+
+static void remember_group(struct service *svc, pid_t pgid)
+{
+	size_t n = 0;
+
+	/* Forget groups that have emptied so the list stays short over a long uptime. */
+	for (size_t i = 0; i < svc->n_orphan_groups; i++)
+		if (kill(-svc->orphan_groups[i], 0) == 0 || errno != ESRCH)
+			svc->orphan_groups[n++] = svc->orphan_groups[i];
+	svc->n_orphan_groups = n;
+	pid_t *g = realloc(svc->orphan_groups, (svc->n_orphan_groups + 1) * sizeof(pid_t));
+	if (!g)
+		return;
+	svc->orphan_groups = g;
+	g[svc->n_orphan_groups++] = pgid;
+}
+
+static void check_stopped(struct service *svc)
+{
+	if (svc->state != SERVICE_STOPPING || running_workers(svc) > 0)
+		return;
+	/* Strays a program left in the group (daemonized children) go with the service. */
+	kill_orphan_groups(svc);
+	svc->kill_timer = sd_event_source_disable_unref(svc->kill_timer);
+	svc->state = SERVICE_STOPPED;
+	log_info(svc->conf->name, "stopped");
+	if (svc->env.gone)
+		svc->env.gone(svc, svc->env.userdata);
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+	struct worker *w = userdata;
+	struct service *svc = w->svc;
+	uint64_t lived = now_usec() - w->started_usec, delay;
+	char how[160];
+
+	describe_exit(si, how, sizeof(how));
+	w->child = sd_event_source_disable_unref(w->child);
+	remember_group(svc, w->pid);
+	w->pid = 0;
+
+	if (svc->state != SERVICE_RUNNING) {
+		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);
+		check_stopped(svc);
+		return 0;
+	}
+	if (!backoff_next(&w->backoff, lived, &delay)) {
+		log_error(svc->conf->name,
+			  "service process %d %s; it failed %d times in a row: marking the service "
+			  "failed (a reload that changes it, or a restart, starts it again)",
+			  (int)si->si_pid, how, BACKOFF_MAX_FAILURES);
+		svc->state = SERVICE_FAILED;
+		return 0;
+	}
+	log_warning(svc->conf->name, "service process %d %s; restarting in %llu ms",
+		    (int)si->si_pid, how, (unsigned long long)(delay / 1000));
+	if (sd_event_add_time_relative(svc->env.event, &w->restart, CLOCK_MONOTONIC, delay, 0,
+				       on_restart, w) < 0) {
+		log_error(svc->conf->name, "cannot schedule a restart: marking the service failed");
+		svc->state = SERVICE_FAILED;
+	}
+	return 0;
+}
+
+int service_start(struct service *svc)
+{
+	svc->state = SERVICE_RUNNING;
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		int r = spawn_worker(&svc->workers[i]);
+		if (r < 0)
+			return r;
+	}
+	log_info(svc->conf->name, "started (%s, %zu listening socket%s)", svc->conf->mpm.ops->name,
+		 svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
+	return 0;
+}
+
+static void kill_all(struct service *svc)
+{
+	for (size_t i = 0; i < svc->n_workers; i++)
+		if (svc->workers[i].pid)
+			(void)kill(-svc->workers[i].pid, SIGKILL);
+	kill_orphan_groups(svc);
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct service *svc = userdata;
+	svc->kill_timer = sd_event_source_disable_unref(svc->kill_timer);
+	log_warning(svc->conf->name, "connections still open after the shutdown timeout: killing");
+	kill_all(svc);
+	return 0;
+}
+
+void service_stop(struct service *svc)
+{
+	if (svc->state == SERVICE_STOPPING || svc->state == SERVICE_STOPPED) {
+		check_stopped(svc);
+		return;
+	}
+	svc->state = SERVICE_STOPPING;
+	release_listeners(svc);
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		struct worker *w = &svc->workers[i];
+		w->restart = sd_event_source_disable_unref(w->restart);
+		if (w->pid)
+			(void)kill(w->pid, SIGTERM);
+	}
+	if (running_workers(svc) > 0) {
+		log_info(svc->conf->name, "stopping: draining connections (up to %llu ms)",
+			 (unsigned long long)(svc->conf->shutdown_timeout_usec / 1000));
+		if (sd_event_add_time_relative(svc->env.event, &svc->kill_timer, CLOCK_MONOTONIC,
+					       svc->conf->shutdown_timeout_usec, 0, on_kill_timer,
+					       svc) < 0)
+			kill_all(svc);
+	}
+	check_stopped(svc);
+}
+
+void service_kill(struct service *svc)
+{
+	if (svc->state != SERVICE_STOPPING)
+		service_stop(svc);
+	if (svc->state == SERVICE_STOPPING)
+		kill_all(svc);
+}
+
+void service_adopt(struct service *svc, struct service *replacement)
+{
+	/* The replacement holds references to the very same listeners (same keys). */
+	release_listeners(svc);
+	svc->listeners = replacement->listeners;
+	svc->n_listeners = replacement->n_listeners;
+	replacement->listeners = NULL;
+	replacement->n_listeners = 0;
+	config_unref(svc->cfg);
+	svc->cfg = replacement->cfg;
+	svc->conf = replacement->conf;
+	replacement->cfg = NULL;
+	service_free(replacement);
+}
+
+void service_free(struct service *svc)
+{
+	if (!svc)
+		return;
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		sd_event_source_disable_unref(svc->workers[i].child);
+		sd_event_source_disable_unref(svc->workers[i].restart);
+	}
+	sd_event_source_disable_unref(svc->kill_timer);
+	release_listeners(svc);
+	free(svc->workers);
+	free(svc->orphan_groups);
+	if (svc->cfg)
+		config_unref(svc->cfg);
+	free(svc);
+}
+
+const char *service_name(const struct service *svc)
+{
+	return svc->conf->name;
+}
+
+const struct service_conf *service_conf(const struct service *svc)
+{
+	return svc->conf;
+}
+
+enum service_state service_state(const struct service *svc)
+{
+	return svc->state;
+}
+
+size_t service_process_count(const struct service *svc)
+{
+	return running_workers(svc);
+}

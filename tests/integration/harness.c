@@ -159,7 +159,7 @@ int h_wait_notify(struct daemon *d, const char *what, int timeout_ms)
 	}
 }
 
-int h_launch(struct daemon *d)
+int h_spawn(struct daemon *d)
 {
 	pid_t pid = fork();
 
@@ -188,6 +188,13 @@ int h_launch(struct daemon *d)
 		_exit(127);
 	}
 	d->pid = pid;
+	return 0;
+}
+
+int h_launch(struct daemon *d)
+{
+	if (h_spawn(d) < 0)
+		return -1;
 	if (h_wait_notify(d, "READY=1", 15000) < 0) {
 		fprintf(stderr, "superserverd did not become ready\n");
 		h_dump_log(d);

@@ -44,6 +44,8 @@ int h_write_config(struct daemon *d, const char *yaml_fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Starts the prepared daemon and waits (up to 10 s) for READY=1. Returns 0 or -1. */
 int h_launch(struct daemon *d);
+/* Starts the prepared daemon without waiting for it. */
+int h_spawn(struct daemon *d);
 /* h_prepare + h_launch. */
 int h_start(struct daemon *d, const char *yaml_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Waits until a notify message containing `what` arrives after the current point. */

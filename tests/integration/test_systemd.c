@@ -1,0 +1,154 @@
+/* systemd behaviour with real peers: systemd-socket-activate hands a named socket to
+ * `systemd:NAME`, and a real datagram socket as NOTIFY_SOCKET receives READY=1,
+ * RELOADING=1 (with MONOTONIC_USEC) and STOPPING=1. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define SOCKET_ACTIVATE "/usr/bin/systemd-socket-activate"
+
+START_TEST(socket_activation_by_name)
+{
+	struct daemon d = {0};
+	char listen_arg[64], buf[64];
+	int port = h_free_port(), other = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+	const char *wrapper[] = {SOCKET_ACTIVATE, "-l", listen_arg, "--fdname=echo",
+				 "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
+				 NULL};
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_prepare(&d,
+				   "services:\n"
+				   "  echo: {listen: ['systemd:echo'], builtin: echo}\n"
+				   "  plain: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+				   other),
+			 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	/* systemd-socket-activate execs the daemon on the first connection, which waits in
+	 * the backlog of the inherited socket meanwhile. */
+	int fd = -1;
+	ck_assert(H_DEADLINE_WAIT((fd = h_connect("127.0.0.1", port)) >= 0, 10000));
+	h_write_all(fd, "activated\n", 10);
+	shutdown(fd, SHUT_WR);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 10);
+	ck_assert(memcmp(buf, "activated\n", 10) == 0);
+	close(fd);
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 2000));
+	ck_assert_int_eq(h_exchange("127.0.0.1", other, NULL, false, buf, sizeof(buf), 5000), 4);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(unused_inherited_socket_closed)
+{
+	struct daemon d = {0};
+	char listen_arg[64];
+	int port = h_free_port(), other = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+	const char *wrapper[] = {SOCKET_ACTIVATE, "-l", listen_arg, "--fdname=stray",
+				 "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", NULL};
+	ck_assert_int_eq(h_prepare(&d, "services:\n  t: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+				   other),
+			 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	int fd = -1;
+	ck_assert(H_DEADLINE_WAIT((fd = h_connect("127.0.0.1", port)) >= 0, 10000));
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert(h_log_wait(&d, "systemd:stray", 2000));
+	ck_assert(h_log_wait(&d, "not used by any service", 2000));
+	close(fd);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(missing_systemd_socket_is_an_error)
+{
+	struct daemon d = {0};
+	ck_assert_int_eq(h_prepare(&d, "services:\n  e: {listen: ['systemd:nothere'], builtin: "
+				       "echo}\n"),
+			 0);
+	ck_assert_int_eq(h_spawn(&d), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
+	ck_assert(WIFEXITED(d.exit_status) && WEXITSTATUS(d.exit_status) == 1);
+	ck_assert(h_log_wait(&d, "FileDescriptorName", 1000));
+	h_kill(&d);
+}
+END_TEST
+
+START_TEST(notify_sequence)
+{
+	struct daemon d = {0};
+	int port = h_free_port();
+	ck_assert_int_eq(h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
+				 port),
+			 0);
+	ck_assert_ptr_nonnull(strstr(d.notify_seen, "READY=1"));
+	ck_assert_ptr_nonnull(strstr(d.notify_seen, "STATUS=1 service, 1 process"));
+	h_notify_clear(&d);
+	ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "RELOADING=1", 5000), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 5000), 0);
+	ck_assert_ptr_nonnull(strstr(d.notify_seen, "MONOTONIC_USEC="));
+	/* RELOADING comes before READY. */
+	ck_assert(strstr(d.notify_seen, "RELOADING=1") < strstr(d.notify_seen, "READY=1"));
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "STOPPING=1", 5000), 0);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(watchdog_pings)
+{
+	struct daemon d = {0};
+	int port = h_free_port();
+	char wd[64];
+	snprintf(wd, sizeof(wd), "WATCHDOG_USEC=%d", 200000);
+	d.env[0] = wd;
+	d.env[1] = NULL;
+	ck_assert_int_eq(h_prepare(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
+				   port),
+			 0);
+	d.env[0] = wd; /* h_prepare clears the record, not the configuration of the run */
+	ck_assert_int_eq(h_launch(&d), 0);
+	h_notify_clear(&d);
+	ck_assert_int_eq(h_wait_notify(&d, "WATCHDOG=1", 5000), 0);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("systemd");
+	TCase *tc = tcase_create("systemd");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, socket_activation_by_name);
+	tcase_add_test(tc, unused_inherited_socket_closed);
+	tcase_add_test(tc, missing_systemd_socket_is_an_error);
+	tcase_add_test(tc, notify_sequence);
+	tcase_add_test(tc, watchdog_pings);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -56,10 +56,21 @@ int h_free_port(void)
 
 static int vwrite_file(const char *path, const char *fmt, va_list ap)
 {
-	FILE *f = fopen(path, "we");
-	if (!f)
+	char *text = NULL;
+	FILE *f;
+
+	if (vasprintf(&text, fmt, ap) < 0)
 		return -1;
-	vfprintf(f, fmt, ap);
+	f = fopen(path, "we");
+	if (!f) {
+		free(text);
+		return -1;
+	}
+	/* As root a service needs a user; as anyone else defaults.user is ignored. */
+	if (!strstr(text, "defaults:"))
+		fputs("defaults: {user: nobody}\n", f);
+	fputs(text, f);
+	free(text);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -399,7 +410,7 @@ ssize_t h_read_all(int fd, void *buf, size_t cap, int timeout_ms)
 			return -1;
 		if (poll(&p, 1, (int)left) <= 0)
 			continue;
-		ssize_t n = recv(fd, (char *)buf + got, cap - got, MSG_DONTWAIT);
+		ssize_t n = read(fd, (char *)buf + got, cap - got);
 		if (n == 0)
 			return (ssize_t)got;
 		if (n < 0) {
@@ -425,7 +436,7 @@ int h_read_n(int fd, void *buf, size_t n, int timeout_ms)
 			return -1;
 		if (poll(&p, 1, (int)left) <= 0)
 			continue;
-		ssize_t r = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
+		ssize_t r = read(fd, (char *)buf + got, n - got);
 		if (r == 0)
 			return -1;
 		if (r < 0) {

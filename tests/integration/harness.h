@@ -14,10 +14,10 @@
 
 struct daemon {
 	pid_t pid;
-	char dir[PATH_MAX];    /* temporary directory, removed by h_stop */
-	char config[PATH_MAX]; /* dir/superserverd.yaml */
-	char log[PATH_MAX];    /* the daemon's stderr */
-	char notify_path[PATH_MAX];
+	char dir[64];          /* temporary directory, removed by h_stop */
+	char config[128];      /* dir/superserverd.yaml */
+	char log[128];         /* the daemon's stderr */
+	char notify_path[100]; /* fits sun_path */
 	int notify_fd;
 	char notify_seen[8192]; /* every notify message received so far, concatenated */
 	size_t notify_len;
@@ -37,7 +37,9 @@ int h_free_port(void);
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long h_now_ms(void);
 
-/* Creates the temp dir and writes the configuration (printf format) without starting. */
+/* Creates the temp dir and writes the configuration (printf format) without starting.
+ * A configuration without its own `defaults:` gets `defaults: {user: nobody}` in front
+ * (its first line), so the same test runs as root and as an ordinary user. */
 int h_prepare(struct daemon *d, const char *yaml_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rewrites the configuration file. */
 int h_write_config(struct daemon *d, const char *yaml_fmt, ...)

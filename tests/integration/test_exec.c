@@ -140,7 +140,7 @@ END_TEST
 START_TEST(unix_socket_service)
 {
 	struct daemon d = {0};
-	char buf[64], path[PATH_MAX + 32];
+	char buf[1024], path[128];
 	ck_assert_int_eq(h_prepare(&d, "# placeholder\n"), 0);
 	snprintf(path, sizeof(path), "%s/cat.sock", d.dir);
 	ck_assert_int_eq(h_write_config(&d,

@@ -118,18 +118,18 @@ static int run_check(const char *yaml, char *out, size_t outlen)
 START_TEST(check_config)
 {
 	char out[4096];
-	ck_assert_int_eq(run_check("services:\n  e: {listen: ['127.0.0.1:9'], builtin: echo}\n", out,
+	ck_assert_int_eq(run_check("defaults: {user: nobody}\nservices:\n  e: {listen: ['127.0.0.1:9'], builtin: echo}\n", out,
 				   sizeof(out)),
 			 0);
 	ck_assert_ptr_nonnull(strstr(out, "configuration OK"));
 	/* Every error, each with line:col. */
-	ck_assert_int_eq(run_check("services:\n"
+	ck_assert_int_eq(run_check("defaults: {user: nobody}\nservices:\n"
 				   "  a: {listen: ['127.0.0.1:9'], builtin: nosuch}\n"
 				   "  b: {listen: ['127.0.0.1:99999'], builtin: echo}\n",
 				   out, sizeof(out)),
 			 1);
-	ck_assert_ptr_nonnull(strstr(out, "c.yaml:2:"));
 	ck_assert_ptr_nonnull(strstr(out, "c.yaml:3:"));
+	ck_assert_ptr_nonnull(strstr(out, "c.yaml:4:"));
 	ck_assert_ptr_nonnull(strstr(out, "nosuch"));
 }
 END_TEST

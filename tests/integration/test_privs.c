@@ -116,7 +116,7 @@ START_TEST(root_without_user_is_refused)
 	if (!need_root())
 		return;
 	struct daemon d = {0};
-	ck_assert_int_eq(h_prepare(&d, "services:\n  s: {listen: ['127.0.0.1:9'], builtin: echo}\n"),
+	ck_assert_int_eq(h_prepare(&d, "defaults: {shutdown_timeout: 1s}\nservices:\n  s: {listen: ['127.0.0.1:9'], builtin: echo}\n"),
 			 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);

@@ -74,14 +74,14 @@ START_TEST(reload_add_change_remove)
 	ck_assert_int_eq(h_exchange("127.0.0.1", p_other, NULL, false, buf, sizeof(buf), 5000), 4);
 
 	/* A broken file: the old configuration keeps serving and the error names the spot. */
-	d.allowed_errors[0] = "superserverd.yaml:3:";
+	d.allowed_errors[0] = "superserverd.yaml:4:";
 	d.allowed_errors[1] = "reload failed";
 	ck_assert_int_eq(h_write_config(&d, BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
 						"nosuch}\n",
 					p_steady, p_other),
 			 0);
 	ck_assert_int_eq(h_reload(&d), 0);
-	ck_assert(h_log_wait(&d, "superserverd.yaml:3:", 5000));
+	ck_assert(h_log_wait(&d, "superserverd.yaml:4:", 5000));
 	ck_assert(h_log_wait(&d, "reload failed", 5000));
 	ck_assert_ptr_nonnull(strstr(d.notify_seen, "STATUS=reload failed"));
 	ck_assert_int_eq(h_exchange("127.0.0.1", p_other, NULL, false, buf, sizeof(buf), 5000), 4);
@@ -114,7 +114,7 @@ START_TEST(bad_config_at_start)
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	ck_assert_int_eq(d.pid, -1); /* it exited */
 	ck_assert(WIFEXITED(d.exit_status) && WEXITSTATUS(d.exit_status) == 1);
-	ck_assert(h_log_wait(&d, "superserverd.yaml:2:", 1000));
+	ck_assert(h_log_wait(&d, "superserverd.yaml:3:", 1000));
 	ck_assert(h_log_wait(&d, "bogus", 1000));
 	h_kill(&d);
 }

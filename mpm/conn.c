@@ -1,0 +1,211 @@
+/*
+ * The connection object: output buffering, end/close state, counters and addresses,
+ * and the ss_conn_* functions handlers call. No policy about when to read or wait:
+ * that belongs to the drivers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpm/conn.h"
+
+/* First allocation; small enough that a one-line greeting does not cost much. */
+#define CONN_OUTPUT_MIN 4096
+
+uint64_t conn_now_usec(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer; 0 keeps callers defined anyway. */
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void conn_init(struct ss_conn *c, int fd, const struct ss_handler *h, void *service_data)
+{
+	*c = (struct ss_conn){
+	        .fd = fd,
+	        .handler = h,
+	        .service_data = service_data,
+	        .peer_len = sizeof(c->peer),
+	        .local_len = sizeof(c->local),
+	};
+	/* An address we cannot read is reported as unknown, not as a failed connection. */
+	if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
+		c->peer_len = 0;
+	if (getsockname(fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
+		c->local_len = 0;
+	c->start_usec = conn_now_usec();
+	c->activity_usec = c->start_usec;
+}
+
+static size_t conn_pending(const struct ss_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+int ss_conn_write(struct ss_conn *c, const void *buf, size_t len)
+{
+	size_t pending = conn_pending(c);
+
+	if (c->ended || c->closed || c->failed)
+		return -EPIPE;
+	if (len == 0)
+		return 0;
+	if (len > CONN_OUTPUT_MAX || pending > CONN_OUTPUT_MAX - len)
+		return -ENOBUFS;
+
+	if (len > c->out_cap - c->out_len && c->out_off > 0) {
+		/* Reuse the already-sent front before asking for more memory. */
+		memmove(c->out, c->out + c->out_off, pending);
+		c->out_off = 0;
+		c->out_len = pending;
+	}
+	if (len > c->out_cap - c->out_len) {
+		size_t need = c->out_len + len;
+		size_t cap = c->out_cap ? c->out_cap : CONN_OUTPUT_MIN;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		if (cap > CONN_OUTPUT_MAX)
+			cap = CONN_OUTPUT_MAX;
+		p = realloc(c->out, cap);
+		if (!p)
+			return -ENOMEM;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return 0;
+}
+
+void ss_conn_end(struct ss_conn *c)
+{
+	c->ended = true;
+}
+
+void ss_conn_want_writable(struct ss_conn *c, int on)
+{
+	c->want_writable = on != 0;
+}
+
+size_t ss_conn_pending(const struct ss_conn *c)
+{
+	return conn_pending(c);
+}
+
+void *ss_conn_get_data(const struct ss_conn *c)
+{
+	return c->user;
+}
+
+void ss_conn_set_data(struct ss_conn *c, void *data)
+{
+	c->user = data;
+}
+
+void *ss_conn_service_data(const struct ss_conn *c)
+{
+	return c->service_data;
+}
+
+const struct sockaddr *ss_conn_peer(const struct ss_conn *c, socklen_t *len)
+{
+	if (len)
+		*len = c->peer_len;
+	return c->peer_len ? (const struct sockaddr *)&c->peer : NULL;
+}
+
+const struct sockaddr *ss_conn_local(const struct ss_conn *c, socklen_t *len)
+{
+	if (len)
+		*len = c->local_len;
+	return c->local_len ? (const struct sockaddr *)&c->local : NULL;
+}
+
+int conn_flush(struct ss_conn *c)
+{
+	while (conn_pending(c) > 0) {
+		/* MSG_DONTWAIT: the same code serves blocking and non-blocking sockets.
+		 * MSG_NOSIGNAL: a vanished peer is an error code, not a process-killing SIGPIPE. */
+		ssize_t n = send(c->fd, c->out + c->out_off, conn_pending(c),
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			return -errno;
+		}
+		c->out_off += (size_t)n;
+		c->bytes_out += (uint64_t)n;
+	}
+	c->out_off = 0;
+	c->out_len = 0;
+	/* After a burst from a handler without flow control, give the memory back rather
+	 * than hold it for the rest of a possibly long, idle connection. */
+	if (c->out_cap > 2 * SS_CONN_HIGH_WATER) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	return 0;
+}
+
+static int conn_record(struct ss_conn *c, int r)
+{
+	if (r < 0)
+		c->failed = true;
+	return r;
+}
+
+int conn_call_open(struct ss_conn *c)
+{
+	if (c->closed || c->failed || !c->handler->open)
+		return 0;
+	return conn_record(c, c->handler->open(c));
+}
+
+int conn_call_data(struct ss_conn *c, const void *buf, size_t len)
+{
+	c->bytes_in += len;
+	c->activity_usec = conn_now_usec();
+	if (c->closed || c->failed || !c->handler->data)
+		return 0;
+	return conn_record(c, c->handler->data(c, buf, len));
+}
+
+int conn_call_writable(struct ss_conn *c)
+{
+	if (c->closed || c->failed || !c->handler->writable)
+		return 0;
+	return conn_record(c, c->handler->writable(c));
+}
+
+void conn_call_close(struct ss_conn *c)
+{
+	if (c->closed)
+		return;
+	/* Marked first: a close callback that ends or writes must not re-enter itself. */
+	c->closed = true;
+	if (c->handler->close)
+		c->handler->close(c);
+}
+
+void conn_destroy(struct ss_conn *c)
+{
+	conn_call_close(c);
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+	/* close() may report EINTR or EIO, but the descriptor is released either way on
+	 * Linux; retrying could close someone else's new descriptor. */
+	if (c->fd >= 0)
+		(void)close(c->fd);
+	c->fd = -1;
+}

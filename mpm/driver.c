@@ -1,0 +1,156 @@
+/*
+ * The blocking connection driver: one connection, one thread, poll() on the socket.
+ * Reading stops while too much output is queued (back-pressure), the writable callback
+ * runs when the queue drains below the low-water mark, and every exit path ends in
+ * conn_destroy so the handler's close runs exactly once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "mpm/driver.h"
+
+/* One recv per wake; larger chunks only make the handler's output bursts larger. */
+#define DRIVER_READ_MAX (16 * 1024)
+/* Longest sleep when a stop flag is given: another thread may set it without a signal
+ * to interrupt poll(), so the flag must still be seen within this delay. */
+#define DRIVER_STOP_CHECK_MS 250
+
+static const char *const outcome_names[] = {
+        [DRIVER_COMPLETED] = "completed",         [DRIVER_PEER_GONE] = "peer-gone",
+        [DRIVER_IDLE_TIMEOUT] = "idle-timeout",   [DRIVER_DURATION] = "max-duration",
+        [DRIVER_HANDLER_ERROR] = "handler-error", [DRIVER_STOPPED] = "stopped",
+};
+
+const char *driver_outcome_name(enum driver_outcome o)
+{
+	if ((unsigned)o >= sizeof(outcome_names) / sizeof(outcome_names[0]) || !outcome_names[o])
+		return "unknown";
+	return outcome_names[o];
+}
+
+/* Milliseconds until the nearest deadline (rounded up so we never wake early and spin),
+ * -1 for none. 0 in a deadline means "not set". */
+static int driver_wait_ms(uint64_t now, uint64_t idle_at, uint64_t end_at, bool capped)
+{
+	uint64_t at = idle_at;
+	uint64_t ms;
+
+	if (end_at && (!at || end_at < at))
+		at = end_at;
+	if (!at)
+		return capped ? DRIVER_STOP_CHECK_MS : -1;
+	ms = at > now ? (at - now + 999) / 1000 : 0;
+	if (capped && ms > DRIVER_STOP_CHECK_MS)
+		ms = DRIVER_STOP_CHECK_MS;
+	if (ms > 1000u * 1000u * 1000u)
+		ms = 1000u * 1000u * 1000u;
+	return (int)ms;
+}
+
+/* Reads once. Returns 0 (data handled, or nothing after all), 1 at end of input, or -1
+ * with the outcome in *out. */
+static int driver_read(struct ss_conn *c, enum driver_outcome *out)
+{
+	char buf[DRIVER_READ_MAX];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		*out = DRIVER_PEER_GONE;
+		return -1;
+	}
+	if (n == 0)
+		return 1;
+	if (conn_call_data(c, buf, (size_t)n) < 0) {
+		*out = DRIVER_HANDLER_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
+static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_limits *lim,
+                                       volatile int *stop)
+{
+	uint64_t end_at =
+	        lim && lim->max_duration_usec ? c->start_usec + lim->max_duration_usec : 0;
+	enum driver_outcome out;
+
+	if (conn_call_open(c) < 0)
+		return DRIVER_HANDLER_ERROR;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = c->fd};
+		uint64_t now, idle_at = 0;
+		int r;
+
+		if (ss_conn_pending(c) > 0) {
+			r = conn_flush(c);
+			if (r < 0)
+				return DRIVER_PEER_GONE;
+		}
+		if (c->ended && ss_conn_pending(c) == 0)
+			return DRIVER_COMPLETED;
+		if (stop && *stop)
+			return DRIVER_STOPPED;
+
+		now = conn_now_usec();
+		if (end_at && now >= end_at)
+			return DRIVER_DURATION;
+		if (lim && lim->idle_timeout_usec) {
+			idle_at = c->activity_usec + lim->idle_timeout_usec;
+			if (now >= idle_at)
+				return DRIVER_IDLE_TIMEOUT;
+		}
+
+		/* One writable call per pass, and every pass that calls it goes through poll()
+		 * (at once if the output can go): a handler that asks for it and writes
+		 * nothing cannot make us spin, and one that keeps producing does not starve
+		 * input or the timers. */
+		if (!c->ended && c->want_writable && ss_conn_pending(c) < SS_CONN_LOW_WATER) {
+			if (conn_call_writable(c) < 0)
+				return DRIVER_HANDLER_ERROR;
+			if (c->ended)
+				continue; /* nothing left to wait for but the flush */
+		}
+
+		if (!c->ended && ss_conn_pending(c) < SS_CONN_HIGH_WATER)
+			pfd.events |= POLLIN;
+		if (ss_conn_pending(c) > 0)
+			pfd.events |= POLLOUT;
+
+		r = poll(&pfd, 1, driver_wait_ms(now, idle_at, end_at, stop != NULL));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue; /* the loop top looks at *stop */
+			return DRIVER_PEER_GONE;
+		}
+		if (r == 0)
+			continue;
+		if (pfd.revents & POLLNVAL)
+			return DRIVER_PEER_GONE;
+		if ((pfd.events & POLLIN) && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+			r = driver_read(c, &out);
+			if (r < 0)
+				return out;
+			/* The peer is done sending: flush what we owe it, then close. */
+			if (r == 1)
+				ss_conn_end(c);
+		} else if (pfd.revents & (POLLERR | POLLHUP)) {
+			/* Only writing, and the peer can no longer take it: waiting again would
+			 * return at once, forever. */
+			return DRIVER_PEER_GONE;
+		}
+	}
+}
+
+enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,
+                                 volatile int *stop)
+{
+	enum driver_outcome out = driver_loop(c, lim, stop);
+
+	conn_destroy(c);
+	return out;
+}

@@ -1,0 +1,286 @@
+/*
+ * Listening address syntax: parsing the configuration's text into a sockaddr plus a
+ * canonical key, and formatting sockaddrs for messages. Names are never resolved: a
+ * listening address that depends on DNS at start (or reload) is a surprise waiting.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "superserverd/addr.h"
+
+#define SYSTEMD_PREFIX "systemd:"
+#define UNIX_PREFIX    "unix:"
+
+static int parse_port(const char *s, unsigned *port_r)
+{
+	unsigned v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > 65535)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*port_r = v;
+	return 0;
+}
+
+static int parse_unix(const char *text, struct addr *a, char *err, size_t errlen)
+{
+	const char *path = text + strlen(UNIX_PREFIX);
+	struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa;
+	size_t len = strlen(path);
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "invalid address '%s': the socket path must be absolute",
+		         text);
+		return -1;
+	}
+	if (len >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen,
+		         "invalid address '%s': the socket path is too long (%zu bytes, at most "
+		         "%zu)",
+		         text, len, sizeof(sun->sun_path) - 1);
+		return -1;
+	}
+	a->kind = ADDR_UNIX;
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, len + 1);
+	a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+	snprintf(a->key, sizeof(a->key), "%s%s", UNIX_PREFIX, path);
+	return 0;
+}
+
+/* The rules of sd_listen_fds_with_names(): printable ASCII without ':'. */
+static int parse_systemd(const char *text, struct addr *a, char *err, size_t errlen)
+{
+	const char *name = text + strlen(SYSTEMD_PREFIX);
+	size_t len = strlen(name);
+	size_t max = sizeof(a->key) - strlen(SYSTEMD_PREFIX) - 1;
+
+	if (len == 0) {
+		snprintf(err, errlen,
+		         "invalid address '%s': expected a socket name after 'systemd:' (its "
+		         "FileDescriptorName=)",
+		         text);
+		return -1;
+	}
+	if (len > max || len >= sizeof(a->name)) {
+		snprintf(err, errlen,
+		         "invalid address '%.40s...': the socket name is too long (%zu "
+		         "characters, at most %zu)",
+		         text, len, max < sizeof(a->name) - 1 ? max : sizeof(a->name) - 1);
+		return -1;
+	}
+	for (const char *p = name; *p; p++)
+		if (*p == ':' || *p < 0x21 || *p > 0x7e) {
+			snprintf(err, errlen,
+			         "invalid address '%s': a socket name is printable ASCII without "
+			         "':' or spaces",
+			         text);
+			return -1;
+		}
+	a->kind = ADDR_SYSTEMD;
+	a->sa.ss_family = AF_UNSPEC;
+	a->salen = 0;
+	memcpy(a->name, name, len + 1);
+	snprintf(a->key, sizeof(a->key), "%s%s", SYSTEMD_PREFIX, name);
+	return 0;
+}
+
+static int parse_inet6(const char *text, struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa;
+	const char *close = strchr(text, ']');
+	char host[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN];
+	size_t hlen;
+	unsigned port;
+
+	if (!close || close[1] != ':') {
+		snprintf(err, errlen, "invalid address '%s': expected [IPV6]:PORT", text);
+		return -1;
+	}
+	hlen = (size_t)(close - text - 1);
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "invalid address '%s': not a valid IPv6 address", text);
+		return -1;
+	}
+	memcpy(host, text + 1, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+		snprintf(err, errlen, "invalid address '%s': '%s' is not a valid IPv6 address",
+		         text, host);
+		return -1;
+	}
+	if (parse_port(close + 2, &port) < 0) {
+		snprintf(err, errlen, "invalid address '%s': the port must be between 1 and 65535",
+		         text);
+		return -1;
+	}
+	a->kind = ADDR_INET6;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	a->salen = sizeof(*sin6);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, canon, sizeof(canon));
+	snprintf(a->key, sizeof(a->key), "[%s]:%u", canon, port);
+	return 0;
+}
+
+static bool looks_numeric(const char *host)
+{
+	for (; *host; host++)
+		if ((*host < '0' || *host > '9') && *host != '.')
+			return false;
+	return true;
+}
+
+static int parse_inet(const char *text, struct addr *a, char *err, size_t errlen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa;
+	const char *colon = strrchr(text, ':');
+	char host[64], canon[INET_ADDRSTRLEN];
+	size_t hlen;
+	unsigned port;
+
+	if (!colon) {
+		snprintf(err, errlen,
+		         "invalid address '%s': expected HOST:PORT, [IPV6]:PORT, unix:/PATH or "
+		         "systemd:NAME",
+		         text);
+		return -1;
+	}
+	hlen = (size_t)(colon - text);
+	if (memchr(text, ':', hlen)) {
+		snprintf(err, errlen,
+		         "invalid address '%s': an IPv6 address needs brackets, e.g. [::1]:7007",
+		         text);
+		return -1;
+	}
+	if (hlen == 0) {
+		snprintf(err, errlen,
+		         "invalid address '%s': missing host (use *%s for every IPv4 address)",
+		         text, colon);
+		return -1;
+	}
+	if (hlen >= sizeof(host)) {
+		snprintf(err, errlen, "invalid address '%.40s...': the host is too long", text);
+		return -1;
+	}
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (strcmp(host, "*") == 0) {
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+		if (looks_numeric(host))
+			snprintf(err, errlen,
+			         "invalid address '%s': '%s' is not a valid IPv4 address", text,
+			         host);
+		else
+			snprintf(err, errlen,
+			         "invalid address '%s': host names are not resolved: use a numeric "
+			         "address such as 127.0.0.1 or [::1]",
+			         text);
+		return -1;
+	}
+	if (parse_port(colon + 1, &port) < 0) {
+		snprintf(err, errlen, "invalid address '%s': the port must be between 1 and 65535",
+		         text);
+		return -1;
+	}
+	a->kind = ADDR_INET;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	a->salen = sizeof(*sin);
+	inet_ntop(AF_INET, &sin->sin_addr, canon, sizeof(canon));
+	snprintf(a->key, sizeof(a->key), "%s:%u", canon, port);
+	return 0;
+}
+
+int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	if (errlen)
+		err[0] = '\0';
+	if (!text || !*text) {
+		snprintf(err, errlen,
+		         "expected an address: HOST:PORT, [IPV6]:PORT, unix:/PATH or systemd:NAME");
+		return -1;
+	}
+	if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
+		return parse_unix(text, a, err, errlen);
+	if (strncmp(text, SYSTEMD_PREFIX, strlen(SYSTEMD_PREFIX)) == 0)
+		return parse_systemd(text, a, err, errlen);
+	if (text[0] == '[')
+		return parse_inet6(text, a, err, errlen);
+	return parse_inet(text, a, err, errlen);
+}
+
+int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+                   unsigned *port)
+{
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+		if (!inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen))
+			return -1;
+		*port = ntohs(sin->sin_port);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+		const char *ok;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			ok = inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], host,
+			               (socklen_t)hostlen);
+		else
+			ok = inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
+		if (!ok)
+			return -1;
+		*port = ntohs(sin6->sin6_port);
+		return 0;
+	}
+	return -1;
+}
+
+void addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
+{
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	if (buflen == 0)
+		return;
+	if (!sa || len < (socklen_t)sizeof(sa_family_t)) {
+		snprintf(buf, buflen, "?");
+		return;
+	}
+	if (addr_host_port(sa, len, host, sizeof(host), &port) == 0) {
+		bool v6 = strchr(host, ':') != NULL;
+		snprintf(buf, buflen, v6 ? "[%s]:%u" : "%s:%u", host, port);
+		return;
+	}
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		size_t plen = len > off ? len - off : 0;
+
+		if (plen > sizeof(sun->sun_path))
+			plen = sizeof(sun->sun_path);
+		if (plen == 0)
+			snprintf(buf, buflen, "unix:"); /* an unnamed peer */
+		else if (sun->sun_path[0] == '\0')
+			snprintf(buf, buflen, "unix:@%.*s", (int)(plen - 1), sun->sun_path + 1);
+		else
+			snprintf(buf, buflen, "unix:%.*s", (int)strnlen(sun->sun_path, plen),
+			         sun->sun_path);
+		return;
+	}
+	snprintf(buf, buflen, "?(family %d)", (int)sa->sa_family);
+}

@@ -1,0 +1,604 @@
+/*
+ * config_load: the main file and its includes into a struct config. Owns the top-level
+ * keys (control, log, defaults, include, services), the order services are built in, the
+ * checks that span services (names, addresses), and the configuration's lifetime.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "mpm/mpm.h"
+#include "superserverd/config_int.h"
+
+#define SERVICE_NAME_MAX 64
+
+static const char *const top_keys[] = {"control", "log", "defaults", "include", "services", NULL};
+
+bool loader_failed(const struct loader *l)
+{
+	return l->diag->n + l->diag->dropped > l->errors_before;
+}
+
+const char *config_intern(struct config_impl *ci, const char *file)
+{
+	char **v;
+
+	for (size_t i = 0; i < ci->n_files; i++)
+		if (strcmp(ci->files[i], file) == 0)
+			return ci->files[i];
+	v = realloc(ci->files, (ci->n_files + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	ci->files = v;
+	if (!(v[ci->n_files] = strdup(file)))
+		return NULL;
+	return v[ci->n_files++];
+}
+
+void config_subpath(char *buf, const char *path, const char *key)
+{
+	snprintf(buf, CONFIG_PATH_MAX, "%s%s%s", path, *path ? "." : "", key);
+}
+
+void config_parent_path(char *buf, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	snprintf(buf, CONFIG_PATH_MAX, "%.*s", dot ? (int)(dot - path) : 0, path);
+}
+
+bool config_pair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p)
+{
+	const char *key = ypair_key(yd, p);
+
+	for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+		const char *other = ypair_key(yd, q);
+		if (key && other && strcmp(key, other) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* Loads PATH and keeps the document for the rest of the load. */
+static struct ydoc *load_doc(struct loader *l, const char *path)
+{
+	const char *file = config_intern(l->ci, path);
+	struct ydoc *yd, **v;
+
+	if (!file) {
+		diag_error(l->diag, NULL, "%s: out of memory", path);
+		return NULL;
+	}
+	yd = calloc(1, sizeof(*yd));
+	v = realloc(l->docs, (l->n_docs + 1) * sizeof(*v));
+	if (!yd || !v) {
+		free(yd);
+		if (v)
+			l->docs = v;
+		diag_error(l->diag, NULL, "%s: out of memory", path);
+		return NULL;
+	}
+	l->docs = v;
+	if (ydoc_load(yd, path, file, l->diag) < 0) {
+		free(yd);
+		return NULL;
+	}
+	l->docs[l->n_docs++] = yd;
+	return yd;
+}
+
+static bool valid_service_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > SERVICE_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void add_service_ref(struct loader *l, struct ydoc *yd, yaml_node_pair_t *p)
+{
+	yaml_node_t *k = ynode(yd, p->key);
+	const char *name = ypair_key(yd, p);
+	struct svc_ref *v;
+
+	if (!name) {
+		yerror(l->diag, yd, k, "services", "expected a service name, got %s",
+		       ytype_name(k));
+		return;
+	}
+	if (!valid_service_name(name)) {
+		yerror(l->diag, yd, k, "services",
+		       "invalid service name '%.80s' (expected 1 to 64 of A-Z a-z 0-9 _ . -)",
+		       name);
+		return;
+	}
+	for (size_t i = 0; i < l->n_refs; i++)
+		if (strcmp(l->refs[i].name, name) == 0) {
+			struct diag_pos first = ypos(l->refs[i].yd, l->refs[i].key);
+			struct diag_pos here = ypos(yd, k);
+			diag_error(l->diag, &here,
+			           "service '%s' is defined twice (first defined at %s:%d:%d)",
+			           name, first.file, first.line, first.col);
+			return;
+		}
+	v = realloc(l->refs, (l->n_refs + 1) * sizeof(*v));
+	if (!v) {
+		yerror(l->diag, yd, k, "services", "out of memory");
+		return;
+	}
+	l->refs = v;
+	l->refs[l->n_refs++] = (struct svc_ref){yd, k, ynode(yd, p->value), name};
+}
+
+static void collect_services(struct loader *l, struct ydoc *yd, yaml_node_t *v)
+{
+	if (yis_null(v))
+		return; /* "services:" with every service commented out */
+	if (!yexpect(yd, v, YAML_MAPPING_NODE, "services", l->diag))
+		return;
+	ymap_for_each(v, p) add_service_ref(l, yd, p);
+}
+
+/* An included file: services only. */
+static void load_include(struct loader *l, const char *path)
+{
+	struct ydoc *yd = load_doc(l, path);
+	yaml_node_t *root;
+
+	if (!yd || !(root = ydoc_root(yd)))
+		return;
+	if (!yexpect(yd, root, YAML_MAPPING_NODE, "", l->diag))
+		return;
+	ymap_check(yd, root, "", NULL, NULL, l->diag);
+	ymap_for_each(root, p)
+	{
+		const char *key = ypair_key(yd, p);
+		yaml_node_t *kn = ynode(yd, p->key);
+
+		if (!key || !config_pair_is_first(yd, root, p))
+			continue;
+		if (strcmp(key, "services") == 0)
+			collect_services(l, yd, ynode(yd, p->value));
+		else if (strcmp(key, "include") == 0)
+			yerror(l->diag, yd, kn, "",
+			       "include is only allowed in the main file (includes do not nest)");
+		else
+			yerror(l->diag, yd, kn, "",
+			       "'%s' is not allowed in an included file (only services)", key);
+	}
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static void include_pattern(struct loader *l, struct ydoc *yd, yaml_node_t *n, const char *path,
+                            struct stat **seen, size_t *n_seen)
+{
+	const char *pattern = ystring(yd, n, path, l->diag);
+	char *dir_copy = NULL, *full = NULL;
+	glob_t g = {0};
+	int r;
+
+	if (!pattern)
+		return;
+	if (pattern[0] == '/' || !strchr(yd->file, '/')) {
+		full = strdup(pattern);
+	} else {
+		dir_copy = strdup(yd->file);
+		if (dir_copy && asprintf(&full, "%s/%s", dirname(dir_copy), pattern) < 0)
+			full = NULL;
+	}
+	if (!full) {
+		yerror(l->diag, yd, n, path, "out of memory");
+		goto out;
+	}
+	/* GLOB_MARK: directories end in '/', so a pattern that also matches a subdirectory
+	 * skips it rather than failing to parse it. */
+	r = glob(full, GLOB_MARK, NULL, &g);
+	if (r == GLOB_NOMATCH)
+		goto out;
+	if (r != 0) {
+		yerror(l->diag, yd, n, path, "cannot expand '%s': %s", full,
+		       r == GLOB_NOSPACE ? "out of memory" : "read error");
+		goto out;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *match = g.gl_pathv[i];
+		struct stat st, *v;
+		bool dup = false;
+
+		if (match[0] && match[strlen(match) - 1] == '/')
+			continue;
+		if (stat(match, &st) < 0) {
+			struct diag_pos pos = {config_intern(l->ci, match), 0, 0};
+			diag_error(l->diag, pos.file ? &pos : NULL, "cannot open: %s",
+			           strerror(errno));
+			continue;
+		}
+		/* The main file (a "*.yaml" beside it) or a file two patterns match is
+		 * read once. */
+		for (size_t j = 0; j < *n_seen; j++)
+			dup = dup || same_file(&(*seen)[j], &st);
+		if (dup)
+			continue;
+		v = realloc(*seen, (*n_seen + 1) * sizeof(*v));
+		if (!v) {
+			yerror(l->diag, yd, n, path, "out of memory");
+			break;
+		}
+		*seen = v;
+		v[(*n_seen)++] = st;
+		load_include(l, match);
+	}
+out:
+	globfree(&g);
+	free(full);
+	free(dir_copy);
+}
+
+static void process_include(struct loader *l, struct ydoc *yd, yaml_node_t *v, struct stat **seen,
+                            size_t *n_seen)
+{
+	char ipath[CONFIG_PATH_MAX];
+	size_t i = 0;
+
+	if (v->type == YAML_SEQUENCE_NODE) {
+		ylist_for_each(v, it)
+		{
+			snprintf(ipath, sizeof(ipath), "include[%zu]", i++);
+			include_pattern(l, yd, ynode(yd, *it), ipath, seen, n_seen);
+		}
+	} else if (v->type == YAML_SCALAR_NODE && !yis_null(v)) {
+		include_pattern(l, yd, v, "include", seen, n_seen);
+	} else {
+		yerror(l->diag, yd, v, "include",
+		       "expected a file pattern or a list of patterns, got %s", ytype_name(v));
+	}
+}
+
+static char *control_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path)
+{
+	char *name = NULL;
+	gid_t gid;
+
+	if (config_lookup_group(l, yd, v, path, &name, &gid) < 0)
+		return NULL;
+	return name;
+}
+
+static void parse_control(struct loader *l, struct ydoc *yd, yaml_node_t *v)
+{
+	static const char *const keys[] = {"socket", "group", "admin_group", NULL};
+	struct config *cfg = &l->ci->pub;
+	struct sockaddr_un sun;
+	yaml_node_t *n;
+	const char *s;
+
+	if (!yexpect(yd, v, YAML_MAPPING_NODE, "control", l->diag))
+		return;
+	ymap_check(yd, v, "control", "in control", keys, l->diag);
+	if ((n = ymap_get(yd, v, "socket", NULL)) &&
+	    (s = ystring(yd, n, "control.socket", l->diag))) {
+		if (s[0] != '/')
+			yerror(l->diag, yd, n, "control.socket",
+			       "expected an absolute path, got '%s'", s);
+		else if (strlen(s) >= sizeof(sun.sun_path))
+			yerror(l->diag, yd, n, "control.socket",
+			       "the path is too long for a unix socket (%zu bytes, at most %zu)",
+			       strlen(s), sizeof(sun.sun_path) - 1);
+		else if (!(cfg->control_socket = strdup(s)))
+			yerror(l->diag, yd, n, "control.socket", "out of memory");
+	}
+	if ((n = ymap_get(yd, v, "group", NULL)))
+		cfg->control_group = control_group(l, yd, n, "control.group");
+	if ((n = ymap_get(yd, v, "admin_group", NULL)))
+		cfg->control_admin_group = control_group(l, yd, n, "control.admin_group");
+}
+
+static void parse_log(struct loader *l, struct ydoc *yd, yaml_node_t *v)
+{
+	static const char *const keys[] = {"level", NULL};
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"debug", LOG_DEBUG},
+	              {"info", LOG_INFO},
+	              {"notice", LOG_NOTICE},
+	              {"warning", LOG_WARNING},
+	              {"error", LOG_ERR}};
+	yaml_node_t *n;
+	const char *s;
+
+	if (!yexpect(yd, v, YAML_MAPPING_NODE, "log", l->diag))
+		return;
+	ymap_check(yd, v, "log", "in log", keys, l->diag);
+	if (!(n = ymap_get(yd, v, "level", NULL)) || !(s = ystring(yd, n, "log.level", l->diag)))
+		return;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(levels[i].name, s) == 0) {
+			l->ci->pub.log_level = levels[i].level;
+			return;
+		}
+	yerror(l->diag, yd, n, "log.level",
+	       "unknown level '%s' (expected one of: debug, info, notice, warning, error)", s);
+}
+
+static void validate_default_mpm(struct loader *l)
+{
+	struct svc_part *d = &l->defaults;
+	struct service_conf sc = {.name = "(defaults)", .pos = d->f_mpm.pos};
+	size_t before = l->diag->n + l->diag->dropped;
+
+	if (d->f_mpm.st != FIELD_SET || !d->mpm_ops->validate)
+		return;
+	sc.mpm.ops = d->mpm_ops;
+	sc.mpm.options = d->mpm_options;
+	sc.mpm.pos = d->f_mpm.pos;
+	d->mpm_ops->validate(&sc, d->mpm_options, l->diag);
+	/* Reported once here; services inheriting it are not checked again. */
+	if (l->diag->n + l->diag->dropped > before)
+		d->f_mpm.st = FIELD_BAD;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+static void parse_defaults(struct loader *l, struct ydoc *yd, yaml_node_t *v)
+{
+	char kpath[CONFIG_PATH_MAX];
+
+	if (!yexpect(yd, v, YAML_MAPPING_NODE, "defaults", l->diag))
+		return;
+	ymap_check(yd, v, "defaults", NULL, NULL, l->diag);
+	ymap_for_each(v, p)
+	{
+		const char *key = ypair_key(yd, p);
+		yaml_node_t *kn = ynode(yd, p->key);
+
+		if (!key || !config_pair_is_first(yd, v, p))
+			continue;
+		config_subpath(kpath, "defaults", key);
+		if (in_list(config_service_keys, key))
+			yerror(l->diag, yd, kn, "", "'%s' cannot be set in defaults", key);
+		else if (!config_part_parse(l, yd, key, ynode(yd, p->value), kpath, true,
+		                            &l->defaults))
+			yunknown_key(l->diag, yd, kn, key, "in defaults", config_part_keys);
+	}
+	if (!l->root && l->defaults.f_caps.st == FIELD_SET && l->defaults.caps) {
+		diag_error(l->diag, &l->defaults.f_caps.pos,
+		           "defaults.capabilities: capabilities need superserverd to be started as "
+		           "root");
+		l->defaults.f_caps.st = FIELD_BAD;
+	}
+	validate_default_mpm(l);
+}
+
+/* The identity services get when the daemon is not root. */
+static int daemon_identity(struct loader *l)
+{
+	struct passwd *pw = getpwuid(l->daemon_uid);
+	struct group *gr;
+	int n = 0;
+
+	if (pw) {
+		l->daemon_user = strdup(pw->pw_name);
+		l->daemon_gid = pw->pw_gid;
+		/* The groups an unprivileged daemon started by that user normally has. */
+		getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n);
+		if (n > 0 && (l->daemon_groups = calloc((size_t)n, sizeof(gid_t))) &&
+		    getgrouplist(pw->pw_name, pw->pw_gid, l->daemon_groups, &n) >= 0)
+			l->n_daemon_groups = (size_t)n;
+	} else {
+		l->daemon_gid = getegid();
+		if (asprintf(&l->daemon_user, "%u", (unsigned)l->daemon_uid) < 0)
+			l->daemon_user = NULL;
+	}
+	gr = getgrgid(l->daemon_gid);
+	if (gr)
+		l->daemon_group = strdup(gr->gr_name);
+	else if (asprintf(&l->daemon_group, "%u", (unsigned)l->daemon_gid) < 0)
+		l->daemon_group = NULL;
+	return l->daemon_user && l->daemon_group ? 0 : -1;
+}
+
+static void process_main(struct loader *l, struct ydoc *yd, const struct stat *main_st)
+{
+	yaml_node_t *root = ydoc_root(yd), *defaults = NULL;
+	struct stat *seen = NULL;
+	size_t n_seen = 0;
+
+	if (!root)
+		return; /* an empty file: no services */
+	if (root->type != YAML_MAPPING_NODE) {
+		yerror(l->diag, yd, root, "",
+		       "expected a map at the top level (control, log, defaults, include, "
+		       "services), got %s",
+		       ytype_name(root));
+		return;
+	}
+	if (main_st && (seen = malloc(sizeof(*seen)))) {
+		seen[0] = *main_st;
+		n_seen = 1;
+	}
+	ymap_check(yd, root, "", "at the top level", top_keys, l->diag);
+	ymap_for_each(root, p)
+	{
+		const char *key = ypair_key(yd, p);
+		yaml_node_t *v = ynode(yd, p->value);
+
+		if (!key || !config_pair_is_first(yd, root, p))
+			continue;
+		if (strcmp(key, "control") == 0)
+			parse_control(l, yd, v);
+		else if (strcmp(key, "log") == 0)
+			parse_log(l, yd, v);
+		else if (strcmp(key, "defaults") == 0)
+			defaults = v;
+		else if (strcmp(key, "include") == 0)
+			process_include(l, yd, v, &seen, &n_seen);
+		else if (strcmp(key, "services") == 0)
+			collect_services(l, yd, v);
+	}
+	free(seen);
+	if (defaults)
+		parse_defaults(l, yd, defaults);
+}
+
+/* Two listeners with one canonical address would be one socket: an error, wherever
+ * they are. */
+static void check_addresses(struct loader *l)
+{
+	struct config *cfg = &l->ci->pub;
+
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t i = 0; i < cfg->services[s].n_listen; i++) {
+			const struct listen_conf *lc = &cfg->services[s].listen[i];
+			bool found = false;
+
+			if (!lc->addr.key[0])
+				continue;
+			for (size_t t = 0; t <= s && !found; t++)
+				for (size_t j = 0; j < cfg->services[t].n_listen; j++) {
+					const struct listen_conf *o = &cfg->services[t].listen[j];
+					if (o == lc)
+						break;
+					if (strcmp(o->addr.key, lc->addr.key) != 0)
+						continue;
+					diag_error(
+					        l->diag, &lc->pos,
+					        "address '%s' of service '%s' is already used by "
+					        "service '%s' (at %s:%d:%d)",
+					        lc->addr.key, cfg->services[s].name,
+					        cfg->services[t].name, o->pos.file, o->pos.line,
+					        o->pos.col);
+					found = true;
+					break;
+				}
+		}
+}
+
+static void config_free(struct config_impl *ci)
+{
+	struct config *cfg = &ci->pub;
+
+	for (size_t i = 0; i < cfg->n_services; i++)
+		config_service_free(&cfg->services[i]);
+	free(cfg->services);
+	free(cfg->path);
+	free(cfg->control_socket);
+	free(cfg->control_group);
+	free(cfg->control_admin_group);
+	for (size_t i = 0; i < ci->n_files; i++)
+		free(ci->files[i]);
+	free(ci->files);
+	free(ci);
+}
+
+static void loader_free(struct loader *l)
+{
+	for (size_t i = 0; i < l->n_docs; i++) {
+		ydoc_free(l->docs[i]);
+		free(l->docs[i]);
+	}
+	free(l->docs);
+	free(l->refs);
+	config_part_free(&l->defaults);
+	free(l->daemon_user);
+	free(l->daemon_group);
+	free(l->daemon_groups);
+}
+
+int config_load(const char *path, const struct config_load_opts *opts, struct config **cfg_r,
+                struct diag *diag)
+{
+	struct loader l = {.diag = diag, .errors_before = diag->n + diag->dropped};
+	struct stat main_st;
+	bool have_st;
+	struct ydoc *yd;
+
+	*cfg_r = NULL;
+	l.daemon_uid = opts && opts->daemon_uid != (uid_t)-1 ? opts->daemon_uid : geteuid();
+	l.root = l.daemon_uid == 0;
+	l.ci = calloc(1, sizeof(*l.ci));
+	if (!l.ci || !(l.ci->pub.path = strdup(path)) || (!l.root && daemon_identity(&l) < 0)) {
+		diag_error(diag, NULL, "%s: out of memory", path);
+		goto fail;
+	}
+	l.ci->pub.refs = 1;
+	l.ci->pub.log_level = LOG_INFO;
+	have_st = stat(path, &main_st) == 0;
+	yd = load_doc(&l, path);
+	if (yd)
+		process_main(&l, yd, have_st ? &main_st : NULL);
+	if (l.n_refs) {
+		l.ci->pub.services = calloc(l.n_refs, sizeof(struct service_conf));
+		if (!l.ci->pub.services) {
+			diag_error(diag, NULL, "%s: out of memory", path);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < l.n_refs; i++)
+		config_service_build(&l, &l.refs[i], &l.ci->pub.services[l.ci->pub.n_services++]);
+	check_addresses(&l);
+	if (loader_failed(&l))
+		goto fail;
+	loader_free(&l);
+	*cfg_r = &l.ci->pub;
+	return 0;
+fail:
+	loader_free(&l);
+	if (l.ci)
+		config_free(l.ci);
+	return -1;
+}
+
+struct config *config_ref(struct config *cfg)
+{
+	if (cfg)
+		cfg->refs++;
+	return cfg;
+}
+
+struct config *config_unref(struct config *cfg)
+{
+	if (cfg && --cfg->refs == 0)
+		config_free((struct config_impl *)cfg);
+	return NULL;
+}
+
+const struct service_conf *config_find_service(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && name && i < cfg->n_services; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return &cfg->services[i];
+	return NULL;
+}
+
+const char *config_args_get(const struct service_conf *sc, const char *key)
+{
+	for (size_t i = 0; sc && key && i < sc->n_args; i++)
+		if (strcmp(sc->args[i].key, key) == 0)
+			return sc->args[i].value;
+	return NULL;
+}

@@ -1,0 +1,152 @@
+/*
+ * Internals of the configuration loader, shared by config*.c: the load-time state, and
+ * the "part" of a service (the keys `defaults:` may also set) that is parsed once per
+ * map and merged key by key into each service.
+ */
+#ifndef SUPERSERVERD_CONFIG_INT_H
+#define SUPERSERVERD_CONFIG_INT_H
+
+#include "superserverd/config.h"
+#include "superserverd/yamlutil.h"
+
+#define CONFIG_PATH_MAX 256 /* "services.NAME.listen[N].backlog" and the like */
+
+/* The allocation behind a struct config: also owns the file names positions point to. */
+struct config_impl {
+	struct config pub;
+	char **files;
+	size_t n_files;
+};
+
+/* A mergeable value: not given, given and valid, or given and already reported bad
+ * (which stops later checks from piling follow-up errors on the same mistake). */
+enum field_state { FIELD_UNSET, FIELD_SET, FIELD_BAD };
+
+struct field {
+	enum field_state st;
+	struct diag_pos pos;
+};
+
+struct svc_part {
+	struct field f_user;
+	char *user_name;
+	uid_t uid;
+	gid_t user_gid; /* the user's primary group */
+
+	struct field f_group;
+	char *group_name;
+	gid_t gid;
+
+	struct field f_groups;
+	gid_t *groups;
+	size_t n_groups;
+
+	struct field f_caps;
+	uint64_t caps;
+
+	/* merged per variable name */
+	struct config_kv *env;
+	size_t n_env;
+
+	struct field f_pass_env;
+	char **pass_env;
+	size_t n_pass_env;
+
+	struct field f_umask;
+	mode_t umask;
+	struct field f_nice;
+	int nice;
+
+	/* merged per resource */
+	struct field f_rlim[RLIM_COUNT];
+	struct rlimit rlim_val[RLIM_COUNT];
+
+	struct field f_shutdown;
+	uint64_t shutdown_usec;
+
+	/* merged per key */
+	struct field f_idle;
+	uint64_t idle_usec;
+	struct field f_maxdur;
+	uint64_t maxdur_usec;
+
+	struct field f_mpm; /* replaced whole */
+	const struct mpm_ops *mpm_ops;
+	void *mpm_options;
+};
+
+/* A service found in the main file or an include, before it is built. */
+struct svc_ref {
+	struct ydoc *yd;
+	yaml_node_t *key;
+	yaml_node_t *value;
+	const char *name;
+};
+
+struct loader {
+	struct config_impl *ci;
+	struct diag *diag;
+	size_t errors_before;
+
+	uid_t daemon_uid;
+	bool root;
+	/* the identity every service has when the daemon is not root */
+	char *daemon_user;
+	char *daemon_group;
+	gid_t daemon_gid;
+	gid_t *daemon_groups;
+	size_t n_daemon_groups;
+
+	struct ydoc **docs;
+	size_t n_docs;
+	struct svc_ref *refs;
+	size_t n_refs;
+
+	struct svc_part defaults;
+};
+
+/* Whether any error was reported since the load began. */
+bool loader_failed(const struct loader *l);
+/* A copy of FILE owned by the configuration, for diag positions; NULL without memory. */
+const char *config_intern(struct config_impl *ci, const char *file);
+/* "PATH.KEY" into buf (CONFIG_PATH_MAX bytes). */
+void config_subpath(char *buf, const char *path, const char *key);
+/* PATH without its last ".key" into buf (CONFIG_PATH_MAX bytes): where range errors
+ * are reported, as in "services.echo: nice must be between -20 and 19". */
+void config_parent_path(char *buf, const char *path);
+/* True when pair P is the first with its key in M (later ones are duplicates). */
+bool config_pair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p);
+
+/* The keys a service shares with `defaults:`, and those only a service may have;
+ * NULL-terminated. */
+extern const char *const config_part_keys[];
+extern const char *const config_service_keys[];
+/* Parses one such key into P. Returns false when KEY is not one of them. */
+bool config_part_parse(struct loader *l, struct ydoc *yd, const char *key, yaml_node_t *v,
+                       const char *path, bool in_defaults, struct svc_part *p);
+void config_part_free(struct svc_part *p);
+
+/* `mpm:` (a model name or {model: NAME, options...}) into P's mpm fields. */
+void config_mpm_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                      struct svc_part *p);
+/* OPS's options with every default filled in, or NULL without memory. */
+void *config_mpm_options_new(const struct mpm_ops *ops);
+/* A copy of an options blob of OPS, or NULL without memory. */
+void *config_mpm_options_dup(const struct mpm_ops *ops, const void *options);
+
+/* User and group lookups: "name" or a numeric id. Return 0, or -1 after reporting. */
+int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                       char **name_r, uid_t *uid_r, gid_t *gid_r);
+int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                        char **name_r, gid_t *gid_r);
+
+/* Builds service REF into SC (its own keys, the defaults, identity, MPM). */
+void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);
+/* Merges the defaults and OWN into SC and resolves everything that depends on both. */
+void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_part *own);
+void config_service_free(struct service_conf *sc);
+
+/* The canonical rendering of SC's settings (positions excluded), or NULL. */
+char *config_fingerprint(const struct service_conf *sc);
+
+#endif

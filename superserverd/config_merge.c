@@ -1,0 +1,293 @@
+/*
+ * Merging `defaults:` into a service and resolving what depends on the result: the
+ * identity rules (root or not), the MPM checks, the fingerprint. A key the service sets
+ * replaces the default; environment, rlimits and limits merge per sub-key.
+ */
+#include <grp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpm/mpm.h"
+#include "superserverd/config_int.h"
+#include "superserverd/units.h"
+
+#define SHUTDOWN_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define DEFAULT_MODEL            "fork"
+
+/* The part whose field at OFF is given: the service's own, else the defaults'. */
+static const struct svc_part *pick(const struct svc_part *own, const struct svc_part *def,
+                                   size_t off)
+{
+	const struct field *fo = (const struct field *)((const char *)own + off);
+	const struct field *fd = (const struct field *)((const char *)def + off);
+
+	if (fo->st != FIELD_UNSET)
+		return own;
+	if (fd->st != FIELD_UNSET)
+		return def;
+	return NULL;
+}
+
+#define PICK(own, def, f) pick(own, def, offsetof(struct svc_part, f))
+#define IS_SET(part, f)   ((part) && (part)->f.st == FIELD_SET)
+
+static char *group_name(gid_t gid)
+{
+	struct group *gr = getgrgid(gid);
+	char *s;
+
+	if (gr)
+		return strdup(gr->gr_name);
+	return asprintf(&s, "%u", (unsigned)gid) < 0 ? NULL : s;
+}
+
+static void oom(struct loader *l, const struct service_conf *sc)
+{
+	diag_error(l->diag, &sc->pos, "service '%s': out of memory", sc->name);
+}
+
+static void identity_root(struct loader *l, struct service_conf *sc, const struct svc_part *own,
+                          const struct svc_part *def)
+{
+	const struct svc_part *u = PICK(own, def, f_user), *g = PICK(own, def, f_group);
+	const struct svc_part *gs = PICK(own, def, f_groups), *cp = PICK(own, def, f_caps);
+
+	if (!u) {
+		diag_error(l->diag, &sc->pos,
+		           "service '%s' would run as root: set 'user:' (e.g. user: nobody, or "
+		           "defaults.user) or write 'user: root' explicitly",
+		           sc->name);
+		return;
+	}
+	if (!IS_SET(u, f_user))
+		return; /* reported where it was written */
+	sc->user_explicit = true;
+	sc->uid = u->uid;
+	sc->gid = u->user_gid;
+	if (!(sc->user = strdup(u->user_name)))
+		oom(l, sc);
+	if (IS_SET(g, f_group)) {
+		sc->gid = g->gid;
+		sc->group = strdup(g->group_name);
+	} else if (!g) {
+		sc->group = group_name(sc->gid);
+	}
+	if (!sc->group && !(g && g->f_group.st == FIELD_BAD))
+		oom(l, sc);
+	if (IS_SET(gs, f_groups) && gs->n_groups) {
+		sc->groups = malloc(gs->n_groups * sizeof(gid_t));
+		if (!sc->groups) {
+			oom(l, sc);
+			return;
+		}
+		memcpy(sc->groups, gs->groups, gs->n_groups * sizeof(gid_t));
+		sc->n_groups = gs->n_groups;
+	}
+	if (IS_SET(cp, f_caps))
+		sc->capabilities = cp->caps;
+}
+
+static bool daemon_has_group(const struct loader *l, gid_t gid)
+{
+	if (gid == l->daemon_gid)
+		return true;
+	for (size_t i = 0; i < l->n_daemon_groups; i++)
+		if (l->daemon_groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Not root: every service runs as the daemon. Asking for anything else is an error
+ * rather than silently ignored, except in defaults (so one file serves both cases). */
+static void identity_unprivileged(struct loader *l, struct service_conf *sc,
+                                  const struct svc_part *own)
+{
+	sc->uid = l->daemon_uid;
+	sc->gid = l->daemon_gid;
+	sc->user = strdup(l->daemon_user);
+	sc->group = strdup(l->daemon_group);
+	if (!sc->user || !sc->group)
+		oom(l, sc);
+	if (own->f_user.st == FIELD_SET) {
+		sc->user_explicit = true;
+		if (own->uid != l->daemon_uid)
+			diag_error(l->diag, &own->f_user.pos,
+			           "superserverd is not running as root (uid %u): service '%s' can "
+			           "only run as its user '%s'",
+			           (unsigned)l->daemon_uid, sc->name, l->daemon_user);
+	}
+	if (own->f_group.st == FIELD_SET && own->gid != l->daemon_gid)
+		diag_error(l->diag, &own->f_group.pos,
+		           "superserverd is not running as root (uid %u): service '%s' can only "
+		           "run as its group '%s'",
+		           (unsigned)l->daemon_uid, sc->name, l->daemon_group);
+	if (own->f_groups.st == FIELD_SET)
+		for (size_t i = 0; i < own->n_groups; i++)
+			if (!daemon_has_group(l, own->groups[i])) {
+				diag_error(l->diag, &own->f_groups.pos,
+				           "superserverd is not running as root (uid %u): service "
+				           "'%s' can only have the groups of user '%s'",
+				           (unsigned)l->daemon_uid, sc->name, l->daemon_user);
+				break;
+			}
+	if (own->f_caps.st == FIELD_SET && own->caps)
+		diag_error(l->diag, &own->f_caps.pos,
+		           "service '%s': capabilities need superserverd to be started as root",
+		           sc->name);
+}
+
+static int kv_copy(struct config_kv *dst, const struct config_kv *src)
+{
+	dst->key = strdup(src->key);
+	dst->value = strdup(src->value);
+	dst->pos = src->pos;
+	if (dst->key && dst->value)
+		return 0;
+	free(dst->key);
+	free(dst->value);
+	return -1;
+}
+
+static bool kv_has(const struct config_kv *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i].key, key) == 0)
+			return true;
+	return false;
+}
+
+static void merge_environment(struct loader *l, struct service_conf *sc, const struct svc_part *own,
+                              const struct svc_part *def)
+{
+	size_t cap = own->n_env + def->n_env;
+
+	if (!cap)
+		return;
+	sc->environment = calloc(cap, sizeof(*sc->environment));
+	if (!sc->environment) {
+		oom(l, sc);
+		return;
+	}
+	for (size_t i = 0; i < def->n_env; i++) {
+		if (kv_has(own->env, own->n_env, def->env[i].key))
+			continue;
+		if (kv_copy(&sc->environment[sc->n_environment], &def->env[i]) < 0) {
+			oom(l, sc);
+			return;
+		}
+		sc->n_environment++;
+	}
+	for (size_t i = 0; i < own->n_env; i++) {
+		if (kv_copy(&sc->environment[sc->n_environment], &own->env[i]) < 0) {
+			oom(l, sc);
+			return;
+		}
+		sc->n_environment++;
+	}
+}
+
+static void merge_pass_environment(struct loader *l, struct service_conf *sc,
+                                   const struct svc_part *pe)
+{
+	if (!IS_SET(pe, f_pass_env) || !pe->n_pass_env)
+		return;
+	sc->pass_environment = calloc(pe->n_pass_env, sizeof(char *));
+	if (!sc->pass_environment) {
+		oom(l, sc);
+		return;
+	}
+	for (size_t i = 0; i < pe->n_pass_env; i++) {
+		if (!(sc->pass_environment[i] = strdup(pe->pass_env[i]))) {
+			oom(l, sc);
+			return;
+		}
+		sc->n_pass_environment++;
+	}
+}
+
+static void merge_scalars(struct service_conf *sc, const struct svc_part *own,
+                          const struct svc_part *def)
+{
+	const struct svc_part *p;
+
+	if ((p = PICK(own, def, f_umask)) && IS_SET(p, f_umask)) {
+		sc->has_umask = true;
+		sc->umask = p->umask;
+	}
+	if ((p = PICK(own, def, f_nice)) && IS_SET(p, f_nice)) {
+		sc->has_nice = true;
+		sc->nice = p->nice;
+	}
+	for (int i = 0; i < RLIM_COUNT; i++) {
+		p = own->f_rlim[i].st != FIELD_UNSET ? own : def;
+		if (p->f_rlim[i].st == FIELD_SET) {
+			sc->rlimits[i].set = true;
+			sc->rlimits[i].value = p->rlim_val[i];
+		}
+	}
+	sc->shutdown_timeout_usec = SHUTDOWN_TIMEOUT_DEFAULT;
+	if ((p = PICK(own, def, f_shutdown)) && IS_SET(p, f_shutdown))
+		sc->shutdown_timeout_usec = p->shutdown_usec;
+	if ((p = PICK(own, def, f_idle)) && IS_SET(p, f_idle))
+		sc->limits.idle_timeout_usec = p->idle_usec;
+	if ((p = PICK(own, def, f_maxdur)) && IS_SET(p, f_maxdur))
+		sc->limits.max_duration_usec = p->maxdur_usec;
+}
+
+static void merge_mpm(struct loader *l, struct service_conf *sc, const struct svc_part *own,
+                      const struct svc_part *def)
+{
+	const struct svc_part *p = PICK(own, def, f_mpm);
+	char models[256];
+
+	if (!p) {
+		sc->mpm.ops = mpm_find(DEFAULT_MODEL);
+		sc->mpm.pos = sc->pos;
+		if (!sc->mpm.ops) {
+			diag_error(l->diag, &sc->pos,
+			           "service '%s': the default model '%s' is missing", sc->name,
+			           DEFAULT_MODEL);
+			return;
+		}
+		sc->mpm.options = config_mpm_options_new(sc->mpm.ops);
+	} else if (p->f_mpm.st == FIELD_SET) {
+		sc->mpm.ops = p->mpm_ops;
+		sc->mpm.pos = p->f_mpm.pos;
+		sc->mpm.options = config_mpm_options_dup(p->mpm_ops, p->mpm_options);
+	} else {
+		return; /* reported where it was written */
+	}
+	if (!sc->mpm.options) {
+		sc->mpm.ops = NULL;
+		oom(l, sc);
+		return;
+	}
+	if (sc->kind == HANDLER_EXEC && sc->exec_argv && !(sc->mpm.ops->flags & MPM_CAN_EXEC)) {
+		mpm_names_with_flag(MPM_CAN_EXEC, models, sizeof(models));
+		diag_error(l->diag, &sc->mpm.pos,
+		           "service '%s' runs a program (exec), which model '%s' cannot do (models "
+		           "that can: %s)",
+		           sc->name, sc->mpm.ops->name, models);
+	}
+	if (sc->mpm.ops->validate)
+		sc->mpm.ops->validate(sc, sc->mpm.options, l->diag);
+}
+
+void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_part *own)
+{
+	const struct svc_part *def = &l->defaults;
+
+	if (l->root)
+		identity_root(l, sc, own, def);
+	else
+		identity_unprivileged(l, sc, own);
+	merge_environment(l, sc, own, def);
+	merge_pass_environment(l, sc, PICK(own, def, f_pass_env));
+	merge_scalars(sc, own, def);
+	merge_mpm(l, sc, own, def);
+	sc->fingerprint = config_fingerprint(sc);
+	if (!sc->fingerprint)
+		oom(l, sc);
+}

@@ -1,0 +1,1469 @@
+/*
+ * The configuration loader: valid files (every key, defaults merging, includes,
+ * fingerprints) and every kind of error with its exact FILE:LINE:COL and text.
+ *
+ * Error cases name the expected position with a marker: the first occurrence of the
+ * marker text in the YAML, at the '^' inside it (or its start). Messages and YAML may
+ * say {D} for the test's temporary directory and {F} for the main file's path.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "mpm/mpm.h"
+#include "superserverd/config.h"
+
+#define N(a)    (sizeof(a) / sizeof((a)[0]))
+#define ROOT    ((uid_t)0)
+#define NOBODY  ((uid_t)65534) /* nobody:nogroup on Debian */
+#define NOGROUP ((gid_t)65534)
+#define SEC     1000000ULL
+#define TPATH   512 /* the temporary paths here are short */
+
+static char dir[64];
+static char main_path[TPATH];
+
+static void expand(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	while (*in && o + 1 < outlen) {
+		const char *sub = NULL;
+		if (strncmp(in, "{D}", 3) == 0)
+			sub = dir;
+		else if (strncmp(in, "{F}", 3) == 0)
+			sub = main_path;
+		if (sub) {
+			o += (size_t)snprintf(out + o, outlen - o, "%s", sub);
+			in += 3;
+		} else {
+			out[o++] = *in++;
+		}
+	}
+	ck_assert_uint_lt(o, outlen);
+	out[o] = '\0';
+}
+
+static void write_at(const char *rel, const char *content)
+{
+	char path[TPATH], text[16384];
+	FILE *f;
+
+	expand(content, text, sizeof(text));
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void mkdir_at(const char *rel)
+{
+	char path[TPATH];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/ss-config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(main_path, sizeof(main_path), "%s/c.yaml", dir);
+	/* A script without x bits: exists, but cannot be exec'd. */
+	write_at("noexec", "#!/bin/sh\n");
+	{
+		char p[TPATH];
+		snprintf(p, sizeof(p), "%s/noexec", dir);
+		ck_assert_int_eq(chmod(p, 0644), 0);
+	}
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int load_file(uid_t uid, const char *path, struct config **cfg, struct diag *d)
+{
+	struct config_load_opts o = {.daemon_uid = uid};
+
+	diag_init(d);
+	return config_load(path, &o, cfg, d);
+}
+
+static int load(uid_t uid, const char *yaml, struct config **cfg, struct diag *d)
+{
+	write_at("c.yaml", yaml);
+	return load_file(uid, main_path, cfg, d);
+}
+
+static struct config *load_ok_path(uid_t uid, const char *path)
+{
+	struct config *cfg = NULL;
+	struct diag d;
+	int r = load_file(uid, path, &cfg, &d);
+	char *all = diag_join(&d);
+
+	ck_assert_msg(r == 0, "load failed:\n%s", all ? all : "(no message)");
+	ck_assert_ptr_null(all);
+	ck_assert_ptr_nonnull(cfg);
+	diag_free(&d);
+	return cfg;
+}
+
+static struct config *load_ok(uid_t uid, const char *yaml)
+{
+	write_at("c.yaml", yaml);
+	return load_ok_path(uid, main_path);
+}
+
+static const struct service_conf *svc(const struct config *cfg, const char *name)
+{
+	const struct service_conf *sc = config_find_service(cfg, name);
+	ck_assert_msg(sc != NULL, "no service '%s'", name);
+	return sc;
+}
+
+static uint64_t max_children(const struct service_conf *sc)
+{
+	/* The fork model's options: one uint64_t (see mpm/fork.c's table). */
+	ck_assert_str_eq(sc->mpm.ops->name, "fork");
+	ck_assert_str_eq(sc->mpm.ops->options[0].key, "max_children");
+	return *(const uint64_t *)((const char *)sc->mpm.options + sc->mpm.ops->options[0].offset);
+}
+
+/* Line and column (1-based) of MARKER in TEXT: at its '^', or its first character. */
+static void marker_pos(const char *text, const char *marker, int *line, int *col)
+{
+	char m[256];
+	const char *caret = strchr(marker, '^'), *at;
+	size_t off = caret ? (size_t)(caret - marker) : 0;
+
+	snprintf(m, sizeof(m), "%.*s%s", (int)off, marker, caret ? caret + 1 : marker + off);
+	at = strstr(text, m);
+	ck_assert_msg(at != NULL, "marker '%s' not in the YAML", m);
+	at += off;
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; p < at; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static void assert_has(const struct diag *d, const char *want)
+{
+	char *all = diag_join(d);
+
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->msgs[i], want) == 0) {
+			free(all);
+			return;
+		}
+	ck_assert_msg(0, "missing:\n  %s\ngot:\n%s", want, all ? all : "(nothing)");
+}
+
+/* FILE:LINE:COL: MSG with the position of MARKER in the (expanded) YAML. */
+static void assert_error_at(const struct diag *d, const char *file, const char *yaml,
+                            const char *marker, const char *msg)
+{
+	char text[16384], m[256], want[4096], emsg[2048];
+	int line, col;
+
+	expand(yaml, text, sizeof(text));
+	expand(marker, m, sizeof(m));
+	expand(msg, emsg, sizeof(emsg));
+	marker_pos(text, m, &line, &col);
+	snprintf(want, sizeof(want), "%s:%d:%d: %s", file, line, col, emsg);
+	assert_has(d, want);
+}
+
+/* ------------------------------------------------------------------ valid files */
+
+START_TEST(every_key)
+{
+	struct config *cfg = load_ok(
+	        ROOT,
+	        "control:\n"
+	        "  socket: /run/ss/control.sock\n"
+	        "  group: nogroup\n"
+	        "  admin_group: '0'\n"
+	        "log:\n"
+	        "  level: debug\n"
+	        "services:\n"
+	        "  echo:\n"
+	        "    listen:\n"
+	        "      - '127.0.0.1:7007'\n"
+	        "      - '[::1]:7007'\n"
+	        "      - {address: 'unix:/tmp/ss-test/echo.sock', backlog: 16, mode: '0660',\n"
+	        "         owner: nobody, group: nogroup}\n"
+	        "      - {address: 'systemd:echo', reuseport: true, nodelay: yes, keepalive: "
+	        "on}\n"
+	        "      - {address: 'unix:/tmp/ss-test/2.sock', owner: '1234', group: '4321'}\n"
+	        "    builtin: echo\n"
+	        "    args: {greeting: hello, count: '3'}\n"
+	        "    mpm: {model: fork, max_children: 8}\n"
+	        "    user: nobody\n"
+	        "    group: '0'\n"
+	        "    groups: [nogroup, root]\n"
+	        "    capabilities: [CAP_NET_BIND_SERVICE, chown]\n"
+	        "    environment: {A: '1', B: two, EMPTY: ''}\n"
+	        "    pass_environment: [HOME, PATH]\n"
+	        "    umask: '0027'\n"
+	        "    nice: -5\n"
+	        "    rlimits: {nofile: 1024, nproc: unlimited, as: 64M, cpu: {soft: 10, hard: "
+	        "20},\n"
+	        "              core: 0}\n"
+	        "    shutdown_timeout: 1.5s\n"
+	        "    limits: {idle_timeout: 30s, max_duration: 1h}\n");
+	const struct service_conf *sc = svc(cfg, "echo");
+
+	ck_assert_str_eq(cfg->path, main_path);
+	ck_assert_str_eq(cfg->control_socket, "/run/ss/control.sock");
+	ck_assert_str_eq(cfg->control_group, "nogroup");
+	ck_assert_str_eq(cfg->control_admin_group, "root");
+	ck_assert_int_eq(cfg->log_level, LOG_DEBUG);
+	ck_assert_uint_eq(cfg->n_services, 1);
+
+	ck_assert_str_eq(sc->name, "echo");
+	ck_assert_str_eq(sc->pos.file, main_path);
+	ck_assert_int_eq(sc->pos.line, 8);
+	ck_assert_int_eq(sc->pos.col, 3);
+
+	ck_assert_uint_eq(sc->n_listen, 5);
+	ck_assert_str_eq(sc->listen[0].addr.key, "127.0.0.1:7007");
+	ck_assert_int_eq(sc->listen[0].backlog, 4096);
+	ck_assert(!sc->listen[0].reuseport && !sc->listen[0].nodelay && !sc->listen[0].keepalive);
+	ck_assert(!sc->listen[0].has_mode && !sc->listen[0].has_owner && !sc->listen[0].has_group);
+	ck_assert_int_eq(sc->listen[0].pos.line, 10);
+	ck_assert_int_eq(sc->listen[0].pos.col, 9);
+	ck_assert_str_eq(sc->listen[1].addr.key, "[::1]:7007");
+	ck_assert_int_eq(sc->listen[2].addr.kind, ADDR_UNIX);
+	ck_assert_int_eq(sc->listen[2].backlog, 16);
+	ck_assert(sc->listen[2].has_mode && sc->listen[2].mode == 0660);
+	ck_assert(sc->listen[2].has_owner && sc->listen[2].owner == NOBODY);
+	ck_assert(sc->listen[2].has_group && sc->listen[2].group == NOGROUP);
+	ck_assert_int_eq(sc->listen[2].pos.line, 12);
+	ck_assert_int_eq(sc->listen[2].pos.col, 9);
+	ck_assert_int_eq(sc->listen[3].addr.kind, ADDR_SYSTEMD);
+	ck_assert_str_eq(sc->listen[3].addr.name, "echo");
+	ck_assert(sc->listen[3].reuseport && sc->listen[3].nodelay && sc->listen[3].keepalive);
+	ck_assert(sc->listen[4].has_owner && sc->listen[4].owner == 1234);
+	ck_assert(sc->listen[4].has_group && sc->listen[4].group == 4321);
+
+	ck_assert_int_eq(sc->kind, HANDLER_BUILTIN);
+	ck_assert_str_eq(sc->builtin, "echo");
+	ck_assert_ptr_null(sc->exec_argv);
+	ck_assert_uint_eq(sc->n_args, 2);
+	ck_assert_str_eq(config_args_get(sc, "greeting"), "hello");
+	ck_assert_str_eq(config_args_get(sc, "count"), "3");
+	ck_assert_ptr_null(config_args_get(sc, "nothing"));
+
+	ck_assert_uint_eq(max_children(sc), 8);
+	ck_assert_int_eq(sc->mpm.pos.line, 18);
+	ck_assert_int_eq(sc->mpm.pos.col, 10);
+
+	ck_assert(sc->user_explicit);
+	ck_assert_str_eq(sc->user, "nobody");
+	ck_assert_uint_eq(sc->uid, NOBODY);
+	ck_assert_str_eq(sc->group, "root");
+	ck_assert_uint_eq(sc->gid, 0);
+	ck_assert_uint_eq(sc->n_groups, 2);
+	ck_assert_uint_eq(sc->groups[0], NOGROUP);
+	ck_assert_uint_eq(sc->groups[1], 0);
+	ck_assert(sc->capabilities == ((1ULL << 10) | (1ULL << 0)));
+
+	ck_assert_uint_eq(sc->n_environment, 3);
+	ck_assert_str_eq(sc->environment[0].key, "A");
+	ck_assert_str_eq(sc->environment[0].value, "1");
+	ck_assert_str_eq(sc->environment[1].key, "B");
+	ck_assert_str_eq(sc->environment[1].value, "two");
+	ck_assert_str_eq(sc->environment[2].value, "");
+	ck_assert_uint_eq(sc->n_pass_environment, 2);
+	ck_assert_str_eq(sc->pass_environment[1], "PATH");
+	ck_assert(sc->has_umask && sc->umask == 027);
+	ck_assert(sc->has_nice && sc->nice == -5);
+
+	ck_assert(sc->rlimits[RLIM_NOFILE].set);
+	ck_assert_uint_eq(sc->rlimits[RLIM_NOFILE].value.rlim_cur, 1024);
+	ck_assert_uint_eq(sc->rlimits[RLIM_NOFILE].value.rlim_max, 1024);
+	ck_assert(sc->rlimits[RLIM_NPROC].value.rlim_cur == RLIM_INFINITY);
+	ck_assert(sc->rlimits[RLIM_NPROC].value.rlim_max == RLIM_INFINITY);
+	ck_assert_uint_eq(sc->rlimits[RLIM_AS].value.rlim_cur, 64 << 20);
+	ck_assert_uint_eq(sc->rlimits[RLIM_CPU].value.rlim_cur, 10);
+	ck_assert_uint_eq(sc->rlimits[RLIM_CPU].value.rlim_max, 20);
+	ck_assert(sc->rlimits[RLIM_CORE].set);
+	ck_assert_uint_eq(sc->rlimits[RLIM_CORE].value.rlim_max, 0);
+
+	ck_assert_uint_eq(sc->shutdown_timeout_usec, 1500000);
+	ck_assert_uint_eq(sc->limits.idle_timeout_usec, 30 * SEC);
+	ck_assert_uint_eq(sc->limits.max_duration_usec, 3600 * SEC);
+	ck_assert_ptr_nonnull(sc->fingerprint);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(minimal_service_gets_defaults)
+{
+	struct config *cfg = load_ok(NOBODY, "services:\n"
+	                                     "  e: {listen: '127.0.0.1:7', builtin: echo}\n");
+	const struct service_conf *sc = svc(cfg, "e");
+
+	ck_assert_ptr_null(cfg->control_socket);
+	ck_assert_ptr_null(cfg->control_group);
+	ck_assert_int_eq(cfg->log_level, LOG_INFO);
+	ck_assert_uint_eq(sc->n_listen, 1);
+	ck_assert_int_eq(sc->listen[0].backlog, 4096);
+	ck_assert_int_eq(sc->listen[0].pos.line, 2);
+	ck_assert_int_eq(sc->listen[0].pos.col, 15);
+	ck_assert_ptr_nonnull(sc->mpm.ops);
+	ck_assert_uint_eq(max_children(sc), 256);
+	/* No mpm key: the model's errors would point at the service. */
+	ck_assert_int_eq(sc->mpm.pos.line, sc->pos.line);
+	ck_assert_int_eq(sc->mpm.pos.col, sc->pos.col);
+	/* Not root: the daemon's own identity. */
+	ck_assert(!sc->user_explicit);
+	ck_assert_str_eq(sc->user, "nobody");
+	ck_assert_uint_eq(sc->uid, NOBODY);
+	ck_assert_str_eq(sc->group, "nogroup");
+	ck_assert_uint_eq(sc->gid, NOGROUP);
+	ck_assert_uint_eq(sc->n_groups, 0);
+	ck_assert(sc->capabilities == 0);
+	ck_assert_uint_eq(sc->n_environment, 0);
+	ck_assert_uint_eq(sc->n_pass_environment, 0);
+	ck_assert(!sc->has_umask && !sc->has_nice);
+	for (int i = 0; i < RLIM_COUNT; i++)
+		ck_assert(!sc->rlimits[i].set);
+	ck_assert_uint_eq(sc->shutdown_timeout_usec, 10 * SEC);
+	ck_assert_uint_eq(sc->limits.idle_timeout_usec, 0);
+	ck_assert_uint_eq(sc->limits.max_duration_usec, 0);
+	ck_assert_uint_eq(sc->n_args, 0);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(exec_forms)
+{
+	struct config *cfg = load_ok(
+	        NOBODY, "services:\n"
+	                "  one: {listen: '127.0.0.1:1', exec: /bin/true}\n"
+	                "  many: {listen: '127.0.0.1:2', exec: [/bin/cat, -u, '', '--x=y z']}\n");
+	const struct service_conf *one = svc(cfg, "one"), *many = svc(cfg, "many");
+
+	ck_assert_int_eq(one->kind, HANDLER_EXEC);
+	ck_assert_str_eq(one->exec_argv[0], "/bin/true");
+	ck_assert_ptr_null(one->exec_argv[1]);
+	ck_assert_ptr_null(one->builtin);
+	ck_assert_str_eq(many->exec_argv[0], "/bin/cat");
+	ck_assert_str_eq(many->exec_argv[1], "-u");
+	ck_assert_str_eq(many->exec_argv[2], "");
+	ck_assert_str_eq(many->exec_argv[3], "--x=y z");
+	ck_assert_ptr_null(many->exec_argv[4]);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(zero_services)
+{
+	static const char *const files[] = {"", "# nothing\n", "services: {}\n", "services:\n",
+	                                    "log: {level: error}\n"};
+	for (size_t i = 0; i < N(files); i++) {
+		struct config *cfg = load_ok(NOBODY, files[i]);
+		ck_assert_uint_eq(cfg->n_services, 0);
+		ck_assert_ptr_null(config_find_service(cfg, "x"));
+		config_unref(cfg);
+	}
+}
+END_TEST
+
+START_TEST(log_levels)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} t[] = {{"debug", LOG_DEBUG},
+	         {"info", LOG_INFO},
+	         {"notice", LOG_NOTICE},
+	         {"warning", LOG_WARNING},
+	         {"error", LOG_ERR}};
+	char yaml[64];
+
+	for (size_t i = 0; i < N(t); i++) {
+		snprintf(yaml, sizeof(yaml), "log: {level: %s}\n", t[i].name);
+		struct config *cfg = load_ok(NOBODY, yaml);
+		ck_assert_int_eq(cfg->log_level, t[i].level);
+		config_unref(cfg);
+	}
+}
+END_TEST
+
+START_TEST(defaults_merge)
+{
+	struct config *cfg = load_ok(ROOT, "defaults:\n"
+	                                   "  user: nobody\n"
+	                                   "  groups: [nogroup]\n"
+	                                   "  environment: {A: da, B: db}\n"
+	                                   "  pass_environment: [HOME]\n"
+	                                   "  rlimits: {nofile: 100, core: 0}\n"
+	                                   "  limits: {idle_timeout: 5s, max_duration: 1m}\n"
+	                                   "  mpm: {model: fork, max_children: 3}\n"
+	                                   "  shutdown_timeout: 2s\n"
+	                                   "  umask: '0077'\n"
+	                                   "  nice: 4\n"
+	                                   "  capabilities: [chown]\n"
+	                                   "services:\n"
+	                                   "  a:\n"
+	                                   "    listen: '127.0.0.1:1'\n"
+	                                   "    builtin: echo\n"
+	                                   "    environment: {B: sb, C: sc}\n"
+	                                   "    pass_environment: []\n"
+	                                   "    rlimits: {nofile: 200}\n"
+	                                   "    limits: {idle_timeout: 7s}\n"
+	                                   "    mpm: fork\n"
+	                                   "    capabilities: []\n"
+	                                   "  b:\n"
+	                                   "    listen: '127.0.0.1:2'\n"
+	                                   "    builtin: echo\n"
+	                                   "    user: root\n"
+	                                   "    nice: 0\n");
+	const struct service_conf *a = svc(cfg, "a"), *b = svc(cfg, "b");
+
+	/* a: the defaults' user, its own maps merged per key, its own mpm whole. */
+	ck_assert(a->user_explicit);
+	ck_assert_uint_eq(a->uid, NOBODY);
+	ck_assert_uint_eq(a->gid, NOGROUP);
+	ck_assert_str_eq(a->group, "nogroup");
+	ck_assert_uint_eq(a->n_groups, 1);
+	ck_assert_uint_eq(a->groups[0], NOGROUP);
+	ck_assert(a->capabilities == 0);
+	ck_assert_uint_eq(a->n_environment, 3);
+	ck_assert_str_eq(a->environment[0].key, "A");
+	ck_assert_str_eq(a->environment[0].value, "da");
+	ck_assert_str_eq(a->environment[1].key, "B");
+	ck_assert_str_eq(a->environment[1].value, "sb");
+	ck_assert_str_eq(a->environment[2].key, "C");
+	ck_assert_uint_eq(a->n_pass_environment, 0);
+	ck_assert_uint_eq(a->rlimits[RLIM_NOFILE].value.rlim_cur, 200);
+	ck_assert(a->rlimits[RLIM_CORE].set);
+	ck_assert(!a->rlimits[RLIM_NPROC].set);
+	ck_assert_uint_eq(a->limits.idle_timeout_usec, 7 * SEC);
+	ck_assert_uint_eq(a->limits.max_duration_usec, 60 * SEC);
+	ck_assert_uint_eq(max_children(a), 256);
+	ck_assert_int_eq(a->mpm.pos.line, 21);
+	ck_assert_uint_eq(a->shutdown_timeout_usec, 2 * SEC);
+	ck_assert(a->has_umask && a->umask == 077);
+	ck_assert(a->has_nice && a->nice == 4);
+
+	/* b: explicitly root, and everything else inherited. */
+	ck_assert(b->user_explicit);
+	ck_assert_uint_eq(b->uid, 0);
+	ck_assert_uint_eq(b->gid, 0);
+	ck_assert_str_eq(b->user, "root");
+	ck_assert_str_eq(b->group, "root");
+	ck_assert(b->capabilities == 1);
+	ck_assert_uint_eq(b->n_environment, 2);
+	ck_assert_str_eq(b->environment[1].value, "db");
+	ck_assert_uint_eq(b->n_pass_environment, 1);
+	ck_assert_uint_eq(b->rlimits[RLIM_NOFILE].value.rlim_cur, 100);
+	ck_assert_uint_eq(b->limits.idle_timeout_usec, 5 * SEC);
+	ck_assert_uint_eq(max_children(b), 3);
+	ck_assert_int_eq(b->mpm.pos.line, 8); /* where the inherited value is written */
+	ck_assert(b->has_nice && b->nice == 0);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(defaults_group_and_user_group)
+{
+	struct config *cfg =
+	        load_ok(ROOT, "defaults: {user: nobody, group: root}\n"
+	                      "services:\n"
+	                      "  a: {listen: '127.0.0.1:1', builtin: echo}\n"
+	                      "  b: {listen: '127.0.0.1:2', builtin: echo, group: nogroup}\n"
+	                      "  c: {listen: '127.0.0.1:3', builtin: echo, user: '0'}\n");
+
+	ck_assert_uint_eq(svc(cfg, "a")->gid, 0);
+	ck_assert_uint_eq(svc(cfg, "b")->gid, NOGROUP);
+	/* The defaults' group applies to any user; only no group at all means the user's. */
+	ck_assert_uint_eq(svc(cfg, "c")->uid, 0);
+	ck_assert_str_eq(svc(cfg, "c")->user, "root");
+	ck_assert_uint_eq(svc(cfg, "c")->gid, 0);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(unprivileged_ignores_default_identity)
+{
+	/* The example configuration's pattern: defaults.user for root, ignored otherwise. */
+	struct config *cfg =
+	        load_ok(NOBODY, "defaults: {user: root, group: root, groups: [root]}\n"
+	                        "services:\n"
+	                        "  a: {listen: '127.0.0.1:1', builtin: echo}\n"
+	                        "  b: {listen: '127.0.0.1:2', builtin: echo, user: nobody,\n"
+	                        "      group: nogroup, groups: [nogroup], capabilities: []}\n");
+	const struct service_conf *a = svc(cfg, "a"), *b = svc(cfg, "b");
+
+	ck_assert_uint_eq(a->uid, NOBODY);
+	ck_assert_uint_eq(a->gid, NOGROUP);
+	ck_assert(!a->user_explicit);
+	ck_assert_uint_eq(a->n_groups, 0);
+	ck_assert_uint_eq(b->uid, NOBODY);
+	ck_assert(b->user_explicit);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(unprivileged_uid_without_passwd_entry)
+{
+	struct config *cfg = load_ok(4000000, "services:\n"
+	                                      "  a: {listen: '127.0.0.1:1', builtin: echo}\n");
+	const struct service_conf *a = svc(cfg, "a");
+
+	ck_assert_uint_eq(a->uid, 4000000);
+	ck_assert_str_eq(a->user, "4000000");
+	ck_assert_uint_eq(a->gid, getegid());
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(default_daemon_uid_is_euid)
+{
+	struct config_load_opts o = {.daemon_uid = (uid_t)-1};
+	struct config *cfg = NULL;
+	struct diag d;
+
+	write_at("c.yaml",
+	         "services:\n  a: {listen: '127.0.0.1:1', builtin: echo, user: nobody}\n");
+	diag_init(&d);
+	ck_assert_int_eq(config_load(main_path, &o, &cfg, &d), 0);
+	ck_assert_uint_eq(svc(cfg, "a")->uid, NOBODY);
+	config_unref(cfg);
+	/* And NULL options mean the same. */
+	ck_assert_int_eq(config_load(main_path, NULL, &cfg, &d), 0);
+	ck_assert_uint_eq(d.n, 0);
+	config_unref(cfg);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(anchors_and_styles)
+{
+	struct config *cfg = load_ok(
+	        NOBODY, "defaults:\n"
+	                "  environment: &env {A: '1'}\n"
+	                "services:\n"
+	                "  \"a\":   # comment\n"
+	                "    listen: &l\n"
+	                "      - |-\n"
+	                "        127.0.0.1:1\n"
+	                "    builtin: 'echo'\n"
+	                "    environment: *env\n"
+	                "  b: {listen: ['127.0.0.1:2'], builtin: \"time\", environment: *env}\n");
+
+	ck_assert_str_eq(svc(cfg, "a")->listen[0].addr.key, "127.0.0.1:1");
+	ck_assert_str_eq(svc(cfg, "a")->environment[0].value, "1");
+	ck_assert_str_eq(svc(cfg, "b")->builtin, "time");
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(ref_counting)
+{
+	struct config *cfg = load_ok(NOBODY, "services:\n"
+	                                     "  a: {listen: '127.0.0.1:1', builtin: echo}\n");
+
+	ck_assert_uint_eq(cfg->refs, 1);
+	ck_assert_ptr_eq(config_ref(cfg), cfg);
+	ck_assert_uint_eq(cfg->refs, 2);
+	ck_assert_ptr_null(config_unref(cfg));
+	ck_assert_uint_eq(cfg->refs, 1);
+	ck_assert_str_eq(svc(cfg, "a")->name, "a");
+	ck_assert_ptr_null(config_unref(cfg));
+	ck_assert_ptr_null(config_unref(NULL));
+	ck_assert_ptr_null(config_ref(NULL));
+	ck_assert_ptr_null(config_find_service(NULL, "a"));
+	ck_assert_ptr_null(config_args_get(NULL, "a"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ includes */
+
+START_TEST(includes_in_order)
+{
+	char path[TPATH];
+
+	mkdir_at("conf.d");
+	mkdir_at("conf.d/dir.yaml"); /* a directory matching the pattern: skipped */
+	mkdir_at("other");
+	write_at("conf.d/b.yaml", "services:\n  b: {listen: '127.0.0.1:2', builtin: echo}\n");
+	write_at("conf.d/a.yaml", "# first\nservices:\n"
+	                          "  a: {listen: '127.0.0.1:1', builtin: echo, nice: 1}\n"
+	                          "  a2: {listen: '127.0.0.1:12', builtin: echo}\n");
+	write_at("conf.d/notes.txt", "not yaml: [\n");
+	write_at("conf.d/empty.yaml", "");
+	write_at("other/o.yaml", "services:\n  o: {listen: '127.0.0.1:3', builtin: echo}\n");
+	struct config *cfg =
+	        load_ok(NOBODY, "defaults: {nice: 2}\n"
+	                        "services:\n"
+	                        "  first: {listen: '127.0.0.1:4', builtin: echo}\n"
+	                        "include: [conf.d/*.yaml, '{D}/other/*.yaml', nothing/*.yaml]\n"
+	                        "log: {level: notice}\n");
+
+	ck_assert_uint_eq(cfg->n_services, 5);
+	ck_assert_str_eq(cfg->services[0].name, "first");
+	ck_assert_str_eq(cfg->services[1].name, "a");
+	ck_assert_str_eq(cfg->services[2].name, "a2");
+	ck_assert_str_eq(cfg->services[3].name, "b");
+	ck_assert_str_eq(cfg->services[4].name, "o");
+	/* Positions name the included file, as globbed from the main file's directory. */
+	snprintf(path, sizeof(path), "%s/conf.d/a.yaml", dir);
+	ck_assert_str_eq(svc(cfg, "a")->pos.file, path);
+	ck_assert_int_eq(svc(cfg, "a")->pos.line, 3);
+	ck_assert_ptr_eq(svc(cfg, "a")->pos.file, svc(cfg, "a2")->pos.file); /* interned */
+	snprintf(path, sizeof(path), "%s/other/o.yaml", dir);
+	ck_assert_str_eq(svc(cfg, "o")->listen[0].pos.file, path);
+	/* The main file's defaults apply to included services. */
+	ck_assert_int_eq(svc(cfg, "a")->nice, 1);
+	ck_assert_int_eq(svc(cfg, "b")->nice, 2);
+	ck_assert_int_eq(cfg->log_level, LOG_NOTICE);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(include_single_string_and_self)
+{
+	/* "*.yaml" beside the main file matches the main file too: read once. */
+	write_at("x.yaml", "services:\n  x: {listen: '127.0.0.1:2', builtin: echo}\n");
+	struct config *cfg = load_ok(NOBODY, "include: '*.yaml'\n"
+	                                     "services:\n"
+	                                     "  m: {listen: '127.0.0.1:1', builtin: echo}\n");
+
+	ck_assert_uint_eq(cfg->n_services, 2);
+	ck_assert_str_eq(cfg->services[0].name, "x");
+	ck_assert_str_eq(cfg->services[1].name, "m");
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(include_twice_reads_once)
+{
+	mkdir_at("conf.d");
+	write_at("conf.d/a.yaml", "services:\n  a: {listen: '127.0.0.1:1', builtin: echo}\n");
+	struct config *cfg = load_ok(NOBODY, "include: [conf.d/a.yaml, conf.d/*]\n");
+
+	ck_assert_uint_eq(cfg->n_services, 1);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(include_relative_to_cwd_path)
+{
+	char cwd[TPATH];
+	struct config *cfg;
+
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	mkdir_at("conf.d");
+	write_at("conf.d/a.yaml", "services:\n  a: {listen: '127.0.0.1:1', builtin: echo}\n");
+	write_at("c.yaml", "include: conf.d/*.yaml\n");
+	ck_assert_int_eq(chdir(dir), 0);
+	cfg = load_ok_path(NOBODY, "c.yaml");
+	ck_assert_str_eq(cfg->path, "c.yaml");
+	ck_assert_str_eq(svc(cfg, "a")->pos.file, "conf.d/a.yaml");
+	config_unref(cfg);
+	ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ fingerprints */
+
+static char *fingerprint(uid_t uid, const char *yaml, const char *name)
+{
+	struct config *cfg = load_ok(uid, yaml);
+	char *fp = strdup(svc(cfg, name)->fingerprint);
+
+	config_unref(cfg);
+	return fp;
+}
+
+#define FP_BASE                                                                                    \
+	"defaults: {environment: {A: '1'}}\n"                                                      \
+	"services:\n"                                                                              \
+	"  a: {listen: '127.0.0.1:1', builtin: echo}\n"                                            \
+	"  b: {listen: '127.0.0.1:2', builtin: echo, mpm: {model: fork, max_children: 4}}\n"
+
+static const struct {
+	const char *name;
+	const char *yaml;
+	const char *service;
+	bool same;
+} fp_cases[] = {
+        {"reordered, block style, comments",
+         "# a comment\n"
+         "services:\n"
+         "  b:\n"
+         "    mpm:\n"
+         "      max_children: 4\n"
+         "      model: fork\n"
+         "    builtin: echo\n"
+         "    listen: ['127.0.0.1:2']\n"
+         "  a: {builtin: echo, listen: \"127.0.0.1:1\"}\n"
+         "defaults:\n"
+         "  environment:\n"
+         "    A: \"1\"\n",
+         "b", true},
+        {"the same for the other service",
+         "services:\n"
+         "  b: {listen: '127.0.0.1:2', builtin: echo, mpm: {model: "
+         "fork, max_children: 4}}\n"
+         "  a: {listen: '127.0.0.1:1', builtin: echo, environment: "
+         "{A: '1'}}\n",
+         "a", true},
+        {"explicit defaults equal absent ones",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  a: {listen: [{address: '127.0.0.1:1', backlog: 4096}], "
+         "builtin: echo, mpm: fork, shutdown_timeout: 10s}\n",
+         "a", true},
+        {"a default changed",
+         "defaults: {environment: {A: '2'}}\n"
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', builtin: echo}\n",
+         "a", false},
+        {"an MPM option changed",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  b: {listen: '127.0.0.1:2', builtin: echo, mpm: {model: fork, "
+         "max_children: 5}}\n",
+         "b", false},
+        {"a listen option changed",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  a: {listen: [{address: '127.0.0.1:1', nodelay: true}], "
+         "builtin: echo}\n",
+         "a", false},
+        {"the handler changed",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', builtin: time}\n",
+         "a", false},
+        {"an argument changed",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', builtin: echo, args: {x: y}}\n",
+         "a", false},
+        {"a value imitating two",
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', builtin: echo, environment: {A: "
+         "'1;env=1:B;val=1:2;'}}\n",
+         "a", false},
+        {"a timeout changed",
+         "defaults: {environment: {A: '1'}, limits: {idle_timeout: 1s}}\n"
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', builtin: echo}\n",
+         "a", false},
+};
+
+START_TEST(fingerprint_table)
+{
+	char *base = fingerprint(NOBODY, FP_BASE, fp_cases[_i].service);
+	char *other = fingerprint(NOBODY, fp_cases[_i].yaml, fp_cases[_i].service);
+
+	ck_assert_msg((strcmp(base, other) == 0) == fp_cases[_i].same, "%s:\n%s\n%s",
+	              fp_cases[_i].name, base, other);
+	free(base);
+	free(other);
+}
+END_TEST
+
+START_TEST(fingerprint_moved_to_include)
+{
+	char *base = fingerprint(NOBODY, FP_BASE, "b"), *moved;
+
+	mkdir_at("conf.d");
+	write_at("conf.d/b.yaml", "\n\nservices:\n"
+	                          "    b: {listen: '127.0.0.1:2', builtin: echo,\n"
+	                          "        mpm: {model: fork, max_children: 4}}\n");
+	moved = fingerprint(NOBODY,
+	                    "defaults: {environment: {A: '1'}}\n"
+	                    "include: conf.d/*.yaml\n"
+	                    "services:\n"
+	                    "  a: {listen: '127.0.0.1:1', builtin: echo}\n",
+	                    "b");
+	ck_assert_str_eq(base, moved);
+	free(base);
+	free(moved);
+}
+END_TEST
+
+START_TEST(fingerprint_identity)
+{
+	char *a = fingerprint(ROOT,
+	                      "services:\n  a: {listen: '127.0.0.1:1', builtin: echo, "
+	                      "user: nobody}\n",
+	                      "a");
+	char *b = fingerprint(ROOT,
+	                      "defaults: {user: nobody}\nservices:\n  a: {listen: "
+	                      "'127.0.0.1:1', builtin: echo}\n",
+	                      "a");
+	char *c = fingerprint(ROOT,
+	                      "services:\n  a: {listen: '127.0.0.1:1', builtin: echo, "
+	                      "user: nobody, capabilities: [chown]}\n",
+	                      "a");
+
+	ck_assert_str_eq(a, b);
+	ck_assert_str_ne(a, c);
+	free(a);
+	free(b);
+	free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ errors */
+
+#define SVC      "services:\n  e: "
+#define E_LISTEN "listen: '127.0.0.1:7'"
+
+static const struct {
+	uid_t uid;
+	const char *yaml;
+	const char *marker;
+	const char *msg;
+} errors[] = {
+        /* handlers */
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: nosuch}\n", "nosuch",
+         "services.e.builtin: unknown built-in 'nosuch' (expected one of: chargen, daytime, "
+         "discard, echo, time)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7'}\n",
+         "  ^e:", "service 'e' needs one of builtin, exec or module"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, exec: /bin/cat}\n", "exec",
+         "service 'e' has both builtin and exec (expected exactly one of builtin, exec or "
+         "module)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: /x.so}}\n", "module",
+         "services.e.module: loadable modules are not supported by this version (builtin or "
+         "exec)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: [bin/cat, -u]}\n", "bin/cat",
+         "services.e.exec: the program 'bin/cat' is a relative path (expected an absolute path)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: /nonexistent/prog}\n", "/nonexistent",
+         "services.e.exec: the program '/nonexistent/prog' does not exist"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: ['{D}/noexec']}\n", "'{D}",
+         "services.e.exec: the program '{D}/noexec' is not executable"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: [/tmp]}\n", "/tmp]",
+         "services.e.exec: the program '/tmp' is not executable (not a regular file)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: []}\n", "[]",
+         "services.e.exec: expected a program path or a non-empty list [program, arguments...], "
+         "got an empty list"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: [/bin/cat, [x]]}\n", "[x]",
+         "services.e.exec[1]: expected a string, got a list"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', exec: /bin/cat, args: {a: b}}\n", "args",
+         "services.e: args are for builtin and module services (a program takes its arguments in "
+         "exec)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, args: {a: [1]}}\n", "[1]",
+         "services.e.args.a: expected a string, got a list"},
+        /* listen */
+        {NOBODY, SVC "{listen: '127.0.0.1:99999', builtin: echo}\n", "'127",
+         "services.e.listen: invalid address '127.0.0.1:99999': the port must be between 1 and "
+         "65535"},
+        {NOBODY, "services:\n  e:\n    listen: [localhost:7]\n    builtin: echo\n", "localhost",
+         "services.e.listen[0]: invalid address 'localhost:7': host names are not resolved: use a "
+         "numeric address such as 127.0.0.1 or [::1]"},
+        {NOBODY, SVC "{builtin: echo}\n",
+         "  ^e:", "service 'e' needs listen (an address or a list of addresses)"},
+        {NOBODY, SVC "{listen: [], builtin: echo}\n", "[]",
+         "services.e.listen: expected an address or a non-empty list of addresses, got an empty "
+         "list"},
+        {NOBODY, SVC "{listen: ['127.0.0.1:7'], builtin: echo, listen: x}\n", "^listen: x",
+         "services.e: duplicate key 'listen' (first at 2:7)"},
+        {NOBODY, "services:\n  e:\n    listen: [{backlog: 5}]\n    builtin: echo\n", "{backlog",
+         "services.e.listen[0]: expected 'address'"},
+        {NOBODY, "services:\n  e:\n    listen: [[a]]\n    builtin: echo\n", "[a]",
+         "services.e.listen[0]: expected an address or a map with 'address', got a list"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: '127.0.0.1:7', mode: '0660'}]\n"
+         "    builtin: echo\n",
+         "mode", "services.e.listen[0]: mode is only for unix: addresses (127.0.0.1:7 is not one)"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: 'systemd:x', owner: nobody}]\n"
+         "    builtin: echo\n",
+         "owner", "services.e.listen[0]: owner is only for unix: addresses (systemd:x is not one)"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: '127.0.0.1:7', backlog: 0}]\n"
+         "    builtin: echo\n",
+         "backlog: ^0", "services.e.listen[0]: backlog must be between 1 and 65535 (got 0)"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: '127.0.0.1:7', backlog: lots}]\n"
+         "    builtin: echo\n",
+         "lots", "services.e.listen[0].backlog: expected a number, got 'lots'"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: '127.0.0.1:7', nodelay: maybe}]\n"
+         "    builtin: echo\n",
+         "maybe", "services.e.listen[0].nodelay: expected true or false, got 'maybe'"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: 'unix:/x', mode: rw}]\n"
+         "    builtin: echo\n",
+         "rw", "services.e.listen[0].mode: expected an octal mode such as '0660', got 'rw'"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: 'unix:/x', group: no_such_group_x}]\n"
+         "    builtin: echo\n",
+         "no_such", "services.e.listen[0].group: unknown group 'no_such_group_x'"},
+        {NOBODY,
+         "services:\n  e:\n    listen: [{address: 'unix:/x', port: 5}]\n"
+         "    builtin: echo\n",
+         "port",
+         "unknown key 'port' in services.e.listen[0] (expected one of: address, backlog, "
+         "reuseport, nodelay, keepalive, mode, owner, group)"},
+        {NOBODY,
+         "services:\n  a: {listen: '127.0.0.1:7', builtin: echo}\n"
+         "  b: {listen: ['127.0.0.1:8', '127.0.0.1:7'], builtin: echo}\n",
+         "'127.0.0.1:8', ^'127.0.0.1:7'",
+         "address '127.0.0.1:7' of service 'b' is already used by service 'a' (at {F}:2:15)"},
+        {NOBODY, SVC "{listen: ['[::1]:7', '[0::1]:7'], builtin: echo}\n",
+         "'[0::", "address '[::1]:7' of service 'e' is already used by service 'e' (at {F}:2:16)"},
+        /* mpm */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: evnt}\n", "evnt",
+         "services.e.mpm: unknown model 'evnt' (expected one of: fork)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: evnt, workers: 2}}\n", "evnt",
+         "services.e.mpm: unknown model 'evnt' (expected one of: fork)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, max_children: 70000}}\n",
+         "70000", "services.e.mpm: max_children must be between 1 and 65536 (got 70000)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, max_children: 0}}\n",
+         "max_children: ^0", "services.e.mpm: max_children must be between 1 and 65536 (got 0)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, max_children: abc}}\n",
+         "abc", "services.e.mpm.max_children: expected a number, got 'abc'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, workers: 2}}\n", "workers",
+         "unknown key 'workers' in services.e.mpm (expected one of: model, max_children)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {max_children: 2}}\n", "{max",
+         "services.e.mpm: expected 'model' (one of: fork)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: [fork]}\n", "[fork]",
+         "services.e.mpm: expected a model name or a map with 'model', got a list"},
+        /* types */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, user: [a]}\n", "[a]",
+         "services.e.user: expected a string, got a list"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, environment: [A]}\n", "[A]",
+         "services.e.environment: expected a map, got a list"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, pass_environment: {A: b}}\n", "{A",
+         "services.e.pass_environment: expected a list, got a map"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: 5s}\n", "5s",
+         "services.e.limits: expected a map, got a string"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: ~}\n", "~",
+         "services.e.builtin: expected a string, got nothing (null)"},
+        {NOBODY, "services:\n  e: ~\n", "~", "services.e: expected a map, got nothing (null)"},
+        {NOBODY, "services: [a]\n", "[a]", "services: expected a map, got a list"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, [k]: v}\n", "[k]",
+         "services.e: expected a string as key, got a list"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, bogus: 1}\n", "bogus",
+         "unknown key 'bogus' in service 'e' (expected one of: listen, builtin, exec, module, "
+         "args, user, group, groups, capabilities, environment, pass_environment, umask, nice, "
+         "rlimits, shutdown_timeout, limits, mpm)"},
+        {NOBODY,
+         "services:\n  e:\n    listen: '127.0.0.1:7'\n    builtin: echo\n    builtin: time\n",
+         "echo\n    ^builtin", "services.e: duplicate key 'builtin' (first at 4:5)"},
+        {NOBODY,
+         "services:\n  e: {listen: '127.0.0.1:7', builtin: echo}\n"
+         "  e: {listen: '127.0.0.1:8', builtin: echo}\n",
+         "}\n  ^e:", "service 'e' is defined twice (first defined at {F}:2:3)"},
+        {NOBODY, "services:\n  'bad name!': {listen: '127.0.0.1:7', builtin: echo}\n", "'bad",
+         "services: invalid service name 'bad name!' (expected 1 to 64 of A-Z a-z 0-9 _ . -)"},
+        {NOBODY,
+         "services:\n  x0123456789012345678901234567890123456789012345678901234567890123: "
+         "{listen: '127.0.0.1:7', builtin: echo}\n",
+         "x0123",
+         "services: invalid service name "
+         "'x0123456789012345678901234567890123456789012345678901234567890123' (expected 1 to 64 "
+         "of A-Z a-z 0-9 _ . -)"},
+        /* identity, root */
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo}\n", "  ^e:",
+         "service 'e' would run as root: set 'user:' (e.g. user: nobody, or defaults.user) or "
+         "write 'user: root' explicitly"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: no_such_user_x}\n", "no_such",
+         "services.e.user: unknown user 'no_such_user_x'"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: '4000000'}\n", "'4000000'",
+         "services.e.user: unknown user '4000000'"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: nobody, group: no_such_group_x}\n",
+         "no_such", "services.e.group: unknown group 'no_such_group_x'"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: nobody, groups: [nogroup, no_such_g]}\n",
+         "no_such", "services.e.groups[1]: unknown group 'no_such_g'"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: nobody, capabilities: [chown, flying]}\n",
+         "flying",
+         "services.e.capabilities[1]: unknown capability 'flying' (expected a name such as "
+         "CAP_NET_BIND_SERVICE or net_bind_service)"},
+        {ROOT, SVC "{" E_LISTEN ", builtin: echo, user: nobody, capabilities: chown}\n", "chown",
+         "services.e.capabilities: expected a list, got a string"},
+        /* identity, not root */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, user: root}\n", "root",
+         "superserverd is not running as root (uid 65534): service 'e' can only run as its user "
+         "'nobody'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, group: root}\n", "root",
+         "superserverd is not running as root (uid 65534): service 'e' can only run as its group "
+         "'nogroup'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, groups: [nogroup, root]}\n", "[nogroup",
+         "superserverd is not running as root (uid 65534): service 'e' can only have the groups "
+         "of user 'nobody'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, capabilities: [CAP_NET_BIND_SERVICE]}\n",
+         "[CAP", "service 'e': capabilities need superserverd to be started as root"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, user: no_such_user_x}\n", "no_such",
+         "services.e.user: unknown user 'no_such_user_x'"},
+        /* environment */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, environment: {1A: x}}\n", "1A",
+         "services.e.environment: invalid variable name '1A' (expected letters, digits and _, not "
+         "starting with a digit)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, environment: {A: ~}}\n", "~",
+         "services.e.environment.A: expected a string, got nothing (write '' for an empty value)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, environment: {A: x, A: y}}\n", "x, ^A",
+         "services.e.environment: duplicate key 'A' (first at 2:59)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, pass_environment: [OK, 'B-C']}\n", "'B-C'",
+         "services.e.pass_environment[1]: invalid variable name 'B-C' (expected letters, digits "
+         "and _, not starting with a digit)"},
+        /* umask, nice */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, umask: '0999'}\n", "'0999'",
+         "services.e.umask: expected an octal umask between 0000 and 0777 such as 0022, got "
+         "'0999'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, umask: '01777'}\n", "'01777'",
+         "services.e.umask: expected an octal umask between 0000 and 0777 such as 0022, got "
+         "'01777'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, nice: 20}\n", "20",
+         "services.e: nice must be between -20 and 19 (got 20)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, nice: abc}\n", "abc",
+         "services.e.nice: expected a number, got 'abc'"},
+        /* rlimits */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {stack: 1}}\n", "stack",
+         "unknown key 'stack' in services.e.rlimits (expected one of: nofile, nproc, as, cpu, "
+         "core)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {nofile: {soft: 10, hard: 5}}}\n",
+         "10", "services.e.rlimits.nofile: the soft limit 10 is above the hard limit 5"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {nofile: unlimited}}\n", "unlimited",
+         "services.e.rlimits: nofile cannot be unlimited (the kernel caps it at fs.nr_open)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {as: 64Q}}\n", "64Q",
+         "services.e.rlimits.as: expected a size such as 64M or unlimited, got '64Q'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {cpu: 1m}}\n", "1m",
+         "services.e.rlimits.cpu: expected seconds or unlimited, got '1m'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {nproc: -1}}\n", "-1",
+         "services.e.rlimits.nproc: expected a number or unlimited, got '-1'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, rlimits: {core: {soft: 0}}}\n", "{soft",
+         "services.e.rlimits.core: expected both soft and hard"},
+        /* durations */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, shutdown_timeout: -1s}\n", "-1s",
+         "services.e.shutdown_timeout: expected a duration such as 500ms, 30s, 5m or 1h, got "
+         "'-1s'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, shutdown_timeout: 99999999999999999999s}\n",
+         "9999",
+         "services.e.shutdown_timeout: expected a duration such as 500ms, 30s, 5m or 1h, "
+         "got '99999999999999999999s'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, shutdown_timeout: 366d}\n", "366d",
+         "services.e: shutdown_timeout must be at most 365d (got 366d)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {max_connections: 5}}\n", "max_conn",
+         "unknown key 'max_connections' in services.e.limits (expected one of: idle_timeout, "
+         "max_duration)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {idle_timeout: soon}}\n", "soon",
+         "services.e.limits.idle_timeout: expected a duration such as 500ms, 30s, 5m or 1h, got "
+         "'soon'"},
+        /* defaults */
+        {NOBODY, "defaults:\n  listen: '127.0.0.1:9'\nservices: {}\n", "  ^listen",
+         "'listen' cannot be set in defaults"},
+        {NOBODY, "defaults: {builtin: echo}\n", "builtin", "'builtin' cannot be set in defaults"},
+        {NOBODY, "defaults: {colour: red}\n", "colour",
+         "unknown key 'colour' in defaults (expected one of: user, group, groups, capabilities, "
+         "environment, pass_environment, umask, nice, rlimits, shutdown_timeout, limits, mpm)"},
+        {NOBODY, "defaults: [a]\n", "[a]", "defaults: expected a map, got a list"},
+        /* top level, control, log, include */
+        {NOBODY, "colors: true\n", "colors",
+         "unknown key 'colors' at the top level (expected one of: control, log, defaults, include, "
+         "services)"},
+        {NOBODY, "- a\n", "-",
+         "expected a map at the top level (control, log, defaults, include, services), got a "
+         "list"},
+        {NOBODY, "log: {level: info}\nlog: {level: debug}\n", "}\n^log",
+         "duplicate key 'log' (first at 1:1)"},
+        {NOBODY, "control: {socket: run/x.sock}\n", "run/",
+         "control.socket: expected an absolute path, got 'run/x.sock'"},
+        {NOBODY,
+         "control: {socket: "
+         "/run/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
+         "23456789012345678}\n",
+         "/run", "control.socket: the path is too long for a unix socket (108 bytes, at most 107)"},
+        {NOBODY, "control: {group: no_such_group_x}\n", "no_such",
+         "control.group: unknown group 'no_such_group_x'"},
+        {NOBODY, "control: {admin_group: no_such_group_x}\n", "no_such",
+         "control.admin_group: unknown group 'no_such_group_x'"},
+        {NOBODY, "control: {sockett: /x}\n", "sockett",
+         "unknown key 'sockett' in control (expected one of: socket, group, admin_group)"},
+        {NOBODY, "log: {level: verbose}\n", "verbose",
+         "log.level: unknown level 'verbose' (expected one of: debug, info, notice, warning, "
+         "error)"},
+        {NOBODY, "log: info\n", "info", "log: expected a map, got a string"},
+        {NOBODY, "include: {a: b}\n", "{a",
+         "include: expected a file pattern or a list of patterns, got a map"},
+        {NOBODY, "include: [[a]]\n", "[a]", "include[0]: expected a string, got a list"},
+        {NOBODY, "services: {}\n---\nservices: {}\n", "---",
+         "a configuration file holds one YAML document, found a second"},
+};
+
+START_TEST(error_table)
+{
+	struct config *cfg = (struct config *)&cfg; /* must be reset to NULL */
+	struct diag d;
+	int r = load(errors[_i].uid, errors[_i].yaml, &cfg, &d);
+	char *all = diag_join(&d);
+
+	ck_assert_msg(r == -1, "case %d loaded:\n%s", _i, errors[_i].yaml);
+	ck_assert_ptr_null(cfg);
+	assert_error_at(&d, main_path, errors[_i].yaml, errors[_i].marker, errors[_i].msg);
+	ck_assert_msg(d.n == 1, "case %d: %zu errors:\n%s", _i, d.n, all);
+	free(all);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(syntax_error)
+{
+	struct config *cfg;
+	struct diag d;
+	char want[1024];
+
+	ck_assert_int_eq(load(NOBODY, "services:\n  e: {listen: [}\n", &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	snprintf(want, sizeof(want),
+	         "%s:2:16: did not find expected node content (while parsing a "
+	         "flow node)",
+	         main_path);
+	assert_has(&d, want);
+	diag_free(&d);
+
+	ck_assert_int_eq(load(NOBODY, "services:\n  e: *nope\n", &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	snprintf(want, sizeof(want), "%s:2:6: found undefined alias", main_path);
+	assert_has(&d, want);
+	diag_free(&d);
+
+	ck_assert_int_eq(load(NOBODY, "a: b\n\tc: d\n", &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "c.yaml:2:1: found a tab character that violates "
+	                                        "indentation (while scanning a plain scalar)"));
+	diag_free(&d);
+
+	/* Invalid UTF-8: the reader gives an offset, turned into a position. */
+	ck_assert_int_eq(load(NOBODY, "services:\n  \xc3\xa9\xff: {}\n", &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	snprintf(want, sizeof(want), "%s:2:4: invalid leading UTF-8 octet", main_path);
+	assert_has(&d, want);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(cannot_open)
+{
+	struct config *cfg;
+	struct diag d;
+	char path[TPATH], want[1024];
+
+	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
+	ck_assert_int_eq(load_file(NOBODY, path, &cfg, &d), -1);
+	snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+	assert_has(&d, want);
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+
+	ck_assert_int_eq(load_file(NOBODY, dir, &cfg, &d), -1);
+	snprintf(want, sizeof(want), "%s: cannot open: Is a directory", dir);
+	assert_has(&d, want);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(every_error_reported)
+{
+	static const char *yaml =
+	        "services:\n"
+	        "  a: {listen: '127.0.0.1:9', builtin: nosuch}\n"
+	        "  b: {listen: '127.0.0.1:99999', builtin: echo}\n"
+	        "  c: {listen: '127.0.0.1:1', builtin: echo, nice: 99, umask: x}\n"
+	        "log: {level: loud}\n";
+	struct config *cfg;
+	struct diag d;
+	char *all;
+
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "nosuch",
+	                "services.a.builtin: unknown built-in 'nosuch' (expected one of: chargen, "
+	                "daytime, discard, echo, time)");
+	assert_error_at(&d, main_path, yaml, "'127.0.0.1:99999'",
+	                "services.b.listen: invalid address '127.0.0.1:99999': the port must be "
+	                "between 1 and 65535");
+	assert_error_at(&d, main_path, yaml, "99,",
+	                "services.c: nice must be between -20 and 19 (got 99)");
+	assert_error_at(&d, main_path, yaml, "x}",
+	                "services.c.umask: expected an octal umask between 0000 and 0777 such as "
+	                "0022, got 'x'");
+	assert_error_at(&d, main_path, yaml, "loud",
+	                "log.level: unknown level 'loud' (expected one of: debug, info, notice, "
+	                "warning, error)");
+	all = diag_join(&d);
+	ck_assert_msg(d.n == 5, "%s", all);
+	free(all);
+	diag_free(&d);
+}
+END_TEST
+
+/* An error in defaults is one error, however many services inherit it. */
+static const struct {
+	uid_t uid;
+	const char *defaults;
+	const char *marker;
+	const char *msg;
+} default_errors[] = {
+        {NOBODY, "{nice: 99}", "99", "defaults: nice must be between -20 and 19 (got 99)"},
+        {NOBODY, "{mpm: evnt}", "evnt",
+         "defaults.mpm: unknown model 'evnt' (expected one of: fork)"},
+        {NOBODY, "{mpm: {model: fork, max_children: 0}}", "0}",
+         "defaults.mpm: max_children must be between 1 and 65536 (got 0)"},
+        {ROOT, "{user: no_such_user_x}", "no_such", "defaults.user: unknown user 'no_such_user_x'"},
+        {ROOT, "{user: nobody, group: no_such_group_x}", "no_such",
+         "defaults.group: unknown group 'no_such_group_x'"},
+        {NOBODY, "{capabilities: [chown]}", "[chown]",
+         "defaults.capabilities: capabilities need superserverd to be started as root"},
+        {NOBODY, "{environment: {A: x, A: y}}", "x, ^A",
+         "defaults.environment: duplicate key 'A' (first at 1:26)"},
+        {NOBODY, "{rlimits: {nofile: {soft: 2, hard: 1}}}", "2,",
+         "defaults.rlimits.nofile: the soft limit 2 is above the hard limit 1"},
+};
+
+START_TEST(default_error_once)
+{
+	char yaml[1024];
+	struct config *cfg;
+	struct diag d;
+	char *all;
+
+	snprintf(yaml, sizeof(yaml),
+	         "defaults: %s\n"
+	         "services:\n"
+	         "  a: {listen: '127.0.0.1:1', builtin: echo}\n"
+	         "  b: {listen: '127.0.0.1:2', exec: /bin/true}\n"
+	         "  c: {listen: '127.0.0.1:3', builtin: echo}\n",
+	         default_errors[_i].defaults);
+	ck_assert_int_eq(load(default_errors[_i].uid, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, default_errors[_i].marker, default_errors[_i].msg);
+	all = diag_join(&d);
+	ck_assert_msg(d.n == 1, "%s", all);
+	free(all);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(aliased_map_checked_once)
+{
+	static const char *yaml =
+	        "services:\n"
+	        "  a: {listen: '127.0.0.1:1', builtin: echo, environment: &e {A: x, A: y}}\n"
+	        "  b: {listen: '127.0.0.1:2', builtin: echo, environment: *e}\n";
+	struct config *cfg;
+	struct diag d;
+
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "x, ^A",
+	                "services.a.environment: duplicate key 'A' (first at 2:62)");
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(include_errors)
+{
+	char a[TPATH], b[TPATH], c[TPATH], want[2048];
+	struct config *cfg;
+	struct diag d;
+	char *all;
+
+	mkdir_at("conf.d");
+	write_at("conf.d/a.yaml", "control: {socket: /x}\n"
+	                          "include: other.yaml\n"
+	                          "services:\n"
+	                          "  dup: {listen: '127.0.0.1:2', builtin: echo}\n"
+	                          "  x: {listen: '127.0.0.1:1', builtin: nosuch}\n");
+	write_at("conf.d/b.yaml", "services: {y: [}\n");
+	write_at("conf.d/c.yaml", "- just a list\n");
+	snprintf(a, sizeof(a), "%s/conf.d/a.yaml", dir);
+	snprintf(b, sizeof(b), "%s/conf.d/b.yaml", dir);
+	snprintf(c, sizeof(c), "%s/conf.d/c.yaml", dir);
+	ck_assert_int_eq(load(NOBODY,
+	                      "services:\n"
+	                      "  dup: {listen: '127.0.0.1:3', builtin: echo}\n"
+	                      "include: conf.d/*.yaml\n",
+	                      &cfg, &d),
+	                 -1);
+	snprintf(want, sizeof(want),
+	         "%s:1:1: 'control' is not allowed in an included file (only "
+	         "services)",
+	         a);
+	assert_has(&d, want);
+	snprintf(want, sizeof(want),
+	         "%s:2:1: include is only allowed in the main file (includes do not nest)", a);
+	assert_has(&d, want);
+	snprintf(want, sizeof(want),
+	         "%s:4:3: service 'dup' is defined twice (first defined at %s:2:3)", a, main_path);
+	assert_has(&d, want);
+	snprintf(want, sizeof(want),
+	         "%s:5:39: services.x.builtin: unknown built-in 'nosuch' (expected one of: "
+	         "chargen, daytime, discard, echo, time)",
+	         a);
+	assert_has(&d, want);
+	snprintf(want, sizeof(want),
+	         "%s:1:16: did not find expected node content (while parsing a "
+	         "flow node)",
+	         b);
+	assert_has(&d, want);
+	/* An included file is not the main file: its top level has other rules. */
+	snprintf(want, sizeof(want), "%s:1:1: expected a map, got a list", c);
+	assert_has(&d, want);
+	all = diag_join(&d);
+	ck_assert_msg(d.n == 6, "%s", all);
+	free(all);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(include_address_clash)
+{
+	char want[2048];
+	struct config *cfg;
+	struct diag d;
+
+	mkdir_at("conf.d");
+	write_at("conf.d/a.yaml", "services:\n  inc: {listen: '127.0.0.1:1', builtin: echo}\n");
+	ck_assert_int_eq(load(NOBODY,
+	                      "include: conf.d/*.yaml\n"
+	                      "services:\n"
+	                      "  main: {listen: '*:1', builtin: echo}\n"
+	                      "  main2: {listen: '127.0.0.1:1', builtin: echo}\n",
+	                      &cfg, &d),
+	                 -1);
+	snprintf(want, sizeof(want),
+	         "%s:4:19: address '127.0.0.1:1' of service 'main2' is already used by service "
+	         "'inc' (at %s/conf.d/a.yaml:2:17)",
+	         main_path, dir);
+	assert_has(&d, want);
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(diag_basics)
+{
+	struct diag d;
+	struct diag_pos pos = {"f.yaml", 3, 7}, nofile = {NULL, 1, 1}, noline = {"f.yaml", 0, 0};
+	char *all;
+
+	diag_init(&d);
+	ck_assert_ptr_null(diag_join(&d));
+	diag_error(&d, &pos, "bad %s", "thing");
+	diag_error(&d, NULL, "plain");
+	diag_error(&d, &nofile, "no file");
+	diag_error(&d, &noline, "whole file");
+	d.suppress++;
+	diag_error(&d, &pos, "hidden");
+	d.suppress--;
+	ck_assert_uint_eq(diag_count(&d), 4);
+	ck_assert_uint_eq(d.dropped, 1);
+	all = diag_join(&d);
+	ck_assert_str_eq(all, "f.yaml:3:7: bad thing\nplain\nno file\nf.yaml: whole file");
+	free(all);
+	for (int i = 0; i < 100; i++)
+		diag_error(&d, &pos, "%d", i);
+	ck_assert_uint_eq(diag_count(&d), 104);
+	ck_assert_str_eq(d.msgs[103], "f.yaml:3:7: 99");
+	diag_free(&d);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_ptr_null(d.msgs);
+	diag_free(&d); /* twice is harmless */
+}
+END_TEST
+
+START_TEST(errors_append_to_existing_diag)
+{
+	struct config_load_opts o = {.daemon_uid = NOBODY};
+	struct config *cfg;
+	struct diag d;
+
+	diag_init(&d);
+	diag_error(&d, NULL, "earlier");
+	write_at("c.yaml", "services: {}\n");
+	/* An earlier message is not this load's failure. */
+	ck_assert_int_eq(config_load(main_path, &o, &cfg, &d), 0);
+	config_unref(cfg);
+	write_at("c.yaml", "bad: 1\n");
+	ck_assert_int_eq(config_load(main_path, &o, &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 2);
+	ck_assert_str_eq(d.msgs[0], "earlier");
+	diag_free(&d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *valid = tcase_create("valid"), *errs = tcase_create("errors");
+	TCase *inc = tcase_create("includes"), *fp = tcase_create("fingerprint");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(valid, setup, teardown);
+	tcase_add_test(valid, every_key);
+	tcase_add_test(valid, minimal_service_gets_defaults);
+	tcase_add_test(valid, exec_forms);
+	tcase_add_test(valid, zero_services);
+	tcase_add_test(valid, log_levels);
+	tcase_add_test(valid, defaults_merge);
+	tcase_add_test(valid, defaults_group_and_user_group);
+	tcase_add_test(valid, unprivileged_ignores_default_identity);
+	tcase_add_test(valid, unprivileged_uid_without_passwd_entry);
+	tcase_add_test(valid, default_daemon_uid_is_euid);
+	tcase_add_test(valid, anchors_and_styles);
+	tcase_add_test(valid, ref_counting);
+	tcase_add_test(valid, diag_basics);
+	tcase_add_test(valid, errors_append_to_existing_diag);
+	suite_add_tcase(s, valid);
+
+	tcase_add_checked_fixture(inc, setup, teardown);
+	tcase_add_test(inc, includes_in_order);
+	tcase_add_test(inc, include_single_string_and_self);
+	tcase_add_test(inc, include_twice_reads_once);
+	tcase_add_test(inc, include_relative_to_cwd_path);
+	tcase_add_test(inc, include_errors);
+	tcase_add_test(inc, include_address_clash);
+	suite_add_tcase(s, inc);
+
+	tcase_add_checked_fixture(fp, setup, teardown);
+	tcase_add_loop_test(fp, fingerprint_table, 0, N(fp_cases));
+	tcase_add_test(fp, fingerprint_moved_to_include);
+	tcase_add_test(fp, fingerprint_identity);
+	suite_add_tcase(s, fp);
+
+	tcase_add_checked_fixture(errs, setup, teardown);
+	tcase_add_loop_test(errs, error_table, 0, N(errors));
+	tcase_add_test(errs, syntax_error);
+	tcase_add_test(errs, cannot_open);
+	tcase_add_test(errs, every_error_reported);
+	tcase_add_loop_test(errs, default_error_once, 0, N(default_errors));
+	tcase_add_test(errs, aliased_map_checked_once);
+	suite_add_tcase(s, errs);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

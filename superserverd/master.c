@@ -167,9 +167,12 @@ static void reload(struct master *m)
 		log_diag(LOG_ERR, &d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",
 			  diag_count(&d), diag_count(&d) == 1 ? "" : "s");
-		notify_ready(NULL);
-		notify_status("reload failed, running the previous configuration: %s",
-			      d.n ? d.msgs[0] : "unknown error");
+		char status[400];
+		/* One message, so READY=1 never shows a status that is about to change. */
+		snprintf(status, sizeof(status),
+			 "reload failed, running the previous configuration: %s",
+			 d.n ? d.msgs[0] : "unknown error");
+		notify_ready(status);
 		if (cfg)
 			config_unref(cfg);
 		diag_free(&d);

@@ -1093,7 +1093,7 @@ static const struct {
         {NOBODY,
          "control: {socket: "
          "/run/0123456789012345678901234567890123456789012345678901234567890123456789012345678901"
-         "23456789012345678}\n",
+         "234567890123456789012}\n",
          "/run", "control.socket: the path is too long for a unix socket (108 bytes, at most 107)"},
         {NOBODY, "control: {group: no_such_group_x}\n", "no_such",
          "control.group: unknown group 'no_such_group_x'"},

@@ -25,6 +25,7 @@
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
 #include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
 
 struct fork_options {
 	uint64_t max_children;
@@ -66,7 +67,7 @@ struct acceptor {
 	struct driver_limits limits;
 };
 
-static unsigned fork_workers(const void *options)
+static unsigned fork_workers(const struct service_conf *sc, const void *options)
 {
 	return 1; /* the acceptor; connection processes are its children, not the master's */
 }
@@ -253,6 +254,9 @@ static void accept_burst(struct acceptor *a, int lfd)
 			continue;
 		}
 		a->children++;
+		atomic_fetch_add(&a->ctx->scoreboard->counters.accepted, 1);
+		atomic_store(&a->ctx->slot->active, a->children);
+		atomic_store(&a->ctx->slot->last_activity_usec, scoreboard_now_usec());
 		if (log_get_level() >= LOG_DEBUG) {
 			char addr[128];
 			addr_format((struct sockaddr *)&peer, plen, addr, sizeof(addr));
@@ -264,6 +268,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 		log_info(a->name, "max_children (%u) reached: new connections wait in the backlog",
 			 a->max_children);
 		set_listening(a, false);
+		scoreboard_set_state(a->ctx->slot, WORKER_BUSY);
 	}
 }
 
@@ -272,9 +277,17 @@ static void reap(struct acceptor *a)
 	int status;
 	pid_t pid;
 
+	struct scoreboard *sb = a->ctx->scoreboard;
+
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (a->children > 0)
 			a->children--;
+		atomic_fetch_add(&sb->counters.completed, 1);
+		atomic_fetch_add(&a->ctx->slot->served, 1);
+		atomic_store(&a->ctx->slot->active, a->children);
+		atomic_store(&a->ctx->slot->last_activity_usec, scoreboard_now_usec());
+		if (a->ctx->handler && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			atomic_fetch_add(&sb->counters.handler_errors, 1);
 		if (WIFSIGNALED(status))
 			log_warning(a->name, "connection process %d killed by signal %d (%s)",
 				    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -282,13 +295,16 @@ static void reap(struct acceptor *a)
 			log_info(a->name, "connection process %d exited with status %d", (int)pid,
 				 WEXITSTATUS(status));
 	}
-	if (a->paused && !a->stopping && a->children < a->max_children)
+	if (a->paused && !a->stopping && a->children < a->max_children) {
 		set_listening(a, true);
+		scoreboard_set_state(a->ctx->slot, WORKER_IDLE);
+	}
 }
 
 static void stop_accepting(struct acceptor *a)
 {
 	a->stopping = true;
+	scoreboard_set_state(a->ctx->slot, WORKER_STOPPING);
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
 		if (a->listeners[i].fd < 0)
 			continue;
@@ -347,6 +363,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
+	scoreboard_set_state(ctx->slot, WORKER_IDLE);
 	if (!ctx->handler)
 		return exec_env_init(&a->env, ctx->conf);
 	return 0;
@@ -412,5 +429,6 @@ const struct mpm_ops mpm_fork_ops = {
 	.options = fork_option_table,
 	.n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
 	.workers = fork_workers,
+	.max_workers = fork_workers,
 	.worker_main = fork_worker_main,
 };

@@ -39,15 +39,39 @@ struct mpm_option {
 #define MPM_CAN_EXEC (1u << 0) /* `exec:` services may use this model */
 #define MPM_THREADED (1u << 1) /* handlers run on several threads of one process */
 
+struct scoreboard;
+struct scoreboard_slot;
+
 /* What a service process gets from the master. */
 struct worker_ctx {
 	const struct service_conf *conf;
 	const int *listen_fds; /* non-blocking, CLOEXEC, listening */
+	const char *const *listen_names; /* per fd: the systemd name or the service name */
 	size_t n_listen;
 	const struct ss_handler *handler; /* NULL for exec services */
 	void *handler_data;               /* from the handler's setup */
-	unsigned index;                   /* 0 .. initial_workers-1 */
+	unsigned index;                   /* this process's scoreboard slot */
+	struct scoreboard *scoreboard;    /* the service's segment, mapped in this process */
+	struct scoreboard_slot *slot;     /* &scoreboard->slots[index] */
 };
+
+/*
+ * What the master lets a model do with its service's processes from tick(). Slots
+ * are the scoreboard's; a process's slot is its index.
+ */
+struct mpm_pool {
+	const struct service_conf *conf;
+	const void *options;
+	struct scoreboard *scoreboard;
+	unsigned (*running)(struct mpm_pool *pool);   /* processes alive (any state) */
+	int (*spawn)(struct mpm_pool *pool);           /* one more, in a free slot */
+	void (*retire)(struct mpm_pool *pool, unsigned slot); /* ask it to leave gracefully */
+	void *priv; /* the service's */
+};
+
+/* A worker that leaves on its own with this exit code (e.g. recycled after
+ * max_connections_per_worker) is not a failure: no backoff, no log at warning. */
+#define MPM_EXIT_RECYCLE 0
 
 struct mpm_ops {
 	const char *name;
@@ -61,8 +85,14 @@ struct mpm_ops {
 	 * diag at the service's mpm position. Returns 0 or -1. Optional. */
 	int (*validate)(const struct service_conf *sc, const void *options, struct diag *d);
 
-	/* How many service processes the master keeps running for this service. */
-	unsigned (*workers)(const void *options);
+	/* How many service processes start with the service. Without tick() the master
+	 * keeps exactly this many running (restarting with backoff). */
+	unsigned (*workers)(const struct service_conf *sc, const void *options);
+	/* Upper bound of processes at once: the number of scoreboard slots. */
+	unsigned (*max_workers)(const struct service_conf *sc, const void *options);
+	/* Once a second in the master, and after a worker exits: grow or shrink the pool.
+	 * Optional. */
+	void (*tick)(struct mpm_pool *pool);
 
 	/* Worker side: serve until told to stop (SIGTERM: stop accepting, finish the
 	 * connections in hand, return). Returns a process exit code (0 = clean). */

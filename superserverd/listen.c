@@ -309,6 +309,14 @@ int listener_fd(const struct listener *l)
 	return l->fd;
 }
 
+const char *listener_name(const struct listener *l, const char *fallback)
+{
+	/* The name a program sees in LISTEN_FDNAMES: systemd's, or the service's. */
+	if (l->inherited && strncmp(l->key, "systemd:", 8) == 0)
+		return l->key + 8;
+	return fallback;
+}
+
 const char *listener_key(const struct listener *l)
 {
 	return l->key;

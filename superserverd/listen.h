@@ -35,5 +35,7 @@ void listen_release(struct listen_table *lt, struct listener *l);
 
 int listener_fd(const struct listener *l);
 const char *listener_key(const struct listener *l);
+/* The FileDescriptorName of an inherited socket, else fallback. */
+const char *listener_name(const struct listener *l, const char *fallback);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +18,9 @@
 #include "superserverd/backoff.h"
 #include "superserverd/log.h"
 #include "superserverd/privs.h"
+#include "superserverd/scoreboard.h"
 #include "superserverd/service.h"
+#include "superserverd/units.h"
 
 /* Exit codes of a service process besides the privilege steps (privs.h). */
 enum {
@@ -45,11 +48,20 @@ struct service {
 	struct worker *workers;
 	size_t n_workers;
 	sd_event_source *kill_timer;
+	sd_event_source *tick_timer;
+	struct scoreboard *scoreboard;
+	int scoreboard_fd;
+	struct mpm_pool pool;
+	/* Some process of this service has finished a connection: from then on crashes
+	 * are incidents (a client may be provoking them), never a reason to give up. */
+	bool proven;
 	/* Process groups of service processes that died while their connection children
 	 * may live on: killed with the service. */
 	pid_t *orphan_groups;
 	size_t n_orphan_groups;
 };
+
+static void pool_init(struct service *svc);
 
 static uint64_t now_usec(void)
 {
@@ -94,10 +106,20 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 	svc->conf = sc;
 	svc->state = SERVICE_STOPPED;
 	svc->listeners = calloc(sc->n_listen ? sc->n_listen : 1, sizeof(*svc->listeners));
-	svc->n_workers = sc->mpm.ops->workers(sc->mpm.options);
+	svc->scoreboard_fd = -1;
+	svc->n_workers = sc->mpm.ops->max_workers(sc, sc->mpm.options);
 	svc->workers = calloc(svc->n_workers ? svc->n_workers : 1, sizeof(*svc->workers));
 	if (!svc->listeners || !svc->workers)
 		goto oom;
+	svc->scoreboard = scoreboard_create((unsigned)svc->n_workers, &svc->scoreboard_fd);
+	if (!svc->scoreboard) {
+		diag_error(diag, &sc->pos, "service '%s': cannot create its scoreboard: %s",
+			   sc->name, strerror(errno));
+		free(svc->listeners);
+		free(svc->workers);
+		free(svc);
+		return NULL;
+	}
 	for (size_t i = 0; i < svc->n_workers; i++) {
 		svc->workers[i].svc = svc;
 		svc->workers[i].index = (unsigned)i;
@@ -106,14 +128,13 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 		struct listener *l = listen_acquire(env->listeners, &sc->listen[i], err, sizeof(err));
 		if (!l) {
 			diag_error(diag, &sc->listen[i].pos, "service '%s': %s", sc->name, err);
-			release_listeners(svc);
-			free(svc->workers);
-			free(svc);
+			service_free(svc);
 			return NULL;
 		}
 		svc->listeners[svc->n_listeners++] = l;
 	}
 	svc->cfg = config_ref(cfg);
+	pool_init(svc);
 	return svc;
 oom:
 	diag_error(diag, &sc->pos, "service '%s': out of memory", sc->name);
@@ -193,13 +214,27 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 	char err[512] = "";
 	int r;
 
-	for (size_t i = 0; i < svc->n_listeners; i++)
+	const char *names[svc->n_listeners + 1];
+
+	for (size_t i = 0; i < svc->n_listeners; i++) {
 		fds[i] = listener_fd(svc->listeners[i]);
+		names[i] = listener_name(svc->listeners[i], sc->name);
+	}
+	fds[svc->n_listeners] = svc->scoreboard_fd;
+	ctx.listen_names = names;
 	if (setpgid(0, 0) < 0 || reset_signals() < 0 || stdin_devnull() < 0 ||
-	    close_other_fds(fds, svc->n_listeners) < 0) {
+	    close_other_fds(fds, svc->n_listeners + 1) < 0) {
 		log_error(sc->name, "cannot prepare the service process: %s", strerror(errno));
 		_exit(SERVICE_EXIT_INIT);
 	}
+	ctx.scoreboard = scoreboard_attach(svc->scoreboard_fd);
+	if (!ctx.scoreboard) {
+		log_error(sc->name, "cannot map the scoreboard: %s", strerror(errno));
+		_exit(SERVICE_EXIT_INIT);
+	}
+	close(svc->scoreboard_fd);
+	ctx.slot = &ctx.scoreboard->slots[index];
+	atomic_store(&ctx.slot->pid, (int32_t)getpid());
 	r = privs_drop(sc);
 	if (r != PRIVS_OK) {
 		log_error(sc->name, "%s failed: %s", privs_step_name(r), strerror(errno));
@@ -256,6 +291,11 @@ static int spawn_worker(struct worker *w)
 	}
 	w->pid = pid;
 	w->started_usec = now_usec();
+	struct scoreboard_slot *slot = &svc->scoreboard->slots[w->index];
+	atomic_store(&slot->pid, (int32_t)pid);
+	atomic_store(&slot->served, 0);
+	atomic_store(&slot->active, 0);
+	scoreboard_set_state(slot, WORKER_STARTING);
 	log_debug(svc->conf->name, "started service process %d", (int)pid);
 	return 0;
 }
@@ -270,6 +310,66 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 			sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC,
 						   delay, 0, on_restart, w);
 	}
+	return 0;
+}
+
+static void schedule_restart(struct worker *w, uint64_t delay)
+{
+	w->restart = sd_event_source_disable_unref(w->restart);
+	if (sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC, delay, 0,
+				       on_restart, w) < 0) {
+		log_error(w->svc->conf->name,
+			  "cannot schedule a restart: marking the service failed");
+		w->svc->state = SERVICE_FAILED;
+	}
+}
+
+static unsigned pool_running(struct mpm_pool *pool)
+{
+	struct service *svc = pool->priv;
+	unsigned n = 0;
+	for (size_t i = 0; i < svc->n_workers; i++)
+		n += svc->workers[i].pid != 0 || svc->workers[i].restart != NULL;
+	return n;
+}
+
+static int pool_spawn(struct mpm_pool *pool)
+{
+	struct service *svc = pool->priv;
+	if (svc->state != SERVICE_RUNNING)
+		return -ESHUTDOWN;
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		struct worker *w = &svc->workers[i];
+		if (w->pid == 0 && !w->restart)
+			return spawn_worker(w);
+	}
+	return -EBUSY;
+}
+
+static void pool_retire(struct mpm_pool *pool, unsigned slot)
+{
+	struct service *svc = pool->priv;
+	if (slot < svc->n_workers && svc->workers[slot].pid) {
+		scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
+		(void)kill(svc->workers[slot].pid, SIGTERM);
+	}
+}
+
+static void pool_init(struct service *svc)
+{
+	svc->pool = (struct mpm_pool){.conf = svc->conf, .options = svc->conf->mpm.options,
+				      .scoreboard = svc->scoreboard, .running = pool_running,
+				      .spawn = pool_spawn, .retire = pool_retire, .priv = svc};
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct service *svc = userdata;
+	if (svc->state == SERVICE_RUNNING)
+		svc->conf->mpm.ops->tick(&svc->pool);
+	if (sd_event_source_set_time_relative(s, USEC_PER_SEC) < 0 ||
+	    sd_event_source_set_enabled(s, SD_EVENT_ON) < 0)
+		log_error(svc->conf->name, "cannot re-arm the maintenance timer");
 	return 0;
 }
 
@@ -341,15 +441,37 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	uint64_t lived = now_usec() - w->started_usec, delay;
 	char how[160];
 
+	struct scoreboard_slot *slot = &svc->scoreboard->slots[w->index];
+	bool clean = si->si_code == CLD_EXITED && si->si_status == MPM_EXIT_RECYCLE;
+
 	describe_exit(si, how, sizeof(how));
 	w->child = sd_event_source_disable_unref(w->child);
 	remember_group(svc, w->pid);
 	w->pid = 0;
+	if (atomic_load(&svc->scoreboard->counters.completed) > 0)
+		svc->proven = true;
+	atomic_store(&slot->pid, 0);
+	atomic_store(&slot->active, 0);
+	scoreboard_set_state(slot, WORKER_EMPTY);
 
 	if (svc->state != SERVICE_RUNNING) {
 		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);
 		check_stopped(svc);
 		return 0;
+	}
+	if (clean) {
+		/* Recycled or retired: the model decides whether a successor is needed. */
+		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);
+		backoff_reset(&w->backoff);
+		if (svc->conf->mpm.ops->tick)
+			svc->conf->mpm.ops->tick(&svc->pool);
+		else if (spawn_worker(w) < 0)
+			schedule_restart(w, BACKOFF_MIN_USEC);
+		return 0;
+	}
+	if (svc->proven) {
+		/* A client may be crashing it on purpose: restart at once, never give up. */
+		backoff_reset(&w->backoff);
 	}
 	if (!backoff_next(&w->backoff, lived, &delay)) {
 		log_error(svc->conf->name,
@@ -361,22 +483,25 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	}
 	log_warning(svc->conf->name, "service process %d %s; restarting in %llu ms",
 		    (int)si->si_pid, how, (unsigned long long)(delay / 1000));
-	if (sd_event_add_time_relative(svc->env.event, &w->restart, CLOCK_MONOTONIC, delay, 0,
-				       on_restart, w) < 0) {
-		log_error(svc->conf->name, "cannot schedule a restart: marking the service failed");
-		svc->state = SERVICE_FAILED;
-	}
+	schedule_restart(w, delay);
 	return 0;
 }
 
 int service_start(struct service *svc)
 {
+	const struct mpm_ops *ops = svc->conf->mpm.ops;
+	unsigned start = ops->workers(svc->conf, svc->conf->mpm.options);
+
 	svc->state = SERVICE_RUNNING;
-	for (size_t i = 0; i < svc->n_workers; i++) {
+	for (size_t i = 0; i < svc->n_workers && i < start; i++) {
 		int r = spawn_worker(&svc->workers[i]);
 		if (r < 0)
 			return r;
 	}
+	if (ops->tick && !svc->tick_timer &&
+	    sd_event_add_time_relative(svc->env.event, &svc->tick_timer, CLOCK_MONOTONIC,
+				       USEC_PER_SEC, 0, on_tick, svc) < 0)
+		log_error(svc->conf->name, "cannot start the maintenance timer");
 	log_info(svc->conf->name, "started (%s, %zu listening socket%s)", svc->conf->mpm.ops->name,
 		 svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
 	return 0;
@@ -406,6 +531,7 @@ void service_stop(struct service *svc)
 		return;
 	}
 	svc->state = SERVICE_STOPPING;
+	svc->tick_timer = sd_event_source_disable_unref(svc->tick_timer);
 	release_listeners(svc);
 	for (size_t i = 0; i < svc->n_workers; i++) {
 		struct worker *w = &svc->workers[i];
@@ -444,6 +570,9 @@ void service_adopt(struct service *svc, struct service *replacement)
 	svc->cfg = replacement->cfg;
 	svc->conf = replacement->conf;
 	replacement->cfg = NULL;
+	/* Counters keep counting: the running scoreboard stays, the new one goes. */
+	svc->pool.conf = svc->conf;
+	svc->pool.options = svc->conf->mpm.options;
 	service_free(replacement);
 }
 
@@ -456,7 +585,11 @@ void service_free(struct service *svc)
 		sd_event_source_disable_unref(svc->workers[i].restart);
 	}
 	sd_event_source_disable_unref(svc->kill_timer);
+	sd_event_source_disable_unref(svc->tick_timer);
 	release_listeners(svc);
+	scoreboard_unmap(svc->scoreboard);
+	if (svc->scoreboard_fd >= 0)
+		close(svc->scoreboard_fd);
 	free(svc->workers);
 	free(svc->orphan_groups);
 	if (svc->cfg)
@@ -477,6 +610,11 @@ const struct service_conf *service_conf(const struct service *svc)
 enum service_state service_state(const struct service *svc)
 {
 	return svc->state;
+}
+
+struct scoreboard *service_scoreboard(const struct service *svc)
+{
+	return svc->scoreboard;
 }
 
 size_t service_process_count(const struct service *svc)

@@ -57,5 +57,6 @@ const struct service_conf *service_conf(const struct service *svc);
 enum service_state service_state(const struct service *svc);
 size_t service_process_count(const struct service *svc);
 const char *service_state_name(enum service_state s);
+struct scoreboard *service_scoreboard(const struct service *svc);
 
 #endif

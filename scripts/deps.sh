@@ -2,7 +2,7 @@
 # Installs the Debian packages superserverd needs to build and test, if any is missing.
 # Sourced or run by quickstart.sh and test.sh; .ci/run installs the same list itself.
 set -euo pipefail
-SS_PACKAGES=(cmake gcc make pkg-config libyaml-dev libsystemd-dev libcap-dev check
+SS_PACKAGES=(cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev check
 	libsubunit-dev libjansson-dev scdoc systemd procps)
 
 missing=()

@@ -201,7 +201,8 @@ static void include_pattern(struct loader *l, struct ydoc *yd, yaml_node_t *n, c
 		full = strdup(pattern);
 	} else {
 		dir_copy = strdup(yd->file);
-		if (dir_copy && asprintf(&full, "%s/%s", dirname(dir_copy), pattern) < 0)
+		const char *d = dir_copy ? dirname(dir_copy) : NULL;
+		if (d && asprintf(&full, "%s%s%s", d, strcmp(d, "/") ? "/" : "", pattern) < 0)
 			full = NULL;
 	}
 	if (!full) {

@@ -5,9 +5,11 @@
 #include "mpm/mpm.h"
 
 extern const struct mpm_ops mpm_fork_ops;
+extern const struct mpm_ops mpm_prefork_ops;
 
 static const struct mpm_ops *const mpm_table[] = {
 	&mpm_fork_ops,
+	&mpm_prefork_ops,
 };
 
 #define N_MPM (sizeof(mpm_table) / sizeof(mpm_table[0]))

@@ -67,6 +67,9 @@ struct mpm_pool {
 	int (*spawn)(struct mpm_pool *pool);           /* one more, in a free slot */
 	void (*retire)(struct mpm_pool *pool, unsigned slot); /* ask it to leave gracefully */
 	void *priv; /* the service's */
+	/* The model's own bookkeeping between ticks (e.g. prefork's spawn rate); zeroed
+	 * when the service starts. */
+	uint64_t model_state[4];
 };
 
 /* A worker that leaves on its own with this exit code (e.g. recycled after

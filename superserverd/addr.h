@@ -19,7 +19,7 @@ struct addr {
 	char name[256]; /* SYSTEMD: the FileDescriptorName */
 	/* Canonical text: equal keys mean the same listening socket, e.g. "127.0.0.1:7",
 	 * "[::1]:7", "unix:/run/x.sock", "systemd:echo". */
-	char key[128 + 108];
+	char key[8 + 256 + 108];
 };
 
 /* Parses TEXT. Returns 0, or -1 with a message for the user in err. */

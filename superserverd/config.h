@@ -111,8 +111,6 @@ struct service_conf {
 	char *fingerprint;
 };
 
-enum log_level_conf { CONF_LOG_DEBUG, CONF_LOG_INFO, CONF_LOG_NOTICE, CONF_LOG_WARNING, CONF_LOG_ERROR };
-
 struct config {
 	unsigned refs;
 	char *path; /* the main file as given */

@@ -6,6 +6,8 @@
 #ifndef SUPERSERVERD_CONFIG_INT_H
 #define SUPERSERVERD_CONFIG_INT_H
 
+#include <sys/stat.h>
+
 #include "superserverd/config.h"
 #include "superserverd/yamlutil.h"
 
@@ -101,6 +103,8 @@ struct loader {
 	size_t n_docs;
 	struct svc_ref *refs;
 	size_t n_refs;
+	struct stat *seen; /* files read so far, so that none is read twice */
+	size_t n_seen;
 
 	struct svc_part defaults;
 };
@@ -116,6 +120,13 @@ void config_subpath(char *buf, const char *path, const char *key);
 void config_parent_path(char *buf, const char *path);
 /* True when pair P is the first with its key in M (later ones are duplicates). */
 bool config_pair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p);
+
+/* Loads PATH and keeps it for the rest of the load; NULL after reporting why. */
+struct ydoc *config_load_doc(struct loader *l, const char *path);
+/* Adds the services of map V (the value of `services:`) to l->refs. */
+void config_collect_services(struct loader *l, struct ydoc *yd, yaml_node_t *v);
+/* `include:` in the main file YD: a pattern or a list of them. */
+void config_process_include(struct loader *l, struct ydoc *yd, yaml_node_t *v);
 
 /* The keys a service shares with `defaults:`, and those only a service may have;
  * NULL-terminated. */

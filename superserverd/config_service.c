@@ -15,6 +15,7 @@
 #include "superserverd/units.h"
 
 #define BACKLOG_DEFAULT 4096
+#define N_ALLOWED       32 /* room for every service key */
 
 const char *const config_service_keys[] = {"listen", "builtin", "exec", "module", "args", NULL};
 
@@ -378,12 +379,12 @@ static void parse_own_key(struct sctx *c, const char *key, yaml_node_t *kn, yaml
 
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc)
 {
-	const char **allowed = NULL;
+	const char *allowed[N_ALLOWED];
 	char path[CONFIG_PATH_MAX], where[CONFIG_PATH_MAX + 16];
 	struct sctx c = {.l = l, .yd = ref->yd, .sc = sc, .path = path};
 	struct svc_part own = {0};
 	yaml_node_t *m = ref->value, *kn;
-	size_t n = 0, n_part = 0;
+	size_t n = 0;
 
 	sc->pos = ypos(ref->yd, ref->key);
 	sc->name = strdup(ref->name);
@@ -395,20 +396,13 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 	if (!yexpect(ref->yd, m, YAML_MAPPING_NODE, path, l->diag))
 		return;
 
-	while (config_part_keys[n_part])
-		n_part++;
-	allowed = calloc(n_part + 6, sizeof(*allowed));
-	if (!allowed) {
-		diag_error(l->diag, &sc->pos, "out of memory");
-		return;
-	}
-	for (size_t i = 0; config_service_keys[i]; i++)
+	for (size_t i = 0; config_service_keys[i] && n + 1 < N_ALLOWED; i++)
 		allowed[n++] = config_service_keys[i];
-	for (size_t i = 0; i < n_part; i++)
+	for (size_t i = 0; config_part_keys[i] && n + 1 < N_ALLOWED; i++)
 		allowed[n++] = config_part_keys[i];
+	allowed[n] = NULL;
 	snprintf(where, sizeof(where), "in service '%s'", sc->name);
 	ymap_check(ref->yd, m, path, where, allowed, l->diag);
-	free(allowed);
 
 	check_handler(&c, m);
 	ymap_for_each(m, p)

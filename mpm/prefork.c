@@ -1,0 +1,292 @@
+/*
+ * The prefork model (Apache prefork): a pool of service processes, each serving one
+ * connection at a time through the blocking driver. The master keeps the number of
+ * idle processes between min_spare and max_spare from the scoreboard, once a second,
+ * spawning faster while the pool keeps running dry; a process leaves after
+ * max_connections_per_worker connections. The listening sockets are shared with
+ * EPOLLEXCLUSIVE so one connection wakes one idle process.
+ *
+ * With `exec`, the pool is `start` long-running copies of the program, each handed
+ * the listening sockets from fd 3 with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES (the
+ * systemd Accept=no convention); they are kept at that number.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mpm/driver.h"
+#include "mpm/prefork_exec.h"
+#include "mpm/mpm.h"
+#include "superserverd/config.h"
+#include "superserverd/diag.h"
+#include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
+
+struct prefork_options {
+	uint64_t start;
+	uint64_t min_spare;
+	uint64_t max_spare;
+	uint64_t max_workers;
+	uint64_t max_connections_per_worker;
+};
+
+#define OPT(field) offsetof(struct prefork_options, field)
+static const struct mpm_option prefork_option_table[] = {
+	{"start", MPM_OPT_UINT, OPT(start), 1, 4096, 4, "processes started with the service"},
+	{"min_spare", MPM_OPT_UINT, OPT(min_spare), 0, 4096, 2,
+	 "idle processes kept ready; fewer makes the pool grow"},
+	{"max_spare", MPM_OPT_UINT, OPT(max_spare), 1, 4096, 8,
+	 "idle processes beyond this are retired, one per second"},
+	{"max_workers", MPM_OPT_UINT, OPT(max_workers), 1, 4096, 64,
+	 "processes at most, hence connections at once; more wait in the backlog"},
+	{"max_connections_per_worker", MPM_OPT_UINT, OPT(max_connections_per_worker), 0,
+	 UINT32_MAX, 0, "connections before a process is replaced (0: never)"},
+};
+#undef OPT
+
+/* Spawning doubles per consecutive short tick up to this many per second. */
+#define PREFORK_MAX_SPAWN_RATE 32
+
+enum { STATE_SPAWN_RATE, STATE_MAX_LOGGED };
+
+static int prefork_validate(const struct service_conf *sc, const void *options, struct diag *d)
+{
+	const struct prefork_options *o = options;
+	int r = 0;
+
+	if (o->min_spare > o->max_spare) {
+		diag_error(d, &sc->mpm.pos,
+			   "service '%s': min_spare (%llu) must not exceed max_spare (%llu)",
+			   sc->name, (unsigned long long)o->min_spare,
+			   (unsigned long long)o->max_spare);
+		r = -1;
+	}
+	if (o->start > o->max_workers) {
+		diag_error(d, &sc->mpm.pos,
+			   "service '%s': start (%llu) must not exceed max_workers (%llu)", sc->name,
+			   (unsigned long long)o->start, (unsigned long long)o->max_workers);
+		r = -1;
+	}
+	if (o->min_spare > o->max_workers) {
+		diag_error(d, &sc->mpm.pos,
+			   "service '%s': min_spare (%llu) must not exceed max_workers (%llu)",
+			   sc->name, (unsigned long long)o->min_spare,
+			   (unsigned long long)o->max_workers);
+		r = -1;
+	}
+	return r;
+}
+
+static unsigned prefork_workers(const struct service_conf *sc, const void *options)
+{
+	return (unsigned)((const struct prefork_options *)options)->start;
+}
+
+static unsigned prefork_max_workers(const struct service_conf *sc, const void *options)
+{
+	const struct prefork_options *o = options;
+	/* A program's copies are a fixed pool: it cannot tell us it is idle. */
+	return (unsigned)(sc->kind == HANDLER_EXEC ? o->start : o->max_workers);
+}
+
+static void prefork_tick(struct mpm_pool *pool)
+{
+	const struct prefork_options *o = pool->options;
+	struct scoreboard *sb = pool->scoreboard;
+	unsigned running = pool->running(pool), idle = 0, idle_slot = 0;
+	uint64_t *rate = &pool->model_state[STATE_SPAWN_RATE];
+
+	if (pool->conf->kind == HANDLER_EXEC) {
+		while (running < o->start && pool->spawn(pool) == 0)
+			running++;
+		return;
+	}
+	for (unsigned i = 0; i < sb->n_slots; i++) {
+		uint32_t st = atomic_load_explicit(&sb->slots[i].state, memory_order_acquire);
+		/* A process still starting will be idle in a moment: count it, or a slow
+		 * start would make us spawn twice. */
+		if (st == WORKER_IDLE || st == WORKER_STARTING) {
+			idle++;
+			idle_slot = i;
+		}
+	}
+	if (running < o->start && running < o->max_workers) {
+		/* Recycled processes are replaced up to the configured floor at once. */
+		while (running < o->start && pool->spawn(pool) == 0)
+			running++;
+	}
+	if (idle < o->min_spare) {
+		unsigned want = (unsigned)(o->min_spare - idle), room, n;
+		if (*rate == 0)
+			*rate = 1;
+		room = running < o->max_workers ? (unsigned)(o->max_workers - running) : 0;
+		n = want < *rate ? want : (unsigned)*rate;
+		if (n > room)
+			n = room;
+		if (n == 0 && !pool->model_state[STATE_MAX_LOGGED]) {
+			log_notice(pool->conf->name,
+				   "all %llu processes are busy (max_workers): new connections wait "
+				   "in the backlog",
+				   (unsigned long long)o->max_workers);
+			pool->model_state[STATE_MAX_LOGGED] = 1;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (pool->spawn(pool) < 0)
+				break;
+		/* Still short next second: spawn twice as many. */
+		if (*rate < PREFORK_MAX_SPAWN_RATE)
+			*rate *= 2;
+		return;
+	}
+	*rate = 1;
+	pool->model_state[STATE_MAX_LOGGED] = 0;
+	/* Too many idle: retire one per tick, so a short lull does not empty the pool. */
+	if (idle > o->max_spare && running > o->start / 2 && running > 1)
+		pool->retire(pool, idle_slot);
+}
+
+struct worker {
+	const struct worker_ctx *ctx;
+	int epfd;
+	int sigfd;
+	bool stopping;
+};
+
+static void count_outcome(struct scoreboard *sb, const struct ss_conn *c, enum driver_outcome o)
+{
+	atomic_fetch_add(&sb->counters.completed, 1);
+	atomic_fetch_add(&sb->counters.bytes_in, c->bytes_in);
+	atomic_fetch_add(&sb->counters.bytes_out, c->bytes_out);
+	if (o == DRIVER_HANDLER_ERROR)
+		atomic_fetch_add(&sb->counters.handler_errors, 1);
+	else if (o == DRIVER_IDLE_TIMEOUT || o == DRIVER_DURATION)
+		atomic_fetch_add(&sb->counters.timeouts, 1);
+}
+
+static void serve_one(struct worker *w, int lfd)
+{
+	const struct worker_ctx *ctx = w->ctx;
+	struct driver_limits lim = {.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec,
+				    .max_duration_usec = ctx->conf->limits.max_duration_usec};
+	struct ss_conn c;
+	enum driver_outcome o;
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		/* Another process won the race, or the client gave up: both fine. */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+			log_warning(ctx->conf->name, "accept: %s", strerror(errno));
+		return;
+	}
+	scoreboard_set_state(ctx->slot, WORKER_BUSY);
+	atomic_store(&ctx->slot->active, 1);
+	atomic_store(&ctx->slot->last_activity_usec, scoreboard_now_usec());
+	atomic_fetch_add(&ctx->scoreboard->counters.accepted, 1);
+
+	conn_init(&c, fd, ctx->handler, ctx->handler_data);
+	o = driver_serve(&c, &lim, NULL);
+	count_outcome(ctx->scoreboard, &c, o);
+
+	atomic_store(&ctx->slot->active, 0);
+	atomic_fetch_add(&ctx->slot->served, 1);
+	atomic_store(&ctx->slot->last_activity_usec, scoreboard_now_usec());
+}
+
+static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
+{
+	sigset_t mask;
+	struct epoll_event ev;
+
+	w->ctx = ctx;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	sigdelset(&mask, SIGHUP); /* ignored: reload is the master's business */
+	w->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->sigfd < 0 || w->epfd < 0)
+		return -errno;
+	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = w->sigfd};
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sigfd, &ev) < 0)
+		return -errno;
+	for (size_t i = 0; i < ctx->n_listen; i++) {
+		ev = (struct epoll_event){.events = EPOLLIN | EPOLLEXCLUSIVE,
+					  .data.fd = ctx->listen_fds[i]};
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int prefork_worker_main(const struct worker_ctx *ctx)
+{
+	const struct prefork_options *o = ctx->conf->mpm.options;
+	struct worker w = {.epfd = -1, .sigfd = -1};
+	struct epoll_event evs[8];
+	int r, rc = 0;
+
+	if (ctx->conf->kind == HANDLER_EXEC)
+		return prefork_exec_program(ctx); /* returns only on failure */
+
+	r = worker_setup(&w, ctx);
+	if (r < 0) {
+		log_error(ctx->conf->name, "cannot start a prefork process: %s", strerror(-r));
+		rc = 1;
+		goto out;
+	}
+	while (!w.stopping) {
+		scoreboard_set_state(ctx->slot, WORKER_IDLE);
+		int n = epoll_wait(w.epfd, evs, 8, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error(ctx->conf->name, "epoll_wait: %s", strerror(errno));
+			rc = 1;
+			break;
+		}
+		for (int i = 0; i < n && !w.stopping; i++) {
+			if (evs[i].data.fd == w.sigfd) {
+				struct signalfd_siginfo si;
+				while (read(w.sigfd, &si, sizeof(si)) == sizeof(si))
+					w.stopping = true;
+				continue;
+			}
+			serve_one(&w, evs[i].data.fd);
+			if (o->max_connections_per_worker &&
+			    atomic_load(&ctx->slot->served) >= o->max_connections_per_worker) {
+				/* Recycled: the master's tick starts a successor. */
+				w.stopping = true;
+			}
+		}
+	}
+	scoreboard_set_state(ctx->slot, WORKER_STOPPING);
+out:
+	if (w.epfd >= 0)
+		close(w.epfd);
+	if (w.sigfd >= 0)
+		close(w.sigfd);
+	return rc;
+}
+
+const struct mpm_ops mpm_prefork_ops = {
+	.name = "prefork",
+	.flags = MPM_CAN_EXEC,
+	.options_size = sizeof(struct prefork_options),
+	.options = prefork_option_table,
+	.n_options = sizeof(prefork_option_table) / sizeof(prefork_option_table[0]),
+	.validate = prefork_validate,
+	.workers = prefork_workers,
+	.max_workers = prefork_max_workers,
+	.tick = prefork_tick,
+	.worker_main = prefork_worker_main,
+};

@@ -1,0 +1,762 @@
+/*
+ * ssbench: the benchmark's load generator. One or two threads, each with its own epoll set
+ * and its own share of the connections; bounded by --duration and --max-ops. Every echoed
+ * byte is checked; the result is one machine-readable line on stdout. Helper modes `wait`
+ * (poll until a service answers) and `free-port` are used by tests/bench/run.sh.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum mode { M_CONNECT_READ, M_ECHO_NEW, M_ECHO_PERSIST, M_HOLD, M_WAIT, M_FREE_PORT };
+
+static const char *const mode_names[] = {"connect-read", "echo-new", "echo-persist",
+					 "hold",	 "wait",     "free-port"};
+
+enum probe { P_READ, P_ECHO, P_CONNECT };
+
+struct opts {
+	struct sockaddr_in addr;
+	enum mode mode;
+	enum probe probe;
+	int concurrency;
+	double duration;
+	size_t size;
+	long connections;
+	uint64_t max_ops;
+	int threads;
+	double op_timeout;
+};
+
+/* Latency histogram in microseconds: exact below 64, then 32 sub-buckets per octave (~3%). */
+#define HIST_SUB_BITS 5
+#define HIST_LINEAR   64
+#define HIST_BUCKETS  (HIST_LINEAR + 40 * (1 << HIST_SUB_BITS))
+
+struct stats {
+	uint64_t ops;
+	uint64_t connect_err;
+	uint64_t short_read; /* EOF or reset before the whole answer, or an empty answer */
+	uint64_t wrong;	     /* answers whose bytes differ from what was expected */
+	uint64_t timeouts;
+	uint64_t dropped; /* hold: the server closed an idle connection */
+	uint64_t lost_bytes;
+	uint64_t corrupt_bytes;
+	uint64_t hist[HIST_BUCKETS];
+};
+
+enum cstate { C_UNUSED, C_BACKOFF, C_CONNECTING, C_SENDING, C_READING, C_HELD };
+
+struct conn {
+	int fd;
+	enum cstate st;
+	uint64_t t_start;  /* start of the current operation, ns */
+	uint64_t deadline; /* op timeout, or retry time in C_BACKOFF */
+	size_t sent, got;
+	uint64_t rng;
+	unsigned char *out, *in;
+};
+
+struct worker {
+	pthread_t th;
+	const struct opts *o;
+	int ep;
+	struct conn *conns;
+	long nconns;
+	long launched; /* hold: slots started so far */
+	long inflight; /* hold: connections not yet verified */
+	uint64_t end;
+	struct stats st;
+};
+
+static atomic_int stop_flag;
+static atomic_uint_fast64_t ops_total;
+static atomic_long held_total;
+static uint64_t t_begin;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_flag, 1);
+}
+
+static unsigned hist_index(uint64_t us)
+{
+	if (us < HIST_LINEAR)
+		return (unsigned)us;
+	unsigned e = 63u - (unsigned)__builtin_clzll(us);
+	unsigned sub = (unsigned)(us >> (e - HIST_SUB_BITS)) & ((1u << HIST_SUB_BITS) - 1);
+	unsigned idx = HIST_LINEAR + (e - 6) * (1u << HIST_SUB_BITS) + sub;
+	return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+static uint64_t hist_value(unsigned idx)
+{
+	if (idx < HIST_LINEAR)
+		return idx;
+	unsigned e = (idx - HIST_LINEAR) / (1u << HIST_SUB_BITS) + 6;
+	unsigned sub = (idx - HIST_LINEAR) % (1u << HIST_SUB_BITS);
+	uint64_t step = 1ull << (e - HIST_SUB_BITS);
+	return ((1ull << HIST_SUB_BITS) + sub) * step + step / 2;
+}
+
+static uint64_t hist_percentile(const struct stats *s, double p)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		total += s->hist[i];
+	if (total == 0)
+		return 0;
+	uint64_t rank = (uint64_t)(p * (double)total + 0.999999);
+	if (rank == 0)
+		rank = 1;
+	uint64_t acc = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		acc += s->hist[i];
+		if (acc >= rank)
+			return hist_value(i);
+	}
+	return hist_value(HIST_BUCKETS - 1);
+}
+
+static void fill_payload(struct conn *c, size_t size)
+{
+	uint64_t x = c->rng;
+	for (size_t i = 0; i < size; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		c->out[i] = (unsigned char)(x >> 24);
+	}
+	c->rng = x;
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	c->fd = -1;
+}
+
+static void backoff(struct worker *w, struct conn *c, uint64_t now)
+{
+	conn_close(w, c);
+	c->st = C_BACKOFF;
+	c->deadline = now + 5 * 1000000u;
+}
+
+static bool arm(struct worker *w, struct conn *c, uint32_t events, int op)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	return epoll_ctl(w->ep, op, c->fd, &ev) == 0;
+}
+
+static void conn_start(struct worker *w, struct conn *c, uint64_t now);
+
+static void start_request(struct worker *w, struct conn *c, uint64_t now)
+{
+	const struct opts *o = w->o;
+	c->sent = 0;
+	c->got = 0;
+	if (o->mode == M_CONNECT_READ) {
+		c->st = C_READING;
+		arm(w, c, EPOLLIN, EPOLL_CTL_MOD);
+		return;
+	}
+	if (o->mode == M_ECHO_PERSIST) {
+		c->t_start = now;
+		c->deadline = now + (uint64_t)(o->op_timeout * 1e9);
+	}
+	fill_payload(c, o->size);
+	ssize_t n = send(c->fd, c->out, o->size, MSG_NOSIGNAL);
+	if (n < 0 && errno != EAGAIN) {
+		w->st.short_read++;
+		w->st.lost_bytes += o->size;
+		backoff(w, c, now);
+		return;
+	}
+	c->sent = n > 0 ? (size_t)n : 0;
+	if (c->sent == o->size) {
+		c->st = C_READING;
+		arm(w, c, EPOLLIN, EPOLL_CTL_MOD);
+	} else {
+		c->st = C_SENDING;
+		arm(w, c, EPOLLOUT, EPOLL_CTL_MOD);
+	}
+}
+
+/* An operation finished well: count it, and either end the run or go on. */
+static void op_done(struct worker *w, struct conn *c, uint64_t now)
+{
+	const struct opts *o = w->o;
+	w->st.ops++;
+	w->st.hist[hist_index((now - c->t_start) / 1000)]++;
+	if (atomic_fetch_add(&ops_total, 1) + 1 >= o->max_ops)
+		atomic_store(&stop_flag, 1);
+	if (o->mode == M_ECHO_PERSIST) {
+		start_request(w, c, now);
+		return;
+	}
+	conn_close(w, c);
+	conn_start(w, c, now);
+}
+
+static void conn_start(struct worker *w, struct conn *c, uint64_t now)
+{
+	const struct opts *o = w->o;
+	c->t_start = now;
+	c->deadline = now + (uint64_t)(o->op_timeout * 1e9);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+		return;
+	}
+	c->st = C_CONNECTING;
+	if (!arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+		return;
+	}
+	if (connect(c->fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) < 0 &&
+	    errno != EINPROGRESS) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+	}
+}
+
+static void on_connected(struct worker *w, struct conn *c, uint64_t now)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+		return;
+	}
+	start_request(w, c, now);
+}
+
+static void on_sendable(struct worker *w, struct conn *c, uint64_t now)
+{
+	size_t size = w->o->size;
+	ssize_t n = send(c->fd, c->out + c->sent, size - c->sent, MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno == EAGAIN)
+			return;
+		w->st.short_read++;
+		w->st.lost_bytes += size;
+		backoff(w, c, now);
+		return;
+	}
+	c->sent += (size_t)n;
+	if (c->sent == size) {
+		c->st = C_READING;
+		arm(w, c, EPOLLIN, EPOLL_CTL_MOD);
+	}
+}
+
+/* Reads a whole answer up to EOF (connect-read); checks it is a non-empty line. */
+static void on_readable_daytime(struct worker *w, struct conn *c, uint64_t now)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, c->in, w->o->size, 0);
+		if (n > 0) {
+			c->got += (size_t)n;
+			c->in[0] = c->in[n - 1]; /* remember the last byte */
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n == 0 && c->got > 0 && c->in[0] == '\n') {
+			op_done(w, c, now);
+			return;
+		}
+		if (n == 0 && c->got > 0)
+			w->st.wrong++; /* the answer does not end with a newline: truncated */
+		else
+			w->st.short_read++;
+		backoff(w, c, now);
+		return;
+	}
+}
+
+static void count_echo_mismatch(struct worker *w, struct conn *c)
+{
+	size_t size = w->o->size;
+	size_t cmp = c->got < size ? c->got : size;
+	uint64_t bad = 0;
+	for (size_t i = 0; i < cmp; i++)
+		bad += c->in[i] != c->out[i];
+	if (c->got > size)
+		bad += c->got - size; /* bytes nobody sent */
+	w->st.corrupt_bytes += bad;
+}
+
+static void on_readable_echo(struct worker *w, struct conn *c, uint64_t now)
+{
+	size_t size = w->o->size;
+	/* Room for a few extra bytes so that a server sending too much is noticed. */
+	ssize_t n = recv(c->fd, c->in + c->got, size + 64 - c->got, 0);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		w->st.short_read++;
+		w->st.lost_bytes += size - c->got;
+		count_echo_mismatch(w, c);
+		backoff(w, c, now);
+		return;
+	}
+	c->got += (size_t)n;
+	if (c->got < size)
+		return;
+	if (c->got > size || memcmp(c->in, c->out, size) != 0) {
+		w->st.wrong++;
+		count_echo_mismatch(w, c);
+		backoff(w, c, now);
+		return;
+	}
+	if (w->o->mode != M_HOLD) {
+		op_done(w, c, now);
+		return;
+	}
+	/* hold: the server answered; from now on the connection stays idle. */
+	w->st.ops++;
+	w->st.hist[hist_index((now - c->t_start) / 1000)]++;
+	c->st = C_HELD;
+	arm(w, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+	w->inflight--;
+	long held = atomic_fetch_add(&held_total, 1) + 1;
+	if (held == w->o->connections) {
+		fprintf(stderr, "ssbench: ready held=%ld setup_s=%.3f\n", held,
+			(double)(now - t_begin) / 1e9);
+		fflush(stderr);
+	}
+}
+
+static void on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t now)
+{
+	switch (c->st) {
+	case C_CONNECTING:
+		on_connected(w, c, now);
+		break;
+	case C_SENDING:
+		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			on_sendable(w, c, now);
+		break;
+	case C_READING:
+		if (w->o->mode == M_CONNECT_READ)
+			on_readable_daytime(w, c, now);
+		else
+			on_readable_echo(w, c, now);
+		break;
+	case C_HELD:
+		/* An idle connection must stay silent and open. */
+		w->st.dropped++;
+		atomic_fetch_sub(&held_total, 1);
+		conn_close(w, c);
+		c->st = C_UNUSED;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Timeouts, retries after errors, and (hold) starting more connections. */
+static void scan(struct worker *w, uint64_t now)
+{
+	for (long i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		switch (c->st) {
+		case C_BACKOFF:
+			if (now >= c->deadline)
+				conn_start(w, c, now);
+			break;
+		case C_CONNECTING:
+		case C_SENDING:
+		case C_READING:
+			if (now >= c->deadline) {
+				w->st.timeouts++;
+				conn_close(w, c);
+				conn_start(w, c, now);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (w->o->mode == M_HOLD) {
+		long limit = w->o->concurrency / w->o->threads;
+		if (limit < 1)
+			limit = 1;
+		while (w->launched < w->nconns && w->inflight < limit) {
+			conn_start(w, &w->conns[w->launched++], now);
+			w->inflight++;
+		}
+	}
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[256];
+	uint64_t now = now_ns(), next_scan = now;
+
+	if (w->o->mode != M_HOLD)
+		for (long i = 0; i < w->nconns; i++)
+			conn_start(w, &w->conns[i], now);
+	while (!atomic_load(&stop_flag)) {
+		int n = epoll_wait(w->ep, evs, 256, 10);
+		now = now_ns();
+		for (int i = 0; i < n; i++)
+			on_event(w, evs[i].data.ptr, evs[i].events, now);
+		if (now >= w->end)
+			break;
+		if (now >= next_scan) {
+			scan(w, now);
+			next_scan = now + 20 * 1000000u;
+		}
+	}
+	atomic_store(&stop_flag, 1);
+	return NULL;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int run_load(const struct opts *o)
+{
+	struct worker ws[2];
+	memset(ws, 0, sizeof(ws));
+	long total = o->mode == M_HOLD ? o->connections : o->concurrency;
+	size_t bufsize = o->size + 64;
+
+	raise_nofile();
+	t_begin = now_ns();
+	uint64_t end = t_begin + (uint64_t)(o->duration * 1e9);
+	for (int t = 0; t < o->threads; t++) {
+		struct worker *w = &ws[t];
+		w->o = o;
+		w->end = end;
+		w->nconns = total / o->threads + (t < total % o->threads ? 1 : 0);
+		w->conns = calloc((size_t)w->nconns, sizeof(*w->conns));
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (!w->conns || w->ep < 0) {
+			perror("ssbench: setup");
+			return 1;
+		}
+		for (long i = 0; i < w->nconns; i++) {
+			struct conn *c = &w->conns[i];
+			c->fd = -1;
+			c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)(t + 1) << 40) ^ (uint64_t)i;
+			c->out = malloc(bufsize);
+			c->in = malloc(bufsize);
+			if (!c->out || !c->in) {
+				perror("ssbench: malloc");
+				return 1;
+			}
+		}
+	}
+	for (int t = 0; t < o->threads; t++)
+		if (pthread_create(&ws[t].th, NULL, worker_run, &ws[t]) != 0) {
+			perror("ssbench: pthread_create");
+			return 1;
+		}
+	for (int t = 0; t < o->threads; t++)
+		pthread_join(ws[t].th, NULL);
+	double elapsed = (double)(now_ns() - t_begin) / 1e9;
+
+	struct stats s;
+	memset(&s, 0, sizeof(s));
+	for (int t = 0; t < o->threads; t++) {
+		struct worker *w = &ws[t];
+		for (long i = 0; i < w->nconns; i++) {
+			struct conn *c = &w->conns[i];
+			if (o->mode == M_HOLD && c->st != C_HELD && c->st != C_UNUSED)
+				s.timeouts++; /* never verified before the end */
+			if (c->fd >= 0)
+				close(c->fd);
+			free(c->out);
+			free(c->in);
+		}
+		free(w->conns);
+		close(w->ep);
+		s.ops += w->st.ops;
+		s.connect_err += w->st.connect_err;
+		s.short_read += w->st.short_read;
+		s.wrong += w->st.wrong;
+		s.timeouts += w->st.timeouts;
+		s.dropped += w->st.dropped;
+		s.lost_bytes += w->st.lost_bytes;
+		s.corrupt_bytes += w->st.corrupt_bytes;
+		for (unsigned i = 0; i < HIST_BUCKETS; i++)
+			s.hist[i] += w->st.hist[i];
+	}
+	uint64_t errors = s.connect_err + s.short_read + s.wrong + s.timeouts + s.dropped;
+	printf("mode=%s ops=%llu ops_s=%.1f p50_us=%llu p99_us=%llu errors=%llu "
+	       "connect_err=%llu short_read=%llu wrong=%llu timeouts=%llu dropped=%llu "
+	       "lost_bytes=%llu corrupt_bytes=%llu duration_s=%.3f concurrency=%d size=%zu "
+	       "threads=%d\n",
+	       mode_names[o->mode], (unsigned long long)s.ops,
+	       elapsed > 0 ? (double)s.ops / elapsed : 0.0,
+	       (unsigned long long)hist_percentile(&s, 0.50),
+	       (unsigned long long)hist_percentile(&s, 0.99), (unsigned long long)errors,
+	       (unsigned long long)s.connect_err, (unsigned long long)s.short_read,
+	       (unsigned long long)s.wrong, (unsigned long long)s.timeouts,
+	       (unsigned long long)s.dropped, (unsigned long long)s.lost_bytes,
+	       (unsigned long long)s.corrupt_bytes, elapsed, o->concurrency, o->size, o->threads);
+	fflush(stdout);
+	if (s.lost_bytes || s.corrupt_bytes)
+		fprintf(stderr, "ssbench: DATA ERROR: %llu bytes lost, %llu bytes corrupted\n",
+			(unsigned long long)s.lost_bytes, (unsigned long long)s.corrupt_bytes);
+	return errors ? 2 : 0;
+}
+
+/* One blocking attempt of the probe; true when the service answered as expected. */
+static bool probe_once(const struct opts *o)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct timeval tv = {.tv_sec = 1};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	bool ok = false;
+	char buf[512];
+	if (connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) == 0) {
+		if (o->probe == P_CONNECT) {
+			ok = true;
+		} else if (o->probe == P_READ) {
+			size_t got = 0;
+			ssize_t n;
+			while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+				got += (size_t)n;
+			ok = n == 0 && got > 0;
+		} else if (send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5) {
+			size_t got = 0;
+			ssize_t n;
+			while (got < 5 && (n = recv(fd, buf + got, 5 - got, 0)) > 0)
+				got += (size_t)n;
+			ok = got == 5 && memcmp(buf, "ping\n", 5) == 0;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+static int run_wait(const struct opts *o)
+{
+	uint64_t end = now_ns() + (uint64_t)(o->duration * 1e9);
+	while (!atomic_load(&stop_flag)) {
+		if (probe_once(o))
+			return 0;
+		if (now_ns() >= end)
+			break;
+		struct timespec ts = {.tv_nsec = 20 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "ssbench: %s:%d did not answer within %.1fs\n",
+		inet_ntoa(o->addr.sin_addr), ntohs(o->addr.sin_port), o->duration);
+	return 1;
+}
+
+/* Prints a port of o->addr that can be bound now, below the ephemeral range. */
+static int run_free_port(const struct opts *o)
+{
+	srand((unsigned)(now_ns() ^ (uint64_t)getpid()));
+	for (int i = 0; i < 1000; i++) {
+		int port = 20000 + rand() % 12000;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 1;
+		struct sockaddr_in a = o->addr;
+		a.sin_port = htons((uint16_t)port);
+		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(fd);
+		if (ok) {
+			printf("%d\n", port);
+			return 0;
+		}
+	}
+	fprintf(stderr, "ssbench: no free port found\n");
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ssbench --port P --mode MODE [OPTIONS]\n"
+		"  --host A             IPv4 address (default 127.0.0.1)\n"
+		"  --mode MODE          connect-read | echo-new | echo-persist | hold |\n"
+		"                       wait | free-port\n"
+		"  --concurrency C      connections in flight (default 64; hold: connects in "
+		"flight)\n"
+		"  --duration S         stop after S seconds (default 3; hold and wait: the "
+		"deadline)\n"
+		"  --size B             echo message size (default 64; hold: 1)\n"
+		"  --connections N      hold: idle connections to open (default 1000)\n"
+		"  --max-ops N          stop after N operations (default 10000000)\n"
+		"  --threads T          1 or 2 (default 1)\n"
+		"  --op-timeout S       an operation longer than this is an error (default 5)\n"
+		"  --probe KIND         wait: read | echo | connect (default connect)\n"
+		"connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
+		"hold: open N connections, echo --size bytes once on each, then keep them idle\n"
+		"until SIGTERM/SIGINT or the deadline; prints 'ssbench: ready' on stderr once\n"
+		"all N are verified.\n"
+		"Output: one line of key=value; exit 0, 1 on a setup error, 2 if any error was "
+		"counted.\n");
+}
+
+static int parse_mode(const char *s, enum mode *m)
+{
+	for (unsigned i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (strcmp(s, mode_names[i]) == 0) {
+			*m = (enum mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {
+		.mode = M_CONNECT_READ,
+		.probe = P_CONNECT,
+		.concurrency = 64,
+		.duration = 3,
+		.size = 0,
+		.connections = 1000,
+		.max_ops = 10000000,
+		.threads = 1,
+		.op_timeout = 5,
+	};
+	const char *host = "127.0.0.1";
+	long port = -1;
+	static const struct option longopts[] = {
+		{"host", required_argument, NULL, 'H'},	  {"port", required_argument, NULL, 'p'},
+		{"mode", required_argument, NULL, 'm'},	  {"concurrency", required_argument, NULL, 'c'},
+		{"duration", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
+		{"connections", required_argument, NULL, 'n'},
+		{"max-ops", required_argument, NULL, 'M'},  {"threads", required_argument, NULL, 't'},
+		{"op-timeout", required_argument, NULL, 'T'},
+		{"probe", required_argument, NULL, 'P'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			host = optarg;
+			break;
+		case 'p':
+			port = strtol(optarg, NULL, 10);
+			break;
+		case 'm':
+			if (parse_mode(optarg, &o.mode) < 0) {
+				fprintf(stderr, "ssbench: unknown mode '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'c':
+			o.concurrency = atoi(optarg);
+			break;
+		case 'd':
+			o.duration = strtod(optarg, NULL);
+			break;
+		case 's':
+			o.size = (size_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			o.connections = strtol(optarg, NULL, 10);
+			break;
+		case 'M':
+			o.max_ops = strtoull(optarg, NULL, 10);
+			break;
+		case 't':
+			o.threads = atoi(optarg);
+			break;
+		case 'T':
+			o.op_timeout = strtod(optarg, NULL);
+			break;
+		case 'P':
+			if (strcmp(optarg, "read") == 0)
+				o.probe = P_READ;
+			else if (strcmp(optarg, "echo") == 0)
+				o.probe = P_ECHO;
+			else if (strcmp(optarg, "connect") == 0)
+				o.probe = P_CONNECT;
+			else {
+				fprintf(stderr, "ssbench: unknown probe '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (o.size == 0)
+		o.size = o.mode == M_HOLD ? 1 : o.mode == M_CONNECT_READ ? 4096 : 64;
+	o.addr.sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &o.addr.sin_addr) != 1) {
+		fprintf(stderr, "ssbench: --host must be an IPv4 address\n");
+		return 1;
+	}
+	if (o.mode == M_FREE_PORT)
+		return run_free_port(&o);
+	if (port <= 0 || port > 65535 || o.concurrency < 1 || o.duration <= 0 ||
+	    o.size > (64u << 20) || o.connections < 1 || o.max_ops < 1 || o.threads < 1 ||
+	    o.threads > 2 || o.op_timeout <= 0) {
+		usage(stderr);
+		return 1;
+	}
+	o.addr.sin_port = htons((uint16_t)port);
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.mode == M_WAIT)
+		return run_wait(&o);
+	if (o.mode != M_HOLD && o.concurrency < o.threads)
+		o.threads = o.concurrency;
+	if (o.mode == M_HOLD && o.connections < o.threads)
+		o.threads = 1;
+	return run_load(&o);
+}

@@ -47,6 +47,7 @@ struct tag {
 struct errpipe {
 	struct tag tag;
 	pid_t pid;
+	char remote[64]; /* REMOTE_ADDR= journal field of the connection's peer */
 	size_t len;
 	char buf[2048];
 	struct errpipe *next, *prev;
@@ -85,7 +86,7 @@ static void set_listening(struct acceptor *a, bool on)
 static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
 {
 	char pidfield[48];
-	const char *fields[] = {pidfield, NULL};
+	const char *fields[] = {pidfield, p->remote[0] ? p->remote : NULL, NULL};
 	size_t start = 0;
 
 	snprintf(pidfield, sizeof(pidfield), "PROGRAM_PID=%d", (int)p->pid);
@@ -182,6 +183,13 @@ static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_stora
 	}
 	p->tag = (struct tag){.kind = TAG_STDERR, .fd = pfd[0]};
 	p->pid = *pid_r;
+	if (peer->ss_family != AF_UNIX) {
+		char host[48];
+		unsigned port;
+		if (addr_host_port((const struct sockaddr *)peer, peer_len, host, sizeof(host),
+				   &port) == 0)
+			snprintf(p->remote, sizeof(p->remote), "REMOTE_ADDR=%s", host);
+	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
 	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0) {
 		close(pfd[0]);

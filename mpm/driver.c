@@ -30,6 +30,21 @@ const char *driver_outcome_name(enum driver_outcome o)
 	return outcome_names[o];
 }
 
+enum conn_result driver_result(enum driver_outcome o)
+{
+	switch (o) {
+	case DRIVER_HANDLER_ERROR:
+		return CONN_RESULT_HANDLER_ERROR;
+	case DRIVER_IDLE_TIMEOUT:
+	case DRIVER_DURATION:
+		return CONN_RESULT_TIMEOUT;
+	case DRIVER_PEER_GONE:
+		return CONN_RESULT_PEER_GONE;
+	default:
+		return CONN_RESULT_COMPLETED;
+	}
+}
+
 /* Milliseconds until the nearest deadline (rounded up so we never wake early and spin),
  * -1 for none. 0 in a deadline means "not set". */
 static int driver_wait_ms(uint64_t now, uint64_t idle_at, uint64_t end_at, bool capped)

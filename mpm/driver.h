@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "mpm/conn.h"
+#include "superserverd/scoreboard.h"
 
 struct driver_limits {
 	uint64_t idle_timeout_usec; /* 0 = none */
@@ -32,5 +33,7 @@ enum driver_outcome {
 enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,
 				 volatile int *stop);
 const char *driver_outcome_name(enum driver_outcome o);
+/* The outcome as the scoreboard counts it. */
+enum conn_result driver_result(enum driver_outcome o);
 
 #endif

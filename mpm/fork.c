@@ -26,6 +26,7 @@
 #include "superserverd/config.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
+#include "superserverd/tcpinfo.h"
 
 struct fork_options {
 	uint64_t max_children;
@@ -53,6 +54,14 @@ struct errpipe {
 	struct errpipe *next, *prev;
 };
 
+/* A connection process: when it started, and (exec) our copy of its socket, kept to
+ * read the byte counts from TCP_INFO when it ends. */
+struct child {
+	pid_t pid; /* 0 = free */
+	int fd;
+	uint64_t start_usec;
+};
+
 struct acceptor {
 	const struct worker_ctx *ctx;
 	const char *name;
@@ -66,7 +75,48 @@ struct acceptor {
 	struct errpipe *pipes;
 	struct exec_env env;
 	struct driver_limits limits;
+	struct child *table; /* open addressing by pid, linear probing */
+	unsigned table_mask;
 };
+
+static unsigned child_hash(const struct acceptor *a, pid_t pid)
+{
+	return ((unsigned)pid * 2654435761u) & a->table_mask;
+}
+
+static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start)
+{
+	unsigned i = child_hash(a, pid);
+	while (a->table[i].pid != 0)
+		i = (i + 1) & a->table_mask;
+	a->table[i] = (struct child){.pid = pid, .fd = fd, .start_usec = start};
+}
+
+/* Removes pid's record (backward-shift deletion keeps probe chains intact). */
+static bool child_take(struct acceptor *a, pid_t pid, struct child *out)
+{
+	unsigned i = child_hash(a, pid), j;
+
+	while (a->table[i].pid != pid) {
+		if (a->table[i].pid == 0)
+			return false;
+		i = (i + 1) & a->table_mask;
+	}
+	*out = a->table[i];
+	for (j = i;;) {
+		j = (j + 1) & a->table_mask;
+		if (a->table[j].pid == 0)
+			break;
+		unsigned k = child_hash(a, a->table[j].pid);
+		bool movable = i <= j ? (k <= i || k > j) : (k <= i && k > j);
+		if (movable) {
+			a->table[i] = a->table[j];
+			i = j;
+		}
+	}
+	a->table[i] = (struct child){0};
+	return true;
+}
 
 static unsigned fork_workers(const struct service_conf *sc, const void *options)
 {
@@ -228,7 +278,10 @@ static int fork_handler(struct acceptor *a, int fd, pid_t *pid_r)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
 		o = driver_serve(&c, &a->limits, NULL);
-		_exit(o == DRIVER_HANDLER_ERROR ? 1 : 0);
+		/* Only this process knows the bytes; the acceptor keeps the slot. */
+		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
+				     c.bytes_in, c.bytes_out, driver_result(o));
+		_exit(0);
 	}
 	*pid_r = pid;
 	return 0;
@@ -251,20 +304,25 @@ static void accept_burst(struct acceptor *a, int lfd)
 				log_warning(a->name, "accept: %s", strerror(errno));
 			return;
 		}
+		uint64_t start = scoreboard_now_usec();
 		if (a->ctx->handler)
 			r = fork_handler(a, fd, &pid);
 		else
 			r = spawn_program(a, fd, &peer, plen, &pid);
-		close(fd);
 		if (r < 0) {
+			close(fd);
 			log_error(a->name, "cannot start a process for a connection: %s",
 				  strerror(-r));
 			continue;
 		}
+		/* A program's socket stays open here until it ends, for TCP_INFO. */
+		if (a->ctx->handler) {
+			close(fd);
+			fd = -1;
+		}
+		child_put(a, pid, fd, start);
 		a->children++;
-		atomic_fetch_add(&a->ctx->scoreboard->counters.accepted, 1);
-		atomic_store(&a->ctx->slot->active, a->children);
-		atomic_store(&a->ctx->slot->last_activity_usec, scoreboard_now_usec());
+		scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
 		if (log_get_level() >= LOG_DEBUG) {
 			char addr[128];
 			addr_format((struct sockaddr *)&peer, plen, addr, sizeof(addr));
@@ -280,6 +338,24 @@ static void accept_burst(struct acceptor *a, int lfd)
 	}
 }
 
+static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *ch, int status)
+{
+	uint64_t in = 0, out = 0, dur = scoreboard_now_usec() - ch->start_usec;
+	bool known = false;
+
+	if (a->ctx->handler && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		scoreboard_slot_done(a->ctx->slot); /* the process counted the rest */
+		return;
+	}
+	if (ch->fd >= 0) {
+		known = tcpinfo_bytes(ch->fd, &in, &out) == 0;
+		close(ch->fd);
+	}
+	scoreboard_conn_done(sb, a->ctx->slot, dur, known, in, out,
+			     WIFSIGNALED(status) || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR
+								     : CONN_RESULT_COMPLETED);
+}
+
 static void reap(struct acceptor *a)
 {
 	int status;
@@ -288,14 +364,12 @@ static void reap(struct acceptor *a)
 	struct scoreboard *sb = a->ctx->scoreboard;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct child ch;
+		if (!child_take(a, pid, &ch))
+			continue; /* not a connection process of ours */
 		if (a->children > 0)
 			a->children--;
-		atomic_fetch_add(&sb->counters.completed, 1);
-		atomic_fetch_add(&a->ctx->slot->served, 1);
-		atomic_store(&a->ctx->slot->active, a->children);
-		atomic_store(&a->ctx->slot->last_activity_usec, scoreboard_now_usec());
-		if (a->ctx->handler && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-			atomic_fetch_add(&sb->counters.handler_errors, 1);
+		conn_ended(a, sb, &ch, status);
 		if (WIFSIGNALED(status))
 			log_warning(a->name, "connection process %d killed by signal %d (%s)",
 				    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -345,6 +419,13 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	a->max_children = (unsigned)o->max_children;
 	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
 	a->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
+	unsigned cap = 16;
+	while (cap < 2 * a->max_children)
+		cap *= 2;
+	a->table = calloc(cap, sizeof(*a->table));
+	if (!a->table)
+		return -ENOMEM;
+	a->table_mask = cap - 1;
 	a->sig.kind = TAG_SIGNAL;
 
 	sigemptyset(&mask);
@@ -386,6 +467,11 @@ static void cleanup(struct acceptor *a)
 	if (a->sig.fd >= 0)
 		close(a->sig.fd);
 	free(a->listeners);
+	if (a->table)
+		for (unsigned i = 0; i <= a->table_mask; i++)
+			if (a->table[i].pid && a->table[i].fd >= 0)
+				close(a->table[i].fd);
+	free(a->table);
 	exec_env_free(&a->env);
 }
 

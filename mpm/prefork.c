@@ -159,17 +159,6 @@ struct worker {
 	bool stopping;
 };
 
-static void count_outcome(struct scoreboard *sb, const struct ss_conn *c, enum driver_outcome o)
-{
-	atomic_fetch_add(&sb->counters.completed, 1);
-	atomic_fetch_add(&sb->counters.bytes_in, c->bytes_in);
-	atomic_fetch_add(&sb->counters.bytes_out, c->bytes_out);
-	if (o == DRIVER_HANDLER_ERROR)
-		atomic_fetch_add(&sb->counters.handler_errors, 1);
-	else if (o == DRIVER_IDLE_TIMEOUT || o == DRIVER_DURATION)
-		atomic_fetch_add(&sb->counters.timeouts, 1);
-}
-
 static void serve_one(struct worker *w, int lfd)
 {
 	const struct worker_ctx *ctx = w->ctx;
@@ -186,17 +175,11 @@ static void serve_one(struct worker *w, int lfd)
 		return;
 	}
 	scoreboard_set_state(ctx->slot, WORKER_BUSY);
-	atomic_store(&ctx->slot->active, 1);
-	atomic_store(&ctx->slot->last_activity_usec, scoreboard_now_usec());
-	atomic_fetch_add(&ctx->scoreboard->counters.accepted, 1);
-
+	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);
 	conn_init(&c, fd, ctx->handler, ctx->handler_data);
 	o = driver_serve(&c, &lim, NULL);
-	count_outcome(ctx->scoreboard, &c, o);
-
-	atomic_store(&ctx->slot->active, 0);
-	atomic_fetch_add(&ctx->slot->served, 1);
-	atomic_store(&ctx->slot->last_activity_usec, scoreboard_now_usec());
+	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
+			     c.bytes_in, c.bytes_out, driver_result(o));
 }
 
 static int worker_setup(struct worker *w, const struct worker_ctx *ctx)

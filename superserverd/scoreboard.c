@@ -87,3 +87,100 @@ uint64_t scoreboard_now_usec(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
+
+const uint64_t scoreboard_hist_bounds_usec[SCOREBOARD_HIST_BUCKETS] = {
+	100,	  200,	    500,      1000,	2000,	   5000,       10000,	   20000,
+	50000,	  100000,   200000,   500000,	1000000,   2000000,    5000000,	   10000000,
+	20000000, 50000000, 100000000, 200000000, 500000000, 1000000000,
+};
+
+static unsigned bucket_of(uint64_t usec)
+{
+	unsigned lo = 0, hi = SCOREBOARD_HIST_BUCKETS;
+	/* First bound >= usec; SCOREBOARD_HIST_BUCKETS means +Inf. */
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+		if (scoreboard_hist_bounds_usec[mid] < usec)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void scoreboard_conn_accepted(struct scoreboard *sb, struct scoreboard_slot *slot)
+{
+	atomic_fetch_add_explicit(&sb->counters.accepted, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&slot->active, 1, memory_order_relaxed);
+	atomic_store_explicit(&slot->last_activity_usec, scoreboard_now_usec(),
+			      memory_order_relaxed);
+}
+
+void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
+			  uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
+			  uint64_t bytes_out, enum conn_result result)
+{
+	struct scoreboard_counters *c = &sb->counters;
+
+	if (bytes_known) {
+		atomic_fetch_add_explicit(&c->bytes_in, bytes_in, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->bytes_out, bytes_out, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&c->bytes_unknown, 1, memory_order_relaxed);
+	}
+	if (result == CONN_RESULT_HANDLER_ERROR)
+		atomic_fetch_add_explicit(&c->handler_errors, 1, memory_order_relaxed);
+	else if (result == CONN_RESULT_TIMEOUT)
+		atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->duration_sum_usec, duration_usec, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->duration_hist[bucket_of(duration_usec)], 1,
+				  memory_order_relaxed);
+	/* Last, so a reader that sees `completed` also sees the rest. */
+	atomic_fetch_add_explicit(&c->completed, 1, memory_order_release);
+	if (slot)
+		scoreboard_slot_done(slot);
+}
+
+void scoreboard_slot_done(struct scoreboard_slot *slot)
+{
+	atomic_fetch_sub_explicit(&slot->active, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
+	atomic_store_explicit(&slot->last_activity_usec, scoreboard_now_usec(), memory_order_relaxed);
+}
+
+uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], double q)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (unsigned i = 0; i <= SCOREBOARD_HIST_BUCKETS; i++)
+		total += hist[i];
+	if (total == 0)
+		return 0;
+	double rank = q * (double)total;
+	for (unsigned i = 0; i <= SCOREBOARD_HIST_BUCKETS; i++) {
+		if (hist[i] == 0 || (double)(seen + hist[i]) < rank) {
+			seen += hist[i];
+			continue;
+		}
+		/* The +Inf bucket has no upper edge: report its lower one. */
+		if (i == SCOREBOARD_HIST_BUCKETS)
+			return scoreboard_hist_bounds_usec[SCOREBOARD_HIST_BUCKETS - 1];
+		uint64_t lo = i ? scoreboard_hist_bounds_usec[i - 1] : 0;
+		uint64_t hi = scoreboard_hist_bounds_usec[i];
+		double frac = ((rank - (double)seen) / (double)hist[i]);
+		if (frac < 0)
+			frac = 0;
+		return lo + (uint64_t)(frac * (double)(hi - lo));
+	}
+	return scoreboard_hist_bounds_usec[SCOREBOARD_HIST_BUCKETS - 1];
+}
+
+const char *scoreboard_reject_name(enum reject_reason r)
+{
+	static const char *const names[] = {
+		[REJECT_MAX_CONNECTIONS] = "max_connections", [REJECT_PER_SOURCE] = "per_source",
+		[REJECT_RATE] = "rate",			      [REJECT_ACCESS] = "access",
+		[REJECT_PROXY] = "proxy",
+	};
+	return (unsigned)r < REJECT_REASON_COUNT ? names[r] : "unknown";
+}

@@ -12,12 +12,13 @@
 #define SUPERSERVERD_SCOREBOARD_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC 0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 1u
+#define SCOREBOARD_VERSION 2u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -36,6 +37,23 @@ struct scoreboard_slot {
 	_Atomic uint64_t last_activity_usec; /* CLOCK_MONOTONIC of the last accept or end */
 };
 
+/* Why a connection was turned away (counted in counters.rejected[]). */
+enum reject_reason {
+	REJECT_MAX_CONNECTIONS,
+	REJECT_PER_SOURCE,
+	REJECT_RATE,
+	REJECT_ACCESS,
+	REJECT_PROXY,
+	REJECT_REASON_COUNT,
+};
+
+/*
+ * Connection durations in log-spaced buckets (1-2-5 per decade from 100 us to
+ * 1000 s, then +Inf): enough to answer p50/p90/p99 within a bucket's width.
+ */
+#define SCOREBOARD_HIST_BUCKETS 22
+extern const uint64_t scoreboard_hist_bounds_usec[SCOREBOARD_HIST_BUCKETS];
+
 /* Service-wide counters; they survive the processes that update them. */
 struct scoreboard_counters {
 	_Atomic uint64_t accepted;
@@ -44,6 +62,12 @@ struct scoreboard_counters {
 	_Atomic uint64_t timeouts;
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t bytes_out;
+	_Atomic uint64_t bytes_unknown; /* connections whose byte counts are not known */
+	_Atomic uint64_t rejected[REJECT_REASON_COUNT];
+	_Atomic uint64_t crashes;  /* service processes killed by a signal (master) */
+	_Atomic uint64_t restarts; /* service processes restarted after dying (master) */
+	_Atomic uint64_t duration_sum_usec;
+	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
 };
 
 struct scoreboard {
@@ -64,6 +88,29 @@ void scoreboard_unmap(struct scoreboard *sb);
 size_t scoreboard_size(unsigned n_slots);
 
 const char *scoreboard_state_name(enum worker_state s);
+
+/* How a connection ended, for the counters. */
+enum conn_result {
+	CONN_RESULT_COMPLETED,
+	CONN_RESULT_HANDLER_ERROR,
+	CONN_RESULT_TIMEOUT,
+	CONN_RESULT_PEER_GONE,
+};
+
+/* Every model reports through these two, so the counters mean the same everywhere.
+ * bytes_known false: an exec'd program whose byte counts could not be read. */
+void scoreboard_conn_accepted(struct scoreboard *sb, struct scoreboard_slot *slot);
+void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
+			  uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
+			  uint64_t bytes_out, enum conn_result result);
+/* The slot's part of conn_done alone, for a process whose connection's counters were
+ * reported by another (fork: the connection process reports, the acceptor keeps the
+ * slot). */
+void scoreboard_slot_done(struct scoreboard_slot *slot);
+/* The duration at which `quantile` (0..1) of the recorded connections had ended,
+ * interpolated within its bucket; 0 when nothing is recorded. */
+uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], double q);
+const char *scoreboard_reject_name(enum reject_reason r);
 
 /* Helpers for workers. */
 void scoreboard_set_state(struct scoreboard_slot *slot, enum worker_state s);

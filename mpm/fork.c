@@ -390,6 +390,10 @@ static void stop_accepting(struct acceptor *a)
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
 		if (a->listeners[i].fd < 0)
 			continue;
+		/* The master still holds the socket, so close() alone would leave it
+		 * registered, and level-triggered readiness would spin the loop. */
+		if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->listeners[i].fd, NULL) < 0)
+			log_warning(a->name, "epoll_ctl: %s", strerror(errno));
 		close(a->listeners[i].fd);
 		a->listeners[i].fd = -1;
 	}

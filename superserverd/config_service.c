@@ -24,6 +24,7 @@ struct sctx {
 	struct ydoc *yd;
 	struct service_conf *sc;
 	const char *path; /* "services.NAME" */
+	yaml_node_t *map; /* the service's map */
 };
 
 static int parse_bool(struct sctx *c, yaml_node_t *n, const char *path, bool *r)
@@ -325,6 +326,82 @@ static void parse_builtin(struct sctx *c, yaml_node_t *v, const char *path)
 		yerror(c->l->diag, c->yd, v, path, "out of memory");
 }
 
+/* The file must exist and be readable here; whether the service's user can read it,
+ * and whether it is a handler at all, is found out when the service process loads it
+ * (never in the master: a module's constructors must not run with its privileges). */
+static void check_module_file(struct sctx *c, yaml_node_t *n, const char *path, const char *so)
+{
+	struct stat st;
+
+	if (so[0] != '/') {
+		yerror(c->l->diag, c->yd, n, path,
+		       "the module '%s' is a relative path (expected an absolute path)", so);
+		return;
+	}
+	if (stat(so, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			yerror(c->l->diag, c->yd, n, path, "the module '%s' does not exist", so);
+		else
+			yerror(c->l->diag, c->yd, n, path, "cannot check the module '%s': %s", so,
+			       strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode))
+		yerror(c->l->diag, c->yd, n, path, "the module '%s' is not a regular file", so);
+	else if (access(so, R_OK) < 0)
+		yerror(c->l->diag, c->yd, n, path, "the module '%s' is not readable: %s", so,
+		       strerror(errno));
+}
+
+static void parse_module_path(struct sctx *c, yaml_node_t *n, const char *path)
+{
+	const char *s = ystring(c->yd, n, path, c->l->diag);
+
+	if (!s)
+		return;
+	check_module_file(c, n, path, s);
+	c->sc->module_path = strdup(s);
+	if (!c->sc->module_path)
+		yerror(c->l->diag, c->yd, n, path, "out of memory");
+}
+
+/* `module: PATH` or `module: {path: PATH, args: {...}}`. Args may also be the service's
+ * own `args:` (as for a builtin), but not both. */
+static void parse_module(struct sctx *c, yaml_node_t *v, const char *path)
+{
+	static const char *const keys[] = {"path", "args", NULL};
+	char where[CONFIG_PATH_MAX + 3], kpath[CONFIG_PATH_MAX];
+	yaml_node_t *n, *kn;
+
+	if (v->type == YAML_SCALAR_NODE && !yis_null(v)) {
+		parse_module_path(c, v, path);
+		return;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		yerror(c->l->diag, c->yd, v, path,
+		       "expected a module path or a map with 'path' and 'args', got %s",
+		       ytype_name(v));
+		return;
+	}
+	snprintf(where, sizeof(where), "in %s", path);
+	ymap_check(c->yd, v, path, where, keys, c->l->diag);
+	if (!(n = ymap_get(c->yd, v, "path", NULL))) {
+		yerror(c->l->diag, c->yd, v, path, "expected 'path' (the module's .so file)");
+	} else {
+		config_subpath(kpath, path, "path");
+		parse_module_path(c, n, kpath);
+	}
+	if (!(n = ymap_get(c->yd, v, "args", &kn)))
+		return;
+	if (ymap_get(c->yd, c->map, "args", NULL)) {
+		yerror(c->l->diag, c->yd, kn, path,
+		       "args given twice (here and in the service): keep one");
+		return;
+	}
+	config_subpath(kpath, path, "args");
+	parse_args(c, n, kpath);
+}
+
 /* Which handler keys the service has, in file order; reports zero or several. */
 static void check_handler(struct sctx *c, yaml_node_t *m)
 {
@@ -368,8 +445,7 @@ static void parse_own_key(struct sctx *c, const char *key, yaml_node_t *kn, yaml
 	} else if (strcmp(key, "exec") == 0) {
 		parse_exec(c, v, kpath);
 	} else if (strcmp(key, "module") == 0) {
-		yerror(c->l->diag, c->yd, kn, kpath,
-		       "loadable modules are not supported by this version (builtin or exec)");
+		parse_module(c, v, kpath);
 	} else if (strcmp(key, "args") == 0) {
 		parse_args(c, v, kpath);
 	} else {
@@ -381,7 +457,7 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 {
 	const char *allowed[N_ALLOWED];
 	char path[CONFIG_PATH_MAX], where[CONFIG_PATH_MAX + 16];
-	struct sctx c = {.l = l, .yd = ref->yd, .sc = sc, .path = path};
+	struct sctx c = {.l = l, .yd = ref->yd, .sc = sc, .path = path, .map = ref->value};
 	struct svc_part own = {0};
 	yaml_node_t *m = ref->value, *kn;
 	size_t n = 0;

@@ -133,7 +133,7 @@ static int set_int_opt(int fd, int level, int opt, int val)
 }
 
 /* A socket file is stale when nothing accepts on it any more. */
-static int remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err,
+int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err,
 			     size_t errlen)
 {
 	struct stat st;
@@ -193,7 +193,8 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 			goto fail;
 		}
 	} else if (family == AF_UNIX) {
-		r = remove_stale_unix((const struct sockaddr_un *)&a->sa, a->salen, err, errlen);
+		r = listen_remove_stale_unix((const struct sockaddr_un *)&a->sa, a->salen, err,
+					     errlen);
 		if (r < 0) {
 			if (!err[0])
 				snprintf(err, errlen, "%s: %s", a->key, strerror(-r));

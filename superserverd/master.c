@@ -11,11 +11,19 @@
 
 #include <systemd/sd-event.h>
 
+#include <grp.h>
+#include <unistd.h>
+
+#include "mpm/mpm.h"
+#include "superserverd/control.h"
 #include "superserverd/listen.h"
+#include "superserverd/scoreboard.h"
+#include "superserverd/tcpinfo.h"
 #include "superserverd/log.h"
 #include "superserverd/master.h"
 #include "superserverd/notify.h"
 #include "superserverd/service.h"
+#include "version.h"
 
 struct service_list {
 	struct service **v;
@@ -33,6 +41,9 @@ struct master {
 	struct service_list retired; /* draining services of earlier generations */
 	bool shutting_down;
 	int stop_signals;
+	struct control *control;
+	uint64_t started_usec;
+	uint64_t generation; /* configurations loaded: 1 at start, +1 per successful reload */
 };
 
 static int list_push(struct service_list *l, struct service *s)
@@ -152,41 +163,41 @@ static void retire(struct master *m, struct service *svc)
 	service_stop(svc);
 }
 
-static void reload(struct master *m)
+static void apply_control_access(struct master *m);
+
+/* Returns 0, or -1 with the reasons in d (the running configuration is kept). */
+static int reload(struct master *m, struct diag *d)
 {
 	struct config *cfg = NULL;
 	struct service_list fresh = {0}, next = {0};
-	struct diag d;
 	size_t added = 0, changed = 0, removed = 0, kept = 0;
 
 	notify_reloading();
 	log_info(NULL, "reloading %s", m->config_path);
-	diag_init(&d);
-	if (config_load(m->config_path, &m->opts, &cfg, &d) < 0 ||
-	    build_services(m, cfg, &fresh, &d) < 0) {
-		log_diag(LOG_ERR, &d);
+	if (config_load(m->config_path, &m->opts, &cfg, d) < 0 ||
+	    build_services(m, cfg, &fresh, d) < 0) {
+		log_diag(LOG_ERR, d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",
-			  diag_count(&d), diag_count(&d) == 1 ? "" : "s");
+			  diag_count(d), diag_count(d) == 1 ? "" : "s");
 		char status[400];
 		/* One message, so READY=1 never shows a status that is about to change. */
 		snprintf(status, sizeof(status),
 			 "reload failed, running the previous configuration: %s",
-			 d.n ? d.msgs[0] : "unknown error");
+			 d->n ? d->msgs[0] : "unknown error");
 		notify_ready(status);
 		if (cfg)
 			config_unref(cfg);
-		diag_free(&d);
 		free(fresh.v);
-		return;
+		return -1;
 	}
-	diag_free(&d);
 
 	/* Commit: nothing below can fail in a way that leaves a service unaccounted for. */
 	for (size_t i = 0; i < fresh.n; i++) {
 		struct service *nsvc = fresh.v[i];
 		struct service *old = take_by_name(&m->current, service_name(nsvc));
 
-		if (old && service_state(old) == SERVICE_RUNNING &&
+		/* Unchanged and not failed: left alone, drained or stopped ones included. */
+		if (old && service_state(old) != SERVICE_FAILED &&
 		    strcmp(service_conf(old)->fingerprint, service_conf(nsvc)->fingerprint) == 0) {
 			service_adopt(old, nsvc);
 			list_push(&next, old);
@@ -215,9 +226,12 @@ static void reload(struct master *m)
 	config_unref(m->cfg);
 	m->cfg = cfg;
 	log_set_level(cfg->log_level);
+	m->generation++;
+	apply_control_access(m);
 	log_info(NULL, "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged", added, changed,
 		 removed, kept);
 	update_status(m, true);
+	return 0;
 }
 
 static void shutdown_all(struct master *m)
@@ -237,8 +251,12 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 	switch (si->ssi_signo) {
 	case SIGHUP:
-		if (!m->shutting_down)
-			reload(m);
+		if (!m->shutting_down) {
+			struct diag d;
+			diag_init(&d);
+			reload(m, &d);
+			diag_free(&d);
+		}
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -251,6 +269,308 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		}
 		break;
 	}
+	return 0;
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static struct service *find_current(struct master *m, const char *name, size_t *idx_r)
+{
+	for (size_t i = 0; i < m->current.n; i++)
+		if (strcmp(service_name(m->current.v[i]), name) == 0) {
+			if (idx_r)
+				*idx_r = i;
+			return m->current.v[i];
+		}
+	return NULL;
+}
+
+/* The figures `status` shows for one service; `stats` adds to them. */
+static json_t *service_summary(struct service *svc)
+{
+	const struct service_conf *sc = service_conf(svc);
+	struct scoreboard *sb = service_scoreboard(svc);
+	struct scoreboard_counters *c = &sb->counters;
+	unsigned states[WORKER_STATE_COUNT] = {0};
+	uint64_t active = 0, rejected = 0;
+	json_t *listen = json_array(), *queues = json_array();
+
+	for (unsigned i = 0; i < sb->n_slots; i++) {
+		uint32_t st = atomic_load(&sb->slots[i].state);
+		if (st < WORKER_STATE_COUNT)
+			states[st]++;
+		if (atomic_load(&sb->slots[i].pid))
+			active += atomic_load(&sb->slots[i].active);
+	}
+	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++)
+		rejected += atomic_load(&c->rejected[r]);
+	for (size_t i = 0; i < sc->n_listen; i++)
+		json_array_append_new(listen, json_string(sc->listen[i].addr.key));
+	for (size_t i = 0; i < service_n_listeners(svc); i++) {
+		const struct listener *l = service_listener(svc, i);
+		uint32_t depth, max;
+		json_t *q = json_pack("{s:s}", "address", listener_key(l));
+		if (tcpinfo_listen_queue(listener_fd(l), &depth, &max) == 0) {
+			json_object_set_new(q, "depth", json_integer(depth));
+			json_object_set_new(q, "max", json_integer(max));
+		}
+		json_array_append_new(queues, q);
+	}
+	uint64_t started = service_started_usec(svc);
+	return json_pack(
+		"{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:I, s:I, "
+		"s:f, s:o}",
+		"name", sc->name, "model", sc->mpm.ops->name, "state",
+		service_state_name(service_state(svc)), "listen", listen, "active",
+		(json_int_t)active, "accepted", (json_int_t)atomic_load(&c->accepted), "completed",
+		(json_int_t)atomic_load(&c->completed), "rejected", (json_int_t)rejected, "workers",
+		"total", (int)service_process_count(svc), "busy", (int)states[WORKER_BUSY], "idle",
+		(int)states[WORKER_IDLE], "starting", (int)states[WORKER_STARTING], "stopping",
+		(int)states[WORKER_STOPPING], "restarts", (json_int_t)atomic_load(&c->restarts),
+		"crashes", (json_int_t)atomic_load(&c->crashes), "uptime_sec",
+		started && service_state(svc) == SERVICE_RUNNING
+			? (double)(mono_usec() - started) / 1e6
+			: 0.0,
+		"listen_queue", queues);
+}
+
+static json_t *ctl_status(void *userdata)
+{
+	struct master *m = userdata;
+	json_t *services = json_array();
+
+	for (size_t i = 0; i < m->current.n; i++)
+		json_array_append_new(services, service_summary(m->current.v[i]));
+	return json_pack("{s:s, s:I, s:f, s:I, s:s, s:o}", "version", SUPERSERVERD_VERSION, "pid",
+			 (json_int_t)getpid(), "uptime_sec",
+			 (double)(mono_usec() - m->started_usec) / 1e6, "generation",
+			 (json_int_t)m->generation, "config", m->config_path, "services", services);
+}
+
+static json_t *service_stats(struct service *svc)
+{
+	struct scoreboard *sb = service_scoreboard(svc);
+	struct scoreboard_counters *c = &sb->counters;
+	json_t *o = service_summary(svc), *rej = json_object(), *buckets = json_array(),
+	       *slots = json_array();
+	uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], now = mono_usec();
+
+	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++)
+		json_object_set_new(rej, scoreboard_reject_name((enum reject_reason)r),
+				    json_integer((json_int_t)atomic_load(&c->rejected[r])));
+	for (unsigned i = 0; i <= SCOREBOARD_HIST_BUCKETS; i++) {
+		hist[i] = atomic_load(&c->duration_hist[i]);
+		json_array_append_new(
+			buckets,
+			json_pack("{s:o, s:I}", "le_usec",
+				  i < SCOREBOARD_HIST_BUCKETS
+					  ? json_integer((json_int_t)scoreboard_hist_bounds_usec[i])
+					  : json_string("+Inf"),
+				  "count", (json_int_t)hist[i]));
+	}
+	for (unsigned i = 0; i < sb->n_slots; i++) {
+		struct scoreboard_slot *sl = &sb->slots[i];
+		uint64_t last = atomic_load(&sl->last_activity_usec);
+		if (!atomic_load(&sl->pid))
+			continue;
+		json_array_append_new(
+			slots,
+			json_pack("{s:i, s:i, s:s, s:i, s:I, s:f}", "slot", (int)i, "pid",
+				  (int)atomic_load(&sl->pid), "state",
+				  scoreboard_state_name((enum worker_state)atomic_load(&sl->state)),
+				  "active", (int)atomic_load(&sl->active), "served",
+				  (json_int_t)atomic_load(&sl->served), "idle_sec",
+				  last ? (double)(now - last) / 1e6 : -1.0));
+	}
+	json_object_set_new(o, "rejected_by_reason", rej);
+	json_object_set_new(o, "handler_errors",
+			    json_integer((json_int_t)atomic_load(&c->handler_errors)));
+	json_object_set_new(o, "timeouts", json_integer((json_int_t)atomic_load(&c->timeouts)));
+	json_object_set_new(o, "bytes_in", json_integer((json_int_t)atomic_load(&c->bytes_in)));
+	json_object_set_new(o, "bytes_out", json_integer((json_int_t)atomic_load(&c->bytes_out)));
+	json_object_set_new(o, "bytes_unknown",
+			    json_integer((json_int_t)atomic_load(&c->bytes_unknown)));
+	json_object_set_new(
+		o, "duration",
+		json_pack("{s:I, s:I, s:I, s:I, s:o}", "sum_usec",
+			  (json_int_t)atomic_load(&c->duration_sum_usec), "p50_usec",
+			  (json_int_t)scoreboard_quantile_usec(hist, 0.50), "p90_usec",
+			  (json_int_t)scoreboard_quantile_usec(hist, 0.90), "p99_usec",
+			  (json_int_t)scoreboard_quantile_usec(hist, 0.99), "buckets", buckets));
+	json_object_set_new(o, "processes", slots);
+	return o;
+}
+
+static json_t *ctl_stats(void *userdata, const char *name, const char **code, char *err,
+			 size_t errlen)
+{
+	struct master *m = userdata;
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < m->current.n; i++) {
+		if (name && strcmp(service_name(m->current.v[i]), name) != 0)
+			continue;
+		json_array_append_new(list, service_stats(m->current.v[i]));
+	}
+	if (name && json_array_size(list) == 0) {
+		json_decref(list);
+		*code = "no-such-service";
+		snprintf(err, errlen, "no service named '%s'", name);
+		return NULL;
+	}
+	return json_pack("{s:o}", "services", list);
+}
+
+static int ctl_reload(void *userdata, json_t **errors)
+{
+	struct master *m = userdata;
+	struct diag d;
+	int r;
+
+	diag_init(&d);
+	r = reload(m, &d);
+	if (r < 0) {
+		*errors = json_array();
+		for (size_t i = 0; i < d.n; i++)
+			json_array_append_new(*errors, json_string(d.msgs[i]));
+	}
+	diag_free(&d);
+	return r;
+}
+
+/* A fresh service for the same configuration entry, sharing the listening sockets. */
+static struct service *replace_service(struct master *m, size_t idx, char *err, size_t errlen)
+{
+	struct service *old = m->current.v[idx];
+	struct service_env env = master_env(m);
+	struct diag d;
+	struct service *nsvc;
+
+	diag_init(&d);
+	nsvc = service_new(&env, m->cfg, service_conf(old), &d);
+	if (!nsvc) {
+		snprintf(err, errlen, "%s", d.n ? d.msgs[0] : "cannot create the service");
+		diag_free(&d);
+		return NULL;
+	}
+	diag_free(&d);
+	m->current.v[idx] = nsvc;
+	if (service_state(old) == SERVICE_STOPPED || service_state(old) == SERVICE_FAILED)
+		service_free(old);
+	else
+		retire(m, old);
+	service_start(nsvc);
+	return nsvc;
+}
+
+static json_t *ctl_action(void *userdata, const char *cmd, const char *name, const char **code,
+			  char *err, size_t errlen)
+{
+	struct master *m = userdata;
+	size_t idx;
+	struct service *svc = find_current(m, name, &idx);
+	enum service_state st;
+
+	if (!svc) {
+		*code = "no-such-service";
+		snprintf(err, errlen, "no service named '%s'", name);
+		return NULL;
+	}
+	st = service_state(svc);
+	if (!strcmp(cmd, "stop")) {
+		if (st != SERVICE_STOPPED)
+			service_stop(svc);
+	} else if (!strcmp(cmd, "start")) {
+		if (st == SERVICE_STOPPED || st == SERVICE_FAILED)
+			svc = replace_service(m, idx, err, errlen);
+		else if (st == SERVICE_STOPPING) {
+			*code = "busy";
+			snprintf(err, errlen, "'%s' is still stopping; try again when it has stopped",
+				 name);
+			return NULL;
+		}
+	} else if (!strcmp(cmd, "restart")) {
+		svc = replace_service(m, idx, err, errlen);
+	} else if (!strcmp(cmd, "drain")) {
+		if (st == SERVICE_RUNNING)
+			service_drain(svc);
+		else if (st != SERVICE_DRAINING && st != SERVICE_DRAINED) {
+			*code = "not-running";
+			snprintf(err, errlen, "'%s' is %s, not running", name, service_state_name(st));
+			return NULL;
+		}
+	} else if (!strcmp(cmd, "resume")) {
+		if (service_resume(svc) < 0) {
+			*code = "not-drained";
+			snprintf(err, errlen, "'%s' is %s: resume undoes a drain (use start)", name,
+				 service_state_name(st));
+			return NULL;
+		}
+	}
+	if (!svc) {
+		*code = "failed";
+		return NULL;
+	}
+	update_status(m, false);
+	return json_pack("{s:s, s:s}", "service", name, "state",
+			 service_state_name(service_state(svc)));
+}
+
+static const struct control_ops master_control_ops = {
+	.status = ctl_status,
+	.stats = ctl_stats,
+	.reload = ctl_reload,
+	.action = ctl_action,
+};
+
+static struct control_access control_access_of(const struct config *cfg)
+{
+	struct control_access a = {.daemon_uid = geteuid()};
+	struct group *g;
+
+	if (cfg->control_group && (g = getgrnam(cfg->control_group))) {
+		a.has_read_gid = true;
+		a.read_gid = g->gr_gid;
+	}
+	if (cfg->control_admin_group && (g = getgrnam(cfg->control_admin_group))) {
+		a.has_admin_gid = true;
+		a.admin_gid = g->gr_gid;
+	}
+	return a;
+}
+
+static void apply_control_access(struct master *m)
+{
+	if (m->control) {
+		struct control_access a = control_access_of(m->cfg);
+		control_set_access(m->control, &a);
+	}
+}
+
+static int open_control(struct master *m)
+{
+	char path[108], err[512] = "";
+	struct control_access a = control_access_of(m->cfg);
+	int r;
+
+	if (m->cfg->control_socket)
+		snprintf(path, sizeof(path), "%s", m->cfg->control_socket);
+	else if (control_default_path(path, sizeof(path)) < 0) {
+		log_error(NULL, "no usable default control socket path");
+		return -ENAMETOOLONG;
+	}
+	r = control_open(m->event, path, &a, &master_control_ops, m, &m->control, err,
+			 sizeof(err));
+	if (r < 0) {
+		log_error(NULL, "%s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	log_info(NULL, "control socket %s", path);
 	return 0;
 }
 
@@ -316,6 +636,10 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 		goto out;
 	}
 	listen_table_close_unused(m.listeners);
+	m.started_usec = mono_usec();
+	m.generation = 1;
+	if (open_control(&m) < 0)
+		goto out;
 	for (size_t i = 0; i < m.current.n; i++)
 		if (service_start(m.current.v[i]) < 0)
 			goto out;
@@ -339,6 +663,7 @@ out:
 		service_free(m.retired.v[i]);
 	free(m.current.v);
 	free(m.retired.v);
+	control_free(m.control);
 	listen_table_free(m.listeners);
 	sd_event_source_disable_unref(m.sweep);
 	sd_event_unref(m.event);

@@ -17,6 +17,7 @@
 #include "services/builtins.h"
 #include "superserverd/backoff.h"
 #include "superserverd/log.h"
+#include "superserverd/module.h"
 #include "superserverd/privs.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/service.h"
@@ -55,6 +56,7 @@ struct service {
 	/* Some process of this service has finished a connection: from then on crashes
 	 * are incidents (a client may be provoking them), never a reason to give up. */
 	bool proven;
+	uint64_t started_usec;
 	/* Process groups of service processes that died while their connection children
 	 * may live on: killed with the service. */
 	pid_t *orphan_groups;
@@ -62,6 +64,7 @@ struct service {
 };
 
 static void pool_init(struct service *svc);
+static void stop_workers(struct service *svc);
 
 static uint64_t now_usec(void)
 {
@@ -81,6 +84,10 @@ const char *service_state_name(enum service_state s)
 		return "stopping";
 	case SERVICE_STOPPED:
 		return "stopped";
+	case SERVICE_DRAINING:
+		return "draining";
+	case SERVICE_DRAINED:
+		return "drained";
 	}
 	return "unknown";
 }
@@ -246,6 +253,14 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 			log_error(sc->name, "unknown built-in '%s'", sc->builtin);
 			_exit(SERVICE_EXIT_SETUP);
 		}
+	} else if (sc->kind == HANDLER_MODULE) {
+		/* Loaded only now, as the service's user: its constructors never run with
+		 * the daemon's privileges. */
+		ctx.handler = module_load(sc->module_path, err, sizeof(err));
+		if (!ctx.handler) {
+			log_error(sc->name, "cannot load the handler module: %s", err);
+			_exit(SERVICE_EXIT_SETUP);
+		}
 	}
 	if (ctx.handler && ctx.handler->setup) {
 		args_view(&args, sc->args, sc->n_args);
@@ -304,6 +319,8 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct worker *w = userdata;
 	w->restart = sd_event_source_disable_unref(w->restart);
+	if (w->svc->state == SERVICE_RUNNING && w->pid == 0)
+		atomic_fetch_add(&w->svc->scoreboard->counters.restarts, 1);
 	if (w->svc->state == SERVICE_RUNNING && w->pid == 0 && spawn_worker(w) < 0) {
 		uint64_t delay;
 		if (backoff_next(&w->backoff, 0, &delay))
@@ -423,6 +440,11 @@ static void remember_group(struct service *svc, pid_t pgid)
 
 static void check_stopped(struct service *svc)
 {
+	if (svc->state == SERVICE_DRAINING && running_workers(svc) == 0) {
+		svc->state = SERVICE_DRAINED;
+		log_info(svc->conf->name, "drained: new connections wait in the backlog");
+		return;
+	}
 	if (svc->state != SERVICE_STOPPING || running_workers(svc) > 0)
 		return;
 	/* Strays a program left in the group (daemonized children) go with the service. */
@@ -469,6 +491,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 			schedule_restart(w, BACKOFF_MIN_USEC);
 		return 0;
 	}
+	if (si->si_code != CLD_EXITED)
+		atomic_fetch_add(&svc->scoreboard->counters.crashes, 1);
 	if (svc->proven) {
 		/* A client may be crashing it on purpose: restart at once, never give up. */
 		backoff_reset(&w->backoff);
@@ -493,6 +517,7 @@ int service_start(struct service *svc)
 	unsigned start = ops->workers(svc->conf, svc->conf->mpm.options);
 
 	svc->state = SERVICE_RUNNING;
+	svc->started_usec = now_usec();
 	for (size_t i = 0; i < svc->n_workers && i < start; i++) {
 		int r = spawn_worker(&svc->workers[i]);
 		if (r < 0)
@@ -531,14 +556,8 @@ void service_stop(struct service *svc)
 		return;
 	}
 	svc->state = SERVICE_STOPPING;
-	svc->tick_timer = sd_event_source_disable_unref(svc->tick_timer);
 	release_listeners(svc);
-	for (size_t i = 0; i < svc->n_workers; i++) {
-		struct worker *w = &svc->workers[i];
-		w->restart = sd_event_source_disable_unref(w->restart);
-		if (w->pid)
-			(void)kill(w->pid, SIGTERM);
-	}
+	stop_workers(svc);
 	if (running_workers(svc) > 0) {
 		log_info(svc->conf->name, "stopping: draining connections (up to %llu ms)",
 			 (unsigned long long)(svc->conf->shutdown_timeout_usec / 1000));
@@ -548,6 +567,47 @@ void service_stop(struct service *svc)
 			kill_all(svc);
 	}
 	check_stopped(svc);
+}
+
+static void stop_workers(struct service *svc)
+{
+	svc->tick_timer = sd_event_source_disable_unref(svc->tick_timer);
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		struct worker *w = &svc->workers[i];
+		w->restart = sd_event_source_disable_unref(w->restart);
+		if (w->pid)
+			(void)kill(w->pid, SIGTERM);
+	}
+}
+
+void service_drain(struct service *svc)
+{
+	if (svc->state != SERVICE_RUNNING)
+		return;
+	svc->state = SERVICE_DRAINING;
+	log_info(svc->conf->name, "draining: no new connections are accepted");
+	stop_workers(svc);
+	check_stopped(svc);
+}
+
+int service_resume(struct service *svc)
+{
+	const struct mpm_ops *ops = svc->conf->mpm.ops;
+	unsigned start = ops->workers(svc->conf, svc->conf->mpm.options);
+
+	if (svc->state != SERVICE_DRAINING && svc->state != SERVICE_DRAINED)
+		return svc->state == SERVICE_RUNNING ? 0 : -EINVAL;
+	svc->state = SERVICE_RUNNING;
+	log_info(svc->conf->name, "resumed");
+	/* Processes still finishing a drain exit cleanly and get successors then. */
+	for (size_t i = 0; i < svc->n_workers && running_workers(svc) < start; i++)
+		if (svc->workers[i].pid == 0 && spawn_worker(&svc->workers[i]) < 0)
+			return -EAGAIN;
+	if (ops->tick && !svc->tick_timer &&
+	    sd_event_add_time_relative(svc->env.event, &svc->tick_timer, CLOCK_MONOTONIC,
+				       USEC_PER_SEC, 0, on_tick, svc) < 0)
+		log_error(svc->conf->name, "cannot start the maintenance timer");
+	return 0;
 }
 
 void service_kill(struct service *svc)
@@ -560,12 +620,15 @@ void service_kill(struct service *svc)
 
 void service_adopt(struct service *svc, struct service *replacement)
 {
-	/* The replacement holds references to the very same listeners (same keys). */
-	release_listeners(svc);
-	svc->listeners = replacement->listeners;
-	svc->n_listeners = replacement->n_listeners;
-	replacement->listeners = NULL;
-	replacement->n_listeners = 0;
+	/* The replacement holds references to the very same listeners (same keys). A
+	 * stopped service holds none: its sockets stay closed. */
+	if (svc->state != SERVICE_STOPPED) {
+		release_listeners(svc);
+		svc->listeners = replacement->listeners;
+		svc->n_listeners = replacement->n_listeners;
+		replacement->listeners = NULL;
+		replacement->n_listeners = 0;
+	}
 	config_unref(svc->cfg);
 	svc->cfg = replacement->cfg;
 	svc->conf = replacement->conf;
@@ -615,6 +678,21 @@ enum service_state service_state(const struct service *svc)
 struct scoreboard *service_scoreboard(const struct service *svc)
 {
 	return svc->scoreboard;
+}
+
+uint64_t service_started_usec(const struct service *svc)
+{
+	return svc->started_usec;
+}
+
+size_t service_n_listeners(const struct service *svc)
+{
+	return svc->n_listeners;
+}
+
+const struct listener *service_listener(const struct service *svc, size_t i)
+{
+	return i < svc->n_listeners ? svc->listeners[i] : NULL;
 }
 
 size_t service_process_count(const struct service *svc)

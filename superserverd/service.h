@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <systemd/sd-event.h>
 
@@ -18,8 +19,10 @@
 enum service_state {
 	SERVICE_RUNNING,
 	SERVICE_FAILED,   /* crashed too often in a row; waits for a reload */
-	SERVICE_STOPPING, /* draining: no longer accepting, connections finishing */
+	SERVICE_STOPPING, /* going away: no longer accepting, connections finishing */
 	SERVICE_STOPPED,
+	SERVICE_DRAINING, /* told to stop accepting; its sockets stay open (backlog) */
+	SERVICE_DRAINED,  /* drained: no processes, clients wait until it resumes */
 };
 
 struct service;
@@ -50,6 +53,11 @@ void service_kill(struct service *svc);
  * sockets are not touched. `replacement` is the freshly created service for the new
  * generation, whose sockets are the same; it is consumed. */
 void service_adopt(struct service *svc, struct service *replacement);
+/* Stop accepting and let the connections in hand finish, keeping the listening
+ * sockets open so new clients wait in the backlog; no timeout. */
+void service_drain(struct service *svc);
+/* Undo a drain: processes start again. Returns 0 or a negative errno. */
+int service_resume(struct service *svc);
 void service_free(struct service *svc);
 
 const char *service_name(const struct service *svc);
@@ -58,5 +66,9 @@ enum service_state service_state(const struct service *svc);
 size_t service_process_count(const struct service *svc);
 const char *service_state_name(enum service_state s);
 struct scoreboard *service_scoreboard(const struct service *svc);
+/* CLOCK_MONOTONIC usec of the last start; 0 if never started. */
+uint64_t service_started_usec(const struct service *svc);
+size_t service_n_listeners(const struct service *svc);
+const struct listener *service_listener(const struct service *svc, size_t i);
 
 #endif

@@ -54,7 +54,7 @@ int h_free_port(void)
 	return port;
 }
 
-static int vwrite_file(const char *path, const char *fmt, va_list ap)
+static int vwrite_file(const char *path, const char *control_path, const char *fmt, va_list ap)
 {
 	char *text = NULL;
 	FILE *f;
@@ -70,6 +70,12 @@ static int vwrite_file(const char *path, const char *fmt, va_list ap)
 	if (!strstr(text, "defaults:"))
 		fputs("defaults: {user: nobody}\n", f);
 	fputs(text, f);
+	/* Each daemon its own control socket, appended so line numbers stay put. */
+	if (!strstr(text, "control:") && control_path) {
+		if (text[0] && text[strlen(text) - 1] != '\n')
+			fputc('\n', f);
+		fprintf(f, "control: {socket: '%s'}\n", control_path);
+	}
 	free(text);
 	return fclose(f) == 0 ? 0 : -1;
 }
@@ -79,7 +85,7 @@ int h_write_config(struct daemon *d, const char *fmt, ...)
 	va_list ap;
 	int r;
 	va_start(ap, fmt);
-	r = vwrite_file(d->config, fmt, ap);
+	r = vwrite_file(d->config, d->control, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -99,6 +105,7 @@ static int prepare_dir(struct daemon *d)
 	snprintf(d->config, sizeof(d->config), "%s/superserverd.yaml", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/daemon.log", d->dir);
 	snprintf(d->notify_path, sizeof(d->notify_path), "%s/notify.sock", d->dir);
+	snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
 	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (d->notify_fd < 0)
 		return -1;
@@ -116,7 +123,7 @@ int h_prepare(struct daemon *d, const char *fmt, ...)
 	if (prepare_dir(d) < 0)
 		return -1;
 	va_start(ap, fmt);
-	r = vwrite_file(d->config, fmt, ap);
+	r = vwrite_file(d->config, d->control, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -222,7 +229,7 @@ int h_start(struct daemon *d, const char *fmt, ...)
 	if (prepare_dir(d) < 0)
 		return -1;
 	va_start(ap, fmt);
-	r = vwrite_file(d->config, fmt, ap);
+	r = vwrite_file(d->config, d->control, fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -1;

@@ -18,6 +18,7 @@ struct daemon {
 	char config[128];      /* dir/superserverd.yaml */
 	char log[128];         /* the daemon's stderr */
 	char notify_path[100]; /* fits sun_path */
+	char control[100];     /* the daemon's control socket (added to every config) */
 	int notify_fd;
 	char notify_seen[8192]; /* every notify message received so far, concatenated */
 	size_t notify_len;
@@ -39,7 +40,8 @@ long long h_now_ms(void);
 
 /* Creates the temp dir and writes the configuration (printf format) without starting.
  * A configuration without its own `defaults:` gets `defaults: {user: nobody}` in front
- * (its first line), so the same test runs as root and as an ordinary user. */
+ * (its first line), so the same test runs as root and as an ordinary user, and one
+ * without `control:` gets `control: {socket: DIR/control.sock}` at its end. */
 int h_prepare(struct daemon *d, const char *yaml_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rewrites the configuration file. */
 int h_write_config(struct daemon *d, const char *yaml_fmt, ...)

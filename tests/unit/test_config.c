@@ -77,6 +77,9 @@ static void setup(void)
 	snprintf(main_path, sizeof(main_path), "%s/c.yaml", dir);
 	/* A script without x bits: exists, but cannot be exec'd. */
 	write_at("noexec", "#!/bin/sh\n");
+	/* The loader only checks that a module is a readable file; loading is for later. */
+	write_at("m.so", "");
+	write_at("other.so", "");
 	{
 		char p[TPATH];
 		snprintf(p, sizeof(p), "%s/noexec", dir);
@@ -386,6 +389,39 @@ START_TEST(exec_forms)
 	ck_assert_str_eq(many->exec_argv[2], "");
 	ck_assert_str_eq(many->exec_argv[3], "--x=y z");
 	ck_assert_ptr_null(many->exec_argv[4]);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(module_forms)
+{
+	struct config *cfg = load_ok(
+	        NOBODY,
+	        "services:\n"
+	        "  plain: {listen: '127.0.0.1:1', module: '{D}/m.so'}\n"
+	        "  map:\n"
+	        "    listen: '127.0.0.1:2'\n"
+	        "    module: {path: '{D}/m.so', args: {file: /q.txt, n: '2'}}\n"
+	        "  outer: {listen: '127.0.0.1:3', module: {path: '{D}/m.so'}, args: {a: b}}\n");
+	const struct service_conf *plain = svc(cfg, "plain"), *map = svc(cfg, "map"),
+	                          *outer = svc(cfg, "outer");
+	char so[TPATH];
+
+	snprintf(so, sizeof(so), "%s/m.so", dir);
+	ck_assert_int_eq(plain->kind, HANDLER_MODULE);
+	ck_assert_str_eq(plain->module_path, so);
+	ck_assert_uint_eq(plain->n_args, 0);
+	ck_assert_ptr_null(plain->builtin);
+	ck_assert_ptr_null(plain->exec_argv);
+	ck_assert_int_eq(map->kind, HANDLER_MODULE);
+	ck_assert_str_eq(map->module_path, so);
+	ck_assert_uint_eq(map->n_args, 2);
+	ck_assert_str_eq(config_args_get(map, "file"), "/q.txt");
+	ck_assert_str_eq(config_args_get(map, "n"), "2");
+	ck_assert_int_eq(map->args[0].pos.line, 5);
+	ck_assert_int_eq(outer->kind, HANDLER_MODULE);
+	ck_assert_uint_eq(outer->n_args, 1);
+	ck_assert_str_eq(config_args_get(outer, "a"), "b");
 	config_unref(cfg);
 }
 END_TEST
@@ -783,6 +819,11 @@ static const struct {
          "  a: {listen: '127.0.0.1:1', builtin: echo, environment: {A: "
          "'1;env=1:B;val=1:2;'}}\n",
          "a", false},
+        {"a module instead of a builtin",
+         "defaults: {environment: {A: '1'}}\n"
+         "services:\n"
+         "  a: {listen: '127.0.0.1:1', module: '{D}/m.so'}\n",
+         "a", false},
         {"a timeout changed",
          "defaults: {environment: {A: '1'}, limits: {idle_timeout: 1s}}\n"
          "services:\n"
@@ -819,6 +860,37 @@ START_TEST(fingerprint_moved_to_include)
 	ck_assert_str_eq(base, moved);
 	free(base);
 	free(moved);
+}
+END_TEST
+
+START_TEST(fingerprint_module)
+{
+	char *a = fingerprint(NOBODY,
+	                      "services:\n  a: {listen: '127.0.0.1:1', module: {path: '{D}/m.so', "
+	                      "args: {x: y}}}\n",
+	                      "a");
+	char *same = fingerprint(NOBODY,
+	                         "services:\n  a: {listen: '127.0.0.1:1', module: '{D}/m.so', "
+	                         "args: {x: y}}\n",
+	                         "a");
+	char *path = fingerprint(NOBODY,
+	                         "services:\n  a: {listen: '127.0.0.1:1', module: {path: "
+	                         "'{D}/other.so', args: {x: y}}}\n",
+	                         "a");
+	char *arg =
+	        fingerprint(NOBODY,
+	                    "services:\n  a: {listen: '127.0.0.1:1', module: {path: '{D}/m.so', "
+	                    "args: {x: z}}}\n",
+	                    "a");
+
+	/* Where the args are written does not matter; what they say and which file does. */
+	ck_assert_str_eq(a, same);
+	ck_assert_str_ne(a, path);
+	ck_assert_str_ne(a, arg);
+	free(a);
+	free(same);
+	free(path);
+	free(arg);
 }
 END_TEST
 
@@ -865,9 +937,36 @@ static const struct {
         {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, exec: /bin/cat}\n", "exec",
          "service 'e' has both builtin and exec (expected exactly one of builtin, exec or "
          "module)"},
-        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: /x.so}}\n", "module",
-         "services.e.module: loadable modules are not supported by this version (builtin or "
-         "exec)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: /nonexistent/x.so}}\n", "/non",
+         "services.e.module.path: the module '/nonexistent/x.so' does not exist"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: /nonexistent/x.so}\n", "/non",
+         "services.e.module: the module '/nonexistent/x.so' does not exist"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: m.so}\n", "m.so",
+         "services.e.module: the module 'm.so' is a relative path (expected an absolute path)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: /tmp}}\n", "/tmp",
+         "services.e.module.path: the module '/tmp' is not a regular file"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {args: {a: b}}}\n", "{args",
+         "services.e.module: expected 'path' (the module's .so file)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: '{D}/m.so', arg: {a: b}}}\n",
+         "arg:", "unknown key 'arg' in services.e.module (expected one of: path, args)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: [/x.so]}\n", "[/x",
+         "services.e.module: expected a module path or a map with 'path' and 'args', got a "
+         "list"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: ~}\n", "~",
+         "services.e.module: expected a module path or a map with 'path' and 'args', got "
+         "nothing (null)"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: [a]}}\n", "[a]",
+         "services.e.module.path: expected a string, got a list"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: '{D}/m.so', args: {a: {b: c}}}}\n",
+         "{b", "services.e.module.args.a: expected a string, got a map"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: {path: '{D}/m.so', args: [a]}}\n", "[a]",
+         "services.e.module.args: expected a map, got a list"},
+        {NOBODY,
+         SVC "{listen: '127.0.0.1:7', args: {c: d}, module: {path: '{D}/m.so', args: {a: b}}}\n",
+         "args: {a", "services.e.module: args given twice (here and in the service): keep one"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, module: '{D}/m.so'}\n", "module",
+         "service 'e' has both builtin and module (expected exactly one of builtin, exec or "
+         "module)"},
         {NOBODY, SVC "{listen: '127.0.0.1:7', exec: [bin/cat, -u]}\n", "bin/cat",
          "services.e.exec: the program 'bin/cat' is a relative path (expected an absolute path)"},
         {NOBODY, SVC "{listen: '127.0.0.1:7', exec: /nonexistent/prog}\n", "/nonexistent",
@@ -1436,6 +1535,7 @@ int main(void)
 	tcase_add_test(valid, every_key);
 	tcase_add_test(valid, minimal_service_gets_defaults);
 	tcase_add_test(valid, exec_forms);
+	tcase_add_test(valid, module_forms);
 	tcase_add_test(valid, zero_services);
 	tcase_add_test(valid, log_levels);
 	tcase_add_test(valid, defaults_merge);
@@ -1461,6 +1561,7 @@ int main(void)
 	tcase_add_checked_fixture(fp, setup, teardown);
 	tcase_add_loop_test(fp, fingerprint_table, 0, N(fp_cases));
 	tcase_add_test(fp, fingerprint_moved_to_include);
+	tcase_add_test(fp, fingerprint_module);
 	tcase_add_test(fp, fingerprint_identity);
 	suite_add_tcase(s, fp);
 

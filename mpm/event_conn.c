@@ -1,0 +1,320 @@
+/*
+ * The event model's non-blocking connection driver: the same semantics as the
+ * blocking driver (driver.c), cut into steps that each run when epoll says so.
+ * Reading stops while output is above the high-water mark, the writable callback runs
+ * below the low-water mark at most once per loop turn, peer EOF ends the connection
+ * after the flush, a failing callback closes it without one, and every exit goes
+ * through event_conn_close so the handler's close runs exactly once.
+ *
+ * Handlers only mark a connection ended or failed; it is closed here, after the
+ * callback has returned, so the record is always valid while a callback runs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mpm/event_loop.h"
+#include "superserverd/addr.h"
+#include "superserverd/config.h"
+#include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
+
+/* recv calls per epoll event: a socket with a backlog of input drains in few wakes,
+ * and one fast sender still cannot hold the loop. */
+#define EVENT_READS_PER_EVENT 4
+
+/* Before a callback that may write: a drained buffer from an earlier connection
+ * rather than a fresh allocation. */
+static void event_conn_lend_output(struct event_loop *l, struct ss_conn *c)
+{
+	if (c->out || l->n_spare == 0)
+		return;
+	l->n_spare--;
+	c->out = l->spare[l->n_spare].buf;
+	c->out_cap = l->spare[l->n_spare].cap;
+	c->out_off = c->out_len = 0;
+}
+
+/* Takes c's output buffer back, whatever it holds (callers check it is drained or no
+ * longer wanted). An idle connection keeps none: with thousands open, a buffer each
+ * would be most of the worker's memory. */
+static void event_conn_take_output(struct event_loop *l, struct ss_conn *c)
+{
+	if (!c->out)
+		return;
+	if (l->n_spare < EVENT_SPARE_BUFFERS && c->out_cap <= EVENT_SPARE_MAX_CAP) {
+		l->spare[l->n_spare].buf = c->out;
+		l->spare[l->n_spare].cap = c->out_cap;
+		l->n_spare++;
+	} else {
+		free(c->out);
+	}
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+}
+
+void event_conn_free_spares(struct event_loop *l)
+{
+	while (l->n_spare > 0)
+		free(l->spare[--l->n_spare].buf);
+}
+
+static void event_conn_log_end(struct event_loop *l, struct event_conn *ec,
+                               enum driver_outcome outcome)
+{
+	char addr[128] = "unknown";
+	socklen_t len;
+	const struct sockaddr *sa = ss_conn_peer(&ec->c, &len);
+
+	if (sa)
+		addr_format(sa, len, addr, sizeof(addr));
+	log_debug(l->name, "end %s %s in %llu out %llu count %u/%u", addr,
+	          driver_outcome_name(outcome), (unsigned long long)ec->c.bytes_in,
+	          (unsigned long long)ec->c.bytes_out, l->live, l->max_conns);
+}
+
+void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome)
+{
+	struct scoreboard_counters *sc = &l->ctx->scoreboard->counters;
+	struct scoreboard_slot *slot = l->ctx->slot;
+	struct ss_conn *c = &ec->c;
+
+	event_link_remove(&ec->idle);
+	event_link_remove(&ec->life);
+	event_link_remove(&ec->ready);
+	/* Unsent output is dropped either way; the buffer serves the next connection. The
+	 * close callback cannot write (conn_call_close marks the connection first). */
+	event_conn_take_output(l, c);
+	/* The socket was never duplicated, so closing it also drops it from the epoll set. */
+	conn_destroy(c);
+	l->live--;
+
+	atomic_fetch_add_explicit(&sc->completed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sc->bytes_in, c->bytes_in, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sc->bytes_out, c->bytes_out, memory_order_relaxed);
+	if (outcome == DRIVER_HANDLER_ERROR)
+		atomic_fetch_add_explicit(&sc->handler_errors, 1, memory_order_relaxed);
+	else if (outcome == DRIVER_IDLE_TIMEOUT || outcome == DRIVER_DURATION)
+		atomic_fetch_add_explicit(&sc->timeouts, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
+	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
+	atomic_store_explicit(&slot->last_activity_usec, conn_now_usec(), memory_order_relaxed);
+	if (log_get_level() >= LOG_DEBUG)
+		event_conn_log_end(l, ec, outcome);
+
+	event_pool_bury(l, ec);
+	if (outcome != DRIVER_STOPPED)
+		event_listen_update(l);
+}
+
+/* Brings the epoll interest set in line with the connection's state. Level-triggered:
+ * input is watched only while we are willing to read it, output only while some is
+ * pending, so a connection in back-pressure does not wake the loop. */
+static int event_conn_watch(struct event_loop *l, struct event_conn *ec)
+{
+	const struct ss_conn *c = &ec->c;
+	size_t pending = ss_conn_pending(c);
+	uint32_t want = 0;
+	struct epoll_event ev;
+
+	if (!c->ended && pending < SS_CONN_HIGH_WATER)
+		want |= EPOLLIN;
+	if (pending > 0)
+		want |= EPOLLOUT;
+	if (ec->in_epoll && want == ec->events)
+		return 0;
+	ev = (struct epoll_event){.events = want, .data.ptr = ec};
+	if (epoll_ctl(l->epfd, ec->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0)
+		return -errno;
+	ec->in_epoll = true;
+	ec->events = want;
+	return 0;
+}
+
+/* One writable callback and its flush. Returns 1 if the handler produced output and
+ * may produce more (run it again next turn), 0 if not, or -1 with *out set when the
+ * connection must close. */
+static int event_conn_writable(struct event_loop *l, struct event_conn *ec,
+                               enum driver_outcome *out)
+{
+	struct ss_conn *c = &ec->c;
+	uint64_t before = c->bytes_out + ss_conn_pending(c);
+
+	ec->writable_turn = l->turn;
+	event_conn_lend_output(l, c);
+	if (conn_call_writable(c) < 0) {
+		*out = DRIVER_HANDLER_ERROR;
+		return -1;
+	}
+	if (ss_conn_pending(c) > 0 && conn_flush(c) < 0) {
+		*out = DRIVER_PEER_GONE;
+		return -1;
+	}
+	/* One that wrote nothing waits for the next event, as under the blocking driver:
+	 * asking for writable without writing must not make the loop spin. */
+	return c->bytes_out + ss_conn_pending(c) > before && !c->ended && c->want_writable &&
+	       ss_conn_pending(c) < SS_CONN_LOW_WATER;
+}
+
+/* Everything after input: flush, the writable callback, the end, the interest set and
+ * whether to run again next turn. */
+static void event_conn_progress(struct event_loop *l, struct event_conn *ec)
+{
+	struct ss_conn *c = &ec->c;
+	enum driver_outcome out;
+	bool again = false;
+	int r;
+
+	if (ss_conn_pending(c) > 0 && conn_flush(c) < 0) {
+		event_conn_close(l, ec, DRIVER_PEER_GONE);
+		return;
+	}
+	if (!c->ended && c->want_writable && ss_conn_pending(c) < SS_CONN_LOW_WATER) {
+		if (ec->writable_turn != l->turn) {
+			r = event_conn_writable(l, ec, &out);
+			if (r < 0) {
+				event_conn_close(l, ec, out);
+				return;
+			}
+			again = r > 0;
+		} else {
+			again = event_link_linked(&ec->ready); /* already had its turn */
+		}
+	}
+	if (c->ended && ss_conn_pending(c) == 0) {
+		event_conn_close(l, ec, DRIVER_COMPLETED);
+		return;
+	}
+	r = event_conn_watch(l, ec);
+	if (r < 0) {
+		log_warning(l->name, "epoll_ctl: %s: closing a connection", strerror(-r));
+		event_conn_close(l, ec, DRIVER_PEER_GONE);
+		return;
+	}
+	if (again) {
+		event_fifo_touch(&l->ready, &ec->ready, 0);
+	} else {
+		event_link_remove(&ec->ready);
+		if (ss_conn_pending(c) == 0)
+			event_conn_take_output(l, c);
+	}
+}
+
+/* Reads a bounded number of times into the worker's buffer. Returns 0, or -1 with
+ * *out set when the connection must close now. */
+static int event_conn_read(struct event_loop *l, struct event_conn *ec, enum driver_outcome *out)
+{
+	struct ss_conn *c = &ec->c;
+	bool got = false;
+
+	for (int i = 0; i < EVENT_READS_PER_EVENT; i++) {
+		ssize_t n = recv(c->fd, l->rbuf, l->rbuf_len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			*out = DRIVER_PEER_GONE;
+			return -1;
+		}
+		if (n == 0) {
+			/* The peer is done sending: flush what we owe it, then close. */
+			ss_conn_end(c);
+			break;
+		}
+		got = true;
+		event_conn_lend_output(l, c);
+		if (conn_call_data(c, l->rbuf, (size_t)n) < 0) {
+			*out = DRIVER_HANDLER_ERROR;
+			return -1;
+		}
+		/* A short read most likely emptied the socket; level-triggered epoll says so
+		 * again if not, and we save the recv that would return EAGAIN. */
+		if (c->ended || ss_conn_pending(c) >= SS_CONN_HIGH_WATER || (size_t)n < l->rbuf_len)
+			break;
+	}
+	if (got && l->idle.period)
+		event_fifo_touch(&l->idle, &ec->idle, c->activity_usec);
+	return 0;
+}
+
+void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents)
+{
+	enum driver_outcome out;
+
+	if (!ec->in_use)
+		return; /* closed earlier in this batch */
+	if ((ec->events & EPOLLIN) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		if (event_conn_read(l, ec, &out) < 0) {
+			event_conn_close(l, ec, out);
+			return;
+		}
+	} else if (revents & (EPOLLERR | EPOLLHUP)) {
+		/* Only writing, and the peer can no longer take it. */
+		event_conn_close(l, ec, DRIVER_PEER_GONE);
+		return;
+	}
+	event_conn_progress(l, ec);
+}
+
+void event_conn_start(struct event_loop *l, int fd)
+{
+	const struct worker_ctx *ctx = l->ctx;
+	struct event_conn *ec = event_pool_get(l);
+
+	if (!ec) {
+		log_warning(l->name, "out of memory: refusing a connection");
+		close(fd);
+		return;
+	}
+	ec->tag.fd = fd;
+	conn_init(&ec->c, fd, ctx->handler, ctx->handler_data);
+	l->live++;
+	atomic_fetch_add_explicit(&ctx->scoreboard->counters.accepted, 1, memory_order_relaxed);
+	atomic_store_explicit(&ctx->slot->active, l->live, memory_order_relaxed);
+	atomic_store_explicit(&ctx->slot->last_activity_usec, ec->c.start_usec,
+	                      memory_order_relaxed);
+	if (l->idle.period)
+		event_fifo_touch(&l->idle, &ec->idle, ec->c.activity_usec);
+	if (l->life.period)
+		event_fifo_touch(&l->life, &ec->life, ec->c.start_usec);
+	event_conn_lend_output(l, &ec->c);
+	if (conn_call_open(&ec->c) < 0) {
+		event_conn_close(l, ec, DRIVER_HANDLER_ERROR);
+		return;
+	}
+	/* A greeting goes out now, and a connection the handler ended in open (daytime,
+	 * time) is closed without ever entering the epoll set. */
+	event_conn_progress(l, ec);
+}
+
+void event_conn_run_ready(struct event_loop *l)
+{
+	struct event_fifo batch;
+	struct event_link *k;
+
+	/* Only those queued before this pass: one that queues itself again waits for the
+	 * next turn, after epoll has had its say. */
+	event_fifo_init(&batch, 0);
+	event_fifo_splice(&batch, &l->ready);
+	while ((k = event_fifo_first(&batch))) {
+		event_link_remove(k);
+		event_conn_progress(l, event_container_of(k, struct event_conn, ready));
+	}
+}
+
+void event_conn_expire(struct event_loop *l, uint64_t now)
+{
+	struct event_link *k;
+
+	while ((k = event_fifo_expired(&l->life, now)))
+		event_conn_close(l, event_container_of(k, struct event_conn, life),
+		                 DRIVER_DURATION);
+	while ((k = event_fifo_expired(&l->idle, now)))
+		event_conn_close(l, event_container_of(k, struct event_conn, idle),
+		                 DRIVER_IDLE_TIMEOUT);
+}

@@ -1,0 +1,116 @@
+/*
+ * The event model's worker, shared between its files: the loop state of one worker
+ * process (event.c runs it), the per-connection record and its non-blocking driver
+ * (event_conn.c), the listeners (event_listen.c) and the record pool (event_pool.c).
+ * Internal to mpm/event*.c.
+ */
+#ifndef SUPERSERVERD_EVENT_LOOP_H
+#define SUPERSERVERD_EVENT_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mpm/conn.h"
+#include "mpm/driver.h"
+#include "mpm/event_timers.h"
+#include "mpm/mpm.h"
+
+#define event_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* What an epoll event's data.ptr points to: every registered object starts with one. */
+enum event_tag_kind { EVENT_TAG_LISTENER, EVENT_TAG_SIGNAL, EVENT_TAG_CONN };
+
+struct event_tag {
+	enum event_tag_kind kind;
+	int fd;
+};
+
+struct event_conn {
+	struct event_tag tag;
+	uint32_t events; /* registered epoll mask, when in_epoll */
+	bool in_epoll;
+	bool in_use;            /* between accept and close */
+	uint64_t writable_turn; /* loop turn of the last writable callback */
+	struct event_link idle, life, ready;
+	struct event_conn *next; /* free list or graveyard */
+	struct ss_conn c;
+};
+
+struct event_slab;
+
+#define EVENT_SPARE_BUFFERS 16
+#define EVENT_SPARE_MAX_CAP (32 * 1024) /* larger ones go back to malloc */
+
+struct event_loop {
+	const struct worker_ctx *ctx;
+	const char *name;
+	int epfd;
+	struct event_tag sig;
+	struct event_tag *listeners; /* one per ctx->listen_fds; fd -1 once closed */
+	size_t n_listen;
+	bool listening; /* listeners are in the epoll set */
+	bool stopping;  /* SIGTERM seen: no more accepting */
+	bool said_full; /* "max_connections reached" logged once at info */
+	unsigned live;  /* connections open */
+	unsigned max_conns;
+	uint64_t turn;            /* loop iterations, for the once-per-turn writable bound */
+	uint64_t accept_retry_at; /* accepting paused after EMFILE & co. until then; 0 = no */
+
+	struct event_fifo idle;  /* by last byte from the peer (period = idle_timeout) */
+	struct event_fifo life;  /* by start (period = max_duration) */
+	struct event_fifo ready; /* want another writable callback on the next turn */
+
+	/* Records closed during this epoll batch: a later event of the same batch may still
+	 * point at one, so they rejoin the free list only once the batch is done. */
+	struct event_conn *graveyard;
+	struct event_conn *free_list;
+	struct event_slab *slabs;
+
+	char *rbuf; /* one read buffer for every connection of the worker */
+	size_t rbuf_len;
+
+	/* Output buffers taken back from connections whose output drained, lent to the
+	 * next one before a callback may write: no malloc/free per message or per
+	 * connection in steady state, and idle connections hold none. */
+	struct {
+		char *buf;
+		size_t cap;
+	} spare[EVENT_SPARE_BUFFERS];
+	unsigned n_spare;
+};
+
+/* event_pool.c */
+struct event_conn *event_pool_get(struct event_loop *l);
+void event_pool_bury(struct event_loop *l, struct event_conn *ec);
+void event_pool_recycle(struct event_loop *l);
+/* Closes every connection still open (abandoning it) and frees the pool. */
+void event_pool_free(struct event_loop *l);
+
+/* event_conn.c */
+/* Frees the spare output buffers. */
+void event_conn_free_spares(struct event_loop *l);
+/* Takes an accepted socket: record, open callback, first flush, epoll registration. */
+void event_conn_start(struct event_loop *l, int fd);
+/* An epoll event for ec. */
+void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents);
+/* One pass over the connections that asked to run again (bounded to those queued
+ * before the pass). */
+void event_conn_run_ready(struct event_loop *l);
+/* Closes the connections whose idle or duration deadline has passed. */
+void event_conn_expire(struct event_loop *l, uint64_t now);
+/* Ends ec's life now: handler close, socket closed, counters, record to the graveyard. */
+void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome);
+
+/* event_listen.c */
+int event_listen_setup(struct event_loop *l);
+/* Puts the listeners in or out of the epoll set (backlog does the waiting). */
+void event_listen_enable(struct event_loop *l, bool on);
+/* Accepts a bounded burst from one listener. */
+void event_listen_accept(struct event_loop *l, struct event_tag *t);
+/* A connection closed or a retry delay passed: accept again if there is room. */
+void event_listen_update(struct event_loop *l);
+/* SIGTERM: out of the epoll set and closed in this process. */
+void event_listen_close(struct event_loop *l);
+
+#endif

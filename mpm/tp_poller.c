@@ -1,0 +1,407 @@
+/*
+ * The threadpool's poller: the one thread per service process that owns epoll. It
+ * accepts, watches idle connections (EPOLLONESHOT, so a connection that fired is
+ * disarmed until the thread that handled it gives it back), hands ready ones to the
+ * worker threads, enforces idle_timeout and max_duration from two FIFOs, and handles
+ * SIGTERM. It never runs handler code, so a blocking handler cannot stall it.
+ *
+ * Back-pressure: at most threads + queue connections are HELD; once that many are, and
+ * nothing waits in the ready list, the listeners leave the epoll set and new clients
+ * wait in the kernel backlog. Pending output is watched here (EPOLLOUT); a thread never
+ * waits for a socket.
+ *
+ * A connection that times out while a thread holds it is marked (kick) and its socket
+ * shut down at once, so the peer sees the end on time; the thread closes it when the
+ * callback in progress returns. A callback that never returns keeps its thread and
+ * its descriptor: nothing can safely take them from it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mpm/tp_pool.h"
+#include "superserverd/addr.h"
+#include "superserverd/log.h"
+
+#define TP_EVENTS 64
+/* Accepts per wake, so one busy listener cannot starve the other events. */
+#define TP_ACCEPT_BURST 64
+/* Out of descriptors or memory: the listener stays readable, so it is left out of the
+ * epoll set for this long instead of being retried in a tight loop. */
+#define TP_ACCEPT_BACKOFF_USEC (100 * 1000)
+
+#define tp_conn_of(node, member)                                                                   \
+	((struct tp_conn *)(void *)((char *)(node)-offsetof(struct tp_conn, member)))
+
+static bool tp_poller_room(const struct tp_pool *p)
+{
+	return p->held + p->ready.count < p->cap;
+}
+
+/* Moves ready connections to the work queue while there is room. */
+static void tp_poller_pump(struct tp_pool *p)
+{
+	struct tp_fifo_node *n;
+
+	while (p->held < p->cap && (n = tp_fifo_first(&p->ready))) {
+		struct tp_conn *tc = tp_conn_of(n, ready_node);
+		int r;
+
+		tp_fifo_remove(&p->ready, n);
+		tc->where = TP_HELD;
+		p->held++;
+		r = tp_queue_push(&p->work, tc);
+		if (r < 0) {
+			/* The ring holds `cap` and at most `cap` are HELD: this is a bug. */
+			log_error(p->name, "threadpool: work queue refused a connection: %s",
+			          strerror(-r));
+			abort();
+		}
+	}
+}
+
+/* Queues tc for a thread, behind the connections already waiting. */
+static void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc)
+{
+	tc->where = TP_READY;
+	tp_fifo_insert(&p->ready, &tc->ready_node, 0);
+	tp_poller_pump(p);
+}
+
+static void tp_poller_kick(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
+{
+	int none = TP_NO_KICK;
+
+	tp_fifo_remove(&p->idle, &tc->idle_node);
+	tp_fifo_remove(&p->life, &tc->life_node);
+	if (!atomic_compare_exchange_strong(&tc->watch.kick, &none, (int)o))
+		return;
+	/* The peer learns now, even if a handler keeps the connection for a while. */
+	pthread_mutex_lock(&tc->fd_lock);
+	if (tc->c.fd >= 0)
+		(void)shutdown(tc->c.fd, SHUT_RDWR);
+	pthread_mutex_unlock(&tc->fd_lock);
+	/* A thread closes it, so that the close callback never runs on the poller. */
+	if (tc->where == TP_IN_POLLER)
+		tp_poller_dispatch(p, tc);
+}
+
+static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
+{
+	tp_fifo_remove(&p->idle, &tc->idle_node);
+	tp_fifo_remove(&p->life, &tc->life_node);
+	tp_fifo_remove(&p->ready, &tc->ready_node);
+	tp_fifo_remove(&p->all, &tc->all_node);
+	p->live--;
+	pthread_mutex_destroy(&tc->fd_lock);
+	free(tc);
+}
+
+/* A thread gave tc back to wait for tc->slice.events. */
+static void tp_poller_arm(struct tp_pool *p, struct tp_conn *tc)
+{
+	struct epoll_event ev = {.events = tc->slice.events | EPOLLONESHOT, .data.ptr = tc};
+
+	/* Kicked after the thread last looked: it must come back to be closed. */
+	if (atomic_load(&tc->watch.kick) != TP_NO_KICK) {
+		tp_poller_dispatch(p, tc);
+		return;
+	}
+	if (p->limits.idle_timeout_usec) {
+		tp_fifo_remove(&p->idle, &tc->idle_node);
+		tp_fifo_insert(&p->idle, &tc->idle_node, atomic_load(&tc->watch.activity));
+	}
+	if (epoll_ctl(p->epfd, tc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, tc->c.fd, &ev) < 0) {
+		log_error(p->name, "cannot watch a connection: %s", strerror(errno));
+		tp_poller_kick(p, tc, DRIVER_PEER_GONE);
+		tp_poller_dispatch(p, tc);
+		return;
+	}
+	tc->registered = true;
+	tc->where = TP_IN_POLLER;
+}
+
+static void tp_poller_returns(struct tp_pool *p)
+{
+	struct tp_conn *tc;
+	uint64_t count;
+
+	/* Read before taking from the queue: a thread that pushes after the last take
+	 * writes again, so no connection is left behind without a wake-up. */
+	if (read(p->wake.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warning(p->name, "eventfd: %s", strerror(errno));
+	while ((tc = tp_queue_trypop(&p->done))) {
+		p->held--;
+		switch (tc->next) {
+		case TP_NEXT_CLOSE:
+			tp_poller_forget(p, tc);
+			break;
+		case TP_NEXT_AGAIN:
+			tp_poller_dispatch(p, tc);
+			break;
+		case TP_NEXT_WAIT:
+			tp_poller_arm(p, tc);
+			break;
+		}
+	}
+	tp_poller_pump(p);
+}
+
+static int tp_poller_adopt(struct tp_pool *p, int fd)
+{
+	struct tp_conn *tc = calloc(1, sizeof(*tc));
+	int r;
+
+	if (!tc)
+		return -ENOMEM;
+	r = pthread_mutex_init(&tc->fd_lock, NULL);
+	if (r != 0) {
+		free(tc);
+		return -r;
+	}
+	tc->tag = (struct tp_tag){.kind = TP_TAG_CONN, .fd = -1};
+	conn_init(&tc->c, fd, p->ctx->handler, p->ctx->handler_data);
+	atomic_init(&tc->watch.kick, TP_NO_KICK);
+	atomic_init(&tc->watch.activity, tc->c.activity_usec);
+	if (p->limits.idle_timeout_usec)
+		tp_fifo_insert(&p->idle, &tc->idle_node, tc->c.activity_usec);
+	if (p->limits.max_duration_usec)
+		tp_fifo_insert(&p->life, &tc->life_node, tc->c.start_usec);
+	tp_fifo_insert(&p->all, &tc->all_node, 0);
+	p->live++;
+
+	atomic_fetch_add(&p->ctx->scoreboard->counters.accepted, 1);
+	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
+	if (log_get_level() >= LOG_DEBUG) {
+		char addr[128];
+		addr_format((const struct sockaddr *)&tc->c.peer, tc->c.peer_len, addr,
+		            sizeof(addr));
+		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live, p->held, p->cap);
+	}
+	/* A thread runs the open callback (if any) and the first read. */
+	tp_poller_dispatch(p, tc);
+	return 0;
+}
+
+static void tp_poller_accept(struct tp_pool *p, int lfd)
+{
+	int r;
+
+	for (int burst = 0; burst < TP_ACCEPT_BURST && tp_poller_room(p); burst++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return; /* another process took it, or the backlog is empty */
+			r = -errno;
+			goto backoff;
+		}
+		r = tp_poller_adopt(p, fd);
+		if (r < 0) {
+			close(fd);
+			goto backoff;
+		}
+	}
+	return;
+backoff:
+	log_warning(p->name, "cannot accept a connection: %s; retrying in %d ms", strerror(-r),
+	            TP_ACCEPT_BACKOFF_USEC / 1000);
+	p->accept_resume_usec = conn_now_usec() + TP_ACCEPT_BACKOFF_USEC;
+}
+
+static void tp_poller_listen(struct tp_pool *p, bool on)
+{
+	for (size_t i = 0; i < p->ctx->n_listen; i++) {
+		/* EPOLLEXCLUSIVE: one of the service's processes wakes per new client, not all.
+		 * It cannot be changed with EPOLL_CTL_MOD, hence ADD and DEL. */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+		                         .data.ptr = &p->listeners[i]};
+		int fd = p->listeners[i].fd;
+
+		if (fd < 0)
+			continue;
+		if (epoll_ctl(p->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) < 0)
+			log_error(p->name, "epoll_ctl(listener): %s", strerror(errno));
+	}
+	p->listening = on;
+}
+
+static void tp_poller_stop_accepting(struct tp_pool *p)
+{
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	/* Out of the epoll set first: the master and the sibling processes keep the
+	 * socket open, so closing our descriptor would not remove it. */
+	if (p->listening)
+		tp_poller_listen(p, false);
+	for (size_t i = 0; i < p->ctx->n_listen; i++) {
+		if (p->listeners[i].fd >= 0)
+			close(p->listeners[i].fd);
+		p->listeners[i].fd = -1;
+	}
+	log_debug(p->name, "draining: %u connection%s open", p->live, p->live == 1 ? "" : "s");
+}
+
+static void tp_poller_signals(struct tp_pool *p)
+{
+	struct signalfd_siginfo si;
+
+	while (read(p->sig.fd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			tp_poller_stop_accepting(p);
+}
+
+static void tp_poller_timers(struct tp_pool *p)
+{
+	uint64_t now = conn_now_usec();
+	struct tp_fifo_node *n;
+
+	while (p->limits.idle_timeout_usec && (n = tp_fifo_first(&p->idle))) {
+		struct tp_conn *tc = tp_conn_of(n, idle_node);
+		uint64_t seen = atomic_load(&tc->watch.activity);
+
+		/* A thread got bytes since the key was set: file it again, later. */
+		if (seen > n->key) {
+			tp_fifo_remove(&p->idle, n);
+			tp_fifo_insert(&p->idle, n, seen);
+			continue;
+		}
+		if (now < n->key + p->limits.idle_timeout_usec)
+			break;
+		tp_poller_kick(p, tc, DRIVER_IDLE_TIMEOUT);
+	}
+	while (p->limits.max_duration_usec && (n = tp_fifo_first(&p->life))) {
+		if (now < n->key + p->limits.max_duration_usec)
+			break;
+		tp_poller_kick(p, tp_conn_of(n, life_node), DRIVER_DURATION);
+	}
+}
+
+/* Milliseconds until the next deadline, rounded up so as not to wake early and spin. */
+static int tp_poller_timeout_ms(const struct tp_pool *p)
+{
+	struct tp_fifo_node *n;
+	uint64_t at = 0, now, ms;
+
+	if (p->limits.idle_timeout_usec && (n = tp_fifo_first(&p->idle)))
+		at = n->key + p->limits.idle_timeout_usec;
+	if (p->limits.max_duration_usec && (n = tp_fifo_first(&p->life))) {
+		uint64_t end = n->key + p->limits.max_duration_usec;
+		if (!at || end < at)
+			at = end;
+	}
+	now = conn_now_usec();
+	/* Only a backoff still running: a past one must not make the wait zero. */
+	if (!p->stopping && p->accept_resume_usec > now && (!at || p->accept_resume_usec < at))
+		at = p->accept_resume_usec;
+	if (!at)
+		return -1;
+	if (at <= now)
+		return 0;
+	ms = (at - now + 999) / 1000;
+	return ms > 1000u * 1000u * 1000u ? 1000 * 1000 * 1000 : (int)ms;
+}
+
+/* Listeners in or out of the epoll set, and the scoreboard, after every change. */
+static void tp_poller_update(struct tp_pool *p)
+{
+	struct scoreboard_slot *slot = p->ctx->slot;
+	bool want = !p->stopping && tp_poller_room(p) && conn_now_usec() >= p->accept_resume_usec;
+	enum worker_state st;
+
+	if (want != p->listening) {
+		log_debug(p->name, "%s accepting (%u held, %u waiting, room for %u)",
+		          want ? "resume" : "pause", p->held, (unsigned)p->ready.count, p->cap);
+		tp_poller_listen(p, want);
+	}
+	if (p->stopping)
+		st = WORKER_STOPPING;
+	else if (p->held >= p->n_threads)
+		st = WORKER_BUSY;
+	else
+		st = WORKER_IDLE;
+	if (st != p->shown) {
+		scoreboard_set_state(slot, st);
+		p->shown = st;
+	}
+	atomic_store(&slot->active, p->live);
+}
+
+static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
+{
+	struct tp_conn *tc;
+
+	switch (t->kind) {
+	case TP_TAG_LISTENER:
+		if (p->listening && t->fd >= 0)
+			tp_poller_accept(p, t->fd);
+		break;
+	case TP_TAG_SIGNAL:
+		tp_poller_signals(p);
+		break;
+	case TP_TAG_WAKE:
+		*woken = true;
+		break;
+	case TP_TAG_CONN:
+		tc = (struct tp_conn *)t;
+		/* Otherwise a timeout dispatched it while it was armed: already on its way. */
+		if (tc->where == TP_IN_POLLER)
+			tp_poller_dispatch(p, tc);
+		break;
+	}
+}
+
+int tp_poller_run(struct tp_pool *p)
+{
+	struct epoll_event evs[TP_EVENTS];
+
+	p->shown = WORKER_STARTING;
+	tp_poller_listen(p, true);
+	tp_poller_update(p);
+	while (!p->stopping || p->live > 0) {
+		int n = epoll_wait(p->epfd, evs, TP_EVENTS, tp_poller_timeout_ms(p));
+		bool woken = false;
+
+		if (n < 0) {
+			int r = -errno;
+			if (r == -EINTR)
+				continue;
+			log_error(p->name, "epoll_wait: %s", strerror(-r));
+			return r;
+		}
+		for (int i = 0; i < n; i++)
+			tp_poller_event(p, evs[i].data.ptr, &woken);
+		/* Connections are freed only here, after the batch: an event later in the
+		 * same batch may still point to one that a thread has just closed. */
+		if (woken)
+			tp_poller_returns(p);
+		tp_poller_timers(p);
+		tp_poller_update(p);
+	}
+	return 0;
+}
+
+void tp_poller_teardown(struct tp_pool *p)
+{
+	struct tp_fifo_node *n;
+	struct tp_conn *tc;
+
+	while ((tc = tp_queue_trypop(&p->done))) {
+		p->held--;
+		if (tc->next == TP_NEXT_CLOSE)
+			tp_poller_forget(p, tc);
+	}
+	while ((n = tp_fifo_first(&p->all))) {
+		tc = tp_conn_of(n, all_node);
+		conn_destroy(&tc->c);
+		tp_poller_forget(p, tc);
+	}
+}

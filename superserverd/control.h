@@ -1,0 +1,59 @@
+/*
+ * The control socket: a unix stream socket speaking one JSON object per line
+ * (jansson). It authenticates peers with SO_PEERCRED/SO_PEERGROUPS, bounds every
+ * client (request size, idle time, pending output, number of clients), and hands
+ * valid requests to the master through a table of operations. It knows nothing of
+ * services itself.
+ */
+#ifndef SUPERSERVERD_CONTROL_H
+#define SUPERSERVERD_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <systemd/sd-event.h>
+
+#define CONTROL_MAX_REQUEST (64 * 1024)
+#define CONTROL_MAX_CLIENTS 64
+#define CONTROL_IDLE_USEC (10ULL * 1000 * 1000)
+
+struct control;
+
+/* Who may do what, from the configuration (control.group, control.admin_group). */
+struct control_access {
+	uid_t daemon_uid;
+	bool has_read_gid, has_admin_gid;
+	gid_t read_gid, admin_gid;
+};
+
+/*
+ * What the master answers. Each returns a new JSON object to merge into the reply,
+ * or NULL with *err set (a message for the client) and *code ("no-such-service",
+ * "failed", ...).
+ */
+struct control_ops {
+	json_t *(*status)(void *userdata);
+	json_t *(*stats)(void *userdata, const char *service, const char **code, char *err,
+			 size_t errlen);
+	/* Returns 0, or -1 with the configuration errors in *errors (an array). */
+	int (*reload)(void *userdata, json_t **errors);
+	/* start, stop, restart, drain, resume. */
+	json_t *(*action)(void *userdata, const char *command, const char *service,
+			  const char **code, char *err, size_t errlen);
+};
+
+/* The socket path when the configuration names none: $RUNTIME_DIRECTORY (systemd),
+ * else /run/superserverd as root, else $XDG_RUNTIME_DIR/superserverd. */
+int control_default_path(char *buf, size_t len);
+
+int control_open(sd_event *event, const char *path, const struct control_access *access,
+		 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
+		 size_t errlen);
+void control_set_access(struct control *ctl, const struct control_access *access);
+const char *control_path(const struct control *ctl);
+/* Closes the socket, drops every client and removes the socket file. */
+void control_free(struct control *ctl);
+
+#endif

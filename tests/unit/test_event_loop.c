@@ -1,0 +1,657 @@
+/*
+ * The event model's worker loop in a process of its own, with test handlers: failing
+ * callbacks close without a flush and are counted, handlers end their connection from
+ * inside their callbacks, writable is flow-controlled and cannot make the loop spin,
+ * one greedy connection does not starve another, timeouts are counted, the scoreboard
+ * follows, and SIGTERM drains.
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpm/mpm.h"
+#include "services/handler.h"
+#include "superserverd/config.h"
+#include "superserverd/scoreboard.h"
+
+/* Written by the worker's callbacks, read by the test: shared memory. */
+struct stats {
+	_Atomic int opens, datas, writables, closes, writes_after_close;
+	_Atomic size_t max_pending_at_writable, max_pending;
+};
+
+static struct stats *st;
+
+struct worker {
+	pid_t pid;
+	int port;
+	struct scoreboard *sb;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls a condition until a deadline (the worker is another process: no event to wait
+ * on). */
+#define WAIT_FOR(cond, ms)                                                                         \
+	({                                                                                         \
+		long long _end = now_ms() + (ms);                                                  \
+		bool _ok;                                                                          \
+		while (!(_ok = (cond)) && now_ms() < _end)                                         \
+			usleep(2000);                                                              \
+		_ok;                                                                               \
+	})
+
+static void note_pending(struct ss_conn *c, _Atomic size_t *max)
+{
+	size_t p = ss_conn_pending(c), m = atomic_load(max);
+
+	while (p > m && !atomic_compare_exchange_weak(max, &m, p))
+		;
+}
+
+static void h_close(struct ss_conn *c)
+{
+	st->closes++;
+	if (ss_conn_write(c, "x", 1) != -EPIPE)
+		st->writes_after_close++;
+}
+
+static int h_echo_data(struct ss_conn *c, const void *buf, size_t len)
+{
+	st->datas++;
+	int r = ss_conn_write(c, buf, len);
+	note_pending(c, &st->max_pending);
+	return r;
+}
+
+static const struct ss_handler h_echo = {
+        SS_HANDLER_HEADER("echo"),
+        .data = h_echo_data,
+        .close = h_close,
+};
+
+static int h_unsent_data(struct ss_conn *c, const void *buf, size_t len)
+{
+	st->datas++;
+	ss_conn_write(c, "unsent", 6);
+	return -EIO;
+}
+
+static const struct ss_handler h_fail_data = {
+        SS_HANDLER_HEADER("fail-data"),
+        .data = h_unsent_data,
+        .close = h_close,
+};
+
+static int h_unsent_open(struct ss_conn *c)
+{
+	st->opens++;
+	ss_conn_write(c, "unsent", 6);
+	return -EPROTO;
+}
+
+static const struct ss_handler h_fail_open = {
+        SS_HANDLER_HEADER("fail-open"),
+        .open = h_unsent_open,
+        .close = h_close,
+};
+
+static int h_hi_open(struct ss_conn *c)
+{
+	st->opens++;
+	return ss_conn_write(c, "hi\n", 3);
+}
+
+static int h_ok_end_data(struct ss_conn *c, const void *buf, size_t len)
+{
+	st->datas++;
+	int r = ss_conn_write(c, "ok\n", 3);
+	ss_conn_end(c);
+	return r;
+}
+
+static const struct ss_handler h_end_data = {
+        SS_HANDLER_HEADER("end-data"),
+        .open = h_hi_open,
+        .data = h_ok_end_data,
+        .close = h_close,
+};
+
+static int h_want_open(struct ss_conn *c)
+{
+	st->opens++;
+	ss_conn_want_writable(c, 1);
+	return 0;
+}
+
+static int h_lazy_writable(struct ss_conn *c)
+{
+	st->writables++;
+	return 0;
+}
+
+static const struct ss_handler h_lazy = {
+        SS_HANDLER_HEADER("lazy"),
+        .open = h_want_open,
+        .writable = h_lazy_writable,
+        .close = h_close,
+};
+
+enum { GREEDY_CHUNK = 8192, GREEDY_TOTAL = 4 * 1024 * 1024 };
+
+static unsigned char pattern_byte(size_t i)
+{
+	return (unsigned char)(i * 13 + i / 4093);
+}
+
+/* Writes a chunk per writable call: GREEDY_TOTAL bytes then ends, or endlessly when
+ * the service data says so. */
+static int h_greedy_writable(struct ss_conn *c)
+{
+	size_t pos = (size_t)(uintptr_t)ss_conn_get_data(c);
+	unsigned char buf[GREEDY_CHUNK];
+	bool endless = ss_conn_service_data(c) != NULL;
+
+	st->writables++;
+	note_pending(c, &st->max_pending_at_writable);
+	if (!endless && pos >= GREEDY_TOTAL) {
+		ss_conn_end(c);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern_byte(pos + i);
+	int r = ss_conn_write(c, buf, sizeof(buf));
+	ss_conn_set_data(c, (void *)(uintptr_t)(pos + sizeof(buf)));
+	note_pending(c, &st->max_pending);
+	return r;
+}
+
+/* In endless mode only the first connection streams; later ones are plain echo. */
+static int h_greedy_open(struct ss_conn *c)
+{
+	int n = st->opens++;
+
+	if (!ss_conn_service_data(c) || n == 0)
+		ss_conn_want_writable(c, 1);
+	return 0;
+}
+
+static const struct ss_handler h_greedy = {
+        SS_HANDLER_HEADER("greedy"),   .open = h_greedy_open, .data = h_echo_data,
+        .writable = h_greedy_writable, .close = h_close,
+};
+
+struct setup {
+	const struct ss_handler *handler;
+	void *handler_data;
+	uint64_t max_connections;
+	uint64_t idle_timeout_usec, max_duration_usec;
+};
+
+static const struct mpm_ops *event_ops(void)
+{
+	const struct mpm_ops *ops = mpm_find("event");
+
+	ck_assert_ptr_nonnull(ops);
+	return ops;
+}
+
+static void set_option(const struct mpm_ops *ops, void *opts, const char *key, uint64_t v)
+{
+	for (size_t i = 0; i < ops->n_options; i++) {
+		if (strcmp(ops->options[i].key, key) == 0) {
+			memcpy((char *)opts + ops->options[i].offset, &v, sizeof(v));
+			return;
+		}
+	}
+	ck_abort_msg("no option %s", key);
+}
+
+/* Present in sanitizer builds: the worker leaves with _exit, which skips the leak
+ * check that exit() would run, so it is asked for explicitly. */
+extern int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
+
+/* The worker process: what the service layer would hand it, minus privileges. */
+static void __attribute__((noreturn)) worker_child(const struct setup *su, int lfd, int sbfd)
+{
+	const struct mpm_ops *ops = event_ops();
+	unsigned char opts[64] = {0};
+	struct service_conf sc = {.name = "t"};
+	const char *names[] = {"t"};
+	struct worker_ctx ctx = {
+	        .conf = &sc,
+	        .listen_fds = &lfd,
+	        .listen_names = names,
+	        .n_listen = 1,
+	        .handler = su->handler,
+	        .handler_data = su->handler_data,
+	};
+
+	ck_assert_uint_le(ops->options_size, sizeof(opts));
+	for (size_t i = 0; i < ops->n_options; i++)
+		memcpy(opts + ops->options[i].offset, &ops->options[i].def, sizeof(uint64_t));
+	if (su->max_connections)
+		set_option(ops, opts, "max_connections", su->max_connections);
+	sc.mpm.ops = ops;
+	sc.mpm.options = opts;
+	sc.limits.idle_timeout_usec = su->idle_timeout_usec;
+	sc.limits.max_duration_usec = su->max_duration_usec;
+	ctx.scoreboard = scoreboard_attach(sbfd);
+	if (!ctx.scoreboard)
+		_exit(99);
+	ctx.slot = &ctx.scoreboard->slots[0];
+	int r = ops->worker_main(&ctx);
+	scoreboard_unmap(ctx.scoreboard);
+	if (__lsan_do_recoverable_leak_check && __lsan_do_recoverable_leak_check())
+		_exit(98);
+	_exit(r);
+}
+
+static void start(struct worker *w, const struct setup *su)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int sbfd;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 64), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	w->port = ntohs(sin.sin_port);
+	w->sb = scoreboard_create(1, &sbfd);
+	ck_assert_ptr_nonnull(w->sb);
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(st != MAP_FAILED);
+	w->pid = fork();
+	ck_assert_int_ge(w->pid, 0);
+	if (w->pid == 0)
+		worker_child(su, lfd, sbfd);
+	close(lfd);
+	close(sbfd);
+	ck_assert(WAIT_FOR(atomic_load(&w->sb->slots[0].state) == WORKER_IDLE, 5000));
+}
+
+/* SIGTERM, and the worker's exit code once it has returned (-1 if it did not). */
+static int stop(struct worker *w)
+{
+	int status = 0;
+	pid_t r = 0;
+
+	ck_assert_int_eq(kill(w->pid, SIGTERM), 0);
+	WAIT_FOR((r = waitpid(w->pid, &status, WNOHANG)) == w->pid, 5000);
+	if (r != w->pid) {
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, &status, 0);
+		return -1;
+	}
+	scoreboard_unmap(w->sb);
+	munmap(st, sizeof(*st));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int connect_to(struct worker *w)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)w->port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Reads until EOF (or cap) within the deadline; returns the count. Fails on timeout. */
+static size_t read_to_eof(int fd, void *buf, size_t cap, int ms)
+{
+	long long end = now_ms() + ms;
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ck_assert_msg(now_ms() < end, "no EOF within %d ms (%zu bytes)", ms, got);
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		ssize_t n = read(fd, (char *)buf + got, cap - got);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return got;
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		if (got == cap)
+			return got;
+	}
+}
+
+static void read_exact(int fd, void *buf, size_t len, int ms)
+{
+	long long end = now_ms() + ms;
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ck_assert_msg(now_ms() < end, "only %zu of %zu bytes within %d ms", got, len, ms);
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+}
+
+static uint64_t counter(_Atomic uint64_t *c)
+{
+	return atomic_load(c);
+}
+
+START_TEST(data_error_closes_without_flush)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_fail_data};
+	char buf[64];
+
+	start(&w, &su);
+	int fd = connect_to(&w);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 1);
+	ck_assert_uint_eq(counter(&w.sb->counters.bytes_in), 1);
+	ck_assert_uint_eq(counter(&w.sb->counters.bytes_out), 0);
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_eq(st->writes_after_close, 0);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+START_TEST(open_error_closes_without_flush)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_fail_open};
+	char buf[64];
+
+	start(&w, &su);
+	int fd = connect_to(&w);
+	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 1);
+	ck_assert_int_eq(st->opens, 1);
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* The handler ends the connection from its data callback: the reply still goes out. */
+START_TEST(ends_from_data)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_end_data};
+	char buf[64];
+
+	start(&w, &su);
+	for (int i = 0; i < 50; i++) {
+		int fd = connect_to(&w);
+		read_exact(fd, buf, 3, 3000);
+		ck_assert(memcmp(buf, "hi\n", 3) == 0);
+		ck_assert_int_eq(write(fd, "go", 2), 2);
+		ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 3);
+		ck_assert(memcmp(buf, "ok\n", 3) == 0);
+		close(fd);
+	}
+	/* The counters follow the close callback: wait for them. */
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 50, 3000));
+	ck_assert_int_eq(st->closes, 50);
+	ck_assert_uint_eq(counter(&w.sb->counters.accepted), 50);
+	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 0);
+	ck_assert_uint_eq(counter(&w.sb->counters.bytes_out), 50 * 6);
+	ck_assert_uint_eq(atomic_load(&w.sb->slots[0].served), 50);
+	ck_assert_int_eq(st->writes_after_close, 0);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* A handler that asks for writable and writes nothing is called again only on the next
+ * event: here none comes, so a few calls at most before the idle timeout. */
+START_TEST(lazy_writable_does_not_spin)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_lazy, .idle_timeout_usec = 300000};
+	char buf[8];
+
+	start(&w, &su);
+	long long t0 = now_ms();
+	int fd = connect_to(&w);
+	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_ge(now_ms() - t0, 250);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_ge(st->writables, 1);
+	ck_assert_int_le(st->writables, 5);
+	ck_assert_uint_eq(counter(&w.sb->counters.timeouts), 1);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* writable runs only below the low-water mark; every byte arrives, in order. */
+START_TEST(greedy_writer_flow_controlled)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_greedy};
+	unsigned char *buf = malloc(GREEDY_TOTAL + 16);
+
+	start(&w, &su);
+	int fd = connect_to(&w);
+	ck_assert_uint_eq(read_to_eof(fd, buf, GREEDY_TOTAL + 16, 20000), GREEDY_TOTAL);
+	for (size_t i = 0; i < GREEDY_TOTAL; i++)
+		if (buf[i] != pattern_byte(i))
+			ck_abort_msg("byte %zu differs", i);
+	close(fd);
+	free(buf);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_eq(st->writables, GREEDY_TOTAL / GREEDY_CHUNK + 1);
+	ck_assert_uint_lt(st->max_pending_at_writable, SS_CONN_LOW_WATER);
+	ck_assert_uint_le(st->max_pending, SS_CONN_LOW_WATER + GREEDY_CHUNK);
+	ck_assert_uint_eq(counter(&w.sb->counters.bytes_out), GREEDY_TOTAL);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* Against a peer that does not read but keeps sending (each byte wakes the worker),
+ * the greedy handler is held at the low-water mark. */
+START_TEST(greedy_writer_waits_for_slow_reader)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_greedy, .handler_data = (void *)1};
+	int small = 4096;
+
+	start(&w, &su);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)w.port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	/* Output backs up in the worker once the socket buffers are full. */
+	ck_assert(WAIT_FOR(st->max_pending >= SS_CONN_LOW_WATER, 5000));
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_eq(write(fd, "w", 1), 1);
+		usleep(5000); /* pacing: each byte is its own wake-up */
+	}
+	ck_assert(WAIT_FOR(st->datas >= 1, 3000));
+	ck_assert_uint_lt(st->max_pending_at_writable, SS_CONN_LOW_WATER);
+	ck_assert_uint_le(st->max_pending, SS_CONN_LOW_WATER + GREEDY_CHUNK + 40);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* An endless writer to a fast reader keeps the loop busy; another connection on the
+ * same worker is still answered promptly. */
+START_TEST(greedy_writer_does_not_starve)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_greedy, .handler_data = (void *)1};
+	static char sink[1 << 16];
+	char buf[4];
+
+	start(&w, &su);
+	int hog = connect_to(&w);
+	int other = connect_to(&w);
+	ck_assert(WAIT_FOR(atomic_load(&w.sb->slots[0].active) == 2, 3000));
+	for (int i = 0; i < 50; i++) {
+		/* Keep the hog's stream flowing between exchanges. */
+		for (int k = 0; k < 8; k++)
+			ck_assert_int_gt(read(hog, sink, sizeof(sink)), 0);
+		long long t0 = now_ms();
+		ck_assert_int_eq(write(other, "ping", 4), 4);
+		read_exact(other, buf, 4, 2000);
+		ck_assert_msg(memcmp(buf, "ping", 4) == 0, "round %d: %02x %02x %02x %02x", i,
+		              (unsigned char)buf[0], (unsigned char)buf[1], (unsigned char)buf[2],
+		              (unsigned char)buf[3]);
+		ck_assert_int_lt(now_ms() - t0, 2000);
+	}
+	ck_assert_int_gt(st->writables, 50);
+	close(hog);
+	close(other);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* echo against a peer that sends and never reads: reading stops near the high-water
+ * mark instead of queueing without bound. */
+START_TEST(echo_backpressure)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_echo};
+	static char chunk[65536];
+	size_t sent = 0;
+
+	start(&w, &su);
+	int fd = connect_to(&w);
+	memset(chunk, 'e', sizeof(chunk));
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		ssize_t n = send(fd, chunk, sizeof(chunk), MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			sent += (size_t)n;
+			ck_assert_msg(sent < 256u << 20, "the worker never pushed back");
+			continue;
+		}
+		ck_assert_msg(n < 0 && errno == EAGAIN, "send: %s", strerror(errno));
+		if (poll(&p, 1, 300) == 0)
+			break; /* stalled for a while: the worker no longer reads */
+	}
+	ck_assert_uint_gt(st->max_pending, 0);
+	ck_assert_uint_le(st->max_pending, SS_CONN_HIGH_WATER + 16 * 1024);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert_int_eq(st->closes, 1);
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+START_TEST(max_duration_counts_timeout)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_echo, .max_duration_usec = 200000};
+	char buf[8];
+
+	start(&w, &su);
+	long long t0 = now_ms();
+	int fd = connect_to(&w);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(write(fd, "k", 1), 1); /* activity does not extend it */
+		read_exact(fd, buf, 1, 3000);
+	}
+	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_ge(now_ms() - t0, 150);
+	close(fd);
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.timeouts) == 1, 3000));
+	ck_assert_int_eq(stop(&w), 0);
+}
+END_TEST
+
+/* Slot state and counts: IDLE with room, BUSY at max_connections (the next client waits
+ * in the backlog), STOPPING while draining after SIGTERM, exit 0 once drained. */
+START_TEST(scoreboard_states_and_drain)
+{
+	struct worker w;
+	struct setup su = {.handler = &h_echo, .max_connections = 1};
+	char c;
+
+	start(&w, &su);
+	struct scoreboard_slot *slot = &w.sb->slots[0];
+	int a = connect_to(&w);
+	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_BUSY, 3000));
+	ck_assert_uint_eq(atomic_load(&slot->active), 1);
+	int b = connect_to(&w); /* waits in the backlog */
+	ck_assert_int_eq(write(b, "b", 1), 1);
+	struct pollfd p = {.fd = b, .events = POLLIN};
+	ck_assert_int_eq(poll(&p, 1, 200), 0);
+	close(a);
+	read_exact(b, &c, 1, 3000);
+	ck_assert_int_eq(c, 'b');
+	ck_assert_uint_eq(counter(&w.sb->counters.accepted), 2);
+
+	ck_assert_int_eq(kill(w.pid, SIGTERM), 0);
+	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_STOPPING, 3000));
+	ck_assert_int_eq(write(b, "c", 1), 1);
+	read_exact(b, &c, 1, 3000);
+	ck_assert_int_eq(c, 'c');
+	int status;
+	ck_assert_int_eq(waitpid(w.pid, &status, WNOHANG), 0); /* still draining */
+	close(b);
+	ck_assert(WAIT_FOR(waitpid(w.pid, &status, WNOHANG) == w.pid, 3000));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(counter(&w.sb->counters.completed), 2);
+	ck_assert_int_eq(st->closes, 2);
+	scoreboard_unmap(w.sb);
+	munmap(st, sizeof(*st));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("event loop");
+	TCase *tc = tcase_create("loop");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, data_error_closes_without_flush);
+	tcase_add_test(tc, open_error_closes_without_flush);
+	tcase_add_test(tc, ends_from_data);
+	tcase_add_test(tc, lazy_writable_does_not_spin);
+	tcase_add_test(tc, greedy_writer_flow_controlled);
+	tcase_add_test(tc, greedy_writer_waits_for_slow_reader);
+	tcase_add_test(tc, greedy_writer_does_not_starve);
+	tcase_add_test(tc, echo_backpressure);
+	tcase_add_test(tc, max_duration_counts_timeout);
+	tcase_add_test(tc, scoreboard_states_and_drain);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

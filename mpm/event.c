@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -95,11 +94,6 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	sigdelset(&mask, SIGHUP); /* blocked and ignored: reload is the master's business */
-	/* A worker whose master is gone (SIGKILLed) would otherwise serve the listeners
-	 * forever: drain and leave instead. Set here, after the privilege drop, which
-	 * clears it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		return -errno;
 	l->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (l->sig.fd < 0)
 		return -errno;

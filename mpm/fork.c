@@ -73,6 +73,7 @@ struct acceptor {
 	struct tag sig;
 	struct tag *listeners;
 	struct errpipe *pipes;
+	struct errpipe *dead_pipes; /* closed this batch, freed after it */
 	struct exec_env env;
 	struct driver_limits limits;
 	struct child *table; /* open addressing by pid, linear probing */
@@ -157,17 +158,33 @@ static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
 	p->len -= start;
 }
 
+/* Unlinks and closes; the memory goes on the dead list, freed after the current
+ * epoll batch, since an event already fetched may still point at it. */
 static void pipe_close(struct acceptor *a, struct errpipe *p)
 {
 	relay_lines(a, p, true);
-	close(p->tag.fd); /* also removes it from the epoll set */
+	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
+		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
+	close(p->tag.fd);
+	p->tag.fd = -1;
 	if (p->prev)
 		p->prev->next = p->next;
 	else
 		a->pipes = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	free(p);
+	p->prev = NULL;
+	p->next = a->dead_pipes;
+	a->dead_pipes = p;
+}
+
+static void free_dead_pipes(struct acceptor *a)
+{
+	while (a->dead_pipes) {
+		struct errpipe *p = a->dead_pipes;
+		a->dead_pipes = p->next;
+		free(p);
+	}
 }
 
 static void pipe_read(struct acceptor *a, struct errpipe *p)
@@ -466,6 +483,7 @@ static void cleanup(struct acceptor *a)
 {
 	while (a->pipes)
 		pipe_close(a, a->pipes);
+	free_dead_pipes(a);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->sig.fd >= 0)
@@ -509,12 +527,12 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 				on_signals(&a);
 				break;
 			case TAG_STDERR:
-				pipe_read(&a, (struct errpipe *)t);
+				if (t->fd >= 0)
+					pipe_read(&a, (struct errpipe *)t);
 				break;
 			}
-			/* pipe_read may have freed a pipe another event points to: none can,
-			 * since each pipe has exactly one registration and one event. */
 		}
+		free_dead_pipes(&a);
 	}
 	cleanup(&a);
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -211,7 +212,8 @@ static int stdin_devnull(void)
 }
 
 /* Runs in the freshly forked service process; never returns. */
-static void __attribute__((noreturn)) service_process_main(struct service *svc, unsigned index)
+static void __attribute__((noreturn)) service_process_main(struct service *svc, unsigned index,
+								pid_t master_pid)
 {
 	const struct service_conf *sc = svc->conf;
 	int fds[svc->n_listeners + 1];
@@ -246,6 +248,13 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 	if (r != PRIVS_OK) {
 		log_error(sc->name, "%s failed: %s", privs_step_name(r), strerror(errno));
 		_exit(r);
+	}
+	/* A service process whose master is gone (SIGKILLed) would otherwise serve on
+	 * forever: drain and leave instead. After the privilege drop, which clears it;
+	 * and if the master died before this line, leave now. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master_pid) {
+		log_error(sc->name, "the master is gone: leaving");
+		_exit(SERVICE_EXIT_INIT);
 	}
 	if (sc->kind == HANDLER_BUILTIN) {
 		ctx.handler = builtin_find(sc->builtin);
@@ -282,18 +291,27 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
 static int spawn_worker(struct worker *w)
 {
 	struct service *svc = w->svc;
-	pid_t pid = fork();
+	struct scoreboard_slot *slot = &svc->scoreboard->slots[w->index];
+	pid_t master_pid = getpid();
+	pid_t pid;
 	int r;
+
+	/* Before the fork: the child may be serving (and say so) before we run again. */
+	atomic_store(&slot->served, 0);
+	atomic_store(&slot->active, 0);
+	scoreboard_set_state(slot, WORKER_STARTING);
+	pid = fork();
 
 	if (pid < 0) {
 		r = -errno;
 		log_error(svc->conf->name, "cannot fork a service process: %s%s", strerror(errno),
 			  errno == EAGAIN ? " (process limit reached? see ulimit -u / TasksMax=)"
 					  : "");
+		scoreboard_set_state(slot, WORKER_EMPTY);
 		return r;
 	}
 	if (pid == 0)
-		service_process_main(svc, w->index);
+		service_process_main(svc, w->index, master_pid);
 	/* Both sides set the group so neither can race the other's kill(-pgid). */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
 		log_warning(svc->conf->name, "setpgid(%d): %s", (int)pid, strerror(errno));
@@ -306,11 +324,7 @@ static int spawn_worker(struct worker *w)
 	}
 	w->pid = pid;
 	w->started_usec = now_usec();
-	struct scoreboard_slot *slot = &svc->scoreboard->slots[w->index];
 	atomic_store(&slot->pid, (int32_t)pid);
-	atomic_store(&slot->served, 0);
-	atomic_store(&slot->active, 0);
-	scoreboard_set_state(slot, WORKER_STARTING);
 	log_debug(svc->conf->name, "started service process %d", (int)pid);
 	return 0;
 }

@@ -78,7 +78,6 @@ static void event_conn_log_end(struct event_loop *l, struct event_conn *ec,
 
 void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome)
 {
-	struct scoreboard_counters *sc = &l->ctx->scoreboard->counters;
 	struct scoreboard_slot *slot = l->ctx->slot;
 	struct ss_conn *c = &ec->c;
 
@@ -92,13 +91,10 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	conn_destroy(c);
 	l->live--;
 
-	atomic_fetch_add_explicit(&sc->completed, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sc->bytes_in, c->bytes_in, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sc->bytes_out, c->bytes_out, memory_order_relaxed);
-	if (outcome == DRIVER_HANDLER_ERROR)
-		atomic_fetch_add_explicit(&sc->handler_errors, 1, memory_order_relaxed);
-	else if (outcome == DRIVER_IDLE_TIMEOUT || outcome == DRIVER_DURATION)
-		atomic_fetch_add_explicit(&sc->timeouts, 1, memory_order_relaxed);
+	/* The slot's `active` is this loop's live count, kept below; the rest is shared
+	 * accounting. */
+	scoreboard_conn_done(l->ctx->scoreboard, NULL, conn_now_usec() - c->start_usec, true,
+			     c->bytes_in, c->bytes_out, driver_result(outcome));
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
 	atomic_store_explicit(&slot->last_activity_usec, conn_now_usec(), memory_order_relaxed);

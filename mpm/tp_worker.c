@@ -29,7 +29,6 @@ static void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
 
 static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 {
-	struct scoreboard_counters *k = &p->ctx->scoreboard->counters;
 	enum driver_outcome o = tc->slice.outcome;
 
 	/* The handler's close may block: it runs before the lock, which the poller takes. */
@@ -43,11 +42,10 @@ static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 	conn_destroy(&tc->c);
 	pthread_mutex_unlock(&tc->fd_lock);
 
-	atomic_fetch_add(&k->completed, 1);
-	if (o == DRIVER_HANDLER_ERROR)
-		atomic_fetch_add(&k->handler_errors, 1);
-	else if (o == DRIVER_IDLE_TIMEOUT || o == DRIVER_DURATION)
-		atomic_fetch_add(&k->timeouts, 1);
+	/* Bytes went out turn by turn (tp_worker_count_bytes); the rest is the shared
+	 * accounting. The slot's `active` is the poller's live count. */
+	scoreboard_conn_done(p->ctx->scoreboard, NULL, conn_now_usec() - tc->c.start_usec, true, 0,
+			     0, driver_result(o));
 	atomic_fetch_add(&p->ctx->slot->served, 1);
 	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
 	log_debug(p->name, "end %s in %llu bytes out %llu", driver_outcome_name(o),

@@ -30,14 +30,9 @@ void conn_init(struct ss_conn *c, int fd, const struct ss_handler *h, void *serv
 	        .fd = fd,
 	        .handler = h,
 	        .service_data = service_data,
-	        .peer_len = sizeof(c->peer),
-	        .local_len = sizeof(c->local),
 	};
-	/* An address we cannot read is reported as unknown, not as a failed connection. */
-	if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
-		c->peer_len = 0;
-	if (getsockname(fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
-		c->local_len = 0;
+	/* Addresses are read when first asked for: most connections never ask, and two
+	 * system calls per connection show in the event model's figures. */
 	c->start_usec = conn_now_usec();
 	c->activity_usec = c->start_usec;
 }
@@ -114,8 +109,38 @@ void *ss_conn_service_data(const struct ss_conn *c)
 	return c->service_data;
 }
 
+void conn_set_peer(struct ss_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	if (len > sizeof(c->peer))
+		len = sizeof(c->peer);
+	memcpy(&c->peer, sa, len);
+	c->peer_len = len;
+	c->addr_known |= CONN_PEER_KNOWN;
+}
+
+/* The cache is the connection's own business; handlers see a const connection. */
+static void read_addresses(const struct ss_conn *cc, unsigned which)
+{
+	struct ss_conn *c = (struct ss_conn *)cc;
+
+	if ((c->addr_known & which) || c->fd < 0)
+		return;
+	/* An address we cannot read is reported as unknown, not as a failed connection. */
+	if (which == CONN_PEER_KNOWN) {
+		c->peer_len = sizeof(c->peer);
+		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
+			c->peer_len = 0;
+	} else {
+		c->local_len = sizeof(c->local);
+		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
+			c->local_len = 0;
+	}
+	c->addr_known |= which;
+}
+
 const struct sockaddr *ss_conn_peer(const struct ss_conn *c, socklen_t *len)
 {
+	read_addresses(c, CONN_PEER_KNOWN);
 	if (len)
 		*len = c->peer_len;
 	return c->peer_len ? (const struct sockaddr *)&c->peer : NULL;
@@ -123,6 +148,7 @@ const struct sockaddr *ss_conn_peer(const struct ss_conn *c, socklen_t *len)
 
 const struct sockaddr *ss_conn_local(const struct ss_conn *c, socklen_t *len)
 {
+	read_addresses(c, CONN_LOCAL_KNOWN);
 	if (len)
 		*len = c->local_len;
 	return c->local_len ? (const struct sockaddr *)&c->local : NULL;

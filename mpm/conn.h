@@ -31,16 +31,24 @@ struct ss_conn {
 	bool closed;        /* handler close callback has run */
 	bool failed;        /* a callback returned < 0 */
 
+	/* Read on first use (ss_conn_peer/local) unless the model set the peer from
+	 * accept: see addr_known. */
 	struct sockaddr_storage peer, local;
 	socklen_t peer_len, local_len;
+	unsigned addr_known; /* CONN_PEER_KNOWN | CONN_LOCAL_KNOWN */
 
 	uint64_t bytes_in, bytes_out;
 	uint64_t start_usec;    /* CLOCK_MONOTONIC */
 	uint64_t activity_usec; /* last byte from the peer */
 };
 
-/* Prepares c for an accepted socket (addresses read with getpeername/getsockname). */
+#define CONN_PEER_KNOWN 1u
+#define CONN_LOCAL_KNOWN 2u
+
+/* Prepares c for an accepted socket. Addresses are read when first asked for. */
 void conn_init(struct ss_conn *c, int fd, const struct ss_handler *h, void *service_data);
+/* The peer address accept() already gave us, saving a getpeername later. */
+void conn_set_peer(struct ss_conn *c, const struct sockaddr *sa, socklen_t len);
 /* Writes pending output. Returns 0 when all is sent, 1 when the socket would block,
  * or a negative errno. */
 int conn_flush(struct ss_conn *c);

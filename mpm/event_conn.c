@@ -87,6 +87,9 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	/* Unsent output is dropped either way; the buffer serves the next connection. The
 	 * close callback cannot write (conn_call_close marks the connection first). */
 	event_conn_take_output(l, c);
+	/* While the socket is open, so the peer's address can still be read. */
+	if (log_get_level() >= LOG_DEBUG)
+		event_conn_log_end(l, ec, outcome);
 	/* The socket was never duplicated, so closing it also drops it from the epoll set. */
 	conn_destroy(c);
 	l->live--;
@@ -98,8 +101,6 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
 	atomic_store_explicit(&slot->last_activity_usec, conn_now_usec(), memory_order_relaxed);
-	if (log_get_level() >= LOG_DEBUG)
-		event_conn_log_end(l, ec, outcome);
 
 	event_pool_bury(l, ec);
 	if (outcome != DRIVER_STOPPED)

@@ -274,7 +274,8 @@ fail_pipe:
 	return r;
 }
 
-static int fork_handler(struct acceptor *a, int fd, pid_t *pid_r)
+static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
+			socklen_t peer_len, pid_t *pid_r)
 {
 	pid_t pid = fork();
 
@@ -294,6 +295,7 @@ static int fork_handler(struct acceptor *a, int fd, pid_t *pid_r)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
+		conn_set_peer(&c, (const struct sockaddr *)peer, peer_len);
 		o = driver_serve(&c, &a->limits, NULL);
 		/* Only this process knows the bytes; the acceptor keeps the slot. */
 		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
@@ -323,7 +325,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 		}
 		uint64_t start = scoreboard_now_usec();
 		if (a->ctx->handler)
-			r = fork_handler(a, fd, &pid);
+			r = fork_handler(a, fd, &peer, plen, &pid);
 		else
 			r = spawn_program(a, fd, &peer, plen, &pid);
 		if (r < 0) {

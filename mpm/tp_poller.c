@@ -179,7 +179,9 @@ static int tp_poller_adopt(struct tp_pool *p, int fd)
 	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
 	if (log_get_level() >= LOG_DEBUG) {
 		char addr[128];
-		addr_format((const struct sockaddr *)&tc->c.peer, tc->c.peer_len, addr,
+		socklen_t plen;
+		const struct sockaddr *peer = ss_conn_peer(&tc->c, &plen);
+		addr_format(peer, peer ? plen : 0, addr,
 		            sizeof(addr));
 		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live, p->held, p->cap);
 	}

@@ -112,10 +112,11 @@ static void prefork_tick(struct mpm_pool *pool)
 		uint32_t st = atomic_load_explicit(&sb->slots[i].state, memory_order_acquire);
 		/* A process still starting will be idle in a moment: count it, or a slow
 		 * start would make us spawn twice. */
-		if (st == WORKER_IDLE || st == WORKER_STARTING) {
+		if (st == WORKER_IDLE || st == WORKER_STARTING)
 			idle++;
-			idle_slot = i;
-		}
+		/* Only a process past its start-up can be retired cleanly. */
+		if (st == WORKER_IDLE)
+			idle_slot = i + 1;
 	}
 	if (running < o->start && running < o->max_workers) {
 		/* Recycled processes are replaced up to the configured floor at once. */
@@ -147,9 +148,10 @@ static void prefork_tick(struct mpm_pool *pool)
 	}
 	*rate = 1;
 	pool->model_state[STATE_MAX_LOGGED] = 0;
-	/* Too many idle: retire one per tick, so a short lull does not empty the pool. */
-	if (idle > o->max_spare && running > o->start / 2 && running > 1)
-		pool->retire(pool, idle_slot);
+	/* Too many idle: retire one per tick, so a short lull does not empty the pool,
+	 * and never below `start`, or the pool would churn refilling it. */
+	if (idle > o->max_spare && running > o->start && idle_slot)
+		pool->retire(pool, idle_slot - 1);
 }
 
 struct worker {

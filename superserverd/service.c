@@ -38,6 +38,7 @@ struct worker {
 	struct backoff backoff;
 	struct service *svc;
 	unsigned index;
+	bool retiring; /* asked to leave by the model: its clean exit needs no successor */
 };
 
 struct service {
@@ -381,6 +382,7 @@ static void pool_retire(struct mpm_pool *pool, unsigned slot)
 {
 	struct service *svc = pool->priv;
 	if (slot < svc->n_workers && svc->workers[slot].pid) {
+		svc->workers[slot].retiring = true;
 		scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
 		(void)kill(svc->workers[slot].pid, SIGTERM);
 	}
@@ -495,13 +497,17 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 		check_stopped(svc);
 		return 0;
 	}
+	bool retired = w->retiring;
+	w->retiring = false;
+	/* A program that keeps exiting at once would otherwise be respawned in a loop. */
+	if (clean && svc->conf->kind == HANDLER_EXEC && lived < USEC_PER_SEC)
+		clean = false;
 	if (clean) {
-		/* Recycled or retired: the model decides whether a successor is needed. */
+		/* Retired by the model: gone for good. Left on its own (recycled): replaced
+		 * at once, so the pool does not shrink until the next tick. */
 		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);
 		backoff_reset(&w->backoff);
-		if (svc->conf->mpm.ops->tick)
-			svc->conf->mpm.ops->tick(&svc->pool);
-		else if (spawn_worker(w) < 0)
+		if (!retired && spawn_worker(w) < 0)
 			schedule_restart(w, BACKOFF_MIN_USEC);
 		return 0;
 	}
@@ -514,7 +520,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	if (!backoff_next(&w->backoff, lived, &delay)) {
 		log_error(svc->conf->name,
 			  "service process %d %s; it failed %d times in a row: marking the service "
-			  "failed (a reload that changes it, or a restart, starts it again)",
+			  "failed (a reload or `superctl start` starts it again)",
 			  (int)si->si_pid, how, BACKOFF_MAX_FAILURES);
 		svc->state = SERVICE_FAILED;
 		return 0;

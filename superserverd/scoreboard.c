@@ -8,14 +8,22 @@
 
 #include "superserverd/scoreboard.h"
 
-size_t scoreboard_size(unsigned n_slots)
+static size_t align8(size_t n)
 {
-	return sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot);
+	return (n + 7) & ~(size_t)7;
 }
 
-struct scoreboard *scoreboard_create(unsigned n_slots, int *fd_r)
+size_t scoreboard_size(unsigned n_slots, unsigned n_sources, unsigned held_cap)
 {
-	size_t size = scoreboard_size(n_slots);
+	size_t n = align8(sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot));
+	n = align8(n + (size_t)n_sources * sizeof(struct admit_source));
+	return n + (size_t)n_slots * held_cap * sizeof(uint32_t);
+}
+
+struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources, unsigned held_cap,
+					   int *fd_r)
+{
+	size_t size = scoreboard_size(n_slots, n_sources, held_cap);
 	struct scoreboard *sb;
 	int fd = memfd_create("superserverd-scoreboard", MFD_CLOEXEC);
 
@@ -36,6 +44,12 @@ struct scoreboard *scoreboard_create(unsigned n_slots, int *fd_r)
 	sb->magic = SCOREBOARD_MAGIC;
 	sb->version = SCOREBOARD_VERSION;
 	sb->n_slots = n_slots;
+	sb->n_sources = n_sources;
+	sb->held_cap = held_cap;
+	sb->size = size;
+	sb->sources_off =
+		align8(sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot));
+	sb->held_off = align8(sb->sources_off + (size_t)n_sources * sizeof(struct admit_source));
 	*fd_r = fd;
 	return sb;
 fail : {
@@ -44,6 +58,11 @@ fail : {
 	errno = e;
 	return NULL;
 }
+}
+
+struct scoreboard *scoreboard_create(unsigned n_slots, int *fd_r)
+{
+	return scoreboard_create_admit(n_slots, 0, 0, fd_r);
 }
 
 struct scoreboard *scoreboard_attach(int fd)
@@ -57,14 +76,14 @@ struct scoreboard *scoreboard_attach(int fd)
 		errno = EPROTO;
 		return NULL;
 	}
-	sb = mmap(NULL, scoreboard_size(head.n_slots), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	sb = mmap(NULL, head.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	return sb == MAP_FAILED ? NULL : sb;
 }
 
 void scoreboard_unmap(struct scoreboard *sb)
 {
 	if (sb)
-		munmap(sb, scoreboard_size(sb->n_slots));
+		munmap(sb, sb->size);
 }
 
 const char *scoreboard_state_name(enum worker_state s)

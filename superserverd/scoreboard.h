@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC 0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 2u
+#define SCOREBOARD_VERSION 3u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -35,6 +35,7 @@ struct scoreboard_slot {
 	_Atomic uint32_t active; /* connections open in this process now */
 	_Atomic uint64_t served; /* connections this process finished */
 	_Atomic uint64_t last_activity_usec; /* CLOCK_MONOTONIC of the last accept or end */
+	_Atomic uint32_t admitted; /* this process's share of admit.active_total */
 };
 
 /* Why a connection was turned away (counted in counters.rejected[]). */
@@ -70,22 +71,60 @@ struct scoreboard_counters {
 	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
 };
 
+/* One source (an address masked to the configured prefix) in the admission table. */
+struct admit_source {
+	_Atomic uint32_t count; /* connections open now */
+	uint8_t family;         /* 0 = never used */
+	uint8_t pad[3];
+	uint8_t key[16];
+	double tokens; /* per-source rate bucket */
+	uint64_t refill_usec;
+};
+
+/* Admission state shared by a service's processes (mpm/admit.c), under `lock`. */
+struct admit_shared {
+	_Atomic int32_t lock;          /* pid of the holder, 0 = free */
+	_Atomic uint64_t active_total; /* connections admitted and not yet released */
+	double tokens;                 /* service rate bucket */
+	uint64_t refill_usec;
+	_Atomic uint64_t table_full;   /* sources not tracked because the table was full */
+};
+
 struct scoreboard {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t n_slots;
+	uint32_t n_sources; /* admission table entries (0 without per-source limits) */
+	uint32_t held_cap;  /* per process: sources held by open connections, for reclaim */
 	uint32_t reserved;
+	uint64_t size;       /* bytes of the whole segment */
+	uint64_t sources_off; /* offsets from the start of the segment */
+	uint64_t held_off;
 	_Atomic uint64_t generation;
 	struct scoreboard_counters counters;
+	struct admit_shared admit;
 	struct scoreboard_slot slots[];
 };
 
 /* Master: creates a segment for n_slots workers. Returns NULL (errno set) on failure. */
 struct scoreboard *scoreboard_create(unsigned n_slots, int *fd_r);
+/* The same with an admission table of n_sources entries and, per process, room to
+ * remember held_cap sources of its open connections. */
+struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources, unsigned held_cap,
+					   int *fd_r);
+static inline struct admit_source *scoreboard_sources(struct scoreboard *sb)
+{
+	return (struct admit_source *)((char *)sb + sb->sources_off);
+}
+/* Slot i's held list: entries are source index + 1, 0 = free. */
+static inline _Atomic uint32_t *scoreboard_held(struct scoreboard *sb, unsigned slot)
+{
+	return (_Atomic uint32_t *)((char *)sb + sb->held_off) + (size_t)slot * sb->held_cap;
+}
 /* Service process: maps the segment behind fd (then the fd may be closed). */
 struct scoreboard *scoreboard_attach(int fd);
 void scoreboard_unmap(struct scoreboard *sb);
-size_t scoreboard_size(unsigned n_slots);
+size_t scoreboard_size(unsigned n_slots, unsigned n_sources, unsigned held_cap);
 
 const char *scoreboard_state_name(enum worker_state s);
 

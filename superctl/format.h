@@ -1,0 +1,27 @@
+/*
+ * Numbers for people: durations, uptimes and byte counts in short human units, and
+ * tolerant getters for the fields of the daemon's answers (a field an older daemon
+ * does not send reads as 0 or "", never as a crash).
+ */
+#ifndef SUPERCTL_FORMAT_H
+#define SUPERCTL_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* "0", "850us", "1.5ms", "12ms", "1.25s", "5s", "5m12s", "3h4m", "3d4h". */
+const char *fmt_duration_usec(uint64_t usec, char *buf, size_t len);
+/* "42s", "5m12s", "3h4m", "3d4h"; "-" for a negative value. */
+const char *fmt_uptime(double sec, char *buf, size_t len);
+/* "512 B", "1.5 KiB", "3.2 GiB". */
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+long long j_int(const json_t *o, const char *key);
+double j_num(const json_t *o, const char *key);
+const char *j_str(const json_t *o, const char *key);
+/* j_int of a field of a nested object: j_int2(o, "workers", "busy"). */
+long long j_int2(const json_t *o, const char *key, const char *sub);
+
+#endif

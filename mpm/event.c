@@ -81,6 +81,7 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 
 	l->ctx = ctx;
 	l->name = ctx->conf->name;
+	admit_init(&l->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	l->max_conns = (unsigned)o->max_connections;
 	event_fifo_init(&l->idle, ctx->conf->limits.idle_timeout_usec);
 	event_fifo_init(&l->life, ctx->conf->limits.max_duration_usec);

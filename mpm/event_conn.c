@@ -87,6 +87,7 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	/* Unsent output is dropped either way; the buffer serves the next connection. The
 	 * close callback cannot write (conn_call_close marks the connection first). */
 	event_conn_take_output(l, c);
+	admit_release(&l->admit, &ec->ticket);
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
 		event_conn_log_end(l, ec, outcome);
@@ -258,18 +259,24 @@ void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t reve
 	event_conn_progress(l, ec);
 }
 
-void event_conn_start(struct event_loop *l, int fd)
+void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
+		      const struct sockaddr *peer, socklen_t peer_len)
 {
 	const struct worker_ctx *ctx = l->ctx;
 	struct event_conn *ec = event_pool_get(l);
 
 	if (!ec) {
 		log_warning(l->name, "out of memory: refusing a connection");
+		struct admit_ticket t = *ticket;
+		admit_release(&l->admit, &t);
 		close(fd);
 		return;
 	}
 	ec->tag.fd = fd;
+	ec->ticket = *ticket;
 	conn_init(&ec->c, fd, ctx->handler, ctx->handler_data);
+	if (peer)
+		conn_set_peer(&ec->c, peer, peer_len);
 	l->live++;
 	atomic_fetch_add_explicit(&ctx->scoreboard->counters.accepted, 1, memory_order_relaxed);
 	atomic_store_explicit(&ctx->slot->active, l->live, memory_order_relaxed);

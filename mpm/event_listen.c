@@ -86,10 +86,24 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 	for (int burst = 0; burst < EVENT_ACCEPT_BURST; burst++) {
 		int fd;
 
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct admit_ticket tk;
+		uint64_t wait;
+		int reason;
+
 		if (!l->listening || t->fd < 0 || l->live >= l->max_conns)
 			break;
-		/* The peer's address is not asked for here: conn_init reads it. */
-		fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* Over the service's rate or connection limit: clients wait in the backlog. */
+		wait = admit_reserve(&l->admit, &tk);
+		if (wait) {
+			l->accept_retry_at = conn_now_usec() + wait;
+			event_listen_enable(l, false);
+			return;
+		}
+		fd = accept4(t->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			admit_unreserve(&l->admit, &tk);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
@@ -103,7 +117,12 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 			log_warning(l->name, "accept: %s", strerror(errno));
 			return;
 		}
-		event_conn_start(l, fd);
+		reason = admit_check(&l->admit, fd, (struct sockaddr *)&peer, plen, &tk);
+		if (reason >= 0) {
+			admit_refuse(&l->admit, fd, reason);
+			continue;
+		}
+		event_conn_start(l, fd, &tk, (struct sockaddr *)&peer, plen);
 	}
 	if (l->listening && l->live >= l->max_conns)
 		event_listen_full(l);

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mpm/admit.h"
 #include "mpm/driver.h"
 #include "mpm/exec_env.h"
 #include "mpm/mpm.h"
@@ -60,6 +61,7 @@ struct child {
 	pid_t pid; /* 0 = free */
 	int fd;
 	uint64_t start_usec;
+	struct admit_ticket ticket;
 };
 
 struct acceptor {
@@ -78,6 +80,8 @@ struct acceptor {
 	struct driver_limits limits;
 	struct child *table; /* open addressing by pid, linear probing */
 	unsigned table_mask;
+	struct admit admit;
+	uint64_t retry_at; /* accepting paused by admission (rate, max_connections) until */
 };
 
 static unsigned child_hash(const struct acceptor *a, pid_t pid)
@@ -85,12 +89,13 @@ static unsigned child_hash(const struct acceptor *a, pid_t pid)
 	return ((unsigned)pid * 2654435761u) & a->table_mask;
 }
 
-static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start)
+static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
+		      const struct admit_ticket *t)
 {
 	unsigned i = child_hash(a, pid);
 	while (a->table[i].pid != 0)
 		i = (i + 1) & a->table_mask;
-	a->table[i] = (struct child){.pid = pid, .fd = fd, .start_usec = start};
+	a->table[i] = (struct child){.pid = pid, .fd = fd, .start_usec = start, .ticket = *t};
 }
 
 /* Removes pid's record (backward-shift deletion keeps probe chains intact). */
@@ -312,16 +317,33 @@ static void accept_burst(struct acceptor *a, int lfd)
 	for (int burst = 0; burst < 64 && !a->stopping && a->children < a->max_children; burst++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
+		struct admit_ticket tk;
+		uint64_t wait;
 		pid_t pid;
-		int fd, r;
+		int fd, r, reason;
 
+		/* Over the service's rate or connection limit: clients wait in the backlog. */
+		wait = admit_reserve(&a->admit, &tk);
+		if (wait) {
+			a->retry_at = scoreboard_now_usec() + wait;
+			if (!a->paused)
+				set_listening(a, false);
+			return;
+		}
 		fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+		if (fd < 0)
+			admit_unreserve(&a->admit, &tk);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
 			if (errno != EAGAIN)
 				log_warning(a->name, "accept: %s", strerror(errno));
 			return;
+		}
+		reason = admit_check(&a->admit, fd, (struct sockaddr *)&peer, plen, &tk);
+		if (reason >= 0) {
+			admit_refuse(&a->admit, fd, reason);
+			continue;
 		}
 		uint64_t start = scoreboard_now_usec();
 		if (a->ctx->handler)
@@ -330,6 +352,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 			r = spawn_program(a, fd, &peer, plen, &pid);
 		if (r < 0) {
 			close(fd);
+			admit_release(&a->admit, &tk);
 			log_error(a->name, "cannot start a process for a connection: %s",
 				  strerror(-r));
 			continue;
@@ -339,7 +362,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 			close(fd);
 			fd = -1;
 		}
-		child_put(a, pid, fd, start);
+		child_put(a, pid, fd, start, &tk);
 		a->children++;
 		scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
 		if (log_get_level() >= LOG_DEBUG) {
@@ -388,6 +411,7 @@ static void reap(struct acceptor *a)
 			continue; /* not a connection process of ours */
 		if (a->children > 0)
 			a->children--;
+		admit_release(&a->admit, &ch.ticket);
 		conn_ended(a, sb, &ch, status);
 		if (WIFSIGNALED(status))
 			log_warning(a->name, "connection process %d killed by signal %d (%s)",
@@ -396,7 +420,7 @@ static void reap(struct acceptor *a)
 			log_info(a->name, "connection process %d exited with status %d", (int)pid,
 				 WEXITSTATUS(status));
 	}
-	if (a->paused && !a->stopping && a->children < a->max_children) {
+	if (a->paused && !a->stopping && !a->retry_at && a->children < a->max_children) {
 		set_listening(a, true);
 		scoreboard_set_state(a->ctx->slot, WORKER_IDLE);
 	}
@@ -440,6 +464,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	a->ctx = ctx;
 	a->name = ctx->conf->name;
 	a->max_children = (unsigned)o->max_children;
+	admit_init(&a->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
 	a->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
 	unsigned cap = 16;
@@ -511,7 +536,18 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 		return 1;
 	}
 	while (!a.stopping || a.children > 0) {
-		int n = epoll_wait(a.epfd, evs, 64, -1);
+		int timeout = -1;
+		if (a.retry_at) {
+			uint64_t now = scoreboard_now_usec();
+			if (now >= a.retry_at) {
+				a.retry_at = 0;
+				if (a.paused && !a.stopping && a.children < a.max_children)
+					set_listening(&a, true);
+			} else {
+				timeout = (int)((a.retry_at - now + 999) / 1000);
+			}
+		}
+		int n = epoll_wait(a.epfd, evs, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -11,6 +11,7 @@
  * systemd Accept=no convention); they are kept at that number.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mpm/admit.h"
 #include "mpm/driver.h"
 #include "mpm/prefork_exec.h"
 #include "mpm/mpm.h"
@@ -159,6 +161,7 @@ struct worker {
 	int epfd;
 	int sigfd;
 	bool stopping;
+	struct admit admit;
 };
 
 static void serve_one(struct worker *w, int lfd)
@@ -168,18 +171,38 @@ static void serve_one(struct worker *w, int lfd)
 				    .max_duration_usec = ctx->conf->limits.max_duration_usec};
 	struct ss_conn c;
 	enum driver_outcome o;
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct admit_ticket tk;
+	uint64_t wait = admit_reserve(&w->admit, &tk);
+	int fd, reason;
 
+	if (wait) {
+		/* Over the rate or at max_connections: the client waits in the backlog while
+		 * we wait here (a stop signal ends the wait early). */
+		struct pollfd p = {.fd = w->sigfd, .events = POLLIN};
+		poll(&p, 1, (int)((wait + 999) / 1000));
+		return;
+	}
+	fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
 	if (fd < 0) {
+		admit_unreserve(&w->admit, &tk);
 		/* Another process won the race, or the client gave up: both fine. */
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
 			log_warning(ctx->conf->name, "accept: %s", strerror(errno));
 		return;
 	}
+	reason = admit_check(&w->admit, fd, (struct sockaddr *)&peer, plen, &tk);
+	if (reason >= 0) {
+		admit_refuse(&w->admit, fd, reason);
+		return;
+	}
 	scoreboard_set_state(ctx->slot, WORKER_BUSY);
 	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);
 	conn_init(&c, fd, ctx->handler, ctx->handler_data);
+	conn_set_peer(&c, (struct sockaddr *)&peer, plen);
 	o = driver_serve(&c, &lim, NULL);
+	admit_release(&w->admit, &tk);
 	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
 			     c.bytes_in, c.bytes_out, driver_result(o));
 }
@@ -190,6 +213,7 @@ static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
 	struct epoll_event ev;
 
 	w->ctx = ctx;
+	admit_init(&w->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

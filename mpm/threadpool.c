@@ -71,6 +71,7 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 	int r;
 
 	p->ctx = ctx;
+	admit_init(&p->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	p->name = ctx->conf->name;
 	p->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
 	p->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;

@@ -152,7 +152,8 @@ static void tp_poller_returns(struct tp_pool *p)
 	tp_poller_pump(p);
 }
 
-static int tp_poller_adopt(struct tp_pool *p, int fd)
+static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket *ticket,
+			   const struct sockaddr *peer, socklen_t peer_len)
 {
 	struct tp_conn *tc = calloc(1, sizeof(*tc));
 	int r;
@@ -166,6 +167,8 @@ static int tp_poller_adopt(struct tp_pool *p, int fd)
 	}
 	tc->tag = (struct tp_tag){.kind = TP_TAG_CONN, .fd = -1};
 	conn_init(&tc->c, fd, p->ctx->handler, p->ctx->handler_data);
+	conn_set_peer(&tc->c, peer, peer_len);
+	tc->ticket = *ticket;
 	atomic_init(&tc->watch.kick, TP_NO_KICK);
 	atomic_init(&tc->watch.activity, tc->c.activity_usec);
 	if (p->limits.idle_timeout_usec)
@@ -179,10 +182,7 @@ static int tp_poller_adopt(struct tp_pool *p, int fd)
 	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
 	if (log_get_level() >= LOG_DEBUG) {
 		char addr[128];
-		socklen_t plen;
-		const struct sockaddr *peer = ss_conn_peer(&tc->c, &plen);
-		addr_format(peer, peer ? plen : 0, addr,
-		            sizeof(addr));
+		addr_format(peer, peer_len, addr, sizeof(addr));
 		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live, p->held, p->cap);
 	}
 	/* A thread runs the open callback (if any) and the first read. */
@@ -195,8 +195,20 @@ static void tp_poller_accept(struct tp_pool *p, int lfd)
 	int r;
 
 	for (int burst = 0; burst < TP_ACCEPT_BURST && tp_poller_room(p); burst++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		struct admit_ticket tk;
+		uint64_t wait = admit_reserve(&p->admit, &tk);
+		int fd, reason;
 
+		if (wait) {
+			/* Over the rate or at max_connections: clients wait in the backlog. */
+			p->accept_resume_usec = conn_now_usec() + wait;
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			admit_unreserve(&p->admit, &tk);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
@@ -205,8 +217,14 @@ static void tp_poller_accept(struct tp_pool *p, int lfd)
 			r = -errno;
 			goto backoff;
 		}
-		r = tp_poller_adopt(p, fd);
+		reason = admit_check(&p->admit, fd, (struct sockaddr *)&peer, plen, &tk);
+		if (reason >= 0) {
+			admit_refuse(&p->admit, fd, reason);
+			continue;
+		}
+		r = tp_poller_adopt(p, fd, &tk, (struct sockaddr *)&peer, plen);
 		if (r < 0) {
+			admit_release(&p->admit, &tk);
 			close(fd);
 			goto backoff;
 		}
@@ -404,6 +422,7 @@ void tp_poller_teardown(struct tp_pool *p)
 	while ((n = tp_fifo_first(&p->all))) {
 		tc = tp_conn_of(n, all_node);
 		conn_destroy(&tc->c);
+		admit_release(&p->admit, &tc->ticket);
 		tp_poller_forget(p, tc);
 	}
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mpm/admit.h"
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/mpm.h"
@@ -50,6 +51,7 @@ struct tp_conn {
 	struct ss_conn c;
 	struct tp_slice slice;
 	enum tp_next next;                /* the last turn's verdict, read by the poller */
+	struct admit_ticket ticket;       /* released when the connection is destroyed */
 	uint64_t counted_in, counted_out; /* bytes already added to the scoreboard */
 
 	struct tp_watch watch;   /* kick and activity, shared with the holder */
@@ -64,6 +66,7 @@ struct tp_conn {
 struct tp_pool {
 	const struct worker_ctx *ctx;
 	const char *name;
+	struct admit admit;
 	struct driver_limits limits;
 	unsigned n_threads;
 	unsigned cap; /* threads + queue: connections HELD at most */

@@ -41,6 +41,7 @@ static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 		log_warning(p->name, "epoll_ctl(DEL): %s", strerror(errno));
 	conn_destroy(&tc->c);
 	pthread_mutex_unlock(&tc->fd_lock);
+	admit_release(&p->admit, &tc->ticket);
 
 	/* Bytes went out turn by turn (tp_worker_count_bytes); the rest is the shared
 	 * accounting. The slot's `active` is the poller's live count. */

@@ -104,7 +104,7 @@ static void parse_control(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 
 static void parse_log(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 {
-	static const char *const keys[] = {"level", NULL};
+	static const char *const keys[] = {"level", "connections", NULL};
 	static const struct {
 		const char *name;
 		int level;
@@ -119,6 +119,9 @@ static void parse_log(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 	if (!yexpect(yd, v, YAML_MAPPING_NODE, "log", l->diag))
 		return;
 	ymap_check(yd, v, "log", "in log", keys, l->diag);
+	if ((n = ymap_get(yd, v, "connections", NULL)))
+		config_connlog_parse(l, yd, n, "log.connections", &l->ci->pub.connlog,
+		                     &l->ci->pub.connlog_path);
 	if (!(n = ymap_get(yd, v, "level", NULL)) || !(s = ystring(yd, n, "log.level", l->diag)))
 		return;
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
@@ -298,6 +301,7 @@ static void config_free(struct config_impl *ci)
 	free(cfg->control_socket);
 	free(cfg->control_group);
 	free(cfg->control_admin_group);
+	free(cfg->connlog_path);
 	for (size_t i = 0; i < ci->n_files; i++)
 		free(ci->files[i]);
 	free(ci->files);

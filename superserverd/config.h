@@ -19,6 +19,7 @@
 
 #include "superserverd/diag.h"
 #include "superserverd/addr.h"
+#include "superserverd/cidr.h"
 
 struct mpm_ops;
 
@@ -45,6 +46,11 @@ struct listen_conf {
 	mode_t mode;
 	uid_t owner;
 	gid_t group;
+	/* PROXY protocol v1/v2 header expected first on every connection (TCP only) */
+	bool proxy_protocol;
+	struct cidr *trusted_proxies; /* required non-empty with proxy_protocol */
+	size_t n_trusted_proxies;
+	uint64_t proxy_timeout_usec; /* `proxy_timeout`, default 5 s */
 	struct diag_pos pos;
 };
 
@@ -55,9 +61,43 @@ struct rlimit_conf {
 	struct rlimit value; /* soft == hard unless the map form sets both */
 };
 
+enum overload_mode {
+	OVERLOAD_WAIT,   /* at max_connections stop accepting: clients wait in the backlog */
+	OVERLOAD_REJECT, /* accept, send the banner (if any), close */
+};
+
 struct limits_conf {
 	uint64_t idle_timeout_usec; /* 0 = none */
 	uint64_t max_duration_usec; /* 0 = none */
+	uint64_t max_connections;   /* service-wide, across its processes; 0 = unlimited */
+	enum overload_mode overload;
+	char *banner;              /* sent (with CRLF) before a rejection closes; NULL = none */
+	uint32_t per_source_max;   /* concurrent connections per source; 0 = unlimited */
+	unsigned ipv4_prefix;      /* a source is the peer address masked to this; default 32 */
+	unsigned ipv6_prefix;      /* default 64 */
+	double rate;               /* service-wide new connections per second; 0 = unlimited */
+	double burst;              /* bucket size; default max(rate, 1) */
+	double per_source_rate;    /* per source; 0 = unlimited */
+	double per_source_burst;   /* default max(per_source_rate, 1) */
+};
+
+/* Who may connect. TCP: CIDR lists, longest match wins, deny by default once `allow`
+ * has an entry. Unix sockets: peer uid/gid (SO_PEERCRED). */
+struct access_conf {
+	struct cidr *allow, *deny;
+	size_t n_allow, n_deny;
+	uid_t *allow_uids; /* `allow_users`: names or numbers */
+	size_t n_allow_uids;
+	gid_t *allow_gids; /* `allow_groups`: a peer whose primary gid matches */
+	size_t n_allow_gids;
+};
+
+/* Where per-connection records go (log.connections, per service `log_connections`). */
+enum connlog_mode {
+	CONNLOG_DEFAULT, /* not configured: off for built-ins and modules, journal for exec */
+	CONNLOG_OFF,
+	CONNLOG_JOURNAL, /* one journal entry per connection (stderr line without a journal) */
+	CONNLOG_JSON,    /* one JSON object per line appended to a file */
 };
 
 struct mpm_conf {
@@ -104,6 +144,9 @@ struct service_conf {
 	struct rlimit_conf rlimits[RLIM_COUNT];
 	uint64_t shutdown_timeout_usec; /* default 10 s */
 	struct limits_conf limits;
+	struct access_conf access;
+	enum connlog_mode connlog; /* the service's `log_connections`, else log.connections */
+	char *connlog_path;        /* CONNLOG_JSON */
 
 	/* A canonical rendering of everything that went into this service (its own keys
 	 * and the defaults merged into it). Two generations' services with equal
@@ -120,6 +163,8 @@ struct config {
 	char *control_admin_group;
 
 	int log_level; /* syslog priority: LOG_DEBUG .. LOG_ERR */
+	enum connlog_mode connlog; /* log.connections */
+	char *connlog_path;
 
 	struct service_conf *services; /* in file order */
 	size_t n_services;

@@ -24,6 +24,22 @@ static void put_num(FILE *f, const char *tag, unsigned long long v)
 	fprintf(f, "%s=%llu;", tag, v);
 }
 
+/* Exact (hexadecimal) so that any change of a rate, however small, shows. */
+static void put_double(FILE *f, const char *tag, double v)
+{
+	fprintf(f, "%s=%a;", tag, v);
+}
+
+static void put_cidrs(FILE *f, const char *tag, const struct cidr *list, size_t n)
+{
+	char buf[64];
+
+	for (size_t i = 0; i < n; i++) {
+		cidr_format(&list[i], buf, sizeof(buf));
+		put_str(f, tag, buf);
+	}
+}
+
 static void put_listen(FILE *f, const struct listen_conf *lc)
 {
 	put_str(f, "listen", lc->addr.key);
@@ -37,6 +53,35 @@ static void put_listen(FILE *f, const struct listen_conf *lc)
 		put_num(f, "owner", lc->owner);
 	if (lc->has_group)
 		put_num(f, "sgroup", lc->group);
+	put_num(f, "proxy", lc->proxy_protocol);
+	put_cidrs(f, "trusted", lc->trusted_proxies, lc->n_trusted_proxies);
+	put_num(f, "proxy_timeout", lc->proxy_timeout_usec);
+}
+
+static void put_limits(FILE *f, const struct limits_conf *lim)
+{
+	put_num(f, "idle", lim->idle_timeout_usec);
+	put_num(f, "maxdur", lim->max_duration_usec);
+	put_num(f, "maxconn", lim->max_connections);
+	put_num(f, "overload", lim->overload);
+	put_str(f, "banner", lim->banner);
+	put_num(f, "per_source", lim->per_source_max);
+	put_num(f, "v4prefix", lim->ipv4_prefix);
+	put_num(f, "v6prefix", lim->ipv6_prefix);
+	put_double(f, "rate", lim->rate);
+	put_double(f, "burst", lim->burst);
+	put_double(f, "ps_rate", lim->per_source_rate);
+	put_double(f, "ps_burst", lim->per_source_burst);
+}
+
+static void put_access(FILE *f, const struct access_conf *a)
+{
+	put_cidrs(f, "allow", a->allow, a->n_allow);
+	put_cidrs(f, "deny", a->deny, a->n_deny);
+	for (size_t i = 0; i < a->n_allow_uids; i++)
+		put_num(f, "allow_uid", a->allow_uids[i]);
+	for (size_t i = 0; i < a->n_allow_gids; i++)
+		put_num(f, "allow_gid", a->allow_gids[i]);
 }
 
 static void put_mpm(FILE *f, const struct mpm_conf *m)
@@ -108,8 +153,10 @@ char *config_fingerprint(const struct service_conf *sc)
 			        (unsigned long long)sc->rlimits[i].value.rlim_cur,
 			        (unsigned long long)sc->rlimits[i].value.rlim_max);
 	put_num(f, "shutdown", sc->shutdown_timeout_usec);
-	put_num(f, "idle", sc->limits.idle_timeout_usec);
-	put_num(f, "maxdur", sc->limits.max_duration_usec);
+	put_limits(f, &sc->limits);
+	put_access(f, &sc->access);
+	put_num(f, "connlog", sc->connlog);
+	put_str(f, "connlog_path", sc->connlog_path);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -66,11 +66,32 @@ struct svc_part {
 	struct field f_shutdown;
 	uint64_t shutdown_usec;
 
-	/* merged per key */
+	/* `limits`, merged per key; rate and burst are one key (a burst belongs to its
+	 * rate), and so are per_source_rate and per_source_burst */
 	struct field f_idle;
 	uint64_t idle_usec;
 	struct field f_maxdur;
 	uint64_t maxdur_usec;
+	struct field f_maxconn;
+	uint64_t maxconn;
+	struct field f_overload;
+	enum overload_mode overload;
+	struct field f_banner;
+	char *banner; /* NULL: none (also for an explicit "") */
+	struct field f_per_source;
+	uint32_t ps_max;
+	unsigned ps_v4, ps_v6;
+	struct field f_rate;
+	double rate, burst; /* per second; burst 0: the default */
+	struct field f_ps_rate;
+	double ps_rate, ps_burst;
+
+	struct field f_access; /* replaced whole */
+	struct access_conf access;
+	/* The first CIDR rule key and the first user/group rule key (NULL: none), for
+	 * checking a service's own rules against its listeners. */
+	const char *access_cidr_key, *access_unix_key;
+	struct diag_pos access_cidr_pos, access_unix_pos;
 
 	struct field f_mpm; /* replaced whole */
 	const struct mpm_ops *mpm_ops;
@@ -136,6 +157,24 @@ extern const char *const config_service_keys[];
 bool config_part_parse(struct loader *l, struct ydoc *yd, const char *key, yaml_node_t *v,
                        const char *path, bool in_defaults, struct svc_part *p);
 void config_part_free(struct svc_part *p);
+
+/* A duration of at most a year at V (KEY names it in range messages). Returns 0, or -1
+ * after reporting. */
+int config_duration(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                    const char *key, uint64_t *usec_r);
+/* `limits:` and `access:` maps into P (config_limits.c). */
+void config_limits_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         struct svc_part *p);
+void config_access_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         struct svc_part *p);
+/* A list of CIDR strings. Returns 0, or -1 after reporting each bad item; the list is
+ * allocated either way (free it). */
+int config_cidr_list(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                     struct cidr **list_r, size_t *n_r);
+/* `journal`, `off` or `json:/absolute/path`. Returns 0, or -1 after reporting. */
+int config_connlog_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         enum connlog_mode *mode_r, char **path_r);
+void config_access_free(struct access_conf *a);
 
 /* `mpm:` (a model name or {model: NAME, options...}) into P's mpm fields. */
 void config_mpm_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,

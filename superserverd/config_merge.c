@@ -1,7 +1,8 @@
 /*
  * Merging `defaults:` into a service and resolving what depends on the result: the
- * identity rules (root or not), the MPM checks, the fingerprint. A key the service sets
- * replaces the default; environment, rlimits and limits merge per sub-key.
+ * identity rules (root or not), the MPM checks, access rules against the listeners, the
+ * connection-record destination, the fingerprint. A key the service sets replaces the
+ * default; environment, rlimits and limits merge per sub-key (a rate with its burst).
  */
 #include <grp.h>
 #include <stddef.h>
@@ -230,10 +231,130 @@ static void merge_scalars(struct service_conf *sc, const struct svc_part *own,
 	sc->shutdown_timeout_usec = SHUTDOWN_TIMEOUT_DEFAULT;
 	if ((p = PICK(own, def, f_shutdown)) && IS_SET(p, f_shutdown))
 		sc->shutdown_timeout_usec = p->shutdown_usec;
+}
+
+/* A bucket holds at least one connection, and by default one second's worth. */
+static double default_burst(double rate, double burst)
+{
+	return burst > 0 ? burst : rate > 1 ? rate : 1;
+}
+
+static void merge_limits(struct loader *l, struct service_conf *sc, const struct svc_part *own,
+                         const struct svc_part *def)
+{
+	struct limits_conf *lim = &sc->limits;
+	const struct svc_part *p;
+
+	lim->overload = OVERLOAD_WAIT;
+	lim->ipv4_prefix = 32;
+	lim->ipv6_prefix = 64;
 	if ((p = PICK(own, def, f_idle)) && IS_SET(p, f_idle))
-		sc->limits.idle_timeout_usec = p->idle_usec;
+		lim->idle_timeout_usec = p->idle_usec;
 	if ((p = PICK(own, def, f_maxdur)) && IS_SET(p, f_maxdur))
-		sc->limits.max_duration_usec = p->maxdur_usec;
+		lim->max_duration_usec = p->maxdur_usec;
+	if ((p = PICK(own, def, f_maxconn)) && IS_SET(p, f_maxconn))
+		lim->max_connections = p->maxconn;
+	if ((p = PICK(own, def, f_overload)) && IS_SET(p, f_overload))
+		lim->overload = p->overload;
+	if ((p = PICK(own, def, f_banner)) && IS_SET(p, f_banner) && p->banner &&
+	    !(lim->banner = strdup(p->banner)))
+		oom(l, sc);
+	if ((p = PICK(own, def, f_per_source)) && IS_SET(p, f_per_source)) {
+		lim->per_source_max = p->ps_max;
+		lim->ipv4_prefix = p->ps_v4;
+		lim->ipv6_prefix = p->ps_v6;
+	}
+	if ((p = PICK(own, def, f_rate)) && IS_SET(p, f_rate)) {
+		lim->rate = p->rate;
+		lim->burst = default_burst(p->rate, p->burst);
+	}
+	if ((p = PICK(own, def, f_ps_rate)) && IS_SET(p, f_ps_rate)) {
+		lim->per_source_rate = p->ps_rate;
+		lim->per_source_burst = default_burst(p->ps_rate, p->ps_burst);
+	}
+}
+
+static void *dup_array(const void *src, size_t n, size_t size, bool *failed)
+{
+	void *d;
+
+	if (!n)
+		return NULL;
+	if (!(d = malloc(n * size))) {
+		*failed = true;
+		return NULL;
+	}
+	memcpy(d, src, n * size);
+	return d;
+}
+
+/*
+ * A rule that can never apply is a mistake, so the service's own rules are checked
+ * against its listeners: CIDR rules need a TCP listener, uid/gid rules a unix one
+ * (systemd: sockets may be either). Rules inherited from defaults are not: one
+ * defaults block serves TCP and unix services alike, each using the rules that apply.
+ */
+static void check_access(struct loader *l, struct service_conf *sc, const struct svc_part *own)
+{
+	bool has_unix = false, has_inet = false;
+
+	for (size_t i = 0; i < sc->n_listen; i++) {
+		const struct addr *a = &sc->listen[i].addr;
+		if (!a->key[0])
+			return; /* a bad address was reported; its kind is unknown */
+		has_unix |= a->kind == ADDR_UNIX || a->kind == ADDR_SYSTEMD;
+		has_inet |= a->kind != ADDR_UNIX;
+	}
+	if (!sc->n_listen)
+		return;
+	if (own->access_unix_key && !has_unix)
+		diag_error(l->diag, &own->access_unix_pos,
+		           "services.%s.access: %s applies to unix: listeners only (service '%s' "
+		           "has none)",
+		           sc->name, own->access_unix_key, sc->name);
+	if (own->access_cidr_key && !has_inet)
+		diag_error(l->diag, &own->access_cidr_pos,
+		           "services.%s.access: %s applies to TCP listeners only (service '%s' "
+		           "listens on unix: sockets only)",
+		           sc->name, own->access_cidr_key, sc->name);
+}
+
+static void merge_access(struct loader *l, struct service_conf *sc, const struct svc_part *own,
+                         const struct svc_part *def)
+{
+	const struct svc_part *p = PICK(own, def, f_access);
+	const struct access_conf *src;
+	struct access_conf *a = &sc->access;
+	bool failed = false;
+
+	if (!IS_SET(p, f_access))
+		return;
+	src = &p->access;
+	a->allow = dup_array(src->allow, src->n_allow, sizeof(*src->allow), &failed);
+	a->n_allow = src->n_allow;
+	a->deny = dup_array(src->deny, src->n_deny, sizeof(*src->deny), &failed);
+	a->n_deny = src->n_deny;
+	a->allow_uids = dup_array(src->allow_uids, src->n_allow_uids, sizeof(uid_t), &failed);
+	a->n_allow_uids = src->n_allow_uids;
+	a->allow_gids = dup_array(src->allow_gids, src->n_allow_gids, sizeof(gid_t), &failed);
+	a->n_allow_gids = src->n_allow_gids;
+	if (failed)
+		oom(l, sc);
+	if (p == own)
+		check_access(l, sc, own);
+}
+
+/* The service's own log_connections, else log.connections, else CONNLOG_DEFAULT (the
+ * runtime decides by handler kind). */
+static void merge_connlog(struct loader *l, struct service_conf *sc)
+{
+	const struct config *cfg = &l->ci->pub;
+
+	if (sc->connlog != CONNLOG_DEFAULT || cfg->connlog == CONNLOG_DEFAULT)
+		return;
+	sc->connlog = cfg->connlog;
+	if (cfg->connlog_path && !(sc->connlog_path = strdup(cfg->connlog_path)))
+		oom(l, sc);
 }
 
 static void merge_mpm(struct loader *l, struct service_conf *sc, const struct svc_part *own,
@@ -286,6 +407,9 @@ void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_
 	merge_environment(l, sc, own, def);
 	merge_pass_environment(l, sc, PICK(own, def, f_pass_env));
 	merge_scalars(sc, own, def);
+	merge_limits(l, sc, own, def);
+	merge_access(l, sc, own, def);
+	merge_connlog(l, sc);
 	merge_mpm(l, sc, own, def);
 	sc->fingerprint = config_fingerprint(sc);
 	if (!sc->fingerprint)

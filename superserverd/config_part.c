@@ -16,8 +16,8 @@
 
 const char *const config_part_keys[] = {
         "user",  "group", "groups",  "capabilities",     "environment", "pass_environment",
-        "umask", "nice",  "rlimits", "shutdown_timeout", "limits",      "mpm",
-        NULL,
+        "umask", "nice",  "rlimits", "shutdown_timeout", "limits",      "access",
+        "mpm",   NULL,
 };
 
 struct pctx {
@@ -354,22 +354,22 @@ static void parse_nice(struct pctx *c, yaml_node_t *v)
 }
 
 /* A duration setting, at most a year so that adding it to a clock cannot overflow. */
-static int duration_value(struct pctx *c, yaml_node_t *v, const char *path, const char *key,
-                          uint64_t *usec_r)
+int config_duration(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                    const char *key, uint64_t *usec_r)
 {
-	const char *s = ystring(c->yd, v, path, c->l->diag);
+	const char *s = ystring(yd, v, path, l->diag);
 	char parent[CONFIG_PATH_MAX];
 
 	if (!s)
 		return -1;
 	if (units_parse_duration(s, usec_r) < 0) {
-		yerror(c->l->diag, c->yd, v, path,
+		yerror(l->diag, yd, v, path,
 		       "expected a duration such as 500ms, 30s, 5m or 1h, got '%s'", s);
 		return -1;
 	}
 	if (*usec_r > DURATION_MAX) {
 		config_parent_path(parent, path);
-		yerror(c->l->diag, c->yd, v, parent, "%s must be at most 365d (got %s)", key, s);
+		yerror(l->diag, yd, v, parent, "%s must be at most 365d (got %s)", key, s);
 		return -1;
 	}
 	return 0;
@@ -378,31 +378,18 @@ static int duration_value(struct pctx *c, yaml_node_t *v, const char *path, cons
 static void parse_shutdown(struct pctx *c, yaml_node_t *v)
 {
 	begin(c, &c->p->f_shutdown, v);
-	if (duration_value(c, v, c->path, "shutdown_timeout", &c->p->shutdown_usec) == 0)
+	if (config_duration(c->l, c->yd, v, c->path, "shutdown_timeout", &c->p->shutdown_usec) == 0)
 		c->p->f_shutdown.st = FIELD_SET;
 }
 
 static void parse_limits(struct pctx *c, yaml_node_t *v)
 {
-	static const char *const keys[] = {"idle_timeout", "max_duration", NULL};
-	char where[CONFIG_PATH_MAX + 3], kpath[CONFIG_PATH_MAX];
+	config_limits_parse(c->l, c->yd, v, c->path, c->p);
+}
 
-	if (!yexpect(c->yd, v, YAML_MAPPING_NODE, c->path, c->l->diag))
-		return;
-	snprintf(where, sizeof(where), "in %s", c->path);
-	ymap_check(c->yd, v, c->path, where, keys, c->l->diag);
-	for (int i = 0; i < 2; i++) {
-		struct field *f = i == 0 ? &c->p->f_idle : &c->p->f_maxdur;
-		uint64_t *usec = i == 0 ? &c->p->idle_usec : &c->p->maxdur_usec;
-		yaml_node_t *n = ymap_get(c->yd, v, keys[i], NULL);
-
-		if (!n)
-			continue;
-		config_subpath(kpath, c->path, keys[i]);
-		begin(c, f, n);
-		if (duration_value(c, n, kpath, keys[i], usec) == 0)
-			f->st = FIELD_SET;
-	}
+static void parse_access(struct pctx *c, yaml_node_t *v)
+{
+	config_access_parse(c->l, c->yd, v, c->path, c->p);
 }
 
 static const char *const rlimit_names[RLIM_COUNT] = {
@@ -515,7 +502,8 @@ static const struct {
         {"environment", parse_env}, {"pass_environment", parse_pass_env},
         {"umask", parse_umask},     {"nice", parse_nice},
         {"rlimits", parse_rlimits}, {"shutdown_timeout", parse_shutdown},
-        {"limits", parse_limits},   {"mpm", parse_mpm},
+        {"limits", parse_limits},   {"access", parse_access},
+        {"mpm", parse_mpm},
 };
 
 bool config_part_parse(struct loader *l, struct ydoc *yd, const char *key, yaml_node_t *v,
@@ -545,5 +533,7 @@ void config_part_free(struct svc_part *p)
 		free(p->pass_env[i]);
 	free(p->pass_env);
 	free(p->mpm_options);
+	free(p->banner);
+	config_access_free(&p->access);
 	memset(p, 0, sizeof(*p));
 }

@@ -14,10 +14,14 @@
 #include "superserverd/config_int.h"
 #include "superserverd/units.h"
 
-#define BACKLOG_DEFAULT 4096
-#define N_ALLOWED       32 /* room for every service key */
+#define BACKLOG_DEFAULT       4096
+#define PROXY_TIMEOUT_DEFAULT (5 * USEC_PER_SEC)
+#define PROXY_TIMEOUT_MIN     USEC_PER_MSEC
+#define PROXY_TIMEOUT_MAX     (60 * USEC_PER_SEC)
+#define N_ALLOWED             32 /* room for every service key */
 
-const char *const config_service_keys[] = {"listen", "builtin", "exec", "module", "args", NULL};
+const char *const config_service_keys[] = {"listen", "builtin",         "exec", "module",
+                                           "args",   "log_connections", NULL};
 
 struct sctx {
 	struct loader *l;
@@ -83,12 +87,70 @@ static void parse_address(struct sctx *c, yaml_node_t *n, const char *path, stru
 		yerror(c->l->diag, c->yd, n, path, "%s", err);
 }
 
+/*
+ * proxy_protocol, trusted_proxies and proxy_timeout of listen map M. Each mistake is
+ * reported once: a key that depends on a bad or misplaced proxy_protocol says nothing.
+ */
+static void parse_listen_proxy(struct sctx *c, yaml_node_t *m, const char *path,
+                               struct listen_conf *lc)
+{
+	char kpath[CONFIG_PATH_MAX];
+	yaml_node_t *pp, *ppk, *tp, *tpk, *pt, *ptk;
+	bool pp_ok = true; /* proxy_protocol absent, or valid where it is */
+	uint64_t usec;
+
+	if ((pp = ymap_get(c->yd, m, "proxy_protocol", &ppk))) {
+		config_subpath(kpath, path, "proxy_protocol");
+		pp_ok = parse_bool(c, pp, kpath, &lc->proxy_protocol) == 0;
+		/* An address that failed to parse has no key: it was reported already. */
+		if (pp_ok && lc->proxy_protocol && lc->addr.kind == ADDR_UNIX && lc->addr.key[0]) {
+			yerror(c->l->diag, c->yd, ppk, path,
+			       "proxy_protocol is only for TCP addresses (%s is not one)",
+			       lc->addr.key);
+			pp_ok = false;
+		}
+		if (!pp_ok)
+			lc->proxy_protocol = false;
+	}
+	if ((tp = ymap_get(c->yd, m, "trusted_proxies", &tpk)) && pp_ok) {
+		config_subpath(kpath, path, "trusted_proxies");
+		if (!lc->proxy_protocol)
+			yerror(c->l->diag, c->yd, tpk, path,
+			       "trusted_proxies needs proxy_protocol: true");
+		else if (config_cidr_list(c->l, c->yd, tp, kpath, &lc->trusted_proxies,
+		                          &lc->n_trusted_proxies) == 0 &&
+		         !lc->n_trusted_proxies)
+			yerror(c->l->diag, c->yd, tp, path,
+			       "proxy_protocol needs trusted_proxies: the peers allowed to send "
+			       "the "
+			       "header");
+	} else if (lc->proxy_protocol && !tp) {
+		yerror(c->l->diag, c->yd, ppk, path,
+		       "proxy_protocol needs trusted_proxies: the peers allowed to send the "
+		       "header");
+	}
+	if ((pt = ymap_get(c->yd, m, "proxy_timeout", &ptk)) && pp_ok) {
+		config_subpath(kpath, path, "proxy_timeout");
+		if (!lc->proxy_protocol) {
+			yerror(c->l->diag, c->yd, ptk, path,
+			       "proxy_timeout needs proxy_protocol: true");
+		} else if (config_duration(c->l, c->yd, pt, kpath, "proxy_timeout", &usec) == 0) {
+			if (usec >= PROXY_TIMEOUT_MIN && usec <= PROXY_TIMEOUT_MAX)
+				lc->proxy_timeout_usec = usec;
+			else
+				yerror(c->l->diag, c->yd, pt, path,
+				       "proxy_timeout must be between 1ms and 60s (got %s)",
+				       (const char *)pt->data.scalar.value);
+		}
+	}
+}
+
 static void parse_listen_map(struct sctx *c, yaml_node_t *m, const char *path,
                              struct listen_conf *lc)
 {
-	static const char *const keys[] = {"address", "backlog",   "reuseport",
-	                                   "nodelay", "keepalive", "mode",
-	                                   "owner",   "group",     NULL};
+	static const char *const keys[] = {
+	        "address", "backlog", "reuseport",      "nodelay",         "keepalive",     "mode",
+	        "owner",   "group",   "proxy_protocol", "trusted_proxies", "proxy_timeout", NULL};
 	static const char *const unix_only[] = {"mode", "owner", "group"};
 	char where[CONFIG_PATH_MAX + 3], kpath[CONFIG_PATH_MAX];
 	yaml_node_t *n, *kn;
@@ -154,6 +216,7 @@ static void parse_listen_map(struct sctx *c, yaml_node_t *m, const char *path,
 			lc->has_group = parse_socket_group(c, n, kpath, &lc->group) == 0;
 		}
 	}
+	parse_listen_proxy(c, m, path, lc);
 }
 
 static void parse_listen(struct sctx *c, yaml_node_t *v, const char *path)
@@ -185,6 +248,7 @@ static void parse_listen(struct sctx *c, yaml_node_t *v, const char *path)
 		struct listen_conf *lc = &sc->listen[sc->n_listen++];
 
 		lc->backlog = BACKLOG_DEFAULT;
+		lc->proxy_timeout_usec = PROXY_TIMEOUT_DEFAULT;
 		lc->pos = ypos(c->yd, n);
 		if (v->type == YAML_SEQUENCE_NODE)
 			snprintf(ipath, sizeof(ipath), "%s[%zu]", path, (size_t)(it - items));
@@ -448,6 +512,8 @@ static void parse_own_key(struct sctx *c, const char *key, yaml_node_t *kn, yaml
 		parse_module(c, v, kpath);
 	} else if (strcmp(key, "args") == 0) {
 		parse_args(c, v, kpath);
+	} else if (strcmp(key, "log_connections") == 0) {
+		config_connlog_parse(c->l, c->yd, v, kpath, &c->sc->connlog, &c->sc->connlog_path);
 	} else {
 		config_part_parse(c->l, c->yd, key, v, kpath, false, own);
 	}
@@ -503,6 +569,8 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 void config_service_free(struct service_conf *sc)
 {
 	free(sc->name);
+	for (size_t i = 0; i < sc->n_listen; i++)
+		free(sc->listen[i].trusted_proxies);
 	free(sc->listen);
 	free(sc->builtin);
 	if (sc->exec_argv)
@@ -527,6 +595,9 @@ void config_service_free(struct service_conf *sc)
 	for (size_t i = 0; i < sc->n_pass_environment; i++)
 		free(sc->pass_environment[i]);
 	free(sc->pass_environment);
+	free(sc->limits.banner);
+	config_access_free(&sc->access);
+	free(sc->connlog_path);
 	free(sc->fingerprint);
 	memset(sc, 0, sizeof(*sc));
 }

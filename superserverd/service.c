@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mpm/admit.h"
 #include "mpm/mpm.h"
 #include "services/args.h"
 #include "services/builtins.h"
@@ -52,6 +53,10 @@ struct service {
 	size_t n_workers;
 	sd_event_source *kill_timer;
 	sd_event_source *tick_timer;
+	sd_event_source *watch_timer; /* once a second: rejection episodes */
+	uint64_t last_rejected[REJECT_REASON_COUNT];
+	uint64_t episode_start[REJECT_REASON_COUNT]; /* 0 = no episode going on */
+	uint64_t episode_count[REJECT_REASON_COUNT];
 	struct scoreboard *scoreboard;
 	int scoreboard_fd;
 	struct mpm_pool pool;
@@ -120,7 +125,10 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 	svc->workers = calloc(svc->n_workers ? svc->n_workers : 1, sizeof(*svc->workers));
 	if (!svc->listeners || !svc->workers)
 		goto oom;
-	svc->scoreboard = scoreboard_create((unsigned)svc->n_workers, &svc->scoreboard_fd);
+	unsigned n_sources, held_cap;
+	admit_sizes(sc, &n_sources, &held_cap);
+	svc->scoreboard = scoreboard_create_admit((unsigned)svc->n_workers, n_sources, held_cap,
+						  &svc->scoreboard_fd);
 	if (!svc->scoreboard) {
 		diag_error(diag, &sc->pos, "service '%s': cannot create its scoreboard: %s",
 			   sc->name, strerror(errno));
@@ -406,6 +414,47 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static const char *const reject_what[REJECT_REASON_COUNT] = {
+	[REJECT_MAX_CONNECTIONS] = "at max_connections",
+	[REJECT_PER_SOURCE] = "over the per-source connection limit",
+	[REJECT_RATE] = "over a source's connection rate",
+	[REJECT_ACCESS] = "refused by the access list",
+	[REJECT_PROXY] = "with a bad or untrusted PROXY header",
+};
+
+/* Rejections are logged once per episode, with a summary at its end, never one line
+ * per connection: a flood must not flood the journal too. */
+static int on_watch(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct service *svc = userdata;
+	uint64_t now = now_usec();
+
+	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++) {
+		uint64_t cur = atomic_load(&svc->scoreboard->counters.rejected[r]);
+		uint64_t delta = cur - svc->last_rejected[r];
+		svc->last_rejected[r] = cur;
+		if (delta && !svc->episode_start[r]) {
+			svc->episode_start[r] = now;
+			svc->episode_count[r] = delta;
+			log_warning(svc->conf->name,
+				    "rejecting connections %s (%llu in the last second)",
+				    reject_what[r], (unsigned long long)delta);
+		} else if (delta) {
+			svc->episode_count[r] += delta;
+		} else if (svc->episode_start[r]) {
+			log_notice(svc->conf->name,
+				   "no more connections %s: %llu rejected in %.1f s", reject_what[r],
+				   (unsigned long long)svc->episode_count[r],
+				   (double)(now - svc->episode_start[r]) / 1e6);
+			svc->episode_start[r] = 0;
+		}
+	}
+	if (sd_event_source_set_time_relative(s, USEC_PER_SEC) < 0 ||
+	    sd_event_source_set_enabled(s, SD_EVENT_ON) < 0)
+		log_error(svc->conf->name, "cannot re-arm the rejection watch");
+	return 0;
+}
+
 static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 {
 	if (si->si_code == CLD_EXITED) {
@@ -491,6 +540,8 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	atomic_store(&slot->pid, 0);
 	atomic_store(&slot->active, 0);
 	scoreboard_set_state(slot, WORKER_EMPTY);
+	/* Whatever it held (connection slots, per-source counts) dies with it. */
+	admit_reclaim(svc->scoreboard, w->index);
 
 	if (svc->state != SERVICE_RUNNING) {
 		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);
@@ -547,6 +598,10 @@ int service_start(struct service *svc)
 	    sd_event_add_time_relative(svc->env.event, &svc->tick_timer, CLOCK_MONOTONIC,
 				       USEC_PER_SEC, 0, on_tick, svc) < 0)
 		log_error(svc->conf->name, "cannot start the maintenance timer");
+	if (!svc->watch_timer &&
+	    sd_event_add_time_relative(svc->env.event, &svc->watch_timer, CLOCK_MONOTONIC,
+				       USEC_PER_SEC, 0, on_watch, svc) < 0)
+		log_error(svc->conf->name, "cannot start the rejection watch");
 	log_info(svc->conf->name, "started (%s, %zu listening socket%s)", svc->conf->mpm.ops->name,
 		 svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
 	return 0;
@@ -669,6 +724,7 @@ void service_free(struct service *svc)
 	}
 	sd_event_source_disable_unref(svc->kill_timer);
 	sd_event_source_disable_unref(svc->tick_timer);
+	sd_event_source_disable_unref(svc->watch_timer);
 	release_listeners(svc);
 	scoreboard_unmap(svc->scoreboard);
 	if (svc->scoreboard_fd >= 0)

@@ -649,6 +649,353 @@ START_TEST(ref_counting)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ limits and access */
+
+static void assert_cidr(const struct cidr *c, const char *want)
+{
+	char buf[64];
+
+	cidr_format(c, buf, sizeof(buf));
+	ck_assert_str_eq(buf, want);
+}
+
+START_TEST(limits_every_key)
+{
+	struct config *cfg = load_ok(
+	        NOBODY,
+	        "log: {level: info, connections: 'json:{D}/conn.jsonl'}\n"
+	        "services:\n"
+	        "  e:\n"
+	        "    listen:\n"
+	        "      - {address: '127.0.0.1:7', proxy_protocol: true,\n"
+	        "         trusted_proxies: ['10.0.0.1', '2001:db8::/32'], proxy_timeout: 250ms}\n"
+	        "      - {address: 'systemd:e', proxy_protocol: yes, trusted_proxies: ['::1']}\n"
+	        "      - {address: 'unix:/x', proxy_protocol: false}\n"
+	        "      - '[::1]:7'\n"
+	        "    builtin: echo\n"
+	        "    limits:\n"
+	        "      max_connections: 1024\n"
+	        "      overload: reject\n"
+	        "      banner: \"busy\\ntry later\"\n"
+	        "      per_source: {max: 32, ipv4_prefix: 24, ipv6_prefix: 48}\n"
+	        "      rate: 200/s\n"
+	        "      burst: 400\n"
+	        "      per_source_rate: 30/m\n"
+	        "      per_source_burst: 2.5\n"
+	        "    access:\n"
+	        "      allow: ['10.0.0.1/8', '::1', '::ffff:192.0.2.0/120']\n"
+	        "      deny: ['10.1.0.0/16']\n"
+	        "      allow_users: [nobody, '4000000', root]\n"
+	        "      allow_groups: [nogroup, '0']\n"
+	        "    log_connections: journal\n");
+	const struct service_conf *sc = svc(cfg, "e");
+	const struct limits_conf *lim = &sc->limits;
+	const struct access_conf *a = &sc->access;
+	char path[TPATH];
+
+	snprintf(path, sizeof(path), "%s/conn.jsonl", dir);
+	ck_assert_int_eq(cfg->connlog, CONNLOG_JSON);
+	ck_assert_str_eq(cfg->connlog_path, path);
+	/* The service's own setting wins over log.connections. */
+	ck_assert_int_eq(sc->connlog, CONNLOG_JOURNAL);
+	ck_assert_ptr_null(sc->connlog_path);
+
+	ck_assert(sc->listen[0].proxy_protocol);
+	ck_assert_uint_eq(sc->listen[0].n_trusted_proxies, 2);
+	assert_cidr(&sc->listen[0].trusted_proxies[0], "10.0.0.1/32");
+	assert_cidr(&sc->listen[0].trusted_proxies[1], "2001:db8::/32");
+	ck_assert_uint_eq(sc->listen[0].proxy_timeout_usec, 250000);
+	ck_assert(sc->listen[1].proxy_protocol);
+	ck_assert_uint_eq(sc->listen[1].n_trusted_proxies, 1);
+	ck_assert_uint_eq(sc->listen[1].proxy_timeout_usec, 5 * SEC);
+	ck_assert(!sc->listen[2].proxy_protocol);
+	ck_assert_uint_eq(sc->listen[2].n_trusted_proxies, 0);
+	ck_assert(!sc->listen[3].proxy_protocol);
+	ck_assert_ptr_null(sc->listen[3].trusted_proxies);
+
+	ck_assert_uint_eq(lim->max_connections, 1024);
+	ck_assert_int_eq(lim->overload, OVERLOAD_REJECT);
+	ck_assert_str_eq(lim->banner, "busy\ntry later");
+	ck_assert_uint_eq(lim->per_source_max, 32);
+	ck_assert_uint_eq(lim->ipv4_prefix, 24);
+	ck_assert_uint_eq(lim->ipv6_prefix, 48);
+	ck_assert(lim->rate == 200.0);
+	ck_assert(lim->burst == 400.0);
+	ck_assert(lim->per_source_rate == 0.5);
+	ck_assert(lim->per_source_burst == 2.5);
+
+	ck_assert_uint_eq(a->n_allow, 3);
+	assert_cidr(&a->allow[0], "10.0.0.0/8");
+	assert_cidr(&a->allow[1], "::1/128");
+	assert_cidr(&a->allow[2], "192.0.2.0/24");
+	ck_assert_uint_eq(a->n_deny, 1);
+	assert_cidr(&a->deny[0], "10.1.0.0/16");
+	ck_assert_uint_eq(a->n_allow_uids, 3);
+	ck_assert_uint_eq(a->allow_uids[0], NOBODY);
+	ck_assert_uint_eq(a->allow_uids[1], 4000000); /* a number needs no passwd entry */
+	ck_assert_uint_eq(a->allow_uids[2], 0);
+	ck_assert_uint_eq(a->n_allow_gids, 2);
+	ck_assert_uint_eq(a->allow_gids[0], NOGROUP);
+	ck_assert_uint_eq(a->allow_gids[1], 0);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(limits_unset)
+{
+	struct config *cfg = load_ok(NOBODY, "services:\n"
+	                                     "  b: {listen: '127.0.0.1:1', builtin: echo}\n"
+	                                     "  x: {listen: '127.0.0.1:2', exec: /bin/true}\n");
+	const struct service_conf *sc = svc(cfg, "b");
+
+	ck_assert_uint_eq(sc->limits.max_connections, 0);
+	ck_assert_int_eq(sc->limits.overload, OVERLOAD_WAIT);
+	ck_assert_ptr_null(sc->limits.banner);
+	ck_assert_uint_eq(sc->limits.per_source_max, 0);
+	ck_assert_uint_eq(sc->limits.ipv4_prefix, 32);
+	ck_assert_uint_eq(sc->limits.ipv6_prefix, 64);
+	ck_assert(sc->limits.rate == 0 && sc->limits.burst == 0);
+	ck_assert(sc->limits.per_source_rate == 0 && sc->limits.per_source_burst == 0);
+	ck_assert_uint_eq(sc->access.n_allow + sc->access.n_deny, 0);
+	ck_assert_uint_eq(sc->access.n_allow_uids + sc->access.n_allow_gids, 0);
+	ck_assert(!sc->listen[0].proxy_protocol);
+	ck_assert_uint_eq(sc->listen[0].proxy_timeout_usec, 5 * SEC);
+	/* Neither log.connections nor log_connections: the runtime picks by handler kind. */
+	ck_assert_int_eq(cfg->connlog, CONNLOG_DEFAULT);
+	ck_assert_int_eq(sc->connlog, CONNLOG_DEFAULT);
+	ck_assert_int_eq(svc(cfg, "x")->connlog, CONNLOG_DEFAULT);
+	ck_assert_ptr_null(sc->connlog_path);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(limits_values)
+{
+	static const struct {
+		const char *limits;
+		double rate, burst, ps_rate, ps_burst;
+		uint32_t ps_max;
+		unsigned v4, v6;
+	} t[] = {
+	        {"rate: 200/s", 200, 200, 0, 0, 0, 32, 64},
+	        {"rate: 30/m", 0.5, 1, 0, 0, 0, 32, 64},
+	        {"rate: 0.5/s", 0.5, 1, 0, 0, 0, 32, 64},
+	        {"rate: 7200/h, burst: 1", 2, 1, 0, 0, 0, 32, 64},
+	        {"rate: 1000000000/s", 1e9, 1e9, 0, 0, 0, 32, 64},
+	        {"rate: 1.25/s, burst: 1.5", 1.25, 1.5, 0, 0, 0, 32, 64},
+	        {"per_source_rate: 5/s", 0, 0, 5, 5, 0, 32, 64},
+	        {"per_source_rate: 90/m, per_source_burst: 10", 0, 0, 1.5, 10, 0, 32, 64},
+	        {"per_source: 1", 0, 0, 0, 0, 1, 32, 64},
+	        {"per_source: 1000000", 0, 0, 0, 0, 1000000, 32, 64},
+	        {"per_source: {max: 4}", 0, 0, 0, 0, 4, 32, 64},
+	        {"per_source: {max: 4, ipv4_prefix: 0, ipv6_prefix: 0}", 0, 0, 0, 0, 4, 0, 0},
+	        {"per_source: {max: 4, ipv4_prefix: 32, ipv6_prefix: 128}", 0, 0, 0, 0, 4, 32, 128},
+	};
+	char yaml[512];
+
+	for (size_t i = 0; i < N(t); i++) {
+		snprintf(yaml, sizeof(yaml),
+		         "services:\n  e: {listen: '127.0.0.1:1', builtin: echo, limits: {%s}}\n",
+		         t[i].limits);
+		struct config *cfg = load_ok(NOBODY, yaml);
+		const struct limits_conf *lim = &svc(cfg, "e")->limits;
+
+		ck_assert_msg(lim->rate == t[i].rate && lim->burst == t[i].burst,
+		              "%s: rate %g burst %g", t[i].limits, lim->rate, lim->burst);
+		ck_assert_msg(lim->per_source_rate == t[i].ps_rate &&
+		                      lim->per_source_burst == t[i].ps_burst,
+		              "%s: per-source rate %g burst %g", t[i].limits, lim->per_source_rate,
+		              lim->per_source_burst);
+		ck_assert_uint_eq(lim->per_source_max, t[i].ps_max);
+		ck_assert_uint_eq(lim->ipv4_prefix, t[i].v4);
+		ck_assert_uint_eq(lim->ipv6_prefix, t[i].v6);
+		config_unref(cfg);
+	}
+}
+END_TEST
+
+START_TEST(limits_bounds)
+{
+	struct config *cfg = load_ok(
+	        NOBODY, "services:\n"
+	                "  a: {listen: '127.0.0.1:1', builtin: echo,\n"
+	                "      limits: {max_connections: 1, overload: wait, banner: ''}}\n"
+	                "  b: {listen: [{address: '127.0.0.1:2', proxy_protocol: true,\n"
+	                "               trusted_proxies: ['0.0.0.0/0'], proxy_timeout: 1ms}],\n"
+	                "      builtin: echo, limits: {max_connections: 10000000}}\n"
+	                "  c: {listen: [{address: '127.0.0.1:3', proxy_protocol: true,\n"
+	                "               trusted_proxies: ['::/0'], proxy_timeout: 60s}],\n"
+	                "      builtin: echo}\n");
+
+	ck_assert_uint_eq(svc(cfg, "a")->limits.max_connections, 1);
+	ck_assert_ptr_null(svc(cfg, "a")->limits.banner); /* '' is no banner */
+	ck_assert_uint_eq(svc(cfg, "b")->limits.max_connections, 10000000);
+	ck_assert_uint_eq(svc(cfg, "b")->listen[0].proxy_timeout_usec, 1000);
+	ck_assert_uint_eq(svc(cfg, "c")->listen[0].proxy_timeout_usec, 60 * SEC);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(banner_length)
+{
+	char banner[600], yaml[1024];
+	struct config *cfg;
+	struct diag d;
+
+	memset(banner, 'x', 512);
+	banner[512] = '\0';
+	snprintf(yaml, sizeof(yaml),
+	         "services:\n  e: {listen: '127.0.0.1:1', builtin: echo, limits: {banner: %s}}\n",
+	         banner);
+	cfg = load_ok(NOBODY, yaml);
+	ck_assert_uint_eq(strlen(svc(cfg, "e")->limits.banner), 512);
+	config_unref(cfg);
+
+	strcat(banner, "y");
+	snprintf(yaml, sizeof(yaml),
+	         "services:\n  e: {listen: '127.0.0.1:1', builtin: echo, limits: {banner: %s}}\n",
+	         banner);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "xxx",
+	                "services.e.limits.banner: the banner is 513 bytes (at most 512)");
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(limits_defaults_merge)
+{
+	struct config *cfg =
+	        load_ok(NOBODY, "defaults:\n"
+	                        "  limits:\n"
+	                        "    idle_timeout: 5s\n"
+	                        "    max_connections: 100\n"
+	                        "    overload: reject\n"
+	                        "    banner: busy\n"
+	                        "    per_source: {max: 5, ipv4_prefix: 24}\n"
+	                        "    rate: 10/s\n"
+	                        "    burst: 50\n"
+	                        "    per_source_rate: 1/s\n"
+	                        "services:\n"
+	                        "  a:\n"
+	                        "    listen: '127.0.0.1:1'\n"
+	                        "    builtin: echo\n"
+	                        "    limits: {max_connections: 7, rate: 20/s, per_source: 2}\n"
+	                        "  b:\n"
+	                        "    listen: '127.0.0.1:2'\n"
+	                        "    builtin: echo\n"
+	                        "    limits: {banner: '', overload: wait}\n"
+	                        "  c: {listen: '127.0.0.1:3', builtin: echo}\n");
+	const struct limits_conf *a = &svc(cfg, "a")->limits, *b = &svc(cfg, "b")->limits,
+	                         *c = &svc(cfg, "c")->limits;
+
+	/* a: its own keys replace the defaults' one by one; the rest is inherited. */
+	ck_assert_uint_eq(a->max_connections, 7);
+	ck_assert_uint_eq(a->idle_timeout_usec, 5 * SEC);
+	ck_assert_int_eq(a->overload, OVERLOAD_REJECT);
+	ck_assert_str_eq(a->banner, "busy");
+	/* per_source is one key: the short form drops the defaults' prefix too. */
+	ck_assert_uint_eq(a->per_source_max, 2);
+	ck_assert_uint_eq(a->ipv4_prefix, 32);
+	/* A rate brings its own burst (here the default), not the defaults' 50. */
+	ck_assert(a->rate == 20 && a->burst == 20);
+	ck_assert(a->per_source_rate == 1 && a->per_source_burst == 1);
+
+	/* b: an empty banner removes the inherited one. */
+	ck_assert_ptr_null(b->banner);
+	ck_assert_int_eq(b->overload, OVERLOAD_WAIT);
+	ck_assert_uint_eq(b->max_connections, 100);
+	ck_assert(b->rate == 10 && b->burst == 50);
+
+	/* c: everything from defaults. */
+	ck_assert_uint_eq(c->max_connections, 100);
+	ck_assert_str_eq(c->banner, "busy");
+	ck_assert_uint_eq(c->per_source_max, 5);
+	ck_assert_uint_eq(c->ipv4_prefix, 24);
+	ck_assert_uint_eq(c->ipv6_prefix, 64);
+	ck_assert(c->rate == 10 && c->burst == 50);
+	ck_assert(c->banner != svc(cfg, "a")->limits.banner); /* each service owns its copy */
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(access_replaced_whole)
+{
+	struct config *cfg =
+	        load_ok(NOBODY, "defaults:\n"
+	                        "  access: {allow: ['10.0.0.0/8'], deny: ['10.1.0.0/16'],\n"
+	                        "           allow_users: [nobody]}\n"
+	                        "services:\n"
+	                        "  a: {listen: '127.0.0.1:1', builtin: echo,\n"
+	                        "      access: {deny: ['192.0.2.0/24']}}\n"
+	                        "  b: {listen: '127.0.0.1:2', builtin: echo}\n"
+	                        "  c: {listen: '127.0.0.1:3', builtin: echo, access: {}}\n"
+	                        "  u: {listen: 'unix:/x', builtin: echo}\n"
+	                        "  mixed: {listen: ['unix:/y', '127.0.0.1:4'], builtin: echo,\n"
+	                        "          access: {allow: ['::1'], allow_groups: [nogroup]}}\n"
+	                        "  sd: {listen: 'systemd:sd', builtin: echo,\n"
+	                        "       access: {allow: ['::1'], allow_users: ['0']}}\n");
+	const struct access_conf *a = &svc(cfg, "a")->access, *b = &svc(cfg, "b")->access;
+	const struct access_conf *c = &svc(cfg, "c")->access, *u = &svc(cfg, "u")->access;
+	const struct access_conf *m = &svc(cfg, "mixed")->access;
+
+	/* a's own map replaces the defaults' as a whole: no inherited allow or users. */
+	ck_assert_uint_eq(a->n_allow, 0);
+	ck_assert_uint_eq(a->n_deny, 1);
+	assert_cidr(&a->deny[0], "192.0.2.0/24");
+	ck_assert_uint_eq(a->n_allow_uids, 0);
+	ck_assert_uint_eq(b->n_allow, 1);
+	ck_assert_uint_eq(b->n_deny, 1);
+	ck_assert_uint_eq(b->n_allow_uids, 1);
+	ck_assert(b->allow != svc(cfg, "u")->access.allow); /* copies, not shared */
+	/* An empty map removes every rule. */
+	ck_assert_uint_eq(c->n_allow + c->n_deny + c->n_allow_uids + c->n_allow_gids, 0);
+	/* Inherited rules that cannot apply to a service's listeners are not an error. */
+	ck_assert_uint_eq(u->n_allow, 1);
+	ck_assert_uint_eq(u->n_allow_uids, 1);
+	ck_assert_uint_eq(m->n_allow, 1);
+	ck_assert_uint_eq(m->n_allow_gids, 1);
+	ck_assert_uint_eq(svc(cfg, "sd")->access.n_allow_uids, 1);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(connlog_inherited)
+{
+	struct config *cfg = load_ok(NOBODY, "log: {connections: 'json:{D}/c.jsonl'}\n"
+	                                     "services:\n"
+	                                     "  a: {listen: '127.0.0.1:1', builtin: echo}\n"
+	                                     "  b: {listen: '127.0.0.1:2', builtin: echo,\n"
+	                                     "      log_connections: 'off'}\n"
+	                                     "  c: {listen: '127.0.0.1:3', builtin: echo,\n"
+	                                     "      log_connections: 'json:/tmp/other.jsonl'}\n"
+	                                     "  d: {listen: '127.0.0.1:4', builtin: echo,\n"
+	                                     "      log_connections: off}\n");
+	char path[TPATH];
+
+	snprintf(path, sizeof(path), "%s/c.jsonl", dir);
+	ck_assert_int_eq(svc(cfg, "a")->connlog, CONNLOG_JSON);
+	ck_assert_str_eq(svc(cfg, "a")->connlog_path, path);
+	ck_assert(svc(cfg, "a")->connlog_path != cfg->connlog_path);
+	ck_assert_int_eq(svc(cfg, "b")->connlog, CONNLOG_OFF);
+	ck_assert_ptr_null(svc(cfg, "b")->connlog_path);
+	ck_assert_int_eq(svc(cfg, "c")->connlog, CONNLOG_JSON);
+	ck_assert_str_eq(svc(cfg, "c")->connlog_path, "/tmp/other.jsonl");
+	ck_assert_int_eq(svc(cfg, "d")->connlog, CONNLOG_OFF);
+	config_unref(cfg);
+
+	cfg = load_ok(NOBODY, "log: {connections: 'off'}\n"
+	                      "services:\n  a: {listen: '127.0.0.1:1', exec: /bin/true}\n");
+	ck_assert_int_eq(cfg->connlog, CONNLOG_OFF);
+	ck_assert_int_eq(svc(cfg, "a")->connlog, CONNLOG_OFF);
+	config_unref(cfg);
+	cfg = load_ok(NOBODY, "log: {connections: journal}\n"
+	                      "services:\n  a: {listen: '127.0.0.1:1', builtin: echo}\n");
+	ck_assert_int_eq(svc(cfg, "a")->connlog, CONNLOG_JOURNAL);
+	config_unref(cfg);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ includes */
 
 START_TEST(includes_in_order)
@@ -843,6 +1190,94 @@ START_TEST(fingerprint_table)
 }
 END_TEST
 
+/* Pairs of files differing only in the new keys: equal settings however they are
+ * written give one fingerprint, any change gives another. */
+#define FPA(x) "services:\n  a: {builtin: echo, " x "}\n"
+#define FPL    "listen: '127.0.0.1:1'"
+#define FPU    "listen: 'unix:/x'"
+#define FPP(x) "listen: [{address: '127.0.0.1:1', proxy_protocol: true, " x "}]"
+
+static const struct {
+	const char *name;
+	const char *one, *two;
+	bool same;
+} fp_pairs[] = {
+        {"a rate written two ways, block style", FPA(FPL ", limits: {rate: 10/s}"),
+         "services:\n  a:\n    limits:\n      burst: 10\n      rate: 600/m\n"
+         "    listen: '127.0.0.1:1'\n    builtin: echo\n",
+         true},
+        {"rate changed", FPA(FPL ", limits: {rate: 10/s}"), FPA(FPL ", limits: {rate: 11/s}"),
+         false},
+        {"rate changed a little", FPA(FPL ", limits: {rate: 1/s, burst: 5}"),
+         FPA(FPL ", limits: {rate: 1.000000001/s, burst: 5}"), false},
+        {"burst changed", FPA(FPL ", limits: {rate: 10/s}"),
+         FPA(FPL ", limits: {rate: 10/s, burst: 11}"), false},
+        {"max_connections changed", FPA(FPL ", limits: {max_connections: 5}"),
+         FPA(FPL ", limits: {max_connections: 6}"), false},
+        {"overload changed", FPA(FPL ", limits: {max_connections: 5}"),
+         FPA(FPL ", limits: {max_connections: 5, overload: reject}"), false},
+        {"explicit overload default", FPA(FPL ", limits: {max_connections: 5}"),
+         FPA(FPL ", limits: {max_connections: 5, overload: wait, banner: ''}"), true},
+        {"banner changed", FPA(FPL ", limits: {banner: a}"), FPA(FPL ", limits: {banner: b}"),
+         false},
+        {"per_source short and long", FPA(FPL ", limits: {per_source: 3}"),
+         FPA(FPL ", limits: {per_source: {ipv6_prefix: 64, max: 3, ipv4_prefix: 32}}"), true},
+        {"per_source prefix changed", FPA(FPL ", limits: {per_source: 3}"),
+         FPA(FPL ", limits: {per_source: {max: 3, ipv4_prefix: 24}}"), false},
+        {"per_source changed", FPA(FPL ", limits: {per_source: 3}"),
+         FPA(FPL ", limits: {per_source: 4}"), false},
+        {"per_source_rate changed", FPA(FPL ", limits: {per_source_rate: 1/s}"),
+         FPA(FPL ", limits: {per_source_rate: 2/s}"), false},
+        {"per_source_burst changed", FPA(FPL ", limits: {per_source_rate: 1/s}"),
+         FPA(FPL ", limits: {per_source_rate: 1/s, per_source_burst: 3}"), false},
+        {"allow changed", FPA(FPL ", access: {allow: ['10.0.0.0/8']}"),
+         FPA(FPL ", access: {allow: ['10.0.0.0/16']}"), false},
+        {"allow became deny", FPA(FPL ", access: {allow: ['10.0.0.0/8']}"),
+         FPA(FPL ", access: {deny: ['10.0.0.0/8']}"), false},
+        {"host bits do not matter", FPA(FPL ", access: {allow: ['10.0.0.0/8']}"),
+         FPA(FPL ", access: {allow: ['10.9.9.9/8']}"), true},
+        {"empty access is no access", FPA(FPL), FPA(FPL ", access: {allow: [], deny: []}"), true},
+        {"allow_users changed", FPA(FPU ", access: {allow_users: [nobody]}"),
+         FPA(FPU ", access: {allow_users: [root]}"), false},
+        {"allow_users by name or number", FPA(FPU ", access: {allow_users: [root]}"),
+         FPA(FPU ", access: {allow_users: ['0']}"), true},
+        {"allow_groups changed", FPA(FPU ", access: {allow_groups: [nogroup]}"),
+         FPA(FPU ", access: {allow_groups: [root]}"), false},
+        {"proxy_protocol turned on", FPA(FPL), FPA(FPP("trusted_proxies: ['10.0.0.0/8']")), false},
+        {"trusted_proxies changed", FPA(FPP("trusted_proxies: ['10.0.0.0/8']")),
+         FPA(FPP("trusted_proxies: ['10.0.0.0/9']")), false},
+        {"proxy_timeout changed", FPA(FPP("trusted_proxies: ['::1']")),
+         FPA(FPP("trusted_proxies: ['::1'], proxy_timeout: 4s")), false},
+        {"explicit proxy_timeout default", FPA(FPP("trusted_proxies: ['::1']")),
+         FPA(FPP("proxy_timeout: 5000ms, trusted_proxies: ['::1']")), true},
+        {"explicit proxy_protocol default", FPA(FPL),
+         FPA("listen: [{address: '127.0.0.1:1', proxy_protocol: false}]"), true},
+        {"log_connections changed", FPA(FPL ", log_connections: 'off'"),
+         FPA(FPL ", log_connections: journal"), false},
+        {"log_connections set", FPA(FPL), FPA(FPL ", log_connections: journal"), false},
+        {"log_connections file changed", FPA(FPL ", log_connections: 'json:/tmp/a.jsonl'"),
+         FPA(FPL ", log_connections: 'json:/tmp/b.jsonl'"), false},
+        {"log.connections inherited equals the service's own",
+         "log: {connections: journal}\n" FPA(FPL), FPA(FPL ", log_connections: journal"), true},
+        {"log.connections changed", "log: {connections: journal}\n" FPA(FPL),
+         "log: {connections: 'off'}\n" FPA(FPL), false},
+        {"limits from defaults equal the service's own",
+         "defaults: {limits: {rate: 5/s}, access: {deny: ['::/0']}}\n" FPA(FPL),
+         FPA(FPL ", limits: {rate: 5/s}, access: {deny: ['::/0']}"), true},
+};
+
+START_TEST(fingerprint_pairs)
+{
+	char *one = fingerprint(NOBODY, fp_pairs[_i].one, "a");
+	char *two = fingerprint(NOBODY, fp_pairs[_i].two, "a");
+
+	ck_assert_msg((strcmp(one, two) == 0) == fp_pairs[_i].same, "%s:\n%s\n%s",
+	              fp_pairs[_i].name, one, two);
+	free(one);
+	free(two);
+}
+END_TEST
+
 START_TEST(fingerprint_moved_to_include)
 {
 	char *base = fingerprint(NOBODY, FP_BASE, "b"), *moved;
@@ -921,6 +1356,13 @@ END_TEST
 
 #define SVC      "services:\n  e: "
 #define E_LISTEN "listen: '127.0.0.1:7'"
+#define LIM(x)   SVC "{" E_LISTEN ", builtin: echo, limits: {" x "}}\n"
+#define ACC(x)   SVC "{" E_LISTEN ", builtin: echo, access: {" x "}}\n"
+#define UACC(x)  SVC "{listen: 'unix:/x', builtin: echo, access: {" x "}}\n"
+#define PX(x)    SVC "{listen: [{address: '127.0.0.1:7', " x "}], builtin: echo}\n"
+#define RATE_MSG                                                                                   \
+	"expected a rate such as 200/s, 10/m or 0.5/h (a positive number per second, minute or "   \
+	"hour), got "
 
 static const struct {
 	uid_t uid;
@@ -1036,7 +1478,8 @@ static const struct {
          "    builtin: echo\n",
          "port",
          "unknown key 'port' in services.e.listen[0] (expected one of: address, backlog, "
-         "reuseport, nodelay, keepalive, mode, owner, group)"},
+         "reuseport, nodelay, keepalive, mode, owner, group, proxy_protocol, trusted_proxies, "
+         "proxy_timeout)"},
         {NOBODY,
          "services:\n  a: {listen: '127.0.0.1:7', builtin: echo}\n"
          "  b: {listen: ['127.0.0.1:8', '127.0.0.1:7'], builtin: echo}\n",
@@ -1078,8 +1521,8 @@ static const struct {
          "services.e: expected a string as key, got a list"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, bogus: 1}\n", "bogus",
          "unknown key 'bogus' in service 'e' (expected one of: listen, builtin, exec, module, "
-         "args, user, group, groups, capabilities, environment, pass_environment, umask, nice, "
-         "rlimits, shutdown_timeout, limits, mpm)"},
+         "args, log_connections, user, group, groups, capabilities, environment, "
+         "pass_environment, umask, nice, rlimits, shutdown_timeout, limits, access, mpm)"},
         {NOBODY,
          "services:\n  e:\n    listen: '127.0.0.1:7'\n    builtin: echo\n    builtin: time\n",
          "echo\n    ^builtin", "services.e: duplicate key 'builtin' (first at 4:5)"},
@@ -1176,19 +1619,187 @@ static const struct {
          "got '99999999999999999999s'"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, shutdown_timeout: 366d}\n", "366d",
          "services.e: shutdown_timeout must be at most 365d (got 366d)"},
-        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {max_connections: 5}}\n", "max_conn",
-         "unknown key 'max_connections' in services.e.limits (expected one of: idle_timeout, "
-         "max_duration)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {max_conns: 5}}\n", "max_conns",
+         "unknown key 'max_conns' in services.e.limits (expected one of: idle_timeout, "
+         "max_duration, max_connections, overload, banner, per_source, rate, burst, "
+         "per_source_rate, per_source_burst)"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {idle_timeout: soon}}\n", "soon",
          "services.e.limits.idle_timeout: expected a duration such as 500ms, 30s, 5m or 1h, got "
          "'soon'"},
+        /* limits */
+        {NOBODY, LIM("max_connections: 0"), "max_connections: ^0",
+         "services.e.limits: max_connections must be between 1 and 10000000 (got 0)"},
+        {NOBODY, LIM("max_connections: 10000001"), "10000001",
+         "services.e.limits: max_connections must be between 1 and 10000000 (got 10000001)"},
+        {NOBODY, LIM("max_connections: many"), "many",
+         "services.e.limits.max_connections: expected a number, got 'many'"},
+        {NOBODY, LIM("max_connections: -1"), "-1",
+         "services.e.limits.max_connections: expected a number, got '-1'"},
+        {NOBODY, LIM("overload: drop"), "drop",
+         "services.e.limits.overload: expected wait or reject, got 'drop'"},
+        {NOBODY, LIM("banner: [a]"), "[a]",
+         "services.e.limits.banner: expected a string, got a list"},
+        {NOBODY, LIM("banner: \"a\\0b\""), "\"a",
+         "services.e.limits.banner: the value contains a NUL character"},
+        {NOBODY, LIM("per_source: 0"), "per_source: ^0",
+         "services.e.limits: per_source must be between 1 and 1000000 (got 0)"},
+        {NOBODY, LIM("per_source: lots"), "lots",
+         "services.e.limits.per_source: expected a number, got 'lots'"},
+        {NOBODY, LIM("per_source: [1]"), "[1]",
+         "services.e.limits.per_source: expected a number or a map with 'max' (and ipv4_prefix, "
+         "ipv6_prefix), got a list"},
+        {NOBODY, LIM("per_source: {ipv4_prefix: 24}"), "{ipv4",
+         "services.e.limits.per_source: expected 'max' (how many connections one source may have "
+         "open)"},
+        {NOBODY, LIM("per_source: {max: 1000001}"), "1000001",
+         "services.e.limits.per_source: max must be between 1 and 1000000 (got 1000001)"},
+        {NOBODY, LIM("per_source: {max: 2, ipv4_prefix: 33}"), "33",
+         "services.e.limits.per_source: ipv4_prefix must be between 0 and 32 (got 33)"},
+        {NOBODY, LIM("per_source: {max: 2, ipv6_prefix: 129}"), "129",
+         "services.e.limits.per_source: ipv6_prefix must be between 0 and 128 (got 129)"},
+        {NOBODY, LIM("per_source: {max: 2, ipv6_prefix: x}"), "x}",
+         "services.e.limits.per_source.ipv6_prefix: expected a number, got 'x'"},
+        {NOBODY, LIM("per_source: {max: 2, prefix: 24}"), "prefix",
+         "unknown key 'prefix' in services.e.limits.per_source (expected one of: max, ipv4_prefix, "
+         "ipv6_prefix)"},
+        {NOBODY, LIM("rate: 0/s"), "0/s", "services.e.limits.rate: " RATE_MSG "'0/s'"},
+        {NOBODY, LIM("rate: 0.0/m"), "0.0/m", "services.e.limits.rate: " RATE_MSG "'0.0/m'"},
+        {NOBODY, LIM("rate: fast"), "fast", "services.e.limits.rate: " RATE_MSG "'fast'"},
+        {NOBODY, LIM("rate: 200"), "200", "services.e.limits.rate: " RATE_MSG "'200'"},
+        {NOBODY, LIM("rate: -1/s"), "-1/s", "services.e.limits.rate: " RATE_MSG "'-1/s'"},
+        {NOBODY, LIM("rate: 200/x"), "200/x", "services.e.limits.rate: " RATE_MSG "'200/x'"},
+        {NOBODY, LIM("rate: 200/sec"), "200/", "services.e.limits.rate: " RATE_MSG "'200/sec'"},
+        {NOBODY, LIM("rate: '200 /s'"), "'200", "services.e.limits.rate: " RATE_MSG "'200 /s'"},
+        {NOBODY, LIM("rate: .5/s"), ".5", "services.e.limits.rate: " RATE_MSG "'.5/s'"},
+        {NOBODY, LIM("rate: 5./s"), "5./", "services.e.limits.rate: " RATE_MSG "'5./s'"},
+        {NOBODY, LIM("rate: 1e3/s"), "1e3", "services.e.limits.rate: " RATE_MSG "'1e3/s'"},
+        {NOBODY, LIM("rate: 2000000000/s"), "2000",
+         "services.e.limits: rate must be at most 1000000000/s (got 2000000000/s)"},
+        {NOBODY, LIM("rate: 5/s, burst: 0"), "burst: ^0",
+         "services.e.limits: burst must be between 1 and 1000000000 (got 0)"},
+        {NOBODY, LIM("rate: 5/s, burst: 0.5"), "0.5",
+         "services.e.limits: burst must be between 1 and 1000000000 (got 0.5)"},
+        {NOBODY, LIM("rate: 5/s, burst: lots"), "lots",
+         "services.e.limits.burst: expected a number such as 20, got 'lots'"},
+        {NOBODY, LIM("burst: 10"), "burst",
+         "services.e.limits: burst needs rate (the burst is the size of the rate's bucket): give "
+         "both"},
+        {NOBODY, LIM("per_source_rate: 5"), "5}",
+         "services.e.limits.per_source_rate: " RATE_MSG "'5'"},
+        {NOBODY, LIM("per_source_rate: 1/s, per_source_burst: -1"), "-1",
+         "services.e.limits.per_source_burst: expected a number such as 20, got '-1'"},
+        {NOBODY, LIM("per_source_burst: 3"), "per_source_burst",
+         "services.e.limits: per_source_burst needs per_source_rate (the burst is the size of the "
+         "rate's bucket): give both"},
+        /* access */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, access: [a]}\n", "[a]",
+         "services.e.access: expected a map, got a list"},
+        {NOBODY, ACC("allow: 10.0.0.0/8"), "10.0.0.0/8",
+         "services.e.access.allow: expected a list, got a string"},
+        {NOBODY, ACC("allow: ['10.0.0.0/33']"), "'10.0.0.0/33'",
+         "services.e.access.allow[0]: invalid CIDR '10.0.0.0/33': prefix 33 is out of range for "
+         "IPv4 (0-32)"},
+        {NOBODY, ACC("deny: ['::1/128', nonsense]"), "nonsense",
+         "services.e.access.deny[1]: invalid CIDR 'nonsense': expected an IPv4 or IPv6 address "
+         "with an optional /prefix, such as 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32"},
+        {NOBODY, ACC("deny: ['::/200']"), "'::",
+         "services.e.access.deny[0]: invalid CIDR '::/200': prefix 200 is out of range for IPv6 "
+         "(0-128)"},
+        {NOBODY, ACC("allow: [[a]]"), "[a]",
+         "services.e.access.allow[0]: expected a string, got a list"},
+        {NOBODY, ACC("only_from: []"), "only_from",
+         "unknown key 'only_from' in services.e.access (expected one of: allow, deny, allow_users, "
+         "allow_groups)"},
+        {NOBODY, UACC("allow_users: [no_such_user_x]"), "no_such",
+         "services.e.access.allow_users[0]: unknown user 'no_such_user_x'"},
+        {NOBODY, UACC("allow_groups: [nogroup, no_such_group_x]"), "no_such",
+         "services.e.access.allow_groups[1]: unknown group 'no_such_group_x'"},
+        {NOBODY, UACC("allow_users: nobody"), "nobody",
+         "services.e.access.allow_users: expected a list, got a string"},
+        {NOBODY, ACC("allow_users: [nobody]"), "allow_users",
+         "services.e.access: allow_users applies to unix: listeners only (service 'e' has none)"},
+        {NOBODY, ACC("allow_users: [], allow_groups: ['0']"), "allow_groups",
+         "services.e.access: allow_groups applies to unix: listeners only (service 'e' has none)"},
+        {NOBODY, UACC("allow: ['10.0.0.0/8']"), "allow",
+         "services.e.access: allow applies to TCP listeners only (service 'e' listens on unix: "
+         "sockets only)"},
+        {NOBODY,
+         SVC "{listen: ['unix:/x', 'unix:/y'], builtin: echo, access: {allow: [], deny: ['::/0'], "
+             "allow_users: [nobody]}}\n",
+         "deny",
+         "services.e.access: deny applies to TCP listeners only (service 'e' listens on unix: "
+         "sockets only)"},
+        /* listen: PROXY protocol */
+        {NOBODY, PX("proxy_protocol: true"), "proxy_protocol",
+         "services.e.listen[0]: proxy_protocol needs trusted_proxies: the peers allowed to send "
+         "the "
+         "header"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: []"), "[]",
+         "services.e.listen[0]: proxy_protocol needs trusted_proxies: the peers allowed to send "
+         "the "
+         "header"},
+        {NOBODY, PX("trusted_proxies: ['10.0.0.1']"), "trusted_proxies",
+         "services.e.listen[0]: trusted_proxies needs proxy_protocol: true"},
+        {NOBODY, PX("proxy_protocol: false, trusted_proxies: ['10.0.0.1']"), "trusted_proxies",
+         "services.e.listen[0]: trusted_proxies needs proxy_protocol: true"},
+        {NOBODY, PX("proxy_timeout: 1s"), "proxy_timeout",
+         "services.e.listen[0]: proxy_timeout needs proxy_protocol: true"},
+        {NOBODY,
+         SVC
+         "{listen: [{address: 'unix:/x', proxy_protocol: true, trusted_proxies: ['10.0.0.1']}], "
+         "builtin: echo}\n",
+         "proxy_protocol",
+         "services.e.listen[0]: proxy_protocol is only for TCP addresses (unix:/x is not one)"},
+        {NOBODY, PX("proxy_protocol: maybe, trusted_proxies: ['10.0.0.1'], proxy_timeout: 1s"),
+         "maybe", "services.e.listen[0].proxy_protocol: expected true or false, got 'maybe'"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['10.0.0.0/99']"), "'10.0.0.0/99'",
+         "services.e.listen[0].trusted_proxies[0]: invalid CIDR '10.0.0.0/99': prefix 99 is out of "
+         "range for IPv4 (0-32)"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: '10.0.0.1'"), "'10.0.0.1'",
+         "services.e.listen[0].trusted_proxies: expected a list, got a string"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['::1'], proxy_timeout: 0s"), "0s",
+         "services.e.listen[0]: proxy_timeout must be between 1ms and 60s (got 0s)"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['::1'], proxy_timeout: 999us"),
+         "999us", "services.e.listen[0]: proxy_timeout must be between 1ms and 60s (got 999us)"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['::1'], proxy_timeout: 61s"), "61s",
+         "services.e.listen[0]: proxy_timeout must be between 1ms and 60s (got 61s)"},
+        {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['::1'], proxy_timeout: soon"), "soon",
+         "services.e.listen[0].proxy_timeout: expected a duration such as 500ms, 30s, 5m or 1h, "
+         "got 'soon'"},
+        /* connection records */
+        {NOBODY, "log: {connections: syslog}\n", "syslog",
+         "log.connections: expected journal, off or json:/absolute/path/file.jsonl, got 'syslog'"},
+        {NOBODY, "log: {connections: [a]}\n", "[a]",
+         "log.connections: expected a string, got a list"},
+        {NOBODY, "log: {connections: 'json:rel.jsonl'}\n", "'json",
+         "log.connections: the json file 'rel.jsonl' is not an absolute path"},
+        {NOBODY, "log: {connections: 'json:'}\n", "'json",
+         "log.connections: the json file '' is not an absolute path"},
+        {NOBODY, "log: {connections: 'json:/nonexistent-ss/x.jsonl'}\n", "'json",
+         "log.connections: the directory '/nonexistent-ss' does not exist"},
+        {NOBODY, "log: {connections: 'json:{D}/'}\n", "'json",
+         "log.connections: the json file '{D}/' is a directory (expected a file)"},
+        {NOBODY, "log: {connections: 'json:{D}'}\n", "'json",
+         "log.connections: the json file '{D}' is a directory (expected a file)"},
+        {NOBODY, "log: {connections: 'json:{D}/noexec/x.jsonl'}\n", "'json",
+         "log.connections: '{D}/noexec' is not a directory"},
+        {NOBODY, "log: {connection: journal}\n", "connection",
+         "unknown key 'connection' in log (expected one of: level, connections)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, log_connections: nope}\n", "nope",
+         "services.e.log_connections: expected journal, off or json:/absolute/path/file.jsonl, got "
+         "'nope'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, log_connections: 'json:/nonexistent-ss/x'}\n",
+         "'json", "services.e.log_connections: the directory '/nonexistent-ss' does not exist"},
+        {NOBODY, "defaults: {log_connections: 'off'}\n", "log_connections",
+         "'log_connections' cannot be set in defaults"},
         /* defaults */
         {NOBODY, "defaults:\n  listen: '127.0.0.1:9'\nservices: {}\n", "  ^listen",
          "'listen' cannot be set in defaults"},
         {NOBODY, "defaults: {builtin: echo}\n", "builtin", "'builtin' cannot be set in defaults"},
         {NOBODY, "defaults: {colour: red}\n", "colour",
          "unknown key 'colour' in defaults (expected one of: user, group, groups, capabilities, "
-         "environment, pass_environment, umask, nice, rlimits, shutdown_timeout, limits, mpm)"},
+         "environment, pass_environment, umask, nice, rlimits, shutdown_timeout, limits, access, "
+         "mpm)"},
         {NOBODY, "defaults: [a]\n", "[a]", "defaults: expected a map, got a list"},
         /* top level, control, log, include */
         {NOBODY, "colors: true\n", "colors",
@@ -1350,6 +1961,17 @@ static const struct {
          "defaults.environment: duplicate key 'A' (first at 1:26)"},
         {NOBODY, "{rlimits: {nofile: {soft: 2, hard: 1}}}", "2,",
          "defaults.rlimits.nofile: the soft limit 2 is above the hard limit 1"},
+        {NOBODY, "{limits: {rate: fast}}", "fast", "defaults.limits.rate: " RATE_MSG "'fast'"},
+        {NOBODY, "{limits: {burst: 5}}", "burst",
+         "defaults.limits: burst needs rate (the burst is the size of the rate's bucket): give "
+         "both"},
+        {NOBODY, "{limits: {per_source: {max: 0}}}", "0}",
+         "defaults.limits.per_source: max must be between 1 and 1000000 (got 0)"},
+        {NOBODY, "{access: {deny: ['1.2.3.4/40']}}", "'1.2",
+         "defaults.access.deny[0]: invalid CIDR '1.2.3.4/40': prefix 40 is out of range for IPv4 "
+         "(0-32)"},
+        {ROOT, "{user: nobody, access: {allow_users: [no_such_user_x]}}", "no_such",
+         "defaults.access.allow_users[0]: unknown user 'no_such_user_x'"},
 };
 
 START_TEST(default_error_once)
@@ -1528,6 +2150,7 @@ int main(void)
 	Suite *s = suite_create("config");
 	TCase *valid = tcase_create("valid"), *errs = tcase_create("errors");
 	TCase *inc = tcase_create("includes"), *fp = tcase_create("fingerprint");
+	TCase *lim = tcase_create("limits");
 	SRunner *sr;
 	int failed;
 
@@ -1549,6 +2172,17 @@ int main(void)
 	tcase_add_test(valid, errors_append_to_existing_diag);
 	suite_add_tcase(s, valid);
 
+	tcase_add_checked_fixture(lim, setup, teardown);
+	tcase_add_test(lim, limits_every_key);
+	tcase_add_test(lim, limits_unset);
+	tcase_add_test(lim, limits_values);
+	tcase_add_test(lim, limits_bounds);
+	tcase_add_test(lim, banner_length);
+	tcase_add_test(lim, limits_defaults_merge);
+	tcase_add_test(lim, access_replaced_whole);
+	tcase_add_test(lim, connlog_inherited);
+	suite_add_tcase(s, lim);
+
 	tcase_add_checked_fixture(inc, setup, teardown);
 	tcase_add_test(inc, includes_in_order);
 	tcase_add_test(inc, include_single_string_and_self);
@@ -1560,6 +2194,7 @@ int main(void)
 
 	tcase_add_checked_fixture(fp, setup, teardown);
 	tcase_add_loop_test(fp, fingerprint_table, 0, N(fp_cases));
+	tcase_add_loop_test(fp, fingerprint_pairs, 0, N(fp_pairs));
 	tcase_add_test(fp, fingerprint_moved_to_include);
 	tcase_add_test(fp, fingerprint_module);
 	tcase_add_test(fp, fingerprint_identity);

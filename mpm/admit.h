@@ -1,0 +1,67 @@
+/*
+ * Admission: the overload and access policy every model applies to a new connection,
+ * the same way, from the service's `limits:` and `access:`: the service-wide
+ * connection limit and rate (checked before accept, so clients wait in the backlog),
+ * then access lists, per-source concurrency and per-source rate (after accept, on the
+ * real peer). State shared between a service's processes lives in its scoreboard
+ * segment; per-source slots a dead process held are reclaimed by the master.
+ */
+#ifndef SUPERSERVERD_ADMIT_H
+#define SUPERSERVERD_ADMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "superserverd/config.h"
+#include "superserverd/scoreboard.h"
+
+struct admit {
+	const struct service_conf *conf;
+	struct scoreboard *sb;
+	struct scoreboard_slot *slot;
+	unsigned slot_index;
+	bool enabled;      /* any limit or access rule at all: otherwise every call is cheap */
+	bool need_reserve; /* max_connections or rate: admit_reserve does something */
+};
+
+/* What one connection holds, released once when it ends. */
+struct admit_ticket {
+	bool reserved;  /* counted in active_total */
+	int32_t source; /* index in the source table, -1 = none */
+	int32_t held;   /* position in this process's held list, -1 = none */
+};
+
+#define ADMIT_TICKET_NONE ((struct admit_ticket){.reserved = false, .source = -1, .held = -1})
+
+void admit_init(struct admit *a, const struct service_conf *sc, struct scoreboard *sb,
+		unsigned slot_index);
+
+/*
+ * Before accept(). Returns 0 when a connection may be accepted now (the ticket holds
+ * the reservation), or the microseconds to wait before trying again: the service is
+ * at max_connections (overload: wait) or over its rate. Clients wait in the backlog
+ * meanwhile.
+ */
+uint64_t admit_reserve(struct admit *a, struct admit_ticket *t);
+/* accept() found nothing after a successful reserve. */
+void admit_unreserve(struct admit *a, struct admit_ticket *t);
+
+/*
+ * After accept() (and after a PROXY header, with the real peer). Returns -1 to admit,
+ * or the enum reject_reason; then the rejection is counted and the caller calls
+ * admit_refuse() to send the banner (if the reason calls for one) and close.
+ */
+int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t peer_len,
+		struct admit_ticket *t);
+/* Sends the banner if configured and the reason is an overload, then closes fd. */
+void admit_refuse(struct admit *a, int fd, int reason);
+/* The connection has ended, however it ended. */
+void admit_release(struct admit *a, struct admit_ticket *t);
+
+/* Master: a process of the service died; release what it held. */
+void admit_reclaim(struct scoreboard *sb, unsigned slot_index);
+/* Master: the table size and held-list size a service's configuration needs. */
+void admit_sizes(const struct service_conf *sc, unsigned *n_sources_r, unsigned *held_cap_r);
+
+#endif

@@ -105,14 +105,15 @@ uint64_t admit_reserve(struct admit *a, struct admit_ticket *t)
 	if (!a->need_reserve)
 		return 0;
 	lock_take(s);
-	/* At the limit with overload: reject, accept anyway; admit_check turns it away. */
-	if (l->max_connections && atomic_load(&s->active_total) >= l->max_connections &&
-	    l->overload == OVERLOAD_WAIT)
+	bool full = l->max_connections && atomic_load(&s->active_total) >= l->max_connections;
+	if (full && l->overload == OVERLOAD_WAIT)
 		wait = 20 * 1000; /* capacity frees when some process releases: look again */
 	else if (l->rate > 0)
 		wait = bucket_take(&s->tokens, &s->refill_usec, l->rate, l->burst,
 				   scoreboard_now_usec());
-	if (wait == 0) {
+	/* Full with overload: reject: accept it anyway, unreserved; admit_check turns it
+	 * away with the banner. */
+	if (wait == 0 && !full) {
 		atomic_fetch_add(&s->active_total, 1);
 		atomic_fetch_add(&a->slot->admitted, 1);
 		t->reserved = true;

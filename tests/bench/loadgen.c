@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@
 enum mode { M_CONNECT_READ, M_ECHO_NEW, M_ECHO_PERSIST, M_HOLD, M_WAIT, M_FREE_PORT };
 
 static const char *const mode_names[] = {"connect-read", "echo-new", "echo-persist",
-					 "hold",	 "wait",     "free-port"};
+                                         "hold",         "wait",     "free-port"};
 
 enum probe { P_READ, P_ECHO, P_CONNECT };
 
@@ -53,7 +54,7 @@ struct stats {
 	uint64_t ops;
 	uint64_t connect_err;
 	uint64_t short_read; /* EOF or reset before the whole answer, or an empty answer */
-	uint64_t wrong;	     /* answers whose bytes differ from what was expected */
+	uint64_t wrong;      /* answers whose bytes differ from what was expected */
 	uint64_t timeouts;
 	uint64_t dropped; /* hold: the server closed an idle connection */
 	uint64_t lost_bytes;
@@ -354,7 +355,7 @@ static void on_readable_echo(struct worker *w, struct conn *c, uint64_t now)
 	long held = atomic_fetch_add(&held_total, 1) + 1;
 	if (held == w->o->connections) {
 		fprintf(stderr, "ssbench: ready held=%ld setup_s=%.3f\n", held,
-			(double)(now - t_begin) / 1e9);
+		        (double)(now - t_begin) / 1e9);
 		fflush(stderr);
 	}
 }
@@ -524,10 +525,15 @@ static int run_load(const struct opts *o)
 			s.hist[i] += w->st.hist[i];
 	}
 	uint64_t errors = s.connect_err + s.short_read + s.wrong + s.timeouts + s.dropped;
+	struct rusage ru;
+	double cpu = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	printf("mode=%s ops=%llu ops_s=%.1f p50_us=%llu p99_us=%llu errors=%llu "
 	       "connect_err=%llu short_read=%llu wrong=%llu timeouts=%llu dropped=%llu "
 	       "lost_bytes=%llu corrupt_bytes=%llu duration_s=%.3f concurrency=%d size=%zu "
-	       "threads=%d\n",
+	       "threads=%d cpu_s=%.3f\n",
 	       mode_names[o->mode], (unsigned long long)s.ops,
 	       elapsed > 0 ? (double)s.ops / elapsed : 0.0,
 	       (unsigned long long)hist_percentile(&s, 0.50),
@@ -535,11 +541,12 @@ static int run_load(const struct opts *o)
 	       (unsigned long long)s.connect_err, (unsigned long long)s.short_read,
 	       (unsigned long long)s.wrong, (unsigned long long)s.timeouts,
 	       (unsigned long long)s.dropped, (unsigned long long)s.lost_bytes,
-	       (unsigned long long)s.corrupt_bytes, elapsed, o->concurrency, o->size, o->threads);
+	       (unsigned long long)s.corrupt_bytes, elapsed, o->concurrency, o->size, o->threads,
+	       cpu);
 	fflush(stdout);
 	if (s.lost_bytes || s.corrupt_bytes)
 		fprintf(stderr, "ssbench: DATA ERROR: %llu bytes lost, %llu bytes corrupted\n",
-			(unsigned long long)s.lost_bytes, (unsigned long long)s.corrupt_bytes);
+		        (unsigned long long)s.lost_bytes, (unsigned long long)s.corrupt_bytes);
 	return errors ? 2 : 0;
 }
 
@@ -586,8 +593,8 @@ static int run_wait(const struct opts *o)
 		struct timespec ts = {.tv_nsec = 20 * 1000000};
 		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "ssbench: %s:%d did not answer within %.1fs\n",
-		inet_ntoa(o->addr.sin_addr), ntohs(o->addr.sin_port), o->duration);
+	fprintf(stderr, "ssbench: %s:%d did not answer within %.1fs\n", inet_ntoa(o->addr.sin_addr),
+	        ntohs(o->addr.sin_port), o->duration);
 	return 1;
 }
 
@@ -616,26 +623,26 @@ static int run_free_port(const struct opts *o)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: ssbench --port P --mode MODE [OPTIONS]\n"
-		"  --host A             IPv4 address (default 127.0.0.1)\n"
-		"  --mode MODE          connect-read | echo-new | echo-persist | hold |\n"
-		"                       wait | free-port\n"
-		"  --concurrency C      connections in flight (default 64; hold: connects in "
-		"flight)\n"
-		"  --duration S         stop after S seconds (default 3; hold and wait: the "
-		"deadline)\n"
-		"  --size B             echo message size (default 64; hold: 1)\n"
-		"  --connections N      hold: idle connections to open (default 1000)\n"
-		"  --max-ops N          stop after N operations (default 10000000)\n"
-		"  --threads T          1 or 2 (default 1)\n"
-		"  --op-timeout S       an operation longer than this is an error (default 5)\n"
-		"  --probe KIND         wait: read | echo | connect (default connect)\n"
-		"connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
-		"hold: open N connections, echo --size bytes once on each, then keep them idle\n"
-		"until SIGTERM/SIGINT or the deadline; prints 'ssbench: ready' on stderr once\n"
-		"all N are verified.\n"
-		"Output: one line of key=value; exit 0, 1 on a setup error, 2 if any error was "
-		"counted.\n");
+	        "Usage: ssbench --port P --mode MODE [OPTIONS]\n"
+	        "  --host A             IPv4 address (default 127.0.0.1)\n"
+	        "  --mode MODE          connect-read | echo-new | echo-persist | hold |\n"
+	        "                       wait | free-port\n"
+	        "  --concurrency C      connections in flight (default 64; hold: connects in "
+	        "flight)\n"
+	        "  --duration S         stop after S seconds (default 3; hold and wait: the "
+	        "deadline)\n"
+	        "  --size B             echo message size (default 64; hold: 1)\n"
+	        "  --connections N      hold: idle connections to open (default 1000)\n"
+	        "  --max-ops N          stop after N operations (default 10000000)\n"
+	        "  --threads T          1 or 2 (default 1)\n"
+	        "  --op-timeout S       an operation longer than this is an error (default 5)\n"
+	        "  --probe KIND         wait: read | echo | connect (default connect)\n"
+	        "connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
+	        "hold: open N connections, echo --size bytes once on each, then keep them idle\n"
+	        "until SIGTERM/SIGINT or the deadline; prints 'ssbench: ready' on stderr once\n"
+	        "all N are verified.\n"
+	        "Output: one line of key=value; exit 0, 1 on a setup error, 2 if any error was "
+	        "counted.\n");
 }
 
 static int parse_mode(const char *s, enum mode *m)
@@ -651,27 +658,32 @@ static int parse_mode(const char *s, enum mode *m)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-		.mode = M_CONNECT_READ,
-		.probe = P_CONNECT,
-		.concurrency = 64,
-		.duration = 3,
-		.size = 0,
-		.connections = 1000,
-		.max_ops = 10000000,
-		.threads = 1,
-		.op_timeout = 5,
+	        .mode = M_CONNECT_READ,
+	        .probe = P_CONNECT,
+	        .concurrency = 64,
+	        .duration = 3,
+	        .size = 0,
+	        .connections = 1000,
+	        .max_ops = 10000000,
+	        .threads = 1,
+	        .op_timeout = 5,
 	};
 	const char *host = "127.0.0.1";
 	long port = -1;
 	static const struct option longopts[] = {
-		{"host", required_argument, NULL, 'H'},	  {"port", required_argument, NULL, 'p'},
-		{"mode", required_argument, NULL, 'm'},	  {"concurrency", required_argument, NULL, 'c'},
-		{"duration", required_argument, NULL, 'd'}, {"size", required_argument, NULL, 's'},
-		{"connections", required_argument, NULL, 'n'},
-		{"max-ops", required_argument, NULL, 'M'},  {"threads", required_argument, NULL, 't'},
-		{"op-timeout", required_argument, NULL, 'T'},
-		{"probe", required_argument, NULL, 'P'},    {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"host", required_argument, NULL, 'H'},
+	        {"port", required_argument, NULL, 'p'},
+	        {"mode", required_argument, NULL, 'm'},
+	        {"concurrency", required_argument, NULL, 'c'},
+	        {"duration", required_argument, NULL, 'd'},
+	        {"size", required_argument, NULL, 's'},
+	        {"connections", required_argument, NULL, 'n'},
+	        {"max-ops", required_argument, NULL, 'M'},
+	        {"threads", required_argument, NULL, 't'},
+	        {"op-timeout", required_argument, NULL, 'T'},
+	        {"probe", required_argument, NULL, 'P'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:h", longopts, NULL)) != -1) {

@@ -1,0 +1,689 @@
+#!/usr/bin/env bash
+# The benchmark, run on demand (never by CTest): builds superserverd and the bench tools in
+# build-bench, installs the comparison servers if missing, runs every load against every
+# server on 127.0.0.1, and prints one table plus the goal ratios; both also go to
+# tests/bench/results/latest.txt, the chart to tests/bench/results/chart.png.
+#
+# Environment:
+#   BENCH_DURATION=3      seconds per measurement
+#   BENCH_ROUNDS=3        measurements per row (interleaved across servers); the median is shown
+#   BENCH_ONLY=a,b        servers to run: ssref nginx xinetd tcpserver fork prefork threadpool event
+#   BENCH_CONCURRENCY=64  connections in flight
+#   BENCH_HOLD_N=10000    idle connections held (event, nginx, ssref)
+#   BENCH_HOLD_N_FORK=500 idle connections held by fork-per-connection servers
+#   BENCH_EVENT_WORKERS=1 BENCH_PREFORK_START=64 BENCH_TP_PROCESSES=1 BENCH_TP_THREADS=8
+#   BENCH_NO_INSTALL=1    never call apt-get
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$ROOT/build-bench
+RESULTS=$ROOT/tests/bench/results
+LOGS=$RESULTS/logs
+SSBENCH=$BUILD/tests/bench/ssbench
+SSREF=$BUILD/tests/bench/ssref
+SSD=$BUILD/superserverd
+
+DURATION=${BENCH_DURATION:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
+ONLY=${BENCH_ONLY:-}
+CONC=${BENCH_CONCURRENCY:-64}
+HOLD_N=${BENCH_HOLD_N:-10000}
+HOLD_N_FORK=${BENCH_HOLD_N_FORK:-500}
+EVENT_WORKERS=${BENCH_EVENT_WORKERS:-1}
+PREFORK_START=${BENCH_PREFORK_START:-64}
+TP_PROCESSES=${BENCH_TP_PROCESSES:-1}
+TP_THREADS=${BENCH_TP_THREADS:-8}
+EXEC_PROG=(/usr/bin/date -u)
+NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
+
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- cleanup, by pid only
+STARTED=()   # every server pid this script started
+HOLD_PID=""  # a backgrounded ssbench (hold)
+TMP=""
+
+alive() { # PID: running (a zombie counts as gone)
+	local st
+	st=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+tree_pids() { # ROOT: ROOT and all its descendants
+	ps -e -o pid=,ppid= 2>/dev/null | awk -v r="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END { q[1] = r; n = 1; for (i = 1; i <= n; i++) { print q[i];
+			m = split(kids[q[i]], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] } }'
+}
+
+stop_pid() { # PID: SIGTERM, poll up to 5 s, then SIGKILL; leftovers of its tree too
+	local pid=$1 tree i
+	[ -n "$pid" ] || return 0
+	tree=$(tree_pids "$pid")
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.05
+		done
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	for i in $tree; do
+		[ "$i" != "$pid" ] && alive "$i" && kill -KILL "$i" 2>/dev/null
+	done
+	return 0
+}
+
+cleanup() {
+	local p
+	trap - EXIT INT TERM
+	[ -n "$HOLD_PID" ] && stop_pid "$HOLD_PID"
+	for p in "${STARTED[@]}"; do
+		alive "$p" && stop_pid "$p"
+	done
+	[ -n "$TMP" ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+launch() { # LOGFILE CMD...: start a server in the background; sets SPID, SLOG, SLOG_AT
+	local logf=$1
+	shift
+	printf '=== %s: %s\n' "$(date -u +%T)" "$*" >>"$logf"
+	SLOG=$logf
+	SLOG_AT=$(wc -l <"$logf")
+	"$@" </dev/null >>"$logf" 2>&1 &
+	SPID=$!
+	STARTED+=("$SPID")
+}
+
+crashes() { # lines of the current server's log, since its start, that tell of a crash
+	tail -n +$((SLOG_AT + 1)) "$SLOG" 2>/dev/null |
+		grep -Ec 'killed by signal|exited on signal|AddressSanitizer|Segmentation fault|Aborted|core dumped'
+}
+
+# ---------------------------------------------------------------- build and tools
+build() {
+	local attempt
+	mkdir -p "$LOGS"
+	for attempt in 1 2 3 4; do
+		if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$LOGS/build.log" 2>&1 &&
+			cmake --build "$BUILD" -j2 --target ssbench ssref superserverd \
+				>>"$LOGS/build.log" 2>&1; then
+			return 0
+		fi
+		# Another engineer's half-written file may break the build for a moment.
+		log "build failed (attempt $attempt, see $LOGS/build.log); retrying in 30 s"
+		sleep 30
+	done
+	cmake --build "$BUILD" -j2 --target ssbench ssref >>"$LOGS/build.log" 2>&1 || {
+		log "cannot build the bench tools"
+		exit 1
+	}
+	log "superserverd does not build: its rows are n/a"
+	SSD=""
+}
+
+install_tools() {
+	local missing=() pkg guard=0
+	command -v xinetd >/dev/null || missing+=(xinetd)
+	command -v tcpserver >/dev/null || missing+=(ucspi-tcp)
+	command -v nginx >/dev/null || missing+=(nginx-light)
+	[ -e "$NGINX_STREAM_MODULE" ] || missing+=(libnginx-mod-stream)
+	command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$IS_ROOT" != 1 ] || [ -n "${BENCH_NO_INSTALL:-}" ] || ! command -v apt-get >/dev/null; then
+		log "missing: ${missing[*]} (not installing): their rows are n/a"
+		return 0
+	fi
+	log "installing ${missing[*]}"
+	# Packages must not start their own daemons (nginx would take port 80).
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		guard=1
+	fi
+	apt-get update -qq >"$LOGS/apt.log" 2>&1
+	for pkg in "${missing[@]}"; do
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" \
+			>>"$LOGS/apt.log" 2>&1 ||
+			{ [ "$pkg" = nginx-light ] &&
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+					--no-install-recommends nginx-core >>"$LOGS/apt.log" 2>&1; } ||
+			log "cannot install $pkg: its rows are n/a"
+	done
+	[ "$guard" = 1 ] && rm -f /usr/sbin/policy-rc.d
+	return 0
+}
+
+# ---------------------------------------------------------------- measurements
+cpu_ticks() { # ROOT: utime+stime+cutime+cstime over the tree (cutime: reaped children)
+	local p files=()
+	for p in $(tree_pids "$1"); do files+=("/proc/$p/stat"); done
+	cat "${files[@]}" 2>/dev/null |
+		awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }'
+}
+
+pss_kib() { # ROOT: sum of Pss over the tree
+	local p files=()
+	for p in $(tree_pids "$1"); do files+=("/proc/$p/smaps_rollup"); done
+	cat "${files[@]}" 2>/dev/null | awk '$1 == "Pss:" { s += $2 } END { print s + 0 }'
+}
+
+settle() { # ROOT: wait until the tree's process count stops changing (deadline 10 s)
+	local last=-1 same=0 n i
+	for ((i = 0; i < 100; i++)); do
+		n=$(tree_pids "$1" | wc -l)
+		if [ "$n" = "$last" ]; then
+			same=$((same + 1))
+			[ $same -ge 3 ] && return 0
+		else
+			same=0
+			last=$n
+		fi
+		sleep 0.1
+	done
+}
+
+busy_ticks() { # user+nice+system of the whole machine, from /proc/stat
+	awk '$1 == "cpu" { print $2 + $3 + $4; exit }' /proc/stat
+}
+
+kv() { # KEY LINE: the value of KEY=... in an ssbench line
+	local w
+	for w in $2; do
+		[ "${w%%=*}" = "$1" ] && { printf '%s' "${w#*=}"; return; }
+	done
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# ---------------------------------------------------------------- servers
+declare -A DISPLAY=(
+	[ssref]="ssref (epoll ref)" [nginx]="nginx stream" [xinetd]="xinetd"
+	[tcpserver]="tcpserver" [fork]="superserverd fork" [prefork]="superserverd prefork"
+	[threadpool]="superserverd threadpool" [event]="superserverd event")
+declare -A MODEL_STATE # model -> ok | reason
+
+wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+ss_mpm() { # MODEL: the YAML mpm value used for that model
+	case $1 in
+	fork) echo "{model: fork, max_children: 1024}" ;;
+	prefork) echo "{model: prefork, start: $PREFORK_START, min_spare: 8, max_spare: $((PREFORK_START > 8 ? PREFORK_START : 8)), max_workers: $((PREFORK_START * 2))}" ;;
+	threadpool) echo "{model: threadpool, processes: $TP_PROCESSES, threads: $TP_THREADS}" ;;
+	event) echo "{model: event, workers: $EVENT_WORKERS, max_connections: 16384}" ;;
+	esac
+}
+
+ss_yaml() { # FILE PORT KIND MPM
+	local what
+	case $3 in
+	daytime) what="builtin: daytime" ;;
+	echo) what="builtin: echo" ;;
+	exec) what="exec: [$(printf '%s, ' "${EXEC_PROG[@]}" | sed 's/, $//')]" ;;
+	esac
+	cat >"$1" <<-EOF
+		# superserverd benchmark configuration (generated by tests/bench/run.sh)
+		log: {level: warning}
+		defaults: {user: nobody, shutdown_timeout: 1s}
+		services:
+		  bench:
+		    listen: ["127.0.0.1:$2"]
+		    $what
+		    mpm: $4
+	EOF
+}
+
+# Is the model built, and does the daemon accept our options for it? Sets MODEL_STATE.
+check_model() {
+	local m=$1 f="$TMP/check-$1.yaml" out
+	[ -n "${MODEL_STATE[$m]:-}" ] && return
+	if [ -z "$SSD" ] || [ ! -x "$SSD" ]; then
+		MODEL_STATE[$m]="n/a (superserverd not built)"
+		return
+	fi
+	ss_yaml "$f" 1 echo "$m"
+	if ! out=$("$SSD" --check-config -c "$f" 2>&1); then
+		MODEL_STATE[$m]="n/a (model not built yet)"
+		printf '%s\n' "$out" >"$LOGS/check-$m.log"
+		return
+	fi
+	ss_yaml "$f" 1 echo "$(ss_mpm "$m")"
+	if ! out=$("$SSD" --check-config -c "$f" 2>&1); then
+		MODEL_STATE[$m]="n/a (bench options refused, see logs/check-$m.log)"
+		printf '%s\n' "$out" >"$LOGS/check-$m.log"
+		return
+	fi
+	MODEL_STATE[$m]=ok
+}
+
+# Sets WHY to the reason SERVER cannot run here, or to nothing.
+unavailable() {
+	WHY=""
+	case $1 in
+	nginx) command -v nginx >/dev/null && [ -e "$NGINX_STREAM_MODULE" ] ||
+		WHY="n/a (nginx or its stream module not installed)" ;;
+	xinetd) command -v xinetd >/dev/null || WHY="n/a (xinetd not installed)" ;;
+	tcpserver) command -v tcpserver >/dev/null || WHY="n/a (ucspi-tcp not installed)" ;;
+	fork | prefork | threadpool | event)
+		check_model "$1"
+		[ "${MODEL_STATE[$1]}" = ok ] || WHY=${MODEL_STATE[$1]} ;;
+	esac
+}
+
+nginx_conf() { # FILE PORT KIND [BACKEND]
+	local body
+	if [ "$3" = daytime ]; then
+		body="return \"\$time_local\\r\\n\";"
+	else
+		body="proxy_pass 127.0.0.1:$4; proxy_timeout 10m;"
+	fi
+	cat >"$1" <<-EOF
+		# nginx benchmark configuration (generated by tests/bench/run.sh)
+		load_module $NGINX_STREAM_MODULE;
+		daemon off;
+		master_process on;
+		worker_processes 1;
+		worker_rlimit_nofile $(ulimit -Hn);
+		pid $TMP/nginx.pid;
+		error_log stderr warn;
+		events { worker_connections $(ulimit -Hn); }
+		stream {
+		    server {
+		        listen 127.0.0.1:$2 backlog=4096;
+		        $body
+		    }
+		}
+	EOF
+}
+
+xinetd_conf() { # FILE PORT KIND
+	local svc user=root
+	[ "$IS_ROOT" = 1 ] || user=$(id -un)
+	case $3 in
+	daytime) svc="type = INTERNAL UNLISTED
+	id = daytime-stream" ;;
+	echo) svc="type = INTERNAL UNLISTED
+	id = echo-stream" ;;
+	exec)
+		svc="type = UNLISTED
+	server = ${EXEC_PROG[0]}
+	server_args = ${EXEC_PROG[*]:1}"
+		[ "$IS_ROOT" = 1 ] && user=nobody
+		;;
+	esac
+	local name=$3
+	[ "$3" = exec ] && name=benchdate
+	cat >"$1" <<-EOF
+		# xinetd benchmark configuration (generated by tests/bench/run.sh)
+		defaults
+		{
+		    instances = UNLIMITED
+		    per_source = UNLIMITED
+		    cps = 1000000 1
+		    log_type = FILE $TMP/xinetd-service.log
+		    log_on_success =
+		    log_on_failure =
+		}
+		service $name
+		{
+		    $svc
+		    socket_type = stream
+		    protocol = tcp
+		    wait = no
+		    user = $user
+		    bind = 127.0.0.1
+		    port = $2
+		    flags = REUSE
+		}
+	EOF
+}
+
+# Start SERVER for KIND (daytime | exec | echo) on PORT; sets SPID (and BACKEND_PID for
+# nginx echo, which proxies to an ssref echo: nginx stream cannot echo by itself).
+start_server() {
+	local server=$1 kind=$2 port=$3 tag="$1-$2" bport
+	BACKEND_PID=""
+	case $server in
+	ssref) launch "$LOGS/$tag.log" "$SSREF" --port "$port" --mode "$kind" ;;
+	nginx)
+		if [ "$kind" = echo ]; then
+			bport=$("$SSBENCH" --mode free-port)
+			launch "$LOGS/$tag-backend.log" "$SSREF" --port "$bport" --mode echo
+			BACKEND_PID=$SPID
+			"$SSBENCH" --mode wait --probe echo --port "$bport" --duration 10 || return 1
+		fi
+		nginx_conf "$TMP/nginx.conf" "$port" "$kind" "${bport:-}"
+		launch "$LOGS/$tag.log" nginx -e stderr -p "$TMP" -c "$TMP/nginx.conf"
+		;;
+	xinetd)
+		xinetd_conf "$TMP/xinetd.conf" "$port" "$kind"
+		launch "$LOGS/$tag.log" xinetd -dontfork -pidfile "$TMP/xinetd.pid" -f "$TMP/xinetd.conf"
+		;;
+	tcpserver)
+		local ids=()
+		[ "$IS_ROOT" = 1 ] && ids=(-u "$(id -u nobody)" -g "$(id -g nobody)")
+		launch "$LOGS/$tag.log" tcpserver -q -H -R -l 0 -c 1024 -b 1024 "${ids[@]}" \
+			127.0.0.1 "$port" "${EXEC_PROG[@]}"
+		;;
+	fork | prefork | threadpool | event)
+		ss_yaml "$TMP/ss.yaml" "$port" "$kind" "$(ss_mpm "$server")"
+		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
+		;;
+	esac
+	local probe=read
+	[ "$kind" = echo ] && probe=echo
+	"$SSBENCH" --mode wait --probe "$probe" --port "$port" --duration 10 || return 1
+	settle "$SPID"
+}
+
+stop_server() {
+	stop_pid "$SPID"
+	[ -n "$BACKEND_PID" ] && stop_pid "$BACKEND_PID"
+	BACKEND_PID=""
+}
+
+# ---------------------------------------------------------------- rows
+declare -A NOTE RATES P50S P99S CPUS ERRS LOST CORRUPT PSS HELD CRASH FRG
+ROWS=()
+FOREIGN="" # per measurement: % of one core used by other processes
+
+add_row() { # LOAD SERVER
+	local k="$1|$2" r
+	for r in "${ROWS[@]}"; do [ "$r" = "$k" ] && return; done
+	ROWS+=("$k")
+}
+
+# One measurement of LOAD (daytime | exec | echo-new | echo-persist) against SERVER.
+measure() {
+	local load=$1 server=$2 k="$1|$2" kind mode port line rc before after ops busy0 busy1
+	add_row "$load" "$server"
+	[ -n "${NOTE[$k]:-}" ] && return
+	unavailable "$server"
+	if [ -n "$WHY" ]; then
+		NOTE[$k]=$WHY
+		return
+	fi
+	local size="--size 64"
+	case $load in
+	daytime) kind=daytime mode=connect-read size="" ;;
+	exec) kind=exec mode=connect-read size="" ;;
+	echo-new) kind=echo mode=echo-new ;;
+	echo-persist) kind=echo mode=echo-persist ;;
+	esac
+	port=$("$SSBENCH" --mode free-port)
+	if ! start_server "$server" "$kind" "$port"; then
+		NOTE[$k]="FAILED (no answer, see logs/$server-$kind.log)"
+		stop_server
+		return
+	fi
+	before=$(cpu_ticks "$SPID")
+	busy0=$(busy_ticks)
+	line=$("$SSBENCH" --mode "$mode" --port "$port" --duration "$DURATION" \
+		--concurrency "$CONC" $size 2>>"$LOGS/ssbench.log")
+	rc=$?
+	busy1=$(busy_ticks)
+	after=$(cpu_ticks "$SPID")
+	stop_server
+	CRASH[$k]=$((${CRASH[$k]:-0} + $(crashes)))
+	ops=$(kv ops "$line")
+	if [ $rc = 1 ] || [ -z "$ops" ]; then
+		NOTE[$k]="FAILED (ssbench rc $rc)"
+		return
+	fi
+	echo "$load $server $line" >>"$LOGS/ssbench.log"
+	RATES[$k]+=" $(kv ops_s "$line")"
+	P50S[$k]+=" $(kv p50_us "$line")"
+	P99S[$k]+=" $(kv p99_us "$line")"
+	ERRS[$k]=$((${ERRS[$k]:-0} + $(kv errors "$line")))
+	LOST[$k]=$((${LOST[$k]:-0} + $(kv lost_bytes "$line")))
+	CORRUPT[$k]=$((${CORRUPT[$k]:-0} + $(kv corrupt_bytes "$line")))
+	# CPU used by processes other than the server and ssbench: a disturbed measurement.
+	local foreign
+	foreign=$(awk -v b=$((busy1 - busy0)) -v s=$((after - before)) -v hz="$CLK_TCK" \
+		-v c="$(kv cpu_s "$line")" -v d="$(kv duration_s "$line")" \
+		'BEGIN { f = (b - s) / hz - c; if (f < 0) f = 0; printf "%.0f", (d > 0 ? 100 * f / d : 0) }')
+	FOREIGN+=" $foreign"
+	FRG[$k]+=" $foreign"
+	if [ "$ops" -gt 0 ]; then
+		CPUS[$k]+=" $(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$ops" \
+			'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
+	fi
+}
+
+# Idle connections: PSS of the server's processes before and while N are held.
+measure_hold() {
+	local server=$1 k="hold|$1" n=$HOLD_N port base after line i lim
+	add_row hold "$server"
+	unavailable "$server"
+	if [ -n "$WHY" ]; then
+		NOTE[$k]=$WHY
+		return
+	fi
+	[ "$server" = fork ] && n=$HOLD_N_FORK
+	lim=$(($(ulimit -Hn) - 200))
+	[ "$server" = nginx ] && lim=$((lim / 2)) # a proxied connection is two descriptors
+	[ "$n" -gt "$lim" ] && n=$lim
+	port=$("$SSBENCH" --mode free-port)
+	if ! start_server "$server" echo "$port"; then
+		NOTE[$k]="FAILED (no answer, see logs/$server-echo.log)"
+		stop_server
+		return
+	fi
+	base=$(pss_kib "$SPID")
+	rm -f "$TMP/hold.out" "$TMP/hold.err"
+	: >"$TMP/hold.err"
+	"$SSBENCH" --mode hold --port "$port" --connections "$n" --concurrency "$CONC" \
+		--duration 120 >"$TMP/hold.out" 2>"$TMP/hold.err" &
+	HOLD_PID=$!
+	for ((i = 0; i < 1200; i++)); do
+		grep -q 'ssbench: ready' "$TMP/hold.err" && break
+		alive "$HOLD_PID" || break
+		sleep 0.1
+	done
+	if grep -q 'ssbench: ready' "$TMP/hold.err"; then
+		after=$(pss_kib "$SPID")
+		PSS[$k]=$(awk -v a="$after" -v b="$base" -v n="$n" 'BEGIN { v = (a - b) / n; if (v > -0.005 && v < 0.005) v = 0; printf "%.2f", v }')
+	fi
+	stop_pid "$HOLD_PID"
+	HOLD_PID=""
+	line=$(cat "$TMP/hold.out")
+	cat "$TMP/hold.err" >>"$LOGS/ssbench.log"
+	echo "hold $server $line" >>"$LOGS/ssbench.log"
+	stop_server
+	CRASH[$k]=$(crashes)
+	HELD[$k]=$n
+	ERRS[$k]=$(kv errors "$line")
+	LOST[$k]=$(kv lost_bytes "$line")
+	CORRUPT[$k]=$(kv corrupt_bytes "$line")
+	[ -n "${PSS[$k]:-}" ] || NOTE[$k]="FAILED (not all $n connections held, see logs/ssbench.log)"
+}
+
+# ---------------------------------------------------------------- report
+LOAD_NAME() {
+	case $1 in
+	daytime) echo "daytime (built-in)" ;;
+	exec) echo "daytime (exec date)" ;;
+	echo-new) echo "echo-new 64 B" ;;
+	echo-persist) echo "echo-persist 64 B" ;;
+	hold) echo "hold idle echo" ;;
+	esac
+}
+
+value() { # KIND KEY: the median of a row's measurements, or empty
+	local v
+	case $1 in
+	rate) v=${RATES[$2]:-} ;;
+	p50) v=${P50S[$2]:-} ;;
+	p99) v=${P99S[$2]:-} ;;
+	cpu) v=${CPUS[$2]:-} ;;
+	esac
+	[ -n "${v// /}" ] && median $v
+}
+
+print_table() {
+	local r load server k fmt rate errs
+	fmt='%-24s %-20s %12s %9s %9s %10s %12s %12s\n'
+	printf "$fmt" "server/model" "load" "conn|req/s" "p50 us" "p99 us" "errors" "CPU us/conn" \
+		"PSS KiB/idle"
+	printf "$fmt" "------------" "----" "----------" "------" "------" "------" "-----------" \
+		"------------"
+	for r in "${ROWS[@]}"; do
+		load=${r%%|*} server=${r#*|} k=$r
+		if [ -n "${NOTE[$k]:-}" ]; then
+			printf '%-24s %-20s %s\n' "${DISPLAY[$server]}" "$(LOAD_NAME "$load")" "${NOTE[$k]}"
+			continue
+		fi
+		errs=${ERRS[$k]:-0}
+		if [ "${LOST[$k]:-0}" != 0 ] || [ "${CORRUPT[$k]:-0}" != 0 ]; then
+			errs="$errs!"
+			DATA_ERRORS+=("${DISPLAY[$server]} $(LOAD_NAME "$load"): ${LOST[$k]:-0} bytes lost, ${CORRUPT[$k]:-0} bytes corrupted")
+		fi
+		if [ "${CRASH[$k]:-0}" != 0 ]; then
+			errs="$errs C"
+			DATA_ERRORS+=("${DISPLAY[$server]} $(LOAD_NAME "$load"): the server log reports ${CRASH[$k]} crash(es), see logs/")
+		fi
+		if [ "$load" = hold ]; then
+			printf "$fmt" "${DISPLAY[$server]}" "hold idle, N=${HELD[$k]}" "-" "-" "-" "$errs" "-" \
+				"${PSS[$k]}"
+			continue
+		fi
+		rate=$(printf '%.0f' "$(value rate "$k")")
+		# '~': other processes used more than 10% of a core during most rounds of this row
+		[ -n "${FRG[$k]:-}" ] && [ "$(median ${FRG[$k]})" -gt 10 ] && rate="~$rate"
+		printf "$fmt" "${DISPLAY[$server]}" "$(LOAD_NAME "$load")" "$rate" \
+			"$(value p50 "$k")" "$(value p99 "$k")" "$errs" "$(value cpu "$k")" "-"
+	done
+}
+
+goal() { # TEXT A B OP LIMIT: checks A/B (or A alone when B is "-") against LIMIT
+	local text=$1 a=$2 b=$3 op=$4 lim=$5
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		printf '  %-52s %9s  %s\n' "$text" "" "n/a"
+		return
+	fi
+	awk -v a="$a" -v b="$b" -v op="$op" -v lim="$lim" -v t="$text" 'BEGIN {
+		if (b == "-") { v = a; unit = "" } else if (b + 0 == 0) { v = -1 } else { v = a / b; unit = "x" }
+		if (v < 0) { printf "  %-52s %9s  n/a\n", t, ""; exit }
+		ok = (op == ">=") ? v >= lim : v <= lim
+		printf "  %-52s %8.3f%s  %s\n", t, v, unit, ok ? "ok" : "MISSED" }'
+}
+
+print_goals() {
+	echo "Goals (same run; medians of $ROUNDS rounds):"
+	goal "event daytime conn/s >= 0.95x ssref" "$(value rate 'daytime|event')" \
+		"$(value rate 'daytime|ssref')" ">=" 0.95
+	goal "event daytime CPU/conn <= 1.2x ssref" "$(value cpu 'daytime|event')" \
+		"$(value cpu 'daytime|ssref')" "<=" 1.2
+	goal "event echo-persist req/s >= 0.9x ssref" "$(value rate 'echo-persist|event')" \
+		"$(value rate 'echo-persist|ssref')" ">=" 0.9
+	goal "event idle PSS <= 4 KiB/conn" "${PSS['hold|event']:-}" - "<=" 4
+	goal "prefork daytime conn/s >= 0.8x ssref" "$(value rate 'daytime|prefork')" \
+		"$(value rate 'daytime|ssref')" ">=" 0.8
+	goal "prefork echo-new conn/s >= 5x xinetd echo" "$(value rate 'echo-new|prefork')" \
+		"$(value rate 'echo-new|xinetd')" ">=" 5
+	goal "threadpool echo-persist req/s >= 0.7x ssref" "$(value rate 'echo-persist|threadpool')" \
+		"$(value rate 'echo-persist|ssref')" ">=" 0.7
+	goal "fork builtin echo-new conn/s >= 1.5x xinetd echo" "$(value rate 'echo-new|fork')" \
+		"$(value rate 'echo-new|xinetd')" ">=" 1.5
+	goal "fork+exec daytime conn/s >= 1.15x tcpserver" "$(value rate 'exec|fork')" \
+		"$(value rate 'exec|tcpserver')" ">=" 1.15
+	goal "fork+exec daytime conn/s >= 1.4x xinetd exec" "$(value rate 'exec|fork')" \
+		"$(value rate 'exec|xinetd')" ">=" 1.4
+}
+
+chart() {
+	command -v gnuplot >/dev/null || {
+		log "gnuplot not installed: no chart"
+		return
+	}
+	local dat="$TMP/chart.dat" s l v
+	for s in ssref nginx xinetd tcpserver fork prefork threadpool event; do
+		printf '"%s"' "${DISPLAY[$s]/superserverd/ss}"
+		for l in daytime exec echo-new echo-persist; do
+			v=$(value rate "$l|$s")
+			printf ' %s' "${v:-?}"
+		done
+		printf '\n'
+	done >"$dat"
+	gnuplot >"$LOGS/gnuplot.log" 2>&1 <<-EOF
+		set terminal pngcairo size 1280,640 font ",10"
+		set output "$RESULTS/chart.png"
+		set title "superserverd benchmark: 2 cores, loopback, load generator on the same machine"
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.8 border -1
+		set datafile missing "?"
+		set logscale y
+		set yrange [100:*]
+		set ylabel "connections (or requests) per second, log scale"
+		set grid ytics
+		set xtics nomirror
+		set xlabel "ss = superserverd model"
+		set key top right
+		plot "$dat" using 2:xtic(1) title "daytime built-in", \
+		     "" using 3 title "daytime exec'd date", \
+		     "" using 4 title "echo-new 64 B", \
+		     "" using 5 title "echo-persist 64 B"
+	EOF
+}
+
+# ---------------------------------------------------------------- main
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+build
+install_tools
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+TMP=$(mktemp -d /tmp/ssbench.XXXXXX)
+chmod 755 "$TMP"
+START=$(date +%s)
+
+declare -A LOAD_SERVERS=(
+	[daytime]="ssref nginx xinetd fork prefork threadpool event"
+	[exec]="tcpserver xinetd fork"
+	[echo-new]="ssref xinetd fork prefork threadpool event"
+	[echo-persist]="ssref fork prefork threadpool event")
+for load in daytime exec echo-new echo-persist; do
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for server in ${LOAD_SERVERS[$load]}; do
+			wanted "$server" || continue
+			log "$load: $server (round $round/$ROUNDS)"
+			measure "$load" "$server"
+		done
+	done
+done
+for server in nginx ssref event fork; do
+	wanted "$server" || continue
+	log "hold: $server"
+	measure_hold "$server"
+done
+
+DATA_ERRORS=()
+{
+	echo "superserverd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- superserverd mpm services 2>/dev/null || echo ' + uncommitted changes')"
+	echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); everything on 127.0.0.1, load generator on the same machine"
+	echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds"
+	echo "models: fork $(ss_mpm fork); prefork $(ss_mpm prefork); threadpool $(ss_mpm threadpool); event $(ss_mpm event)"
+	echo
+	print_table
+	echo
+	print_goals
+	echo
+	echo "Notes:"
+	echo "  CPU us/conn: utime+stime (+ reaped children) of the server's whole process tree / ops; softirq time is not included."
+	echo "  PSS KiB/idle: (sum of Pss over the server's processes while N idle connections are held - before) / N; user space only."
+	echo "  nginx stream cannot echo: its hold row proxies to an ssref echo and counts nginx's processes only."
+	echo "  errors: connect errors + short reads + wrong bytes + timeouts (+ dropped idle connections); '!' = bytes lost or corrupted, 'C' = the server's log reports crashes."
+	[ -n "$FOREIGN" ] && echo "  other processes' CPU during the measurements (% of one core): median $(median $FOREIGN), max $(printf '%s\n' $FOREIGN | sort -g | tail -1); '~' marks rows where it was above 10 in most rounds (disturbed: run again)"
+	for e in "${DATA_ERRORS[@]}"; do echo "  PROBLEM: $e"; done
+	echo "  elapsed: $(($(date +%s) - START)) s"
+} | tee "$RESULTS/latest.txt"
+chart
+[ -f "$RESULTS/chart.png" ] && log "chart: $RESULTS/chart.png"
+log "results: $RESULTS/latest.txt"

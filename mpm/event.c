@@ -82,6 +82,7 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 	l->ctx = ctx;
 	l->name = ctx->conf->name;
 	admit_init(&l->admit, ctx->conf, ctx->scoreboard, ctx->index);
+	connlog_open(&l->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	l->max_conns = (unsigned)o->max_connections;
 	event_fifo_init(&l->idle, ctx->conf->limits.idle_timeout_usec);
 	event_fifo_init(&l->life, ctx->conf->limits.max_duration_usec);
@@ -115,6 +116,7 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 
 static void event_cleanup(struct event_loop *l)
 {
+	connlog_close(&l->connlog);
 	event_pool_free(l);
 	event_conn_free_spares(l);
 	if (l->listeners)
@@ -213,7 +215,7 @@ static int event_run(struct event_loop *l)
 
 static int event_worker_main(const struct worker_ctx *ctx)
 {
-	struct event_loop l = {.epfd = -1, .sig = {.fd = -1}};
+	struct event_loop l = {.epfd = -1, .sig = {.fd = -1}, .connlog = {.fd = -1}};
 	int r;
 
 	if (!ctx->handler) { /* the loader refuses exec under event; never run without one */

@@ -88,6 +88,16 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	 * close callback cannot write (conn_call_close marks the connection first). */
 	event_conn_take_output(l, c);
 	admit_release(&l->admit, &ec->ticket);
+	if (connlog_enabled(&l->connlog)) {
+		socklen_t plen;
+		const struct sockaddr *peer = ss_conn_peer(c, &plen);
+		connlog_write(&l->connlog,
+			      &(struct conn_record){.peer = peer, .peer_len = plen, .fd = c->fd,
+						    .start_usec = c->start_usec, .bytes_known = true,
+						    .bytes_in = c->bytes_in, .bytes_out = c->bytes_out,
+						    .outcome = connlog_outcome(outcome),
+						    .exit_status = -1});
+	}
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
 		event_conn_log_end(l, ec, outcome);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/event_timers.h"
@@ -47,6 +48,7 @@ struct event_slab;
 struct event_loop {
 	const struct worker_ctx *ctx;
 	struct admit admit;
+	struct connlog connlog;
 	const char *name;
 	int epfd;
 	struct event_tag sig;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/exec_env.h"
 #include "mpm/mpm.h"
@@ -62,6 +63,8 @@ struct child {
 	int fd;
 	uint64_t start_usec;
 	struct admit_ticket ticket;
+	struct sockaddr_storage peer; /* for the connection record */
+	socklen_t peer_len;
 };
 
 struct acceptor {
@@ -81,6 +84,7 @@ struct acceptor {
 	struct child *table; /* open addressing by pid, linear probing */
 	unsigned table_mask;
 	struct admit admit;
+	struct connlog connlog;
 	uint64_t retry_at; /* accepting paused by admission (rate, max_connections) until */
 };
 
@@ -90,12 +94,17 @@ static unsigned child_hash(const struct acceptor *a, pid_t pid)
 }
 
 static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
-		      const struct admit_ticket *t)
+		      const struct admit_ticket *t, const struct sockaddr_storage *peer,
+		      socklen_t peer_len)
 {
 	unsigned i = child_hash(a, pid);
 	while (a->table[i].pid != 0)
 		i = (i + 1) & a->table_mask;
 	a->table[i] = (struct child){.pid = pid, .fd = fd, .start_usec = start, .ticket = *t};
+	if (connlog_enabled(&a->connlog)) {
+		a->table[i].peer = *peer;
+		a->table[i].peer_len = peer_len;
+	}
 }
 
 /* Removes pid's record (backward-shift deletion keeps probe chains intact). */
@@ -301,7 +310,20 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
 		conn_set_peer(&c, (const struct sockaddr *)peer, peer_len);
+		if (connlog_enabled(&a->connlog))
+			ss_conn_local(&c, NULL); /* read it while the socket is open */
 		o = driver_serve(&c, &a->limits, NULL);
+		if (connlog_enabled(&a->connlog)) {
+			socklen_t llen;
+			const struct sockaddr *local = ss_conn_local(&c, &llen);
+			connlog_write(&a->connlog,
+				      &(struct conn_record){
+					      .peer = (const struct sockaddr *)peer, .peer_len = peer_len,
+					      .local = local, .local_len = llen, .fd = -1,
+					      .start_usec = c.start_usec, .bytes_known = true,
+					      .bytes_in = c.bytes_in, .bytes_out = c.bytes_out,
+					      .outcome = connlog_outcome(o), .exit_status = -1});
+		}
 		/* Only this process knows the bytes; the acceptor keeps the slot. */
 		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
 				     c.bytes_in, c.bytes_out, driver_result(o));
@@ -319,7 +341,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 		socklen_t plen = sizeof(peer);
 		struct admit_ticket tk;
 		uint64_t wait;
-		pid_t pid;
+		pid_t pid = 0;
 		int fd, r, reason;
 
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
@@ -342,6 +364,15 @@ static void accept_burst(struct acceptor *a, int lfd)
 		}
 		reason = admit_check(&a->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
+			if (connlog_enabled(&a->connlog))
+				connlog_write(&a->connlog,
+					      &(struct conn_record){
+						      .peer = (struct sockaddr *)&peer,
+						      .peer_len = plen, .fd = fd,
+						      .start_usec = scoreboard_now_usec(),
+						      .outcome = "rejected",
+						      .reason = scoreboard_reject_name(reason),
+						      .exit_status = -1});
 			admit_refuse(&a->admit, fd, reason);
 			continue;
 		}
@@ -362,7 +393,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 			close(fd);
 			fd = -1;
 		}
-		child_put(a, pid, fd, start, &tk);
+		child_put(a, pid, fd, start, &tk, &peer, plen);
 		a->children++;
 		scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
 		if (log_get_level() >= LOG_DEBUG) {
@@ -389,10 +420,20 @@ static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *
 		scoreboard_slot_done(a->ctx->slot); /* the process counted the rest */
 		return;
 	}
-	if (ch->fd >= 0) {
+	if (ch->fd >= 0)
 		known = tcpinfo_bytes(ch->fd, &in, &out) == 0;
-		close(ch->fd);
+	if (connlog_enabled(&a->connlog)) {
+		bool killed = WIFSIGNALED(status);
+		connlog_write(&a->connlog,
+			      &(struct conn_record){
+				      .peer = (struct sockaddr *)&ch->peer, .peer_len = ch->peer_len,
+				      .fd = ch->fd, .start_usec = ch->start_usec, .bytes_known = known,
+				      .bytes_in = in, .bytes_out = out,
+				      .outcome = killed ? "killed" : "exited",
+				      .exit_status = killed ? WTERMSIG(status) : WEXITSTATUS(status)});
 	}
+	if (ch->fd >= 0)
+		close(ch->fd);
 	scoreboard_conn_done(sb, a->ctx->slot, dur, known, in, out,
 			     WIFSIGNALED(status) || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR
 								     : CONN_RESULT_COMPLETED);
@@ -465,6 +506,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	a->name = ctx->conf->name;
 	a->max_children = (unsigned)o->max_children;
 	admit_init(&a->admit, ctx->conf, ctx->scoreboard, ctx->index);
+	connlog_open(&a->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
 	a->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
 	unsigned cap = 16;
@@ -522,11 +564,12 @@ static void cleanup(struct acceptor *a)
 				close(a->table[i].fd);
 	free(a->table);
 	exec_env_free(&a->env);
+	connlog_close(&a->connlog);
 }
 
 static int fork_worker_main(const struct worker_ctx *ctx)
 {
-	struct acceptor a = {.epfd = -1, .sig = {.fd = -1}};
+	struct acceptor a = {.epfd = -1, .sig = {.fd = -1}, .connlog = {.fd = -1}};
 	struct epoll_event evs[64];
 	int r = setup(&a, ctx);
 

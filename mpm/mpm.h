@@ -53,6 +53,7 @@ struct worker_ctx {
 	unsigned index;                   /* this process's scoreboard slot */
 	struct scoreboard *scoreboard;    /* the service's segment, mapped in this process */
 	struct scoreboard_slot *slot;     /* &scoreboard->slots[index] */
+	int connlog_fd; /* datagram socket to the master for JSON connection records, or -1 */
 };
 
 /*

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/prefork_exec.h"
 #include "mpm/mpm.h"
@@ -162,6 +163,7 @@ struct worker {
 	int sigfd;
 	bool stopping;
 	struct admit admit;
+	struct connlog connlog;
 };
 
 static void serve_one(struct worker *w, int lfd)
@@ -194,6 +196,14 @@ static void serve_one(struct worker *w, int lfd)
 	}
 	reason = admit_check(&w->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 	if (reason >= 0) {
+		if (connlog_enabled(&w->connlog))
+			connlog_write(&w->connlog,
+				      &(struct conn_record){.peer = (struct sockaddr *)&peer,
+							    .peer_len = plen, .fd = fd,
+							    .start_usec = scoreboard_now_usec(),
+							    .outcome = "rejected",
+							    .reason = scoreboard_reject_name(reason),
+							    .exit_status = -1});
 		admit_refuse(&w->admit, fd, reason);
 		return;
 	}
@@ -201,8 +211,20 @@ static void serve_one(struct worker *w, int lfd)
 	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);
 	conn_init(&c, fd, ctx->handler, ctx->handler_data);
 	conn_set_peer(&c, (struct sockaddr *)&peer, plen);
+	if (connlog_enabled(&w->connlog)) /* the local address, before the socket goes */
+		ss_conn_local(&c, NULL);
 	o = driver_serve(&c, &lim, NULL);
 	admit_release(&w->admit, &tk);
+	if (connlog_enabled(&w->connlog)) {
+		socklen_t llen;
+		const struct sockaddr *local = ss_conn_local(&c, &llen);
+		connlog_write(&w->connlog,
+			      &(struct conn_record){.peer = (struct sockaddr *)&peer, .peer_len = plen,
+						    .local = local, .local_len = llen, .fd = -1,
+						    .start_usec = c.start_usec, .bytes_known = true,
+						    .bytes_in = c.bytes_in, .bytes_out = c.bytes_out,
+						    .outcome = connlog_outcome(o), .exit_status = -1});
+	}
 	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
 			     c.bytes_in, c.bytes_out, driver_result(o));
 }
@@ -214,6 +236,7 @@ static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
 
 	w->ctx = ctx;
 	admit_init(&w->admit, ctx->conf, ctx->scoreboard, ctx->index);
+	connlog_open(&w->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -240,7 +263,7 @@ static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
 static int prefork_worker_main(const struct worker_ctx *ctx)
 {
 	const struct prefork_options *o = ctx->conf->mpm.options;
-	struct worker w = {.epfd = -1, .sigfd = -1};
+	struct worker w = {.epfd = -1, .sigfd = -1, .connlog = {.fd = -1}};
 	struct epoll_event evs[8];
 	int r, rc = 0;
 
@@ -280,6 +303,7 @@ static int prefork_worker_main(const struct worker_ctx *ctx)
 	}
 	scoreboard_set_state(ctx->slot, WORKER_STOPPING);
 out:
+	connlog_close(&w.connlog);
 	if (w.epfd >= 0)
 		close(w.epfd);
 	if (w.sigfd >= 0)

@@ -72,6 +72,7 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 
 	p->ctx = ctx;
 	admit_init(&p->admit, ctx->conf, ctx->scoreboard, ctx->index);
+	connlog_open(&p->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	p->name = ctx->conf->name;
 	p->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
 	p->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
@@ -124,6 +125,8 @@ static void tp_cleanup(struct tp_pool *p)
 			pthread_join(p->threads[i], NULL);
 		tp_poller_teardown(p);
 	}
+	/* After the threads are joined and the connections closed: they write records. */
+	connlog_close(&p->connlog);
 	free(p->threads);
 	tp_queue_destroy(&p->work);
 	tp_queue_destroy(&p->done);
@@ -142,7 +145,7 @@ static void tp_cleanup(struct tp_pool *p)
 
 static int tp_worker_process_main(const struct worker_ctx *ctx)
 {
-	struct tp_pool p = {.epfd = -1, .sig = {.fd = -1}, .wake = {.fd = -1}};
+	struct tp_pool p = {.epfd = -1, .sig = {.fd = -1}, .wake = {.fd = -1}, .connlog = {.fd = -1}};
 	int r, code = 0;
 
 	if (!ctx->handler) {

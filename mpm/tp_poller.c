@@ -219,6 +219,15 @@ static void tp_poller_accept(struct tp_pool *p, int lfd)
 		}
 		reason = admit_check(&p->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
+			if (connlog_enabled(&p->connlog))
+				connlog_write(&p->connlog,
+					      &(struct conn_record){
+						      .peer = (struct sockaddr *)&peer,
+						      .peer_len = plen, .fd = fd,
+						      .start_usec = conn_now_usec(),
+						      .outcome = "rejected",
+						      .reason = scoreboard_reject_name(reason),
+						      .exit_status = -1});
 			admit_refuse(&p->admit, fd, reason);
 			continue;
 		}

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/mpm.h"
@@ -67,6 +68,7 @@ struct tp_pool {
 	const struct worker_ctx *ctx;
 	const char *name;
 	struct admit admit;
+	struct connlog connlog;
 	struct driver_limits limits;
 	unsigned n_threads;
 	unsigned cap; /* threads + queue: connections HELD at most */

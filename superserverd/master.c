@@ -258,6 +258,14 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 			diag_free(&d);
 		}
 		break;
+	case SIGUSR1:
+		/* logrotate moved the connection-record files: every process reopens. */
+		log_info(NULL, "SIGUSR1: reopening connection-record files");
+		for (size_t i = 0; i < m->current.n; i++)
+			service_reopen_logs(m->current.v[i]);
+		for (size_t i = 0; i < m->retired.n; i++)
+			service_reopen_logs(m->retired.v[i]);
+		break;
 	case SIGTERM:
 	case SIGINT:
 		if (m->stop_signals++ == 0) {
@@ -576,7 +584,7 @@ static int open_control(struct master *m)
 
 static int setup_loop(struct master *m)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	sigset_t mask;
 	int r;
 

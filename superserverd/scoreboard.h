@@ -67,6 +67,7 @@ struct scoreboard_counters {
 	_Atomic uint64_t rejected[REJECT_REASON_COUNT];
 	_Atomic uint64_t crashes;  /* service processes killed by a signal (master) */
 	_Atomic uint64_t restarts; /* service processes restarted after dying (master) */
+	_Atomic uint64_t records_dropped; /* connection records the master could not take */
 	_Atomic uint64_t duration_sum_usec;
 	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "mpm/mpm.h"
 #include "services/args.h"
 #include "services/builtins.h"
@@ -59,6 +60,10 @@ struct service {
 	uint64_t episode_count[REJECT_REASON_COUNT];
 	struct scoreboard *scoreboard;
 	int scoreboard_fd;
+	/* JSON connection records: services send datagrams, the master appends them. */
+	int connlog_sock[2]; /* [0] ours, [1] the service processes' */
+	int connlog_file;
+	sd_event_source *connlog_io;
 	struct mpm_pool pool;
 	/* Some process of this service has finished a connection: from then on crashes
 	 * are incidents (a client may be provoking them), never a reason to give up. */
@@ -108,6 +113,66 @@ static void release_listeners(struct service *svc)
 	svc->n_listeners = 0;
 }
 
+static int connlog_reopen(struct service *svc)
+{
+	int fd = open(svc->conf->connlog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (svc->connlog_file >= 0)
+		close(svc->connlog_file);
+	svc->connlog_file = fd;
+	return 0;
+}
+
+static int on_connlog(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct service *svc = userdata;
+	char buf[8192];
+
+	/* Bounded: records never starve supervision. */
+	for (int i = 0; i < 256; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		if (svc->connlog_file >= 0 && write(svc->connlog_file, buf, (size_t)n) < 0)
+			log_warning(svc->conf->name, "cannot write to %s: %s",
+				    svc->conf->connlog_path, strerror(errno));
+	}
+	return 0;
+}
+
+static int connlog_setup(struct service *svc, struct diag *diag)
+{
+	const struct service_conf *sc = svc->conf;
+	int r = connlog_reopen(svc);
+
+	if (r < 0) {
+		diag_error(diag, &sc->pos, "service '%s': cannot open %s for connection records: %s",
+			   sc->name, sc->connlog_path, strerror(-r));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, svc->connlog_sock) <
+		    0 ||
+	    sd_event_add_io(svc->env.event, &svc->connlog_io, svc->connlog_sock[0], EPOLLIN,
+			    on_connlog, svc) < 0) {
+		diag_error(diag, &sc->pos, "service '%s': cannot set up connection records: %s",
+			   sc->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void service_reopen_logs(struct service *svc)
+{
+	int r;
+	if (svc->connlog_file < 0)
+		return;
+	r = connlog_reopen(svc);
+	if (r < 0)
+		log_error(svc->conf->name, "cannot reopen %s: %s", svc->conf->connlog_path,
+			  strerror(-r));
+}
+
 struct service *service_new(const struct service_env *env, struct config *cfg,
 			    const struct service_conf *sc, struct diag *diag)
 {
@@ -121,6 +186,7 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 	svc->state = SERVICE_STOPPED;
 	svc->listeners = calloc(sc->n_listen ? sc->n_listen : 1, sizeof(*svc->listeners));
 	svc->scoreboard_fd = -1;
+	svc->connlog_sock[0] = svc->connlog_sock[1] = svc->connlog_file = -1;
 	svc->n_workers = sc->mpm.ops->max_workers(sc, sc->mpm.options);
 	svc->workers = calloc(svc->n_workers ? svc->n_workers : 1, sizeof(*svc->workers));
 	if (!svc->listeners || !svc->workers)
@@ -152,6 +218,10 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 	}
 	svc->cfg = config_ref(cfg);
 	pool_init(svc);
+	if (connlog_mode_of(sc) == CONNLOG_JSON && connlog_setup(svc, diag) < 0) {
+		service_free(svc);
+		return NULL;
+	}
 	return svc;
 oom:
 	diag_error(diag, &sc->pos, "service '%s': out of memory", sc->name);
@@ -225,7 +295,7 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 								pid_t master_pid)
 {
 	const struct service_conf *sc = svc->conf;
-	int fds[svc->n_listeners + 1];
+	int fds[svc->n_listeners + 2];
 	struct worker_ctx ctx = {.conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners,
 				 .index = index};
 	struct ss_args args;
@@ -239,9 +309,11 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 		names[i] = listener_name(svc->listeners[i], sc->name);
 	}
 	fds[svc->n_listeners] = svc->scoreboard_fd;
+	fds[svc->n_listeners + 1] = svc->connlog_sock[1];
 	ctx.listen_names = names;
+	ctx.connlog_fd = svc->connlog_sock[1];
 	if (setpgid(0, 0) < 0 || reset_signals() < 0 || stdin_devnull() < 0 ||
-	    close_other_fds(fds, svc->n_listeners + 1) < 0) {
+	    close_other_fds(fds, svc->n_listeners + (svc->connlog_sock[1] >= 0 ? 2 : 1)) < 0) {
 		log_error(sc->name, "cannot prepare the service process: %s", strerror(errno));
 		_exit(SERVICE_EXIT_INIT);
 	}
@@ -729,6 +801,15 @@ void service_free(struct service *svc)
 	scoreboard_unmap(svc->scoreboard);
 	if (svc->scoreboard_fd >= 0)
 		close(svc->scoreboard_fd);
+	/* Drain what the processes said before they went. */
+	if (svc->connlog_sock[0] >= 0)
+		on_connlog(NULL, svc->connlog_sock[0], 0, svc);
+	svc->connlog_io = sd_event_source_disable_unref(svc->connlog_io);
+	for (int i = 0; i < 2; i++)
+		if (svc->connlog_sock[i] >= 0)
+			close(svc->connlog_sock[i]);
+	if (svc->connlog_file >= 0)
+		close(svc->connlog_file);
 	free(svc->workers);
 	free(svc->orphan_groups);
 	if (svc->cfg)

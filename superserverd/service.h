@@ -59,6 +59,8 @@ void service_drain(struct service *svc);
 /* Undo a drain: processes start again. Returns 0 or a negative errno. */
 int service_resume(struct service *svc);
 void service_free(struct service *svc);
+/* SIGUSR1: reopen the connection-record file (logrotate moved it). */
+void service_reopen_logs(struct service *svc);
 
 const char *service_name(const struct service *svc);
 const struct service_conf *service_conf(const struct service *svc);

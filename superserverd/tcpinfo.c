@@ -8,6 +8,16 @@
 
 #include "superserverd/tcpinfo.h"
 
+/* The kernel's TCP states (include/net/tcp_states.h); netinet/tcp.h names them too,
+ * but cannot be included beside linux/tcp.h. */
+enum {
+	ST_FIN_WAIT2 = 5,
+	ST_TIME_WAIT = 6,
+	ST_CLOSE_WAIT = 8,
+	ST_LAST_ACK = 9,
+	ST_CLOSING = 11,
+};
+
 static int get_info(int fd, struct tcp_info *ti, socklen_t *len)
 {
 	int domain;
@@ -34,8 +44,27 @@ int tcpinfo_bytes(int fd, uint64_t *in_r, uint64_t *out_r)
 	/* Older kernels return a shorter struct without the counters. */
 	if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return -EOPNOTSUPP;
-	*in_r = ti.tcpi_bytes_received;
-	*out_r = ti.tcpi_bytes_acked;
+	/* The counters follow sequence numbers, and a FIN takes one: take it off when
+	 * the peer's FIN arrived (in) or ours was acknowledged (out). */
+	uint64_t in = ti.tcpi_bytes_received, out = ti.tcpi_bytes_acked;
+	switch (ti.tcpi_state) {
+	case ST_CLOSE_WAIT:
+	case ST_LAST_ACK:
+	case ST_CLOSING:
+		in -= in > 0;
+		break;
+	case ST_TIME_WAIT:
+		in -= in > 0;
+		out -= out > 0;
+		break;
+	case ST_FIN_WAIT2:
+		out -= out > 0;
+		break;
+	default:
+		break;
+	}
+	*in_r = in;
+	*out_r = out;
 	return 0;
 }
 

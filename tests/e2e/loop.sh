@@ -1,0 +1,37 @@
+#!/bin/bash
+# Runs inside the e2e container.
+#   loop.sh PORT SECONDS MAX
+# Connects to the echo service on 127.0.0.1:PORT again and again, one connection at a
+# time, for SECONDS seconds or MAX connections, whichever comes first; each connection
+# sends "ping N" and waits up to 10 s for it to come back. Prints one line:
+#   attempts=N ok=N refused=N unanswered=N wrong=N
+# refused: connect() failed; unanswered: no line (timeout or closed); wrong: another line.
+port=$1
+secs=$2
+max=$3
+exec 2>/dev/null
+now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+end=$(($(now_ms) + secs * 1000))
+n=0 ok=0 refused=0 unanswered=0 wrong=0
+while [ "$n" -lt "$max" ] && [ "$(now_ms)" -lt "$end" ]; do
+	n=$((n + 1))
+	if ! exec 3<>"/dev/tcp/127.0.0.1/$port"; then
+		refused=$((refused + 1))
+		continue
+	fi
+	printf 'ping %d\n' "$n" >&3
+	if IFS= read -r -t 10 line <&3; then
+		if [ "${line%$'\r'}" = "ping $n" ]; then
+			ok=$((ok + 1))
+		else
+			wrong=$((wrong + 1))
+		fi
+	else
+		unanswered=$((unanswered + 1))
+	fi
+	exec 3>&-
+done
+echo "attempts=$n ok=$ok refused=$refused unanswered=$unanswered wrong=$wrong"

@@ -22,8 +22,7 @@ enum connlog_mode connlog_mode_of(const struct service_conf *sc)
 	return sc->kind == HANDLER_EXEC ? CONNLOG_JOURNAL : CONNLOG_OFF;
 }
 
-void connlog_open(struct connlog *cl, const struct service_conf *sc, struct scoreboard *sb,
-		  int fd)
+void connlog_open(struct connlog *cl, const struct service_conf *sc, struct scoreboard *sb, int fd)
 {
 	*cl = (struct connlog){.conf = sc, .sb = sb, .fd = fd, .mode = connlog_mode_of(sc)};
 	if (cl->mode == CONNLOG_JSON && fd < 0)
@@ -75,7 +74,8 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 		int n = 0;
 		char host[64];
 		unsigned port;
-		if (r->peer && addr_host_port(r->peer, r->peer_len, host, sizeof(host), &port) == 0) {
+		if (r->peer &&
+		    addr_host_port(r->peer, r->peer_len, host, sizeof(host), &port) == 0) {
 			snprintf(f[n], sizeof(f[n]), "REMOTE_ADDR=%s", host), n++;
 			snprintf(f[n], sizeof(f[n]), "REMOTE_PORT=%u", port), n++;
 		}
@@ -83,13 +83,15 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 		snprintf(f[n], sizeof(f[n]), "MODEL=%s", cl->conf->mpm.ops->name), n++;
 		snprintf(f[n], sizeof(f[n]), "DURATION_USEC=%llu", (unsigned long long)dur), n++;
 		snprintf(f[n], sizeof(f[n]), "OUTCOME=%s%s%s", r->outcome, r->reason ? ":" : "",
-			 r->reason ? r->reason : ""), n++;
+		         r->reason ? r->reason : ""),
+		        n++;
 		if (r->bytes_known) {
-			snprintf(f[n], sizeof(f[n]), "BYTES_IN=%llu", (unsigned long long)r->bytes_in),
-				n++;
+			snprintf(f[n], sizeof(f[n]), "BYTES_IN=%llu",
+			         (unsigned long long)r->bytes_in),
+			        n++;
 			snprintf(f[n], sizeof(f[n]), "BYTES_OUT=%llu",
-				 (unsigned long long)r->bytes_out),
-				n++;
+			         (unsigned long long)r->bytes_out),
+			        n++;
 		}
 		if (r->exit_status >= 0)
 			snprintf(f[n], sizeof(f[n]), "EXIT_STATUS=%d", r->exit_status), n++;
@@ -98,25 +100,24 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 			fields[i] = f[i];
 		fields[n] = NULL;
 		log_fields(LOG_INFO, cl->conf->name, fields, "connection %s %s%s%s after %llu ms",
-			   peer[0] ? peer : "?", r->outcome, r->reason ? ": " : "",
-			   r->reason ? r->reason : "", (unsigned long long)(dur / 1000));
+		           peer[0] ? peer : "?", r->outcome, r->reason ? ": " : "",
+		           r->reason ? r->reason : "", (unsigned long long)(dur / 1000));
 		return;
 	}
 
-
 	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f}", "service", cl->conf->name,
-			      "model", cl->conf->mpm.ops->name, "pid", (int)getpid(), "peer", peer,
-			      "local", local, "start", start, "duration_ms", (double)dur / 1000.0);
+	                      "model", cl->conf->mpm.ops->name, "pid", (int)getpid(), "peer", peer,
+	                      "local", local, "start", start, "duration_ms", (double)dur / 1000.0);
 	json_object_set_new(o, "bytes_in",
-			    r->bytes_known ? json_integer((json_int_t)r->bytes_in) : json_null());
+	                    r->bytes_known ? json_integer((json_int_t)r->bytes_in) : json_null());
 	json_object_set_new(o, "bytes_out",
-			    r->bytes_known ? json_integer((json_int_t)r->bytes_out) : json_null());
+	                    r->bytes_known ? json_integer((json_int_t)r->bytes_out) : json_null());
 	json_object_set_new(o, "outcome", json_string(r->outcome));
 	if (r->reason)
 		json_object_set_new(o, "reason", json_string(r->reason));
 	if (r->exit_status >= 0)
 		json_object_set_new(o, !strcmp(r->outcome, "killed") ? "signal" : "exit_status",
-				    json_integer(r->exit_status));
+		                    json_integer(r->exit_status));
 	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (!line)
@@ -146,4 +147,18 @@ const char *connlog_outcome(int o)
 		return "stopped";
 	}
 	return "completed";
+}
+
+void connlog_rejected(struct connlog *cl, const struct sockaddr *peer, socklen_t peer_len, int fd,
+                      int reason)
+{
+	if (!connlog_enabled(cl))
+		return;
+	connlog_write(cl, &(struct conn_record){.peer = peer,
+	                                        .peer_len = peer_len,
+	                                        .fd = fd,
+	                                        .start_usec = scoreboard_now_usec(),
+	                                        .outcome = "rejected",
+	                                        .reason = scoreboard_reject_name(reason),
+	                                        .exit_status = -1});
 }

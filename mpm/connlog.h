@@ -34,14 +34,13 @@ struct conn_record {
 	bool bytes_known;
 	uint64_t bytes_in, bytes_out;
 	const char *outcome; /* "completed", "rejected", "timeout", "handler-error", "peer-gone",
-				"exited", "killed" */
+	                        "exited", "killed" */
 	const char *reason;  /* rejected: the reason; else NULL */
 	int exit_status;     /* exited: the status; killed: the signal; else -1 */
 };
 
 /* fd: the worker's connlog_fd. */
-void connlog_open(struct connlog *cl, const struct service_conf *sc, struct scoreboard *sb,
-		  int fd);
+void connlog_open(struct connlog *cl, const struct service_conf *sc, struct scoreboard *sb, int fd);
 /* The mode a service's setting resolves to (DEFAULT becomes OFF or JOURNAL). */
 enum connlog_mode connlog_mode_of(const struct service_conf *sc);
 static inline bool connlog_enabled(const struct connlog *cl)
@@ -50,6 +49,9 @@ static inline bool connlog_enabled(const struct connlog *cl)
 }
 void connlog_write(struct connlog *cl, const struct conn_record *r);
 void connlog_close(struct connlog *cl);
+/* The record of a connection admission turned away (no-op when records are off). */
+void connlog_rejected(struct connlog *cl, const struct sockaddr *peer, socklen_t peer_len, int fd,
+                      int reason);
 /* "completed", "timeout", ... for a driver outcome. */
 const char *connlog_outcome(int driver_outcome);
 

@@ -119,15 +119,7 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 		}
 		reason = admit_check(&l->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
-			if (connlog_enabled(&l->connlog))
-				connlog_write(&l->connlog,
-					      &(struct conn_record){
-						      .peer = (struct sockaddr *)&peer,
-						      .peer_len = plen, .fd = fd,
-						      .start_usec = conn_now_usec(),
-						      .outcome = "rejected",
-						      .reason = scoreboard_reject_name(reason),
-						      .exit_status = -1});
+			connlog_rejected(&l->connlog, (struct sockaddr *)&peer, plen, fd, reason);
 			admit_refuse(&l->admit, fd, reason);
 			continue;
 		}

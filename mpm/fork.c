@@ -35,8 +35,8 @@ struct fork_options {
 };
 
 static const struct mpm_option fork_option_table[] = {
-	{"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
-	 "connections served at once; more wait in the listen backlog"},
+        {"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
+         "connections served at once; more wait in the listen backlog"},
 };
 
 enum tag_kind { TAG_LISTENER, TAG_SIGNAL, TAG_STDERR };
@@ -94,8 +94,8 @@ static unsigned child_hash(const struct acceptor *a, pid_t pid)
 }
 
 static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
-		      const struct admit_ticket *t, const struct sockaddr_storage *peer,
-		      socklen_t peer_len)
+                      const struct admit_ticket *t, const struct sockaddr_storage *peer,
+                      socklen_t peer_len)
 {
 	unsigned i = child_hash(a, pid);
 	while (a->table[i].pid != 0)
@@ -159,13 +159,13 @@ static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
 		if (p->buf[i] != '\n')
 			continue;
 		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid, (int)(i - start),
-			   p->buf + start);
+		           p->buf + start);
 		start = i + 1;
 	}
 	/* A line longer than the buffer is logged in pieces rather than dropped. */
 	if ((all || p->len == sizeof(p->buf)) && start < p->len) {
 		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid,
-			   (int)(p->len - start), p->buf + start);
+		           (int)(p->len - start), p->buf + start);
 		start = p->len;
 	}
 	memmove(p->buf, p->buf + start, p->len - start);
@@ -220,7 +220,7 @@ static void pipe_read(struct acceptor *a, struct errpipe *p)
 }
 
 static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-			 socklen_t peer_len, pid_t *pid_r)
+                         socklen_t peer_len, pid_t *pid_r)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -248,7 +248,7 @@ static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_stora
 	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
 	r = -posix_spawn(pid_r, a->ctx->conf->exec_argv[0], &fa, &attr, a->ctx->conf->exec_argv,
-			 a->env.envp);
+	                 a->env.envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pfd[1]);
@@ -268,7 +268,7 @@ static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_stora
 		char host[48];
 		unsigned port;
 		if (addr_host_port((const struct sockaddr *)peer, peer_len, host, sizeof(host),
-				   &port) == 0)
+		                   &port) == 0)
 			snprintf(p->remote, sizeof(p->remote), "REMOTE_ADDR=%s", host);
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
@@ -289,7 +289,7 @@ fail_pipe:
 }
 
 static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-			socklen_t peer_len, pid_t *pid_r)
+                        socklen_t peer_len, pid_t *pid_r)
 {
 	pid_t pid = fork();
 
@@ -317,16 +317,21 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 			socklen_t llen;
 			const struct sockaddr *local = ss_conn_local(&c, &llen);
 			connlog_write(&a->connlog,
-				      &(struct conn_record){
-					      .peer = (const struct sockaddr *)peer, .peer_len = peer_len,
-					      .local = local, .local_len = llen, .fd = -1,
-					      .start_usec = c.start_usec, .bytes_known = true,
-					      .bytes_in = c.bytes_in, .bytes_out = c.bytes_out,
-					      .outcome = connlog_outcome(o), .exit_status = -1});
+			              &(struct conn_record){.peer = (const struct sockaddr *)peer,
+			                                    .peer_len = peer_len,
+			                                    .local = local,
+			                                    .local_len = llen,
+			                                    .fd = -1,
+			                                    .start_usec = c.start_usec,
+			                                    .bytes_known = true,
+			                                    .bytes_in = c.bytes_in,
+			                                    .bytes_out = c.bytes_out,
+			                                    .outcome = connlog_outcome(o),
+			                                    .exit_status = -1});
 		}
 		/* Only this process knows the bytes; the acceptor keeps the slot. */
 		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
-				     c.bytes_in, c.bytes_out, driver_result(o));
+		                     c.bytes_in, c.bytes_out, driver_result(o));
 		_exit(0);
 	}
 	*pid_r = pid;
@@ -364,15 +369,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 		}
 		reason = admit_check(&a->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
-			if (connlog_enabled(&a->connlog))
-				connlog_write(&a->connlog,
-					      &(struct conn_record){
-						      .peer = (struct sockaddr *)&peer,
-						      .peer_len = plen, .fd = fd,
-						      .start_usec = scoreboard_now_usec(),
-						      .outcome = "rejected",
-						      .reason = scoreboard_reject_name(reason),
-						      .exit_status = -1});
+			connlog_rejected(&a->connlog, (struct sockaddr *)&peer, plen, fd, reason);
 			admit_refuse(&a->admit, fd, reason);
 			continue;
 		}
@@ -385,7 +382,7 @@ static void accept_burst(struct acceptor *a, int lfd)
 			close(fd);
 			admit_release(&a->admit, &tk);
 			log_error(a->name, "cannot start a process for a connection: %s",
-				  strerror(-r));
+			          strerror(-r));
 			continue;
 		}
 		/* A program's socket stays open here until it ends, for TCP_INFO. */
@@ -400,12 +397,12 @@ static void accept_burst(struct acceptor *a, int lfd)
 			char addr[128];
 			addr_format((struct sockaddr *)&peer, plen, addr, sizeof(addr));
 			log_debug(a->name, "accept %s pid %d count %u/%u", addr, (int)pid,
-				  a->children, a->max_children);
+			          a->children, a->max_children);
 		}
 	}
 	if (a->children >= a->max_children && !a->paused) {
 		log_info(a->name, "max_children (%u) reached: new connections wait in the backlog",
-			 a->max_children);
+		         a->max_children);
 		set_listening(a, false);
 		scoreboard_set_state(a->ctx->slot, WORKER_BUSY);
 	}
@@ -425,18 +422,22 @@ static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *
 	if (connlog_enabled(&a->connlog)) {
 		bool killed = WIFSIGNALED(status);
 		connlog_write(&a->connlog,
-			      &(struct conn_record){
-				      .peer = (struct sockaddr *)&ch->peer, .peer_len = ch->peer_len,
-				      .fd = ch->fd, .start_usec = ch->start_usec, .bytes_known = known,
-				      .bytes_in = in, .bytes_out = out,
-				      .outcome = killed ? "killed" : "exited",
-				      .exit_status = killed ? WTERMSIG(status) : WEXITSTATUS(status)});
+		              &(struct conn_record){.peer = (struct sockaddr *)&ch->peer,
+		                                    .peer_len = ch->peer_len,
+		                                    .fd = ch->fd,
+		                                    .start_usec = ch->start_usec,
+		                                    .bytes_known = known,
+		                                    .bytes_in = in,
+		                                    .bytes_out = out,
+		                                    .outcome = killed ? "killed" : "exited",
+		                                    .exit_status = killed ? WTERMSIG(status)
+		                                                          : WEXITSTATUS(status)});
 	}
 	if (ch->fd >= 0)
 		close(ch->fd);
 	scoreboard_conn_done(sb, a->ctx->slot, dur, known, in, out,
-			     WIFSIGNALED(status) || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR
-								     : CONN_RESULT_COMPLETED);
+	                     WIFSIGNALED(status) || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR
+	                                                            : CONN_RESULT_COMPLETED);
 }
 
 static void reap(struct acceptor *a)
@@ -456,10 +457,10 @@ static void reap(struct acceptor *a)
 		conn_ended(a, sb, &ch, status);
 		if (WIFSIGNALED(status))
 			log_warning(a->name, "connection process %d killed by signal %d (%s)",
-				    (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+			            (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
 		else if (WEXITSTATUS(status) != 0)
 			log_info(a->name, "connection process %d exited with status %d", (int)pid,
-				 WEXITSTATUS(status));
+			         WEXITSTATUS(status));
 	}
 	if (a->paused && !a->stopping && !a->retry_at && a->children < a->max_children) {
 		set_listening(a, true);
@@ -482,7 +483,7 @@ static void stop_accepting(struct acceptor *a)
 		a->listeners[i].fd = -1;
 	}
 	log_debug(a->name, "draining: %u connection%s open", a->children,
-		  a->children == 1 ? "" : "s");
+	          a->children == 1 ? "" : "s");
 }
 
 static void on_signals(struct acceptor *a)
@@ -620,12 +621,12 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 }
 
 const struct mpm_ops mpm_fork_ops = {
-	.name = "fork",
-	.flags = MPM_CAN_EXEC,
-	.options_size = sizeof(struct fork_options),
-	.options = fork_option_table,
-	.n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
-	.workers = fork_workers,
-	.max_workers = fork_workers,
-	.worker_main = fork_worker_main,
+        .name = "fork",
+        .flags = MPM_CAN_EXEC,
+        .options_size = sizeof(struct fork_options),
+        .options = fork_option_table,
+        .n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
+        .workers = fork_workers,
+        .max_workers = fork_workers,
+        .worker_main = fork_worker_main,
 };

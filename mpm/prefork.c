@@ -42,15 +42,15 @@ struct prefork_options {
 
 #define OPT(field) offsetof(struct prefork_options, field)
 static const struct mpm_option prefork_option_table[] = {
-	{"start", MPM_OPT_UINT, OPT(start), 1, 4096, 4, "processes started with the service"},
-	{"min_spare", MPM_OPT_UINT, OPT(min_spare), 0, 4096, 2,
-	 "idle processes kept ready; fewer makes the pool grow"},
-	{"max_spare", MPM_OPT_UINT, OPT(max_spare), 1, 4096, 8,
-	 "idle processes beyond this are retired, one per second"},
-	{"max_workers", MPM_OPT_UINT, OPT(max_workers), 1, 4096, 64,
-	 "processes at most, hence connections at once; more wait in the backlog"},
-	{"max_connections_per_worker", MPM_OPT_UINT, OPT(max_connections_per_worker), 0,
-	 UINT32_MAX, 0, "connections before a process is replaced (0: never)"},
+        {"start", MPM_OPT_UINT, OPT(start), 1, 4096, 4, "processes started with the service"},
+        {"min_spare", MPM_OPT_UINT, OPT(min_spare), 0, 4096, 2,
+         "idle processes kept ready; fewer makes the pool grow"},
+        {"max_spare", MPM_OPT_UINT, OPT(max_spare), 1, 4096, 8,
+         "idle processes beyond this are retired, one per second"},
+        {"max_workers", MPM_OPT_UINT, OPT(max_workers), 1, 4096, 64,
+         "processes at most, hence connections at once; more wait in the backlog"},
+        {"max_connections_per_worker", MPM_OPT_UINT, OPT(max_connections_per_worker), 0, UINT32_MAX,
+         0, "connections before a process is replaced (0: never)"},
 };
 #undef OPT
 
@@ -66,22 +66,23 @@ static int prefork_validate(const struct service_conf *sc, const void *options, 
 
 	if (o->min_spare > o->max_spare) {
 		diag_error(d, &sc->mpm.pos,
-			   "service '%s': min_spare (%llu) must not exceed max_spare (%llu)",
-			   sc->name, (unsigned long long)o->min_spare,
-			   (unsigned long long)o->max_spare);
+		           "service '%s': min_spare (%llu) must not exceed max_spare (%llu)",
+		           sc->name, (unsigned long long)o->min_spare,
+		           (unsigned long long)o->max_spare);
 		r = -1;
 	}
 	if (o->start > o->max_workers) {
 		diag_error(d, &sc->mpm.pos,
-			   "service '%s': start (%llu) must not exceed max_workers (%llu)", sc->name,
-			   (unsigned long long)o->start, (unsigned long long)o->max_workers);
+		           "service '%s': start (%llu) must not exceed max_workers (%llu)",
+		           sc->name, (unsigned long long)o->start,
+		           (unsigned long long)o->max_workers);
 		r = -1;
 	}
 	if (o->min_spare > o->max_workers) {
 		diag_error(d, &sc->mpm.pos,
-			   "service '%s': min_spare (%llu) must not exceed max_workers (%llu)",
-			   sc->name, (unsigned long long)o->min_spare,
-			   (unsigned long long)o->max_workers);
+		           "service '%s': min_spare (%llu) must not exceed max_workers (%llu)",
+		           sc->name, (unsigned long long)o->min_spare,
+		           (unsigned long long)o->max_workers);
 		r = -1;
 	}
 	return r;
@@ -135,10 +136,11 @@ static void prefork_tick(struct mpm_pool *pool)
 		if (n > room)
 			n = room;
 		if (n == 0 && !pool->model_state[STATE_MAX_LOGGED]) {
-			log_notice(pool->conf->name,
-				   "all %llu processes are busy (max_workers): new connections wait "
-				   "in the backlog",
-				   (unsigned long long)o->max_workers);
+			log_notice(
+			        pool->conf->name,
+			        "all %llu processes are busy (max_workers): new connections wait "
+			        "in the backlog",
+			        (unsigned long long)o->max_workers);
 			pool->model_state[STATE_MAX_LOGGED] = 1;
 		}
 		for (unsigned i = 0; i < n; i++)
@@ -170,7 +172,7 @@ static void serve_one(struct worker *w, int lfd)
 {
 	const struct worker_ctx *ctx = w->ctx;
 	struct driver_limits lim = {.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec,
-				    .max_duration_usec = ctx->conf->limits.max_duration_usec};
+	                            .max_duration_usec = ctx->conf->limits.max_duration_usec};
 	struct ss_conn c;
 	enum driver_outcome o;
 	struct sockaddr_storage peer;
@@ -196,14 +198,7 @@ static void serve_one(struct worker *w, int lfd)
 	}
 	reason = admit_check(&w->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 	if (reason >= 0) {
-		if (connlog_enabled(&w->connlog))
-			connlog_write(&w->connlog,
-				      &(struct conn_record){.peer = (struct sockaddr *)&peer,
-							    .peer_len = plen, .fd = fd,
-							    .start_usec = scoreboard_now_usec(),
-							    .outcome = "rejected",
-							    .reason = scoreboard_reject_name(reason),
-							    .exit_status = -1});
+		connlog_rejected(&w->connlog, (struct sockaddr *)&peer, plen, fd, reason);
 		admit_refuse(&w->admit, fd, reason);
 		return;
 	}
@@ -218,15 +213,20 @@ static void serve_one(struct worker *w, int lfd)
 	if (connlog_enabled(&w->connlog)) {
 		socklen_t llen;
 		const struct sockaddr *local = ss_conn_local(&c, &llen);
-		connlog_write(&w->connlog,
-			      &(struct conn_record){.peer = (struct sockaddr *)&peer, .peer_len = plen,
-						    .local = local, .local_len = llen, .fd = -1,
-						    .start_usec = c.start_usec, .bytes_known = true,
-						    .bytes_in = c.bytes_in, .bytes_out = c.bytes_out,
-						    .outcome = connlog_outcome(o), .exit_status = -1});
+		connlog_write(&w->connlog, &(struct conn_record){.peer = (struct sockaddr *)&peer,
+		                                                 .peer_len = plen,
+		                                                 .local = local,
+		                                                 .local_len = llen,
+		                                                 .fd = -1,
+		                                                 .start_usec = c.start_usec,
+		                                                 .bytes_known = true,
+		                                                 .bytes_in = c.bytes_in,
+		                                                 .bytes_out = c.bytes_out,
+		                                                 .outcome = connlog_outcome(o),
+		                                                 .exit_status = -1});
 	}
 	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
-			     c.bytes_in, c.bytes_out, driver_result(o));
+	                     c.bytes_in, c.bytes_out, driver_result(o));
 }
 
 static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
@@ -253,7 +253,7 @@ static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
 		return -errno;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
 		ev = (struct epoll_event){.events = EPOLLIN | EPOLLEXCLUSIVE,
-					  .data.fd = ctx->listen_fds[i]};
+		                          .data.fd = ctx->listen_fds[i]};
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -312,14 +312,14 @@ out:
 }
 
 const struct mpm_ops mpm_prefork_ops = {
-	.name = "prefork",
-	.flags = MPM_CAN_EXEC,
-	.options_size = sizeof(struct prefork_options),
-	.options = prefork_option_table,
-	.n_options = sizeof(prefork_option_table) / sizeof(prefork_option_table[0]),
-	.validate = prefork_validate,
-	.workers = prefork_workers,
-	.max_workers = prefork_max_workers,
-	.tick = prefork_tick,
-	.worker_main = prefork_worker_main,
+        .name = "prefork",
+        .flags = MPM_CAN_EXEC,
+        .options_size = sizeof(struct prefork_options),
+        .options = prefork_option_table,
+        .n_options = sizeof(prefork_option_table) / sizeof(prefork_option_table[0]),
+        .validate = prefork_validate,
+        .workers = prefork_workers,
+        .max_workers = prefork_max_workers,
+        .tick = prefork_tick,
+        .worker_main = prefork_worker_main,
 };

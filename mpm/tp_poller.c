@@ -153,7 +153,7 @@ static void tp_poller_returns(struct tp_pool *p)
 }
 
 static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket *ticket,
-			   const struct sockaddr *peer, socklen_t peer_len)
+                           const struct sockaddr *peer, socklen_t peer_len)
 {
 	struct tp_conn *tc = calloc(1, sizeof(*tc));
 	int r;
@@ -219,15 +219,7 @@ static void tp_poller_accept(struct tp_pool *p, int lfd)
 		}
 		reason = admit_check(&p->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
-			if (connlog_enabled(&p->connlog))
-				connlog_write(&p->connlog,
-					      &(struct conn_record){
-						      .peer = (struct sockaddr *)&peer,
-						      .peer_len = plen, .fd = fd,
-						      .start_usec = conn_now_usec(),
-						      .outcome = "rejected",
-						      .reason = scoreboard_reject_name(reason),
-						      .exit_status = -1});
+			connlog_rejected(&p->connlog, (struct sockaddr *)&peer, plen, fd, reason);
 			admit_refuse(&p->admit, fd, reason);
 			continue;
 		}

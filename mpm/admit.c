@@ -9,9 +9,9 @@
 #include "mpm/admit.h"
 #include "superserverd/cidr.h"
 
-#define ADMIT_TABLE_SIZE 16384 /* sources tracked at once per service */
-#define ADMIT_HELD_CAP 4096    /* open connections per process remembered for reclaim */
-#define ADMIT_MAX_PROBES 64
+#define ADMIT_TABLE_SIZE      16384 /* sources tracked at once per service */
+#define ADMIT_HELD_CAP        4096  /* open connections per process remembered for reclaim */
+#define ADMIT_MAX_PROBES      64
 #define ADMIT_LOCK_STEAL_USEC (50 * 1000)
 
 static bool has_cidr_access(const struct service_conf *sc)
@@ -32,15 +32,15 @@ void admit_sizes(const struct service_conf *sc, unsigned *n_sources_r, unsigned 
 }
 
 void admit_init(struct admit *a, const struct service_conf *sc, struct scoreboard *sb,
-		unsigned slot_index)
+                unsigned slot_index)
 {
 	const struct limits_conf *l = &sc->limits;
 
-	*a = (struct admit){.conf = sc, .sb = sb, .slot = &sb->slots[slot_index],
-			    .slot_index = slot_index};
+	*a = (struct admit){
+	        .conf = sc, .sb = sb, .slot = &sb->slots[slot_index], .slot_index = slot_index};
 	a->need_reserve = l->max_connections || l->rate > 0;
 	a->enabled = a->need_reserve || l->per_source_max || l->per_source_rate > 0 ||
-		     has_cidr_access(sc) || has_unix_access(sc);
+	             has_cidr_access(sc) || has_unix_access(sc);
 }
 
 /* A spin lock across processes. A holder that died (SIGKILL mid-section) would
@@ -59,9 +59,8 @@ static void lock_take(struct admit_shared *s)
 			if (!start)
 				start = now;
 			int32_t holder = atomic_load(&s->lock);
-			if (now - start > ADMIT_LOCK_STEAL_USEC && holder &&
-			    kill(holder, 0) < 0 && errno == ESRCH &&
-			    atomic_compare_exchange_strong(&s->lock, &holder, me))
+			if (now - start > ADMIT_LOCK_STEAL_USEC && holder && kill(holder, 0) < 0 &&
+			    errno == ESRCH && atomic_compare_exchange_strong(&s->lock, &holder, me))
 				return;
 			sched_yield();
 		}
@@ -76,7 +75,7 @@ static void lock_give(struct admit_shared *s)
 /* Refills a bucket of `rate` tokens per second up to `burst`; takes one if it can.
  * Returns 0, or the microseconds until a token will be there. */
 static uint64_t bucket_take(double *tokens, uint64_t *refill, double rate, double burst,
-			    uint64_t now)
+                            uint64_t now)
 {
 	if (*refill == 0) {
 		*tokens = burst;
@@ -110,7 +109,7 @@ uint64_t admit_reserve(struct admit *a, struct admit_ticket *t)
 		wait = 20 * 1000; /* capacity frees when some process releases: look again */
 	else if (l->rate > 0)
 		wait = bucket_take(&s->tokens, &s->refill_usec, l->rate, l->burst,
-				   scoreboard_now_usec());
+		                   scoreboard_now_usec());
 	/* Full with overload: reject: accept it anyway, unreserved; admit_check turns it
 	 * away with the banner. */
 	if (wait == 0 && !full) {
@@ -163,7 +162,7 @@ static bool inet_allowed(const struct service_conf *sc, int family, const uint8_
 }
 
 static void source_key(const struct limits_conf *l, int family, const uint8_t addr[16],
-		       uint8_t key[16])
+                       uint8_t key[16])
 {
 	unsigned prefix = family == AF_INET ? l->ipv4_prefix : l->ipv6_prefix;
 	unsigned bytes = family == AF_INET ? 4 : 16;
@@ -178,7 +177,7 @@ static void source_key(const struct limits_conf *l, int family, const uint8_t ad
 
 /* The entry for key, claiming a never-used or idle one if needed; -1 when full. */
 static int32_t source_find(struct scoreboard *sb, int family, const uint8_t key[16],
-			   const struct limits_conf *l, uint64_t now)
+                           const struct limits_conf *l, uint64_t now)
 {
 	struct admit_source *tab = scoreboard_sources(sb);
 	uint32_t h = 2166136261u;
@@ -198,10 +197,10 @@ static int32_t source_find(struct scoreboard *sb, int family, const uint8_t key[
 		if (e->family == family && memcmp(e->key, key, 16) == 0)
 			return (int32_t)i;
 		/* An entry with nothing open and a full bucket carries no state: reusable. */
-		bool bucket_full = l->per_source_rate <= 0 ||
-				   (double)(now - e->refill_usec) * l->per_source_rate / 1e6 +
-						   e->tokens >=
-					   l->per_source_burst;
+		bool bucket_full =
+		        l->per_source_rate <= 0 ||
+		        (double)(now - e->refill_usec) * l->per_source_rate / 1e6 + e->tokens >=
+		                l->per_source_burst;
 		if (reuse < 0 && atomic_load(&e->count) == 0 && bucket_full)
 			reuse = (int32_t)i;
 	}
@@ -230,7 +229,7 @@ static void held_add(struct admit *a, struct admit_ticket *t)
 }
 
 int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t peer_len,
-		struct admit_ticket *t)
+                struct admit_ticket *t)
 {
 	const struct service_conf *sc = a->conf;
 	const struct limits_conf *l = &sc->limits;
@@ -282,8 +281,8 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
 	if (l->per_source_max && atomic_load(&e->count) >= l->per_source_max)
 		reason = REJECT_PER_SOURCE;
 	else if (l->per_source_rate > 0 &&
-		 bucket_take(&e->tokens, &e->refill_usec, l->per_source_rate, l->per_source_burst,
-			     now) > 0)
+	         bucket_take(&e->tokens, &e->refill_usec, l->per_source_rate, l->per_source_burst,
+	                     now) > 0)
 		reason = REJECT_RATE;
 	else if (l->per_source_max) {
 		atomic_fetch_add(&e->count, 1);

@@ -35,7 +35,7 @@ struct admit_ticket {
 #define ADMIT_TICKET_NONE ((struct admit_ticket){.reserved = false, .source = -1, .held = -1})
 
 void admit_init(struct admit *a, const struct service_conf *sc, struct scoreboard *sb,
-		unsigned slot_index);
+                unsigned slot_index);
 
 /*
  * Before accept(). Returns 0 when a connection may be accepted now (the ticket holds
@@ -53,7 +53,7 @@ void admit_unreserve(struct admit *a, struct admit_ticket *t);
  * admit_refuse() to send the banner (if the reason calls for one) and close.
  */
 int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t peer_len,
-		struct admit_ticket *t);
+                struct admit_ticket *t);
 /* Sends the banner if configured and the reason is an overload, then closes fd. */
 void admit_refuse(struct admit *a, int fd, int reason);
 /* The connection has ended, however it ended. */

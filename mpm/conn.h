@@ -23,7 +23,7 @@ struct ss_conn {
 	void *service_data;
 	void *user; /* ss_conn_set_data */
 
-	char *out;  /* output buffer: bytes [out_off, out_len) are pending */
+	char *out; /* output buffer: bytes [out_off, out_len) are pending */
 	size_t out_off, out_len, out_cap;
 
 	bool ended;         /* ss_conn_end called: flush then close */
@@ -42,7 +42,7 @@ struct ss_conn {
 	uint64_t activity_usec; /* last byte from the peer */
 };
 
-#define CONN_PEER_KNOWN 1u
+#define CONN_PEER_KNOWN  1u
 #define CONN_LOCAL_KNOWN 2u
 
 /* Prepares c for an accepted socket. Addresses are read when first asked for. */

@@ -31,7 +31,7 @@ enum driver_outcome {
  * that must stop abandons the connection). Returns the outcome.
  */
 enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,
-				 volatile int *stop);
+                                 volatile int *stop);
 const char *driver_outcome_name(enum driver_outcome o);
 /* The outcome as the scoreboard counts it. */
 enum conn_result driver_result(enum driver_outcome o);

@@ -92,11 +92,15 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 		socklen_t plen;
 		const struct sockaddr *peer = ss_conn_peer(c, &plen);
 		connlog_write(&l->connlog,
-			      &(struct conn_record){.peer = peer, .peer_len = plen, .fd = c->fd,
-						    .start_usec = c->start_usec, .bytes_known = true,
-						    .bytes_in = c->bytes_in, .bytes_out = c->bytes_out,
-						    .outcome = connlog_outcome(outcome),
-						    .exit_status = -1});
+		              &(struct conn_record){.peer = peer,
+		                                    .peer_len = plen,
+		                                    .fd = c->fd,
+		                                    .start_usec = c->start_usec,
+		                                    .bytes_known = true,
+		                                    .bytes_in = c->bytes_in,
+		                                    .bytes_out = c->bytes_out,
+		                                    .outcome = connlog_outcome(outcome),
+		                                    .exit_status = -1});
 	}
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
@@ -108,7 +112,7 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	/* The slot's `active` is this loop's live count, kept below; the rest is shared
 	 * accounting. */
 	scoreboard_conn_done(l->ctx->scoreboard, NULL, conn_now_usec() - c->start_usec, true,
-			     c->bytes_in, c->bytes_out, driver_result(outcome));
+	                     c->bytes_in, c->bytes_out, driver_result(outcome));
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
 	atomic_store_explicit(&slot->last_activity_usec, conn_now_usec(), memory_order_relaxed);
@@ -270,7 +274,7 @@ void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t reve
 }
 
 void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-		      const struct sockaddr *peer, socklen_t peer_len)
+                      const struct sockaddr *peer, socklen_t peer_len)
 {
 	const struct worker_ctx *ctx = l->ctx;
 	struct event_conn *ec = event_pool_get(l);

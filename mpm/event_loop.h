@@ -35,7 +35,7 @@ struct event_conn {
 	bool in_use;            /* between accept and close */
 	uint64_t writable_turn; /* loop turn of the last writable callback */
 	struct event_link idle, life, ready;
-	struct event_conn *next; /* free list or graveyard */
+	struct event_conn *next;    /* free list or graveyard */
 	struct admit_ticket ticket; /* released at close */
 	struct ss_conn c;
 };
@@ -97,7 +97,7 @@ void event_pool_free(struct event_loop *l);
 void event_conn_free_spares(struct event_loop *l);
 /* Takes an accepted socket: record, open callback, first flush, epoll registration. */
 void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-		      const struct sockaddr *peer, socklen_t peer_len);
+                      const struct sockaddr *peer, socklen_t peer_len);
 /* An epoll event for ec. */
 void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents);
 /* One pass over the connections that asked to run again (bounded to those queued

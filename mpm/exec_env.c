@@ -67,7 +67,7 @@ oom:
 }
 
 static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
 {
@@ -80,7 +80,7 @@ static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
 }
 
 int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
-		  socklen_t peer_len)
+                  socklen_t peer_len)
 {
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
@@ -101,15 +101,15 @@ int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *pee
 	} else {
 		set_conn(e, &k, "PROTO=TCP");
 		if (addr_host_port((const struct sockaddr *)peer, peer_len, rhost, sizeof(rhost),
-				   &rport) == 0) {
+		                   &rport) == 0) {
 			set_conn(e, &k, "TCPREMOTEIP=%s", rhost);
 			set_conn(e, &k, "TCPREMOTEPORT=%u", rport);
 			set_conn(e, &k, "REMOTE_ADDR=%s", rhost);
 			set_conn(e, &k, "REMOTE_PORT=%u", rport);
 		}
 		if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0 &&
-		    addr_host_port((const struct sockaddr *)&local, local_len, lhost,
-				   sizeof(lhost), &lport) == 0) {
+		    addr_host_port((const struct sockaddr *)&local, local_len, lhost, sizeof(lhost),
+		                   &lport) == 0) {
 			set_conn(e, &k, "TCPLOCALIP=%s", lhost);
 			set_conn(e, &k, "TCPLOCALPORT=%u", lport);
 		}

@@ -15,7 +15,7 @@
 #define EXEC_ENV_CONN_VARS 8
 
 struct exec_env {
-	char **envp;     /* NULL-terminated; the first n_static entries never change */
+	char **envp; /* NULL-terminated; the first n_static entries never change */
 	size_t n_static;
 	char conn[EXEC_ENV_CONN_VARS][128]; /* storage for the per-connection entries */
 };
@@ -23,7 +23,7 @@ struct exec_env {
 int exec_env_init(struct exec_env *e, const struct service_conf *sc);
 /* Sets the per-connection variables for the accepted socket fd. */
 int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
-		  socklen_t peer_len);
+                  socklen_t peer_len);
 void exec_env_free(struct exec_env *e);
 
 #endif

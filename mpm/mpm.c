@@ -10,10 +10,10 @@ extern const struct mpm_ops mpm_threadpool_ops;
 extern const struct mpm_ops mpm_event_ops;
 
 static const struct mpm_ops *const mpm_table[] = {
-	&mpm_fork_ops,
-	&mpm_prefork_ops,
-	&mpm_threadpool_ops,
-	&mpm_event_ops,
+        &mpm_fork_ops,
+        &mpm_prefork_ops,
+        &mpm_threadpool_ops,
+        &mpm_event_ops,
 };
 
 #define N_MPM (sizeof(mpm_table) / sizeof(mpm_table[0]))
@@ -33,7 +33,8 @@ void mpm_names_with_flag(unsigned flag, char *buf, size_t buflen)
 	for (size_t i = 0; i < N_MPM && off < buflen; i++) {
 		if ((mpm_table[i]->flags & flag) != flag)
 			continue;
-		int n = snprintf(buf + off, buflen - off, "%s%s", off ? ", " : "", mpm_table[i]->name);
+		int n = snprintf(buf + off, buflen - off, "%s%s", off ? ", " : "",
+		                 mpm_table[i]->name);
 		if (n < 0)
 			break;
 		off += (size_t)n;

@@ -45,7 +45,7 @@ struct scoreboard_slot;
 /* What a service process gets from the master. */
 struct worker_ctx {
 	const struct service_conf *conf;
-	const int *listen_fds; /* non-blocking, CLOEXEC, listening */
+	const int *listen_fds;           /* non-blocking, CLOEXEC, listening */
 	const char *const *listen_names; /* per fd: the systemd name or the service name */
 	size_t n_listen;
 	const struct ss_handler *handler; /* NULL for exec services */
@@ -64,10 +64,10 @@ struct mpm_pool {
 	const struct service_conf *conf;
 	const void *options;
 	struct scoreboard *scoreboard;
-	unsigned (*running)(struct mpm_pool *pool);   /* processes alive (any state) */
-	int (*spawn)(struct mpm_pool *pool);           /* one more, in a free slot */
+	unsigned (*running)(struct mpm_pool *pool);           /* processes alive (any state) */
+	int (*spawn)(struct mpm_pool *pool);                  /* one more, in a free slot */
 	void (*retire)(struct mpm_pool *pool, unsigned slot); /* ask it to leave gracefully */
-	void *priv; /* the service's */
+	void *priv;                                           /* the service's */
 	/* The model's own bookkeeping between ticks (e.g. prefork's spawn rate); zeroed
 	 * when the service starts. */
 	uint64_t model_state[4];

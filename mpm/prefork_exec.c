@@ -71,7 +71,7 @@ int prefork_exec_program(const struct worker_ctx *ctx)
 	}
 	for (size_t i = 0; i < ctx->n_listen && off < sizeof(names); i++) {
 		int n = snprintf(names + off, sizeof(names) - off, "%s%s", i ? ":" : "",
-				 ctx->listen_names[i]);
+		                 ctx->listen_names[i]);
 		if (n > 0)
 			off += (size_t)n;
 	}

@@ -145,7 +145,8 @@ static void tp_cleanup(struct tp_pool *p)
 
 static int tp_worker_process_main(const struct worker_ctx *ctx)
 {
-	struct tp_pool p = {.epfd = -1, .sig = {.fd = -1}, .wake = {.fd = -1}, .connlog = {.fd = -1}};
+	struct tp_pool p = {
+	        .epfd = -1, .sig = {.fd = -1}, .wake = {.fd = -1}, .connlog = {.fd = -1}};
 	int r, code = 0;
 
 	if (!ctx->handler) {

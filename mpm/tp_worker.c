@@ -42,12 +42,15 @@ static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 	if (connlog_enabled(&p->connlog)) {
 		socklen_t plen;
 		const struct sockaddr *peer = ss_conn_peer(&tc->c, &plen);
-		connlog_write(&p->connlog,
-			      &(struct conn_record){.peer = peer, .peer_len = plen, .fd = tc->c.fd,
-						    .start_usec = tc->c.start_usec,
-						    .bytes_known = true, .bytes_in = tc->c.bytes_in,
-						    .bytes_out = tc->c.bytes_out,
-						    .outcome = connlog_outcome(o), .exit_status = -1});
+		connlog_write(&p->connlog, &(struct conn_record){.peer = peer,
+		                                                 .peer_len = plen,
+		                                                 .fd = tc->c.fd,
+		                                                 .start_usec = tc->c.start_usec,
+		                                                 .bytes_known = true,
+		                                                 .bytes_in = tc->c.bytes_in,
+		                                                 .bytes_out = tc->c.bytes_out,
+		                                                 .outcome = connlog_outcome(o),
+		                                                 .exit_status = -1});
 	}
 	conn_destroy(&tc->c);
 	pthread_mutex_unlock(&tc->fd_lock);
@@ -56,7 +59,7 @@ static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 	/* Bytes went out turn by turn (tp_worker_count_bytes); the rest is the shared
 	 * accounting. The slot's `active` is the poller's live count. */
 	scoreboard_conn_done(p->ctx->scoreboard, NULL, conn_now_usec() - tc->c.start_usec, true, 0,
-			     0, driver_result(o));
+	                     0, driver_result(o));
 	atomic_fetch_add(&p->ctx->slot->served, 1);
 	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
 	log_debug(p->name, "end %s in %llu bytes out %llu", driver_outcome_name(o),

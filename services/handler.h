@@ -34,8 +34,8 @@ struct ss_conn; /* one client connection, owned by superserverd */
 struct ss_args; /* the service's `args:` map from the configuration */
 
 struct ss_handler {
-	uint16_t abi_major;  /* SS_HANDLER_ABI_MAJOR the handler was built against */
-	uint16_t abi_minor;  /* SS_HANDLER_ABI_MINOR the handler was built against */
+	uint16_t abi_major;   /* SS_HANDLER_ABI_MAJOR the handler was built against */
+	uint16_t abi_minor;   /* SS_HANDLER_ABI_MINOR the handler was built against */
 	uint32_t struct_size; /* sizeof(struct ss_handler) the handler was built against */
 	const char *name;
 

@@ -30,6 +30,6 @@ void addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buf
 /* The numeric host and port of an inet/inet6 sockaddr; -1 for other families.
  * An IPv4-mapped IPv6 address is shown as IPv4. */
 int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
-		   unsigned *port);
+                   unsigned *port);
 
 #endif

@@ -8,10 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define BACKOFF_MIN_USEC (100ULL * 1000)       /* first restart after 100 ms */
-#define BACKOFF_MAX_USEC (30ULL * 1000 * 1000) /* never wait longer than 30 s */
-#define BACKOFF_HEALTHY_USEC (5ULL * 1000 * 1000) /* a process that lived this long was healthy */
-#define BACKOFF_MAX_FAILURES 8                  /* consecutive early deaths before "failed" */
+#define BACKOFF_MIN_USEC     (100ULL * 1000)       /* first restart after 100 ms */
+#define BACKOFF_MAX_USEC     (30ULL * 1000 * 1000) /* never wait longer than 30 s */
+#define BACKOFF_HEALTHY_USEC (5ULL * 1000 * 1000)  /* a process that lived this long was healthy */
+#define BACKOFF_MAX_FAILURES 8                     /* consecutive early deaths before "failed" */
 
 struct backoff {
 	unsigned failures; /* consecutive deaths of processes that had not become healthy */

@@ -71,14 +71,14 @@ struct limits_conf {
 	uint64_t max_duration_usec; /* 0 = none */
 	uint64_t max_connections;   /* service-wide, across its processes; 0 = unlimited */
 	enum overload_mode overload;
-	char *banner;              /* sent (with CRLF) before a rejection closes; NULL = none */
-	uint32_t per_source_max;   /* concurrent connections per source; 0 = unlimited */
-	unsigned ipv4_prefix;      /* a source is the peer address masked to this; default 32 */
-	unsigned ipv6_prefix;      /* default 64 */
-	double rate;               /* service-wide new connections per second; 0 = unlimited */
-	double burst;              /* bucket size; default max(rate, 1) */
-	double per_source_rate;    /* per source; 0 = unlimited */
-	double per_source_burst;   /* default max(per_source_rate, 1) */
+	char *banner;            /* sent (with CRLF) before a rejection closes; NULL = none */
+	uint32_t per_source_max; /* concurrent connections per source; 0 = unlimited */
+	unsigned ipv4_prefix;    /* a source is the peer address masked to this; default 32 */
+	unsigned ipv6_prefix;    /* default 64 */
+	double rate;             /* service-wide new connections per second; 0 = unlimited */
+	double burst;            /* bucket size; default max(rate, 1) */
+	double per_source_rate;  /* per source; 0 = unlimited */
+	double per_source_burst; /* default max(per_source_rate, 1) */
 };
 
 /* Who may connect. TCP: CIDR lists, longest match wins, deny by default once `allow`
@@ -114,9 +114,9 @@ struct service_conf {
 	size_t n_listen;
 
 	enum handler_kind kind;
-	char *builtin;     /* HANDLER_BUILTIN */
-	char **exec_argv;  /* HANDLER_EXEC: NULL-terminated, argv[0] absolute */
-	char *module_path; /* HANDLER_MODULE */
+	char *builtin;          /* HANDLER_BUILTIN */
+	char **exec_argv;       /* HANDLER_EXEC: NULL-terminated, argv[0] absolute */
+	char *module_path;      /* HANDLER_MODULE */
 	struct config_kv *args; /* `args:` map (scalars), for builtin and module */
 	size_t n_args;
 
@@ -162,7 +162,7 @@ struct config {
 	char *control_group;
 	char *control_admin_group;
 
-	int log_level; /* syslog priority: LOG_DEBUG .. LOG_ERR */
+	int log_level;             /* syslog priority: LOG_DEBUG .. LOG_ERR */
 	enum connlog_mode connlog; /* log.connections */
 	char *connlog_path;
 
@@ -181,7 +181,7 @@ struct config_load_opts {
  * with every problem found appended to diag (FILE:LINE:COL: message). Never both.
  */
 int config_load(const char *path, const struct config_load_opts *opts, struct config **cfg_r,
-		struct diag *diag);
+                struct diag *diag);
 
 struct config *config_ref(struct config *cfg);
 struct config *config_unref(struct config *cfg); /* returns NULL */

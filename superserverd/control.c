@@ -18,7 +18,7 @@
 /* A client that does not read its answers is dropped beyond this much pending. */
 #define CONTROL_MAX_OUTPUT (1024 * 1024)
 /* Requests handled per wake-up, so one chatty client cannot hog the master. */
-#define CONTROL_BURST 16
+#define CONTROL_BURST   16
 #define MAX_PEER_GROUPS 64
 
 struct client {
@@ -124,7 +124,7 @@ static void client_send(struct client *cl, json_t *reply)
 	len = strlen(text);
 	if (cl->out_len - cl->out_off + len + 1 > CONTROL_MAX_OUTPUT) {
 		log_notice(NULL, "control: client pid %d does not read its answers: dropping it",
-			   (int)cl->pid);
+		           (int)cl->pid);
 		cl->closing = true;
 		cl->out_off = cl->out_len = 0;
 		free(text);
@@ -150,7 +150,7 @@ static void client_send(struct client *cl, json_t *reply)
 }
 
 static void send_error(struct client *cl, json_t *id, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static void send_error(struct client *cl, json_t *id, const char *code, const char *fmt, ...)
 {
@@ -192,8 +192,8 @@ static bool may_change(const struct client *cl)
 	       (a->has_admin_gid && in_group(cl, a->admin_gid));
 }
 
-static const char *const changing_commands[] = {"reload", "start",  "stop",
-						"restart", "drain", "resume"};
+static const char *const changing_commands[] = {"reload",  "start", "stop",
+                                                "restart", "drain", "resume"};
 
 static bool is_changing(const char *cmd)
 {
@@ -225,9 +225,9 @@ static void dispatch(struct client *cl, const char *line, size_t len)
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!req) {
 		log_info(NULL, "control: malformed request from pid %d: %s", (int)cl->pid,
-			 jerr.text);
+		         jerr.text);
 		send_error(cl, NULL, "bad-request", "not valid JSON: %s (at byte %d)", jerr.text,
-			   jerr.position);
+		           jerr.position);
 		return;
 	}
 	if (!json_is_object(req)) {
@@ -250,29 +250,29 @@ static void dispatch(struct client *cl, const char *line, size_t len)
 
 	bool changing = is_changing(cmd);
 	bool known = changing || !strcmp(cmd, "status") || !strcmp(cmd, "stats") ||
-		     !strcmp(cmd, "version");
+	             !strcmp(cmd, "version");
 	if (!known) {
 		send_error(cl, id, "unknown-command",
-			   "unknown command '%s' (expected one of: status, stats, version, reload, "
-			   "start, stop, restart, drain, resume)",
-			   cmd);
+		           "unknown command '%s' (expected one of: status, stats, version, reload, "
+		           "start, stop, restart, drain, resume)",
+		           cmd);
 		goto out;
 	}
 	if (!(changing ? may_change(cl) : may_read(cl))) {
 		log_notice(NULL, "control: '%s' refused to uid %u (pid %d): permission denied", cmd,
-			   (unsigned)cl->uid, (int)cl->pid);
+		           (unsigned)cl->uid, (int)cl->pid);
 		send_error(cl, id, "permission-denied", "permission denied: uid %u may not %s",
-			   (unsigned)cl->uid, changing ? "change anything" : "read the status");
+		           (unsigned)cl->uid, changing ? "change anything" : "read the status");
 		goto out;
 	}
 	if (changing)
-		log_notice(NULL, "control: %s%s%s requested by uid %u (pid %d)", cmd, svc ? " " : "",
-			   svc ? svc : "", (unsigned)cl->uid, (int)cl->pid);
+		log_notice(NULL, "control: %s%s%s requested by uid %u (pid %d)", cmd,
+		           svc ? " " : "", svc ? svc : "", (unsigned)cl->uid, (int)cl->pid);
 
 	if (!strcmp(cmd, "version")) {
 		reply_with(cl, id, cmd,
-			   json_pack("{s:s, s:I}", "version", SUPERSERVERD_VERSION, "pid",
-				     (json_int_t)getpid()));
+		           json_pack("{s:s, s:I}", "version", SUPERSERVERD_VERSION, "pid",
+		                     (json_int_t)getpid()));
 	} else if (!strcmp(cmd, "status")) {
 		reply_with(cl, id, cmd, ctl->ops->status(ctl->userdata));
 	} else if (!strcmp(cmd, "stats")) {
@@ -287,9 +287,9 @@ static void dispatch(struct client *cl, const char *line, size_t len)
 			reply_with(cl, id, cmd, NULL);
 		} else {
 			json_t *r = json_pack("{s:b, s:s, s:s, s:o}", "ok", 0, "error",
-					      "reload failed: the running configuration is kept",
-					      "code", "reload-failed", "errors",
-					      errors ? errors : json_array());
+			                      "reload failed: the running configuration is kept",
+			                      "code", "reload-failed", "errors",
+			                      errors ? errors : json_array());
 			if (id)
 				json_object_set(r, "id", id);
 			client_send(cl, r);
@@ -325,14 +325,14 @@ static void client_read(struct client *cl)
 		}
 		if (cl->in_len > CONTROL_MAX_REQUEST) {
 			log_notice(NULL, "control: request over %d bytes from pid %d: dropping it",
-				   CONTROL_MAX_REQUEST, (int)cl->pid);
+			           CONTROL_MAX_REQUEST, (int)cl->pid);
 			send_error(cl, NULL, "too-large", "request too large (limit %d bytes)",
-				   CONTROL_MAX_REQUEST);
+			           CONTROL_MAX_REQUEST);
 			cl->closing = true;
 			break;
 		}
 		ssize_t n = recv(cl->fd, cl->in + cl->in_len, CONTROL_MAX_REQUEST + 1 - cl->in_len,
-				 MSG_DONTWAIT);
+		                 MSG_DONTWAIT);
 		if (n == 0) {
 			/* The peer is done; what it asked for is answered, nothing else to say. */
 			cl->closing = true;
@@ -351,7 +351,7 @@ static bool client_flush(struct client *cl)
 {
 	while (cl->out_off < cl->out_len) {
 		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return true;
@@ -367,7 +367,7 @@ static int on_client_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct client *cl = userdata;
 	log_info(NULL, "control: client pid %d idle for %llu s: closing", (int)cl->pid,
-		 (unsigned long long)(CONTROL_IDLE_USEC / 1000000));
+	         (unsigned long long)(CONTROL_IDLE_USEC / 1000000));
 	client_free(cl);
 	return 0;
 }
@@ -423,7 +423,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		}
 		if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
 			static const char busy[] = "{\"ok\":false,\"error\":\"too many control "
-						   "clients\",\"code\":\"busy\"}\n";
+			                           "clients\",\"code\":\"busy\"}\n";
 			if (send(cfd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 				/* it was a courtesy */
 			}
@@ -449,7 +449,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		ctl->n_clients++;
 		if (sd_event_add_io(ctl->event, &cl->io, cfd, EPOLLIN, on_client_io, cl) < 0 ||
 		    sd_event_add_time_relative(ctl->event, &cl->timer, CLOCK_MONOTONIC,
-					       CONTROL_IDLE_USEC, 0, on_client_timer, cl) < 0) {
+		                               CONTROL_IDLE_USEC, 0, on_client_timer, cl) < 0) {
 			client_free(cl);
 			continue;
 		}
@@ -460,8 +460,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 }
 
 int control_open(sd_event *event, const char *path, const struct control_access *access,
-		 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
-		 size_t errlen)
+                 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
+                 size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct control *ctl;
@@ -496,7 +496,8 @@ int control_open(sd_event *event, const char *path, const struct control_access 
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0 || bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot bind the control socket %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot bind the control socket %s: %s", path,
+		         strerror(errno));
 		goto fail;
 	}
 	gid_t g = access->has_read_gid ? access->read_gid : access->admin_gid;
@@ -505,7 +506,7 @@ int control_open(sd_event *event, const char *path, const struct control_access 
 	    listen(ctl->fd, 64) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot set up the control socket %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		goto fail;
 	}
 	r = sd_event_add_io(event, &ctl->io, ctl->fd, EPOLLIN, on_accept, ctl);
@@ -526,8 +527,8 @@ void control_set_access(struct control *ctl, const struct control_access *access
 	ctl->access = *access;
 	gid_t g = access->has_read_gid ? access->read_gid : access->admin_gid;
 	if ((access->has_read_gid || access->has_admin_gid) && chown(ctl->path, (uid_t)-1, g) < 0)
-		log_warning(NULL, "control: cannot give %s to group %u: %s", ctl->path,
-			    (unsigned)g, strerror(errno));
+		log_warning(NULL, "control: cannot give %s to group %u: %s", ctl->path, (unsigned)g,
+		            strerror(errno));
 }
 
 const char *control_path(const struct control *ctl)

@@ -17,7 +17,7 @@
 
 #define CONTROL_MAX_REQUEST (64 * 1024)
 #define CONTROL_MAX_CLIENTS 64
-#define CONTROL_IDLE_USEC (10ULL * 1000 * 1000)
+#define CONTROL_IDLE_USEC   (10ULL * 1000 * 1000)
 
 struct control;
 
@@ -36,12 +36,12 @@ struct control_access {
 struct control_ops {
 	json_t *(*status)(void *userdata);
 	json_t *(*stats)(void *userdata, const char *service, const char **code, char *err,
-			 size_t errlen);
+	                 size_t errlen);
 	/* Returns 0, or -1 with the configuration errors in *errors (an array). */
 	int (*reload)(void *userdata, json_t **errors);
 	/* start, stop, restart, drain, resume. */
 	json_t *(*action)(void *userdata, const char *command, const char *service,
-			  const char **code, char *err, size_t errlen);
+	                  const char **code, char *err, size_t errlen);
 };
 
 /* The socket path when the configuration names none: $RUNTIME_DIRECTORY (systemd),
@@ -49,8 +49,8 @@ struct control_ops {
 int control_default_path(char *buf, size_t len);
 
 int control_open(sd_event *event, const char *path, const struct control_access *access,
-		 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
-		 size_t errlen);
+                 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
+                 size_t errlen);
 void control_set_access(struct control *ctl, const struct control_access *access);
 const char *control_path(const struct control *ctl);
 /* Closes the socket, drops every client and removes the socket file. */

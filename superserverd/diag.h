@@ -26,7 +26,7 @@ void diag_init(struct diag *d);
 void diag_free(struct diag *d);
 /* Appends "FILE:LINE:COL: message" (or "message" when pos is NULL or has no file). */
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 size_t diag_count(const struct diag *d);
 /* All messages joined with '\n' (caller frees), or NULL when there are none. */
 char *diag_join(const struct diag *d);

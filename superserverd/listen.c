@@ -91,7 +91,8 @@ int listen_table_inherit(struct listen_table *lt)
 			continue;
 		}
 		/* sd_listen_fds already set FD_CLOEXEC. */
-		snprintf(l->key, sizeof(l->key), "systemd:%s", names && names[i] ? names[i] : "unknown");
+		snprintf(l->key, sizeof(l->key), "systemd:%s",
+		         names && names[i] ? names[i] : "unknown");
 		l->fd = fd;
 		l->inherited = true;
 		l->next = lt->head;
@@ -109,8 +110,10 @@ void listen_table_close_unused(struct listen_table *lt)
 	while (*p) {
 		struct listener *l = *p;
 		if (l->inherited && !l->used) {
-			log_notice(NULL, "inherited socket %s (fd %d) is not used by any service: closing it",
-				   l->key, l->fd);
+			log_notice(NULL,
+			           "inherited socket %s (fd %d) is not used by any service: "
+			           "closing it",
+			           l->key, l->fd);
 			*p = l->next;
 			listener_close(l);
 			continue;
@@ -133,8 +136,7 @@ static int set_int_opt(int fd, int level, int opt, int val)
 }
 
 /* A socket file is stale when nothing accepts on it any more. */
-int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err,
-			     size_t errlen)
+int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd, r;
@@ -151,8 +153,7 @@ int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char 
 	r = connect(fd, (const struct sockaddr *)sun, len);
 	close(fd);
 	if (r == 0) {
-		snprintf(err, errlen, "unix:%s: another process is listening on it",
-			 sun->sun_path);
+		snprintf(err, errlen, "unix:%s: another process is listening on it", sun->sun_path);
 		return -EADDRINUSE;
 	}
 	if (errno != ECONNREFUSED && errno != ENOENT)
@@ -194,7 +195,7 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 		}
 	} else if (family == AF_UNIX) {
 		r = listen_remove_stale_unix((const struct sockaddr_un *)&a->sa, a->salen, err,
-					     errlen);
+		                             errlen);
 		if (r < 0) {
 			if (!err[0])
 				snprintf(err, errlen, "%s: %s", a->key, strerror(-r));
@@ -219,9 +220,9 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 		if ((lc->has_mode && chmod(path, lc->mode) < 0) ||
 		    ((lc->has_owner || lc->has_group) &&
 		     chown(path, lc->has_owner ? lc->owner : (uid_t)-1,
-			   lc->has_group ? lc->group : (gid_t)-1) < 0)) {
+		           lc->has_group ? lc->group : (gid_t)-1) < 0)) {
 			snprintf(err, errlen, "%s: cannot set mode/owner: %s", a->key,
-				 strerror(errno));
+			         strerror(errno));
 			goto fail;
 		}
 	}
@@ -242,7 +243,7 @@ fail:
 }
 
 struct listener *listen_acquire(struct listen_table *lt, const struct listen_conf *lc, char *err,
-				size_t errlen)
+                                size_t errlen)
 {
 	struct listener *l = find(lt, lc->addr.key);
 
@@ -250,9 +251,10 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 	if (l) {
 		if (l->inherited) {
 			if (sd_is_socket(l->fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-				snprintf(err, errlen,
-					 "%s: the inherited socket is not a listening stream socket",
-					 lc->addr.key);
+				snprintf(
+				        err, errlen,
+				        "%s: the inherited socket is not a listening stream socket",
+				        lc->addr.key);
 				return NULL;
 			}
 			if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -271,10 +273,11 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 		return l;
 	}
 	if (lc->addr.kind == ADDR_SYSTEMD) {
-		snprintf(err, errlen,
-			 "%s: no socket named '%s' was passed by systemd (check FileDescriptorName= "
-			 "in the .socket unit)",
-			 lc->addr.key, lc->addr.name);
+		snprintf(
+		        err, errlen,
+		        "%s: no socket named '%s' was passed by systemd (check FileDescriptorName= "
+		        "in the .socket unit)",
+		        lc->addr.key, lc->addr.name);
 		return NULL;
 	}
 	l = calloc(1, sizeof(*l));

@@ -30,14 +30,14 @@ void listen_table_close_unused(struct listen_table *lt);
  * address (the caller adds the service).
  */
 struct listener *listen_acquire(struct listen_table *lt, const struct listen_conf *lc, char *err,
-				size_t errlen);
+                                size_t errlen);
 void listen_release(struct listen_table *lt, struct listener *l);
 
 /* Removes a unix socket file nobody listens on any more; an error (in err) if the
  * path is not a socket or something still accepts on it. */
 struct sockaddr_un;
 int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err,
-			     size_t errlen);
+                             size_t errlen);
 
 int listener_fd(const struct listener *l);
 const char *listener_key(const struct listener *l);

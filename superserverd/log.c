@@ -25,9 +25,9 @@ static int log_journal_fdnum = -1;
 static const char *log_ident = "superserverd";
 
 static const char *const level_names[] = {
-	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit",
-	[LOG_ERR] = "error",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-	[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+        [LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",     [LOG_CRIT] = "crit",
+        [LOG_ERR] = "error",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+        [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 };
 
 /* JOURNAL_STREAM names the stream systemd connected our stderr to; if stderr has been
@@ -122,8 +122,8 @@ int log_level_from_string(const char *s)
 	static const struct {
 		const char *name;
 		int level;
-	} t[] = {{"debug", LOG_DEBUG},	   {"info", LOG_INFO},	{"notice", LOG_NOTICE},
-		 {"warning", LOG_WARNING}, {"error", LOG_ERR}, {"err", LOG_ERR}};
+	} t[] = {{"debug", LOG_DEBUG},     {"info", LOG_INFO}, {"notice", LOG_NOTICE},
+	         {"warning", LOG_WARNING}, {"error", LOG_ERR}, {"err", LOG_ERR}};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(s, t[i].name) == 0)
 			return t[i].level;
@@ -131,7 +131,7 @@ int log_level_from_string(const char *s)
 }
 
 static void log_vemit(int level, const char *service, const char *const *fields, const char *fmt,
-		      va_list ap)
+                      va_list ap)
 {
 	char msg[4096];
 	int saved = errno;
@@ -147,7 +147,7 @@ static void log_vemit(int level, const char *service, const char *const *fields,
 		size_t n = 0;
 
 		snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s%s%s", service ? service : "",
-			 service ? ": " : "", msg);
+		         service ? ": " : "", msg);
 		iov[n++] = (struct iovec){mbuf, strlen(mbuf)};
 		snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
 		iov[n++] = (struct iovec){prio, strlen(prio)};
@@ -167,8 +167,9 @@ static void log_vemit(int level, const char *service, const char *const *fields,
 
 	/* One write per line so lines from several processes do not interleave. */
 	char line[sizeof(msg) + 256];
-	int len = snprintf(line, sizeof(line), "%s[%d]: %s: %s%s%s\n", log_ident, (int)getpid(),
-			   level_names[level & 7], service ? service : "", service ? ": " : "", msg);
+	int len =
+	        snprintf(line, sizeof(line), "%s[%d]: %s: %s%s%s\n", log_ident, (int)getpid(),
+	                 level_names[level & 7], service ? service : "", service ? ": " : "", msg);
 	if (len > (int)sizeof(line) - 1)
 		len = (int)sizeof(line) - 1;
 	if (write(STDERR_FILENO, line, (size_t)len) < 0) {

@@ -24,14 +24,14 @@ int log_journal_fd(void);
  * terminated by NULL in log_fields().
  */
 void log_msg(int level, const char *service, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 void log_fields(int level, const char *service, const char *const *fields, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
-#define log_debug(svc, ...) log_msg(LOG_DEBUG, svc, __VA_ARGS__)
-#define log_info(svc, ...) log_msg(LOG_INFO, svc, __VA_ARGS__)
-#define log_notice(svc, ...) log_msg(LOG_NOTICE, svc, __VA_ARGS__)
+#define log_debug(svc, ...)   log_msg(LOG_DEBUG, svc, __VA_ARGS__)
+#define log_info(svc, ...)    log_msg(LOG_INFO, svc, __VA_ARGS__)
+#define log_notice(svc, ...)  log_msg(LOG_NOTICE, svc, __VA_ARGS__)
 #define log_warning(svc, ...) log_msg(LOG_WARNING, svc, __VA_ARGS__)
-#define log_error(svc, ...) log_msg(LOG_ERR, svc, __VA_ARGS__)
+#define log_error(svc, ...)   log_msg(LOG_ERR, svc, __VA_ARGS__)
 
 #endif

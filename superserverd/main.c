@@ -13,23 +13,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: superserverd [OPTIONS]\n"
-		"Serve the TCP and unix-socket services described in a YAML file.\n\n"
-		"  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
-		"  -t, --check-config  validate the configuration, print every error and exit\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n\n"
-		"Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n"
-		"See superserverd(8) and superserverd.yaml(5).\n");
+	fprintf(f, "Usage: superserverd [OPTIONS]\n"
+	           "Serve the TCP and unix-socket services described in a YAML file.\n\n"
+	           "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+	           "  -t, --check-config  validate the configuration, print every error and exit\n"
+	           "  -V, --version       print the version and exit\n"
+	           "  -h, --help          print this help and exit\n\n"
+	           "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n"
+	           "See superserverd(8) and superserverd.yaml(5).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'V'},	  {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 't'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	struct config_load_opts opts = {.daemon_uid = geteuid()};
@@ -68,7 +69,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s\n", d.msgs[i]);
 		fprintf(stderr, "superserverd: %s: %zu error%s\n", path, diag_count(&d),
-			diag_count(&d) == 1 ? "" : "s");
+		        diag_count(&d) == 1 ? "" : "s");
 		diag_free(&d);
 		return 1;
 	}

@@ -70,7 +70,7 @@ static void update_status(struct master *m, bool ready)
 		failed += service_state(m->current.v[i]) == SERVICE_FAILED;
 	}
 	int n = snprintf(status, sizeof(status), "%zu service%s, %zu process%s", m->current.n,
-			 m->current.n == 1 ? "" : "s", procs, procs == 1 ? "" : "es");
+	                 m->current.n == 1 ? "" : "s", procs, procs == 1 ? "" : "es");
 	if (failed && n > 0 && (size_t)n < sizeof(status))
 		snprintf(status + n, sizeof(status) - (size_t)n, ", %zu failed", failed);
 	if (ready)
@@ -110,8 +110,10 @@ static void on_service_gone(struct service *svc, void *userdata)
 
 static struct service_env master_env(struct master *m)
 {
-	return (struct service_env){.event = m->event, .listeners = m->listeners,
-				    .gone = on_service_gone, .userdata = m};
+	return (struct service_env){.event = m->event,
+	                            .listeners = m->listeners,
+	                            .gone = on_service_gone,
+	                            .userdata = m};
 }
 
 static void log_diag(int level, const struct diag *d)
@@ -122,7 +124,7 @@ static void log_diag(int level, const struct diag *d)
 
 /* Creates one service per entry of cfg; all or nothing. */
 static int build_services(struct master *m, struct config *cfg, struct service_list *out,
-			  struct diag *d)
+                          struct diag *d)
 {
 	struct service_env env = master_env(m);
 	int r = 0;
@@ -178,12 +180,12 @@ static int reload(struct master *m, struct diag *d)
 	    build_services(m, cfg, &fresh, d) < 0) {
 		log_diag(LOG_ERR, d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",
-			  diag_count(d), diag_count(d) == 1 ? "" : "s");
+		          diag_count(d), diag_count(d) == 1 ? "" : "s");
 		char status[400];
 		/* One message, so READY=1 never shows a status that is about to change. */
 		snprintf(status, sizeof(status),
-			 "reload failed, running the previous configuration: %s",
-			 d->n ? d->msgs[0] : "unknown error");
+		         "reload failed, running the previous configuration: %s",
+		         d->n ? d->msgs[0] : "unknown error");
 		notify_ready(status);
 		if (cfg)
 			config_unref(cfg);
@@ -228,8 +230,8 @@ static int reload(struct master *m, struct diag *d)
 	log_set_level(cfg->log_level);
 	m->generation++;
 	apply_control_access(m);
-	log_info(NULL, "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged", added, changed,
-		 removed, kept);
+	log_info(NULL, "reloaded: %zu added, %zu changed, %zu removed, %zu unchanged", added,
+	         changed, removed, kept);
 	update_status(m, true);
 	return 0;
 }
@@ -331,20 +333,20 @@ static json_t *service_summary(struct service *svc)
 	}
 	uint64_t started = service_started_usec(svc);
 	return json_pack(
-		"{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:I, s:I, "
-		"s:f, s:o}",
-		"name", sc->name, "model", sc->mpm.ops->name, "state",
-		service_state_name(service_state(svc)), "listen", listen, "active",
-		(json_int_t)active, "accepted", (json_int_t)atomic_load(&c->accepted), "completed",
-		(json_int_t)atomic_load(&c->completed), "rejected", (json_int_t)rejected, "workers",
-		"total", (int)service_process_count(svc), "busy", (int)states[WORKER_BUSY], "idle",
-		(int)states[WORKER_IDLE], "starting", (int)states[WORKER_STARTING], "stopping",
-		(int)states[WORKER_STOPPING], "restarts", (json_int_t)atomic_load(&c->restarts),
-		"crashes", (json_int_t)atomic_load(&c->crashes), "uptime_sec",
-		started && service_state(svc) == SERVICE_RUNNING
-			? (double)(mono_usec() - started) / 1e6
-			: 0.0,
-		"listen_queue", queues);
+	        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:I, s:I, "
+	        "s:f, s:o}",
+	        "name", sc->name, "model", sc->mpm.ops->name, "state",
+	        service_state_name(service_state(svc)), "listen", listen, "active",
+	        (json_int_t)active, "accepted", (json_int_t)atomic_load(&c->accepted), "completed",
+	        (json_int_t)atomic_load(&c->completed), "rejected", (json_int_t)rejected, "workers",
+	        "total", (int)service_process_count(svc), "busy", (int)states[WORKER_BUSY], "idle",
+	        (int)states[WORKER_IDLE], "starting", (int)states[WORKER_STARTING], "stopping",
+	        (int)states[WORKER_STOPPING], "restarts", (json_int_t)atomic_load(&c->restarts),
+	        "crashes", (json_int_t)atomic_load(&c->crashes), "uptime_sec",
+	        started && service_state(svc) == SERVICE_RUNNING
+	                ? (double)(mono_usec() - started) / 1e6
+	                : 0.0,
+	        "listen_queue", queues);
 }
 
 static json_t *ctl_status(void *userdata)
@@ -355,9 +357,9 @@ static json_t *ctl_status(void *userdata)
 	for (size_t i = 0; i < m->current.n; i++)
 		json_array_append_new(services, service_summary(m->current.v[i]));
 	return json_pack("{s:s, s:I, s:f, s:I, s:s, s:o}", "version", SUPERSERVERD_VERSION, "pid",
-			 (json_int_t)getpid(), "uptime_sec",
-			 (double)(mono_usec() - m->started_usec) / 1e6, "generation",
-			 (json_int_t)m->generation, "config", m->config_path, "services", services);
+	                 (json_int_t)getpid(), "uptime_sec",
+	                 (double)(mono_usec() - m->started_usec) / 1e6, "generation",
+	                 (json_int_t)m->generation, "config", m->config_path, "services", services);
 }
 
 static json_t *service_stats(struct service *svc)
@@ -370,16 +372,16 @@ static json_t *service_stats(struct service *svc)
 
 	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++)
 		json_object_set_new(rej, scoreboard_reject_name((enum reject_reason)r),
-				    json_integer((json_int_t)atomic_load(&c->rejected[r])));
+		                    json_integer((json_int_t)atomic_load(&c->rejected[r])));
 	for (unsigned i = 0; i <= SCOREBOARD_HIST_BUCKETS; i++) {
 		hist[i] = atomic_load(&c->duration_hist[i]);
 		json_array_append_new(
-			buckets,
-			json_pack("{s:o, s:I}", "le_usec",
-				  i < SCOREBOARD_HIST_BUCKETS
-					  ? json_integer((json_int_t)scoreboard_hist_bounds_usec[i])
-					  : json_string("+Inf"),
-				  "count", (json_int_t)hist[i]));
+		        buckets,
+		        json_pack("{s:o, s:I}", "le_usec",
+		                  i < SCOREBOARD_HIST_BUCKETS
+		                          ? json_integer((json_int_t)scoreboard_hist_bounds_usec[i])
+		                          : json_string("+Inf"),
+		                  "count", (json_int_t)hist[i]));
 	}
 	for (unsigned i = 0; i < sb->n_slots; i++) {
 		struct scoreboard_slot *sl = &sb->slots[i];
@@ -387,35 +389,35 @@ static json_t *service_stats(struct service *svc)
 		if (!atomic_load(&sl->pid))
 			continue;
 		json_array_append_new(
-			slots,
-			json_pack("{s:i, s:i, s:s, s:i, s:I, s:f}", "slot", (int)i, "pid",
-				  (int)atomic_load(&sl->pid), "state",
-				  scoreboard_state_name((enum worker_state)atomic_load(&sl->state)),
-				  "active", (int)atomic_load(&sl->active), "served",
-				  (json_int_t)atomic_load(&sl->served), "idle_sec",
-				  last ? (double)(now - last) / 1e6 : -1.0));
+		        slots,
+		        json_pack("{s:i, s:i, s:s, s:i, s:I, s:f}", "slot", (int)i, "pid",
+		                  (int)atomic_load(&sl->pid), "state",
+		                  scoreboard_state_name((enum worker_state)atomic_load(&sl->state)),
+		                  "active", (int)atomic_load(&sl->active), "served",
+		                  (json_int_t)atomic_load(&sl->served), "idle_sec",
+		                  last ? (double)(now - last) / 1e6 : -1.0));
 	}
 	json_object_set_new(o, "rejected_by_reason", rej);
 	json_object_set_new(o, "handler_errors",
-			    json_integer((json_int_t)atomic_load(&c->handler_errors)));
+	                    json_integer((json_int_t)atomic_load(&c->handler_errors)));
 	json_object_set_new(o, "timeouts", json_integer((json_int_t)atomic_load(&c->timeouts)));
 	json_object_set_new(o, "bytes_in", json_integer((json_int_t)atomic_load(&c->bytes_in)));
 	json_object_set_new(o, "bytes_out", json_integer((json_int_t)atomic_load(&c->bytes_out)));
 	json_object_set_new(o, "bytes_unknown",
-			    json_integer((json_int_t)atomic_load(&c->bytes_unknown)));
-	json_object_set_new(
-		o, "duration",
-		json_pack("{s:I, s:I, s:I, s:I, s:o}", "sum_usec",
-			  (json_int_t)atomic_load(&c->duration_sum_usec), "p50_usec",
-			  (json_int_t)scoreboard_quantile_usec(hist, 0.50), "p90_usec",
-			  (json_int_t)scoreboard_quantile_usec(hist, 0.90), "p99_usec",
-			  (json_int_t)scoreboard_quantile_usec(hist, 0.99), "buckets", buckets));
+	                    json_integer((json_int_t)atomic_load(&c->bytes_unknown)));
+	json_object_set_new(o, "duration",
+	                    json_pack("{s:I, s:I, s:I, s:I, s:o}", "sum_usec",
+	                              (json_int_t)atomic_load(&c->duration_sum_usec), "p50_usec",
+	                              (json_int_t)scoreboard_quantile_usec(hist, 0.50), "p90_usec",
+	                              (json_int_t)scoreboard_quantile_usec(hist, 0.90), "p99_usec",
+	                              (json_int_t)scoreboard_quantile_usec(hist, 0.99), "buckets",
+	                              buckets));
 	json_object_set_new(o, "processes", slots);
 	return o;
 }
 
 static json_t *ctl_stats(void *userdata, const char *name, const char **code, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	struct master *m = userdata;
 	json_t *list = json_array();
@@ -477,7 +479,7 @@ static struct service *replace_service(struct master *m, size_t idx, char *err, 
 }
 
 static json_t *ctl_action(void *userdata, const char *cmd, const char *name, const char **code,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	struct master *m = userdata;
 	size_t idx;
@@ -498,8 +500,8 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 			svc = replace_service(m, idx, err, errlen);
 		else if (st == SERVICE_STOPPING) {
 			*code = "busy";
-			snprintf(err, errlen, "'%s' is still stopping; try again when it has stopped",
-				 name);
+			snprintf(err, errlen,
+			         "'%s' is still stopping; try again when it has stopped", name);
 			return NULL;
 		}
 	} else if (!strcmp(cmd, "restart")) {
@@ -509,14 +511,15 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 			service_drain(svc);
 		else if (st != SERVICE_DRAINING && st != SERVICE_DRAINED) {
 			*code = "not-running";
-			snprintf(err, errlen, "'%s' is %s, not running", name, service_state_name(st));
+			snprintf(err, errlen, "'%s' is %s, not running", name,
+			         service_state_name(st));
 			return NULL;
 		}
 	} else if (!strcmp(cmd, "resume")) {
 		if (service_resume(svc) < 0) {
 			*code = "not-drained";
 			snprintf(err, errlen, "'%s' is %s: resume undoes a drain (use start)", name,
-				 service_state_name(st));
+			         service_state_name(st));
 			return NULL;
 		}
 	}
@@ -526,14 +529,14 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 	}
 	update_status(m, false);
 	return json_pack("{s:s, s:s}", "service", name, "state",
-			 service_state_name(service_state(svc)));
+	                 service_state_name(service_state(svc)));
 }
 
 static const struct control_ops master_control_ops = {
-	.status = ctl_status,
-	.stats = ctl_stats,
-	.reload = ctl_reload,
-	.action = ctl_action,
+        .status = ctl_status,
+        .stats = ctl_stats,
+        .reload = ctl_reload,
+        .action = ctl_action,
 };
 
 static struct control_access control_access_of(const struct config *cfg)
@@ -572,8 +575,7 @@ static int open_control(struct master *m)
 		log_error(NULL, "no usable default control socket path");
 		return -ENAMETOOLONG;
 	}
-	r = control_open(m->event, path, &a, &master_control_ops, m, &m->control, err,
-			 sizeof(err));
+	r = control_open(m->event, path, &a, &master_control_ops, m, &m->control, err, sizeof(err));
 	if (r < 0) {
 		log_error(NULL, "%s", err[0] ? err : strerror(-r));
 		return r;
@@ -640,7 +642,7 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	if (build_services(&m, cfg, &m.current, &d) < 0) {
 		log_diag(LOG_ERR, &d);
 		log_error(NULL, "cannot start: %zu error%s", diag_count(&d),
-			  diag_count(&d) == 1 ? "" : "s");
+		          diag_count(&d) == 1 ? "" : "s");
 		goto out;
 	}
 	listen_table_close_unused(m.listeners);
@@ -652,7 +654,7 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 		if (service_start(m.current.v[i]) < 0)
 			goto out;
 	log_info(NULL, "superserverd ready: %zu service%s", m.current.n,
-		 m.current.n == 1 ? "" : "s");
+	         m.current.n == 1 ? "" : "s");
 	update_status(&m, true);
 
 	r = sd_event_loop(m.event);

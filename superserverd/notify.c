@@ -31,7 +31,8 @@ void notify_reloading(void)
 	/* systemd (notify-reload) matches RELOADING=1 with the time the reload began. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	         (unsigned long long)ts.tv_sec * 1000000ULL +
+	                 (unsigned long long)ts.tv_nsec / 1000);
 	send_notify(buf);
 }
 

@@ -11,8 +11,8 @@
 #include "superserverd/privs.h"
 
 static const int rlimit_resource[RLIM_COUNT] = {
-	[RLIM_NOFILE] = RLIMIT_NOFILE, [RLIM_NPROC] = RLIMIT_NPROC, [RLIM_AS] = RLIMIT_AS,
-	[RLIM_CPU] = RLIMIT_CPU,       [RLIM_CORE] = RLIMIT_CORE,
+        [RLIM_NOFILE] = RLIMIT_NOFILE, [RLIM_NPROC] = RLIMIT_NPROC, [RLIM_AS] = RLIMIT_AS,
+        [RLIM_CPU] = RLIMIT_CPU,       [RLIM_CORE] = RLIMIT_CORE,
 };
 
 static int set_capabilities(uint64_t keep)
@@ -86,16 +86,16 @@ enum privs_step privs_drop(const struct service_conf *sc)
 const char *privs_step_name(int step)
 {
 	static const char *const names[] = {
-		[PRIVS_RLIMIT - PRIVS_EXIT_BASE] = "setting rlimits",
-		[PRIVS_BOUNDING - PRIVS_EXIT_BASE] = "cutting the capability bounding set",
-		[PRIVS_KEEPCAPS - PRIVS_EXIT_BASE] = "PR_SET_KEEPCAPS",
-		[PRIVS_SETGROUPS - PRIVS_EXIT_BASE] = "setting supplementary groups",
-		[PRIVS_SETGID - PRIVS_EXIT_BASE] = "setting the group id",
-		[PRIVS_SETUID - PRIVS_EXIT_BASE] = "setting the user id",
-		[PRIVS_CAPS - PRIVS_EXIT_BASE] = "setting capabilities",
-		[PRIVS_AMBIENT - PRIVS_EXIT_BASE] = "setting ambient capabilities",
-		[PRIVS_NO_NEW_PRIVS - PRIVS_EXIT_BASE] = "setting no_new_privs",
-		[PRIVS_NICE - PRIVS_EXIT_BASE] = "setting the nice value",
+	        [PRIVS_RLIMIT - PRIVS_EXIT_BASE] = "setting rlimits",
+	        [PRIVS_BOUNDING - PRIVS_EXIT_BASE] = "cutting the capability bounding set",
+	        [PRIVS_KEEPCAPS - PRIVS_EXIT_BASE] = "PR_SET_KEEPCAPS",
+	        [PRIVS_SETGROUPS - PRIVS_EXIT_BASE] = "setting supplementary groups",
+	        [PRIVS_SETGID - PRIVS_EXIT_BASE] = "setting the group id",
+	        [PRIVS_SETUID - PRIVS_EXIT_BASE] = "setting the user id",
+	        [PRIVS_CAPS - PRIVS_EXIT_BASE] = "setting capabilities",
+	        [PRIVS_AMBIENT - PRIVS_EXIT_BASE] = "setting ambient capabilities",
+	        [PRIVS_NO_NEW_PRIVS - PRIVS_EXIT_BASE] = "setting no_new_privs",
+	        [PRIVS_NICE - PRIVS_EXIT_BASE] = "setting the nice value",
 	};
 	if (step < PRIVS_EXIT_BASE || step >= PRIVS_STEP_END)
 		return NULL;

@@ -15,13 +15,14 @@ static size_t align8(size_t n)
 
 size_t scoreboard_size(unsigned n_slots, unsigned n_sources, unsigned held_cap)
 {
-	size_t n = align8(sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot));
+	size_t n = align8(sizeof(struct scoreboard) +
+	                  (size_t)n_slots * sizeof(struct scoreboard_slot));
 	n = align8(n + (size_t)n_sources * sizeof(struct admit_source));
 	return n + (size_t)n_slots * held_cap * sizeof(uint32_t);
 }
 
 struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources, unsigned held_cap,
-					   int *fd_r)
+                                           int *fd_r)
 {
 	size_t size = scoreboard_size(n_slots, n_sources, held_cap);
 	struct scoreboard *sb;
@@ -47,8 +48,8 @@ struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources,
 	sb->n_sources = n_sources;
 	sb->held_cap = held_cap;
 	sb->size = size;
-	sb->sources_off =
-		align8(sizeof(struct scoreboard) + (size_t)n_slots * sizeof(struct scoreboard_slot));
+	sb->sources_off = align8(sizeof(struct scoreboard) +
+	                         (size_t)n_slots * sizeof(struct scoreboard_slot));
 	sb->held_off = align8(sb->sources_off + (size_t)n_sources * sizeof(struct admit_source));
 	*fd_r = fd;
 	return sb;
@@ -89,8 +90,8 @@ void scoreboard_unmap(struct scoreboard *sb)
 const char *scoreboard_state_name(enum worker_state s)
 {
 	static const char *const names[] = {
-		[WORKER_EMPTY] = "empty", [WORKER_STARTING] = "starting", [WORKER_IDLE] = "idle",
-		[WORKER_BUSY] = "busy",	  [WORKER_STOPPING] = "stopping",
+	        [WORKER_EMPTY] = "empty", [WORKER_STARTING] = "starting", [WORKER_IDLE] = "idle",
+	        [WORKER_BUSY] = "busy",   [WORKER_STOPPING] = "stopping",
 	};
 	return (unsigned)s < WORKER_STATE_COUNT ? names[s] : "unknown";
 }
@@ -108,9 +109,9 @@ uint64_t scoreboard_now_usec(void)
 }
 
 const uint64_t scoreboard_hist_bounds_usec[SCOREBOARD_HIST_BUCKETS] = {
-	100,	  200,	    500,      1000,	2000,	   5000,       10000,	   20000,
-	50000,	  100000,   200000,   500000,	1000000,   2000000,    5000000,	   10000000,
-	20000000, 50000000, 100000000, 200000000, 500000000, 1000000000,
+        100,      200,      500,       1000,      2000,      5000,       10000,   20000,
+        50000,    100000,   200000,    500000,    1000000,   2000000,    5000000, 10000000,
+        20000000, 50000000, 100000000, 200000000, 500000000, 1000000000,
 };
 
 static unsigned bucket_of(uint64_t usec)
@@ -132,12 +133,12 @@ void scoreboard_conn_accepted(struct scoreboard *sb, struct scoreboard_slot *slo
 	atomic_fetch_add_explicit(&sb->counters.accepted, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&slot->active, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->last_activity_usec, scoreboard_now_usec(),
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
-			  uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
-			  uint64_t bytes_out, enum conn_result result)
+                          uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
+                          uint64_t bytes_out, enum conn_result result)
 {
 	struct scoreboard_counters *c = &sb->counters;
 
@@ -153,7 +154,7 @@ void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
 		atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->duration_sum_usec, duration_usec, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->duration_hist[bucket_of(duration_usec)], 1,
-				  memory_order_relaxed);
+	                          memory_order_relaxed);
 	/* Last, so a reader that sees `completed` also sees the rest. */
 	atomic_fetch_add_explicit(&c->completed, 1, memory_order_release);
 	if (slot)
@@ -164,7 +165,8 @@ void scoreboard_slot_done(struct scoreboard_slot *slot)
 {
 	atomic_fetch_sub_explicit(&slot->active, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
-	atomic_store_explicit(&slot->last_activity_usec, scoreboard_now_usec(), memory_order_relaxed);
+	atomic_store_explicit(&slot->last_activity_usec, scoreboard_now_usec(),
+	                      memory_order_relaxed);
 }
 
 uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], double q)
@@ -197,9 +199,11 @@ uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 
 const char *scoreboard_reject_name(enum reject_reason r)
 {
 	static const char *const names[] = {
-		[REJECT_MAX_CONNECTIONS] = "max_connections", [REJECT_PER_SOURCE] = "per_source",
-		[REJECT_RATE] = "rate",			      [REJECT_ACCESS] = "access",
-		[REJECT_PROXY] = "proxy",
+	        [REJECT_MAX_CONNECTIONS] = "max_connections",
+	        [REJECT_PER_SOURCE] = "per_source",
+	        [REJECT_RATE] = "rate",
+	        [REJECT_ACCESS] = "access",
+	        [REJECT_PROXY] = "proxy",
 	};
 	return (unsigned)r < REJECT_REASON_COUNT ? names[r] : "unknown";
 }

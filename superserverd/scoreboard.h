@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SCOREBOARD_MAGIC 0x53534230u /* "SSB0" */
+#define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
 #define SCOREBOARD_VERSION 3u
 
 enum worker_state {
@@ -31,11 +31,11 @@ enum worker_state {
 
 struct scoreboard_slot {
 	_Atomic int32_t pid;
-	_Atomic uint32_t state;  /* enum worker_state */
-	_Atomic uint32_t active; /* connections open in this process now */
-	_Atomic uint64_t served; /* connections this process finished */
+	_Atomic uint32_t state;              /* enum worker_state */
+	_Atomic uint32_t active;             /* connections open in this process now */
+	_Atomic uint64_t served;             /* connections this process finished */
 	_Atomic uint64_t last_activity_usec; /* CLOCK_MONOTONIC of the last accept or end */
-	_Atomic uint32_t admitted; /* this process's share of admit.active_total */
+	_Atomic uint32_t admitted;           /* this process's share of admit.active_total */
 };
 
 /* Why a connection was turned away (counted in counters.rejected[]). */
@@ -65,8 +65,8 @@ struct scoreboard_counters {
 	_Atomic uint64_t bytes_out;
 	_Atomic uint64_t bytes_unknown; /* connections whose byte counts are not known */
 	_Atomic uint64_t rejected[REJECT_REASON_COUNT];
-	_Atomic uint64_t crashes;  /* service processes killed by a signal (master) */
-	_Atomic uint64_t restarts; /* service processes restarted after dying (master) */
+	_Atomic uint64_t crashes;         /* service processes killed by a signal (master) */
+	_Atomic uint64_t restarts;        /* service processes restarted after dying (master) */
 	_Atomic uint64_t records_dropped; /* connection records the master could not take */
 	_Atomic uint64_t duration_sum_usec;
 	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
@@ -88,7 +88,7 @@ struct admit_shared {
 	_Atomic uint64_t active_total; /* connections admitted and not yet released */
 	double tokens;                 /* service rate bucket */
 	uint64_t refill_usec;
-	_Atomic uint64_t table_full;   /* sources not tracked because the table was full */
+	_Atomic uint64_t table_full; /* sources not tracked because the table was full */
 };
 
 struct scoreboard {
@@ -98,7 +98,7 @@ struct scoreboard {
 	uint32_t n_sources; /* admission table entries (0 without per-source limits) */
 	uint32_t held_cap;  /* per process: sources held by open connections, for reclaim */
 	uint32_t reserved;
-	uint64_t size;       /* bytes of the whole segment */
+	uint64_t size;        /* bytes of the whole segment */
 	uint64_t sources_off; /* offsets from the start of the segment */
 	uint64_t held_off;
 	_Atomic uint64_t generation;
@@ -112,7 +112,7 @@ struct scoreboard *scoreboard_create(unsigned n_slots, int *fd_r);
 /* The same with an admission table of n_sources entries and, per process, room to
  * remember held_cap sources of its open connections. */
 struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources, unsigned held_cap,
-					   int *fd_r);
+                                           int *fd_r);
 static inline struct admit_source *scoreboard_sources(struct scoreboard *sb)
 {
 	return (struct admit_source *)((char *)sb + sb->sources_off);
@@ -141,8 +141,8 @@ enum conn_result {
  * bytes_known false: an exec'd program whose byte counts could not be read. */
 void scoreboard_conn_accepted(struct scoreboard *sb, struct scoreboard_slot *slot);
 void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
-			  uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
-			  uint64_t bytes_out, enum conn_result result);
+                          uint64_t duration_usec, bool bytes_known, uint64_t bytes_in,
+                          uint64_t bytes_out, enum conn_result result);
 /* The slot's part of conn_done alone, for a process whose connection's counters were
  * reported by another (fork: the connection process reports, the acceptor keeps the
  * slot). */

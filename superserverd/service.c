@@ -136,7 +136,7 @@ static int on_connlog(sd_event_source *s, int fd, uint32_t revents, void *userda
 			break;
 		if (svc->connlog_file >= 0 && write(svc->connlog_file, buf, (size_t)n) < 0)
 			log_warning(svc->conf->name, "cannot write to %s: %s",
-				    svc->conf->connlog_path, strerror(errno));
+			            svc->conf->connlog_path, strerror(errno));
 	}
 	return 0;
 }
@@ -147,16 +147,17 @@ static int connlog_setup(struct service *svc, struct diag *diag)
 	int r = connlog_reopen(svc);
 
 	if (r < 0) {
-		diag_error(diag, &sc->pos, "service '%s': cannot open %s for connection records: %s",
-			   sc->name, sc->connlog_path, strerror(-r));
+		diag_error(diag, &sc->pos,
+		           "service '%s': cannot open %s for connection records: %s", sc->name,
+		           sc->connlog_path, strerror(-r));
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, svc->connlog_sock) <
-		    0 ||
+	            0 ||
 	    sd_event_add_io(svc->env.event, &svc->connlog_io, svc->connlog_sock[0], EPOLLIN,
-			    on_connlog, svc) < 0) {
+	                    on_connlog, svc) < 0) {
 		diag_error(diag, &sc->pos, "service '%s': cannot set up connection records: %s",
-			   sc->name, strerror(errno));
+		           sc->name, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -170,11 +171,11 @@ void service_reopen_logs(struct service *svc)
 	r = connlog_reopen(svc);
 	if (r < 0)
 		log_error(svc->conf->name, "cannot reopen %s: %s", svc->conf->connlog_path,
-			  strerror(-r));
+		          strerror(-r));
 }
 
 struct service *service_new(const struct service_env *env, struct config *cfg,
-			    const struct service_conf *sc, struct diag *diag)
+                            const struct service_conf *sc, struct diag *diag)
 {
 	struct service *svc = calloc(1, sizeof(*svc));
 	char err[512];
@@ -194,10 +195,10 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 	unsigned n_sources, held_cap;
 	admit_sizes(sc, &n_sources, &held_cap);
 	svc->scoreboard = scoreboard_create_admit((unsigned)svc->n_workers, n_sources, held_cap,
-						  &svc->scoreboard_fd);
+	                                          &svc->scoreboard_fd);
 	if (!svc->scoreboard) {
 		diag_error(diag, &sc->pos, "service '%s': cannot create its scoreboard: %s",
-			   sc->name, strerror(errno));
+		           sc->name, strerror(errno));
 		free(svc->listeners);
 		free(svc->workers);
 		free(svc);
@@ -212,13 +213,14 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 		 * serve a PROXY header to the handler as if it were the client's bytes. */
 		if (sc->listen[i].proxy_protocol) {
 			diag_error(diag, &sc->listen[i].pos,
-				   "service '%s': proxy_protocol is not served by this version yet "
-				   "(the header parser is in, the models' use of it is not)",
-				   sc->name);
+			           "service '%s': proxy_protocol is not served by this version yet "
+			           "(the header parser is in, the models' use of it is not)",
+			           sc->name);
 			service_free(svc);
 			return NULL;
 		}
-		struct listener *l = listen_acquire(env->listeners, &sc->listen[i], err, sizeof(err));
+		struct listener *l =
+		        listen_acquire(env->listeners, &sc->listen[i], err, sizeof(err));
 		if (!l) {
 			diag_error(diag, &sc->listen[i].pos, "service '%s': %s", sc->name, err);
 			service_free(svc);
@@ -301,13 +303,13 @@ static int stdin_devnull(void)
 }
 
 /* Runs in the freshly forked service process; never returns. */
-static void __attribute__((noreturn)) service_process_main(struct service *svc, unsigned index,
-								pid_t master_pid)
+static void __attribute__((noreturn))
+service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 {
 	const struct service_conf *sc = svc->conf;
 	int fds[svc->n_listeners + 2];
-	struct worker_ctx ctx = {.conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners,
-				 .index = index};
+	struct worker_ctx ctx = {
+	        .conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners, .index = index};
 	struct ss_args args;
 	char err[512] = "";
 	int r;
@@ -367,7 +369,7 @@ static void __attribute__((noreturn)) service_process_main(struct service *svc, 
 		r = ctx.handler->setup(&args, &ctx.handler_data, err, sizeof(err));
 		if (r < 0) {
 			log_error(sc->name, "handler '%s' setup failed: %s", ctx.handler->name,
-				  err[0] ? err : strerror(-r));
+			          err[0] ? err : strerror(-r));
 			_exit(SERVICE_EXIT_SETUP);
 		}
 	}
@@ -396,8 +398,8 @@ static int spawn_worker(struct worker *w)
 	if (pid < 0) {
 		r = -errno;
 		log_error(svc->conf->name, "cannot fork a service process: %s%s", strerror(errno),
-			  errno == EAGAIN ? " (process limit reached? see ulimit -u / TasksMax=)"
-					  : "");
+		          errno == EAGAIN ? " (process limit reached? see ulimit -u / TasksMax=)"
+		                          : "");
 		scoreboard_set_state(slot, WORKER_EMPTY);
 		return r;
 	}
@@ -430,7 +432,7 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 		uint64_t delay;
 		if (backoff_next(&w->backoff, 0, &delay))
 			sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC,
-						   delay, 0, on_restart, w);
+			                           delay, 0, on_restart, w);
 	}
 	return 0;
 }
@@ -439,9 +441,9 @@ static void schedule_restart(struct worker *w, uint64_t delay)
 {
 	w->restart = sd_event_source_disable_unref(w->restart);
 	if (sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC, delay, 0,
-				       on_restart, w) < 0) {
+	                               on_restart, w) < 0) {
 		log_error(w->svc->conf->name,
-			  "cannot schedule a restart: marking the service failed");
+		          "cannot schedule a restart: marking the service failed");
 		w->svc->state = SERVICE_FAILED;
 	}
 }
@@ -480,9 +482,13 @@ static void pool_retire(struct mpm_pool *pool, unsigned slot)
 
 static void pool_init(struct service *svc)
 {
-	svc->pool = (struct mpm_pool){.conf = svc->conf, .options = svc->conf->mpm.options,
-				      .scoreboard = svc->scoreboard, .running = pool_running,
-				      .spawn = pool_spawn, .retire = pool_retire, .priv = svc};
+	svc->pool = (struct mpm_pool){.conf = svc->conf,
+	                              .options = svc->conf->mpm.options,
+	                              .scoreboard = svc->scoreboard,
+	                              .running = pool_running,
+	                              .spawn = pool_spawn,
+	                              .retire = pool_retire,
+	                              .priv = svc};
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
@@ -497,11 +503,11 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 static const char *const reject_what[REJECT_REASON_COUNT] = {
-	[REJECT_MAX_CONNECTIONS] = "at max_connections",
-	[REJECT_PER_SOURCE] = "over the per-source connection limit",
-	[REJECT_RATE] = "over a source's connection rate",
-	[REJECT_ACCESS] = "refused by the access list",
-	[REJECT_PROXY] = "with a bad or untrusted PROXY header",
+        [REJECT_MAX_CONNECTIONS] = "at max_connections",
+        [REJECT_PER_SOURCE] = "over the per-source connection limit",
+        [REJECT_RATE] = "over a source's connection rate",
+        [REJECT_ACCESS] = "refused by the access list",
+        [REJECT_PROXY] = "with a bad or untrusted PROXY header",
 };
 
 /* Rejections are logged once per episode, with a summary at its end, never one line
@@ -519,15 +525,15 @@ static int on_watch(sd_event_source *s, uint64_t usec, void *userdata)
 			svc->episode_start[r] = now;
 			svc->episode_count[r] = delta;
 			log_warning(svc->conf->name,
-				    "rejecting connections %s (%llu in the last second)",
-				    reject_what[r], (unsigned long long)delta);
+			            "rejecting connections %s (%llu in the last second)",
+			            reject_what[r], (unsigned long long)delta);
 		} else if (delta) {
 			svc->episode_count[r] += delta;
 		} else if (svc->episode_start[r]) {
 			log_notice(svc->conf->name,
-				   "no more connections %s: %llu rejected in %.1f s", reject_what[r],
-				   (unsigned long long)svc->episode_count[r],
-				   (double)(now - svc->episode_start[r]) / 1e6);
+			           "no more connections %s: %llu rejected in %.1f s",
+			           reject_what[r], (unsigned long long)svc->episode_count[r],
+			           (double)(now - svc->episode_start[r]) / 1e6);
 			svc->episode_start[r] = 0;
 		}
 	}
@@ -542,15 +548,17 @@ static void describe_exit(const siginfo_t *si, char *buf, size_t len)
 	if (si->si_code == CLD_EXITED) {
 		const char *step = privs_step_name(si->si_status);
 		if (step)
-			snprintf(buf, len, "exited with status %d (%s failed)", si->si_status, step);
+			snprintf(buf, len, "exited with status %d (%s failed)", si->si_status,
+			         step);
 		else if (si->si_status == SERVICE_EXIT_SETUP)
 			snprintf(buf, len, "exited with status %d (handler setup failed)",
-				 si->si_status);
+			         si->si_status);
 		else
 			snprintf(buf, len, "exited with status %d", si->si_status);
 	} else {
 		snprintf(buf, len, "killed by signal %d (%s)%s", si->si_status,
-			 strsignal(si->si_status), si->si_code == CLD_DUMPED ? ", core dumped" : "");
+		         strsignal(si->si_status),
+		         si->si_code == CLD_DUMPED ? ", core dumped" : "");
 	}
 }
 
@@ -652,14 +660,14 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	}
 	if (!backoff_next(&w->backoff, lived, &delay)) {
 		log_error(svc->conf->name,
-			  "service process %d %s; it failed %d times in a row: marking the service "
-			  "failed (a reload or `superctl start` starts it again)",
-			  (int)si->si_pid, how, BACKOFF_MAX_FAILURES);
+		          "service process %d %s; it failed %d times in a row: marking the service "
+		          "failed (a reload or `superctl start` starts it again)",
+		          (int)si->si_pid, how, BACKOFF_MAX_FAILURES);
 		svc->state = SERVICE_FAILED;
 		return 0;
 	}
 	log_warning(svc->conf->name, "service process %d %s; restarting in %llu ms",
-		    (int)si->si_pid, how, (unsigned long long)(delay / 1000));
+	            (int)si->si_pid, how, (unsigned long long)(delay / 1000));
 	schedule_restart(w, delay);
 	return 0;
 }
@@ -678,14 +686,14 @@ int service_start(struct service *svc)
 	}
 	if (ops->tick && !svc->tick_timer &&
 	    sd_event_add_time_relative(svc->env.event, &svc->tick_timer, CLOCK_MONOTONIC,
-				       USEC_PER_SEC, 0, on_tick, svc) < 0)
+	                               USEC_PER_SEC, 0, on_tick, svc) < 0)
 		log_error(svc->conf->name, "cannot start the maintenance timer");
 	if (!svc->watch_timer &&
 	    sd_event_add_time_relative(svc->env.event, &svc->watch_timer, CLOCK_MONOTONIC,
-				       USEC_PER_SEC, 0, on_watch, svc) < 0)
+	                               USEC_PER_SEC, 0, on_watch, svc) < 0)
 		log_error(svc->conf->name, "cannot start the rejection watch");
 	log_info(svc->conf->name, "started (%s, %zu listening socket%s)", svc->conf->mpm.ops->name,
-		 svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
+	         svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
 	return 0;
 }
 
@@ -717,10 +725,10 @@ void service_stop(struct service *svc)
 	stop_workers(svc);
 	if (running_workers(svc) > 0) {
 		log_info(svc->conf->name, "stopping: draining connections (up to %llu ms)",
-			 (unsigned long long)(svc->conf->shutdown_timeout_usec / 1000));
+		         (unsigned long long)(svc->conf->shutdown_timeout_usec / 1000));
 		if (sd_event_add_time_relative(svc->env.event, &svc->kill_timer, CLOCK_MONOTONIC,
-					       svc->conf->shutdown_timeout_usec, 0, on_kill_timer,
-					       svc) < 0)
+		                               svc->conf->shutdown_timeout_usec, 0, on_kill_timer,
+		                               svc) < 0)
 			kill_all(svc);
 	}
 	check_stopped(svc);
@@ -762,7 +770,7 @@ int service_resume(struct service *svc)
 			return -EAGAIN;
 	if (ops->tick && !svc->tick_timer &&
 	    sd_event_add_time_relative(svc->env.event, &svc->tick_timer, CLOCK_MONOTONIC,
-				       USEC_PER_SEC, 0, on_tick, svc) < 0)
+	                               USEC_PER_SEC, 0, on_tick, svc) < 0)
 		log_error(svc->conf->name, "cannot start the maintenance timer");
 	return 0;
 }

@@ -41,7 +41,7 @@ struct service_env {
 /* Creates the service (acquiring its listening sockets) without starting processes.
  * On failure returns NULL and writes every problem to diag. cfg is referenced. */
 struct service *service_new(const struct service_env *env, struct config *cfg,
-			    const struct service_conf *sc, struct diag *diag);
+                            const struct service_conf *sc, struct diag *diag);
 int service_start(struct service *svc);
 /* Stop accepting, let connections finish up to shutdown_timeout, then kill. Releases
  * the listening sockets at once (a removed service refuses new connections; a changed

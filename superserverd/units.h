@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define USEC_PER_MSEC 1000ULL
-#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_SEC  1000000ULL
 
 /* Each returns 0 on success or -1 (input rejected: empty, junk, overflow). */
 int units_parse_duration(const char *s, uint64_t *usec_r);

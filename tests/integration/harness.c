@@ -283,7 +283,7 @@ void h_dump_log(struct daemon *d)
 {
 	char *log = slurp(d->log);
 	fprintf(stderr, "---- superserverd log (%s) ----\n%s---- end ----\n", d->log,
-		log ? log : "(none)\n");
+	        log ? log : "(none)\n");
 	free(log);
 }
 
@@ -328,8 +328,8 @@ static bool log_is_clean(struct daemon *d)
 		return true;
 	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		bool bad = strstr(line, "Sanitizer") || strstr(line, "runtime error:") ||
-			   strstr(line, ": error: ") || strstr(line, ": crit: ") ||
-			   strstr(line, ": alert: ");
+		           strstr(line, ": error: ") || strstr(line, ": crit: ") ||
+		           strstr(line, ": alert: ");
 		for (int i = 0; bad && i < 8 && d->allowed_errors[i]; i++)
 			if (strstr(line, d->allowed_errors[i]))
 				bad = false;
@@ -472,7 +472,7 @@ int h_write_all(int fd, const void *buf, size_t n)
 }
 
 ssize_t h_exchange(const char *host, int port, const char *send_str, bool shut, char *buf,
-		   size_t cap, int timeout_ms)
+                   size_t cap, int timeout_ms)
 {
 	int fd = h_connect(host, port);
 	ssize_t n;

@@ -45,7 +45,7 @@ long long h_now_ms(void);
 int h_prepare(struct daemon *d, const char *yaml_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Rewrites the configuration file. */
 int h_write_config(struct daemon *d, const char *yaml_fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Starts the prepared daemon and waits (up to 10 s) for READY=1. Returns 0 or -1. */
 int h_launch(struct daemon *d);
 /* Starts the prepared daemon without waiting for it. */
@@ -77,7 +77,7 @@ int h_read_n(int fd, void *buf, size_t n, int timeout_ms);
 int h_write_all(int fd, const void *buf, size_t n);
 /* Connects, optionally sends `send`, shuts down writing if `shut`, reads to EOF. */
 ssize_t h_exchange(const char *host, int port, const char *send, bool shut, char *buf, size_t cap,
-		   int timeout_ms);
+                   int timeout_ms);
 
 /* Pids of the daemon's direct children (service processes). Returns the count. */
 int h_children(pid_t parent, pid_t *pids, int max);

@@ -17,8 +17,8 @@ int main(int argc, char **argv)
 
 	if (n < 1) {
 		fprintf(stderr, "no listening socket passed (LISTEN_FDS=%s LISTEN_PID=%s)\n",
-			getenv("LISTEN_FDS") ? getenv("LISTEN_FDS") : "unset",
-			getenv("LISTEN_PID") ? getenv("LISTEN_PID") : "unset");
+		        getenv("LISTEN_FDS") ? getenv("LISTEN_FDS") : "unset",
+		        getenv("LISTEN_PID") ? getenv("LISTEN_PID") : "unset");
 		return 1;
 	}
 	if (sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			continue;
 		int len = snprintf(line, sizeof(line), "pid=%d fds=%d names=%s\n", (int)getpid(), n,
-				   names ? names : "");
+		                   names ? names : "");
 		if (write(fd, line, (size_t)len) < 0)
 			perror("write");
 		close(fd);

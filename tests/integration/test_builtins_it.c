@@ -24,14 +24,14 @@ static void start(void)
 	p_daytime = h_free_port();
 	p_time = h_free_port();
 	ck_assert_int_eq(h_start(&d,
-				 "services:\n"
-				 "  echo: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
-				 "  discard: {listen: ['127.0.0.1:%d'], builtin: discard}\n"
-				 "  chargen: {listen: ['127.0.0.1:%d'], builtin: chargen}\n"
-				 "  daytime: {listen: ['127.0.0.1:%d'], builtin: daytime}\n"
-				 "  time: {listen: ['127.0.0.1:%d'], builtin: time}\n",
-				 p_echo, p_discard, p_chargen, p_daytime, p_time),
-			 0);
+	                         "services:\n"
+	                         "  echo: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                         "  discard: {listen: ['127.0.0.1:%d'], builtin: discard}\n"
+	                         "  chargen: {listen: ['127.0.0.1:%d'], builtin: chargen}\n"
+	                         "  daytime: {listen: ['127.0.0.1:%d'], builtin: daytime}\n"
+	                         "  time: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+	                         p_echo, p_discard, p_chargen, p_daytime, p_time),
+	                 0);
 }
 
 static void stop(void)
@@ -43,7 +43,7 @@ START_TEST(echo_bytes)
 {
 	char buf[256];
 	ssize_t n = h_exchange("127.0.0.1", p_echo, "hello, world\r\n\x01\xff", true, buf,
-			       sizeof(buf), 5000);
+	                       sizeof(buf), 5000);
 	ck_assert_int_eq(n, 16);
 	ck_assert(memcmp(buf, "hello, world\r\n\x01\xff", 16) == 0);
 }
@@ -77,7 +77,7 @@ START_TEST(discard_bytes)
 {
 	char buf[64];
 	ssize_t n = h_exchange("127.0.0.1", p_discard, "anything at all\n", true, buf, sizeof(buf),
-			       5000);
+	                       5000);
 	ck_assert_int_eq(n, 0);
 }
 END_TEST
@@ -128,7 +128,8 @@ START_TEST(time_bytes)
 	unsigned char buf[16];
 	ssize_t n = h_exchange("127.0.0.1", p_time, NULL, false, (char *)buf, sizeof(buf), 5000);
 	ck_assert_int_eq(n, 4);
-	uint32_t v = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+	uint32_t v =
+	        (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
 	uint32_t now = (uint32_t)((uint64_t)time(NULL) + 2208988800ULL);
 	ck_assert(v - now + 5 <= 10);
 }

@@ -16,10 +16,11 @@ START_TEST(cat_echoes)
 	struct daemon d = {0};
 	char buf[128];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
-				     "    exec: [/bin/cat]\n",
-				 port),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat]\n",
+	                         port),
+	                 0);
 	ssize_t n = h_exchange("127.0.0.1", port, "through cat\n", true, buf, sizeof(buf), 5000);
 	ck_assert_int_eq(n, 12);
 	ck_assert(memcmp(buf, "through cat\n", 12) == 0);
@@ -47,12 +48,12 @@ START_TEST(env_vars)
 	int port = h_free_port();
 	setenv("SS_TEST_PASSED", "through", 1);
 	ck_assert_int_eq(h_start(&d,
-				 "services:\n  env:\n    listen: ['127.0.0.1:%d']\n"
-				 "    exec: [/usr/bin/env]\n"
-				 "    environment: {GREETING: hello, OVERRIDE: first}\n"
-				 "    pass_environment: [SS_TEST_PASSED, SS_TEST_UNSET]\n",
-				 port),
-			 0);
+	                         "services:\n  env:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/usr/bin/env]\n"
+	                         "    environment: {GREETING: hello, OVERRIDE: first}\n"
+	                         "    pass_environment: [SS_TEST_PASSED, SS_TEST_UNSET]\n",
+	                         port),
+	                 0);
 	int fd = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(fd, 0);
 	struct sockaddr_in me;
@@ -88,11 +89,12 @@ START_TEST(stderr_goes_to_log)
 	struct daemon d = {0};
 	char buf[256];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d,
-				 "services:\n  noisy:\n    listen: ['127.0.0.1:%d']\n"
-				 "    exec: [/bin/sh, -c, 'echo secret-diagnostic >&2; echo out']\n",
-				 port),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  noisy:\n    listen: ['127.0.0.1:%d']\n"
+	                "    exec: [/bin/sh, -c, 'echo secret-diagnostic >&2; echo out']\n",
+	                port),
+	        0);
 	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf) - 1, 5000);
 	ck_assert_int_eq(n, 4);
 	buf[n] = '\0';
@@ -109,10 +111,10 @@ START_TEST(max_children_queues)
 	char buf[16];
 	int port = h_free_port();
 	ck_assert_int_eq(h_start(&d,
-				 "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
-				 "    exec: [/bin/cat]\n    mpm: {model: fork, max_children: 2}\n",
-				 port),
-			 0);
+	                         "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat]\n    mpm: {model: fork, max_children: 2}\n",
+	                         port),
+	                 0);
 	int a = h_connect("127.0.0.1", port), b = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(a, 0);
 	ck_assert_int_ge(b, 0);
@@ -144,10 +146,10 @@ START_TEST(unix_socket_service)
 	ck_assert_int_eq(h_prepare(&d, "# placeholder\n"), 0);
 	snprintf(path, sizeof(path), "%s/cat.sock", d.dir);
 	ck_assert_int_eq(h_write_config(&d,
-					"services:\n  cat:\n    listen: [{address: 'unix:%s', "
-					"mode: '0666'}]\n    exec: [/usr/bin/env]\n",
-					path),
-			 0);
+	                                "services:\n  cat:\n    listen: [{address: 'unix:%s', "
+	                                "mode: '0666'}]\n    exec: [/usr/bin/env]\n",
+	                                path),
+	                 0);
 	ck_assert_int_eq(h_launch(&d), 0);
 	ssize_t n = h_exchange(path, 0, NULL, false, buf, sizeof(buf) - 1, 5000);
 	ck_assert_int_gt(n, 0);

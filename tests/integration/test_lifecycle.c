@@ -16,10 +16,11 @@ START_TEST(sigterm_drains)
 	struct daemon d = {0};
 	char buf[64];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
-				     "    exec: [/bin/cat]\n    shutdown_timeout: 30s\n",
-				 port),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat]\n    shutdown_timeout: 30s\n",
+	                         port),
+	                 0);
 	int fd = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(fd, 0);
 	h_write_all(fd, "1", 1);
@@ -28,12 +29,12 @@ START_TEST(sigterm_drains)
 	ck_assert_int_eq(h_wait_notify(&d, "STOPPING=1", 5000), 0);
 	/* New connections are refused once the listener is closed... */
 	ck_assert(H_DEADLINE_WAIT(({
-					  int c = h_connect("127.0.0.1", port);
-					  if (c >= 0)
-						  close(c);
-					  c < 0;
-				  }),
-				  5000));
+		                          int c = h_connect("127.0.0.1", port);
+		                          if (c >= 0)
+			                          close(c);
+		                          c < 0;
+	                          }),
+	                          5000));
 	/* ...while the open one is still served. */
 	h_write_all(fd, "2", 1);
 	ck_assert_int_eq(h_read_n(fd, buf, 1, 5000), 0);
@@ -52,10 +53,11 @@ START_TEST(shutdown_timeout_kills)
 	struct daemon d = {0};
 	char buf[8];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
-				     "    exec: [/bin/cat]\n    shutdown_timeout: 300ms\n",
-				 port),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  cat:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat]\n    shutdown_timeout: 300ms\n",
+	                         port),
+	                 0);
 	int fd = h_connect("127.0.0.1", port);
 	h_write_all(fd, "1", 1);
 	ck_assert_int_eq(h_read_n(fd, buf, 1, 5000), 0);
@@ -73,9 +75,9 @@ START_TEST(killed_service_process_returns)
 	char buf[64];
 	pid_t pids[4];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  echo: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
-				 port),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d, "services:\n  echo: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
 	ck_assert_int_eq(h_children(d.pid, pids, 4), 1);
 	pid_t old = pids[0];
 	d.allowed_errors[0] = "killed by signal";
@@ -118,16 +120,17 @@ static int run_check(const char *yaml, char *out, size_t outlen)
 START_TEST(check_config)
 {
 	char out[4096];
-	ck_assert_int_eq(run_check("defaults: {user: nobody}\nservices:\n  e: {listen: ['127.0.0.1:9'], builtin: echo}\n", out,
-				   sizeof(out)),
-			 0);
+	ck_assert_int_eq(run_check("defaults: {user: nobody}\nservices:\n  e: {listen: "
+	                           "['127.0.0.1:9'], builtin: echo}\n",
+	                           out, sizeof(out)),
+	                 0);
 	ck_assert_ptr_nonnull(strstr(out, "configuration OK"));
 	/* Every error, each with line:col. */
 	ck_assert_int_eq(run_check("defaults: {user: nobody}\nservices:\n"
-				   "  a: {listen: ['127.0.0.1:9'], builtin: nosuch}\n"
-				   "  b: {listen: ['127.0.0.1:99999'], builtin: echo}\n",
-				   out, sizeof(out)),
-			 1);
+	                           "  a: {listen: ['127.0.0.1:9'], builtin: nosuch}\n"
+	                           "  b: {listen: ['127.0.0.1:99999'], builtin: echo}\n",
+	                           out, sizeof(out)),
+	                 1);
 	ck_assert_ptr_nonnull(strstr(out, "c.yaml:3:"));
 	ck_assert_ptr_nonnull(strstr(out, "c.yaml:4:"));
 	ck_assert_ptr_nonnull(strstr(out, "nosuch"));

@@ -15,18 +15,18 @@
 #include "harness.h"
 
 static const char *const models[] = {
-	"{model: fork}",
-	"{model: prefork, start: 4, max_workers: 8}",
-	"{model: threadpool, processes: 2, threads: 4}",
-	"{model: event, workers: 2}",
+        "{model: fork}",
+        "{model: prefork, start: 4, max_workers: 8}",
+        "{model: threadpool, processes: 2, threads: 4}",
+        "{model: event, workers: 2}",
 };
 #define N_MODELS (int)(sizeof(models) / sizeof(models[0]))
 
 /* Connects from a chosen loopback source (127.0.0.2, ...). */
 static int connect_from(const char *src, const char *dst, int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET,
-							     .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in a = {.sin_family = AF_INET},
+	                   b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	inet_pton(AF_INET, src, &a.sin_addr);
 	inet_pton(AF_INET, dst, &b.sin_addr);
@@ -64,10 +64,11 @@ START_TEST(max_connections_wait)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo, "
-				     "mpm: %s, limits: {max_connections: 2}}\n",
-				 port, models[_i]),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo, "
+	                         "mpm: %s, limits: {max_connections: 2}}\n",
+	                         port, models[_i]),
+	                 0);
 	int a = h_connect("127.0.0.1", port), b = h_connect("127.0.0.1", port);
 	ck_assert(served(a, 5000));
 	ck_assert(served(b, 5000));
@@ -91,11 +92,12 @@ START_TEST(max_connections_reject)
 	struct daemon d = {0};
 	char banner[128];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo, "
-				     "mpm: %s, limits: {max_connections: 1, overload: reject, "
-				     "banner: 'busy, try later'}}\n",
-				 port, models[_i]),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo, "
+	                         "mpm: %s, limits: {max_connections: 1, overload: reject, "
+	                         "banner: 'busy, try later'}}\n",
+	                         port, models[_i]),
+	                 0);
 	int a = h_connect("127.0.0.1", port);
 	ck_assert(served(a, 5000));
 	int b = h_connect("127.0.0.1", port);
@@ -105,13 +107,13 @@ START_TEST(max_connections_reject)
 	close(a);
 	/* The slot is free again. */
 	ck_assert(H_DEADLINE_WAIT(({
-					  int fd = h_connect("127.0.0.1", port);
-					  bool ok = served(fd, 2000);
-					  if (fd >= 0)
-						  close(fd);
-					  ok;
-				  }),
-				  5000));
+		                          int fd = h_connect("127.0.0.1", port);
+		                          bool ok = served(fd, 2000);
+		                          if (fd >= 0)
+			                          close(fd);
+		                          ok;
+	                          }),
+	                          5000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -121,10 +123,11 @@ START_TEST(per_source)
 	struct daemon d = {0};
 	char banner[64];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  e: {listen: ['0.0.0.0:%d'], builtin: echo, "
-				     "mpm: %s, limits: {per_source: 2}}\n",
-				 port, models[_i]),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  e: {listen: ['0.0.0.0:%d'], builtin: echo, "
+	                         "mpm: %s, limits: {per_source: 2}}\n",
+	                         port, models[_i]),
+	                 0);
 	int a1 = connect_from("127.0.0.2", "127.0.0.1", port);
 	int a2 = connect_from("127.0.0.2", "127.0.0.1", port);
 	ck_assert(served(a1, 5000));
@@ -140,13 +143,13 @@ START_TEST(per_source)
 	setsockopt(a1, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(a1);
 	ck_assert(H_DEADLINE_WAIT(({
-					  int fd = connect_from("127.0.0.2", "127.0.0.1", port);
-					  bool ok = served(fd, 1000);
-					  if (fd >= 0)
-						  close(fd);
-					  ok;
-				  }),
-				  5000));
+		                          int fd = connect_from("127.0.0.2", "127.0.0.1", port);
+		                          bool ok = served(fd, 1000);
+		                          if (fd >= 0)
+			                          close(fd);
+		                          ok;
+	                          }),
+	                          5000));
 	close(a2);
 	close(b1);
 	ck_assert_int_eq(h_stop(&d), 0);
@@ -164,23 +167,24 @@ START_TEST(per_source_after_crash)
 	ck_assert_ptr_nonnull(dir);
 	snprintf(mod, sizeof(mod), "%s/crashtest.so", dir);
 	d.allowed_errors[0] = "killed by signal";
-	ck_assert_int_eq(h_start(&d, "services:\n  c: {listen: ['0.0.0.0:%d'], module: '%s', "
-				     "mpm: %s, limits: {per_source: 1}}\n",
-				 port, mod, models[_i]),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  c: {listen: ['0.0.0.0:%d'], module: '%s', "
+	                         "mpm: %s, limits: {per_source: 1}}\n",
+	                         port, mod, models[_i]),
+	                 0);
 	int a = connect_from("127.0.0.2", "127.0.0.1", port);
 	ck_assert(served(a, 5000));
 	ck_assert_int_eq(h_write_all(a, "crash\n", 6), 0);
 	ck_assert_int_le(h_read_all(a, buf, sizeof(buf), 5000), 0);
 	close(a);
 	ck_assert(H_DEADLINE_WAIT(({
-					  int fd = connect_from("127.0.0.2", "127.0.0.1", port);
-					  bool ok = served(fd, 500);
-					  if (fd >= 0)
-						  close(fd);
-					  ok;
-				  }),
-				  10000));
+		                          int fd = connect_from("127.0.0.2", "127.0.0.1", port);
+		                          bool ok = served(fd, 500);
+		                          if (fd >= 0)
+			                          close(fd);
+		                          ok;
+	                          }),
+	                          10000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -189,10 +193,12 @@ START_TEST(per_source_rate_flood)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  t: {listen: ['0.0.0.0:%d'], builtin: time, "
-				     "mpm: %s, limits: {per_source_rate: 50/s, per_source_burst: 20}}\n",
-				 port, models[_i]),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  t: {listen: ['0.0.0.0:%d'], builtin: time, "
+	                "mpm: %s, limits: {per_source_rate: 50/s, per_source_burst: 20}}\n",
+	                port, models[_i]),
+	        0);
 	/* A flood of connect attempts from one source (bounded: 3000 or 10 s). */
 	int flood_ok = 0, flood_no = 0, other_ok = 0;
 	long long end = h_now_ms() + 10000;
@@ -221,15 +227,16 @@ START_TEST(per_source_rate_flood)
 	/* The flood is over: within a second the flooding source is served again. */
 	long long t0 = h_now_ms();
 	ck_assert(H_DEADLINE_WAIT(({
-					  char buf[8];
-					  int fd = connect_from("127.0.0.2", "127.0.0.1", port);
-					  ssize_t n = fd >= 0 ? h_read_all(fd, buf, sizeof(buf), 1000)
-							      : -1;
-					  if (fd >= 0)
-						  close(fd);
-					  n == 4;
-				  }),
-				  3000));
+		                          char buf[8];
+		                          int fd = connect_from("127.0.0.2", "127.0.0.1", port);
+		                          ssize_t n =
+		                                  fd >= 0 ? h_read_all(fd, buf, sizeof(buf), 1000)
+		                                          : -1;
+		                          if (fd >= 0)
+			                          close(fd);
+		                          n == 4;
+	                          }),
+	                          3000));
 	ck_assert_int_le(h_now_ms() - t0, 1500);
 	ck_assert(h_log_wait(&d, "rejecting connections over a source's connection rate", 5000));
 	ck_assert_int_eq(h_stop(&d), 0);
@@ -242,13 +249,13 @@ START_TEST(access_lists)
 	char buf[8];
 	int p4 = h_free_port(), p6 = h_free_port();
 	ck_assert_int_eq(h_start(&d,
-				 "services:\n"
-				 "  v4: {listen: ['0.0.0.0:%d'], builtin: time, mpm: %s,\n"
-				 "       access: {allow: [127.0.0.0/8], deny: [127.0.0.3/32]}}\n"
-				 "  v6: {listen: ['[::1]:%d'], builtin: time, mpm: %s,\n"
-				 "       access: {deny: ['::1/128']}}\n",
-				 p4, models[_i], p6, models[_i]),
-			 0);
+	                         "services:\n"
+	                         "  v4: {listen: ['0.0.0.0:%d'], builtin: time, mpm: %s,\n"
+	                         "       access: {allow: [127.0.0.0/8], deny: [127.0.0.3/32]}}\n"
+	                         "  v6: {listen: ['[::1]:%d'], builtin: time, mpm: %s,\n"
+	                         "       access: {deny: ['::1/128']}}\n",
+	                         p4, models[_i], p6, models[_i]),
+	                 0);
 	int fd = connect_from("127.0.0.2", "127.0.0.1", p4);
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 4);
 	close(fd);

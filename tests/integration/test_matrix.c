@@ -14,10 +14,10 @@
 enum { CLIENTS = 50 };
 
 static const char *const models[] = {
-	"{model: fork}",
-	"{model: prefork, start: 4, max_workers: 64}",
-	"{model: threadpool, processes: 2, threads: 8}",
-	"{model: event, workers: 2}",
+        "{model: fork}",
+        "{model: prefork, start: 4, max_workers: 64}",
+        "{model: threadpool, processes: 2, threads: 8}",
+        "{model: event, workers: 2}",
 };
 
 enum svc { ECHO, DISCARD, CHARGEN, DAYTIME, TIME, QOTD, N_SVC };
@@ -35,8 +35,8 @@ static bool check_echo(int i)
 static bool check_discard(int i)
 {
 	char buf[16];
-	return h_exchange("127.0.0.1", ports[DISCARD], "ignored\n", true, buf, sizeof(buf), 20000) ==
-	       0;
+	return h_exchange("127.0.0.1", ports[DISCARD], "ignored\n", true, buf, sizeof(buf),
+	                  20000) == 0;
 }
 
 static bool check_chargen(int i)
@@ -56,7 +56,8 @@ static bool check_daytime(int i)
 {
 	char buf[64];
 	struct tm tm;
-	ssize_t n = h_exchange("127.0.0.1", ports[DAYTIME], NULL, false, buf, sizeof(buf) - 1, 20000);
+	ssize_t n =
+	        h_exchange("127.0.0.1", ports[DAYTIME], NULL, false, buf, sizeof(buf) - 1, 20000);
 	if (n != 26)
 		return false;
 	buf[n] = '\0';
@@ -80,11 +81,12 @@ static bool check_qotd(int i)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	return strcmp(buf, "Quote one.\r\n") == 0 || strcmp(buf, "Quote two,\r\non two lines.\r\n") == 0;
+	return strcmp(buf, "Quote one.\r\n") == 0 ||
+	       strcmp(buf, "Quote two,\r\non two lines.\r\n") == 0;
 }
 
-static bool (*const checks[N_SVC])(int) = {check_echo,	  check_discard, check_chargen,
-					   check_daytime, check_time,	 check_qotd};
+static bool (*const checks[N_SVC])(int) = {check_echo,    check_discard, check_chargen,
+                                           check_daytime, check_time,    check_qotd};
 
 struct job {
 	enum svc svc;
@@ -115,19 +117,20 @@ static void run_model(const char *model)
 	ck_assert_ptr_nonnull(f);
 	fputs("Quote one.\n%\nQuote two,\non two lines.\n", f);
 	fclose(f);
-	ck_assert_int_eq(h_write_config(&d,
-					"services:\n"
-					"  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: %s}\n"
-					"  discard: {listen: ['127.0.0.1:%d'], builtin: discard, mpm: %s}\n"
-					"  chargen: {listen: ['127.0.0.1:%d'], builtin: chargen, mpm: %s}\n"
-					"  daytime: {listen: ['127.0.0.1:%d'], builtin: daytime, mpm: %s}\n"
-					"  time: {listen: ['127.0.0.1:%d'], builtin: time, mpm: %s}\n"
-					"  qotd: {listen: ['127.0.0.1:%d'], mpm: %s,\n"
-					"         module: {path: '%s', args: {file: '%s'}}}\n",
-					ports[ECHO], model, ports[DISCARD], model, ports[CHARGEN], model,
-					ports[DAYTIME], model, ports[TIME], model, ports[QOTD], model, mod,
-					quotes),
-			 0);
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: %s}\n"
+	                       "  discard: {listen: ['127.0.0.1:%d'], builtin: discard, mpm: %s}\n"
+	                       "  chargen: {listen: ['127.0.0.1:%d'], builtin: chargen, mpm: %s}\n"
+	                       "  daytime: {listen: ['127.0.0.1:%d'], builtin: daytime, mpm: %s}\n"
+	                       "  time: {listen: ['127.0.0.1:%d'], builtin: time, mpm: %s}\n"
+	                       "  qotd: {listen: ['127.0.0.1:%d'], mpm: %s,\n"
+	                       "         module: {path: '%s', args: {file: '%s'}}}\n",
+	                       ports[ECHO], model, ports[DISCARD], model, ports[CHARGEN], model,
+	                       ports[DAYTIME], model, ports[TIME], model, ports[QOTD], model, mod,
+	                       quotes),
+	        0);
 	ck_assert_int_eq(h_launch(&d), 0);
 	for (int s = 0; s < N_SVC; s++) {
 		pthread_t t[CLIENTS];
@@ -142,7 +145,7 @@ static void run_model(const char *model)
 			ok += jobs[i].ok;
 		}
 		ck_assert_msg(ok == CLIENTS, "%s under %s: %d of %d clients got the right bytes",
-			      names[s], model, ok, CLIENTS);
+		              names[s], model, ok, CLIENTS);
 	}
 	ck_assert_int_eq(h_stop(&d), 0);
 }

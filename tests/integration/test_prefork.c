@@ -23,13 +23,14 @@ START_TEST(serves_builtins)
 	struct daemon d = {0};
 	char buf[64];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  e:\n    listen: ['127.0.0.1:%d']\n"
-				     "    builtin: echo\n    mpm: {model: prefork, start: 2}\n",
-				 port),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  e:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    builtin: echo\n    mpm: {model: prefork, start: 2}\n",
+	                         port),
+	                 0);
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(h_exchange("127.0.0.1", port, "pre\n", true, buf, sizeof(buf), 5000),
-				 4);
+		ck_assert_int_eq(
+		        h_exchange("127.0.0.1", port, "pre\n", true, buf, sizeof(buf), 5000), 4);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -41,12 +42,13 @@ START_TEST(grows_and_shrinks)
 	int fds[HELD];
 	char c;
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d,
-				 "services:\n  e:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"
-				 "    mpm: {model: prefork, start: 1, min_spare: 1, max_spare: 2, "
-				 "max_workers: 10}\n",
-				 port),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  e:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"
+	                "    mpm: {model: prefork, start: 1, min_spare: 1, max_spare: 2, "
+	                "max_workers: 10}\n",
+	                port),
+	        0);
 	ck_assert(H_DEADLINE_WAIT(count_children(&d) == 1, 5000));
 	/* Each held connection occupies a process; the pool must grow to keep a spare. */
 	for (int i = 0; i < HELD; i++) {
@@ -54,7 +56,7 @@ START_TEST(grows_and_shrinks)
 		ck_assert_int_ge(fds[i], 0);
 		ck_assert_int_eq(h_write_all(fds[i], "x", 1), 0);
 		ck_assert_msg(h_read_n(fds[i], &c, 1, 15000) == 0, "held connection %d not served",
-			      i);
+		              i);
 	}
 	ck_assert(H_DEADLINE_WAIT(count_children(&d) >= HELD + 1, 15000));
 	for (int i = 0; i < HELD; i++)
@@ -71,16 +73,17 @@ START_TEST(recycles_after_max_connections)
 	pid_t first[4], now[4];
 	char buf[16];
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d,
-				 "services:\n  e:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"
-				 "    mpm: {model: prefork, start: 1, min_spare: 0, max_spare: 1, "
-				 "max_workers: 1, max_connections_per_worker: 3}\n",
-				 port),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  e:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"
+	                "    mpm: {model: prefork, start: 1, min_spare: 0, max_spare: 1, "
+	                "max_workers: 1, max_connections_per_worker: 3}\n",
+	                port),
+	        0);
 	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, first, 4) == 1, 5000));
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(h_exchange("127.0.0.1", port, "r\n", true, buf, sizeof(buf), 5000),
-				 2);
+		                 2);
 	/* The worker leaves after its third connection and a successor takes over. */
 	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, now, 4) == 1 && now[0] != first[0], 10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, "r\n", true, buf, sizeof(buf), 5000), 2);
@@ -99,10 +102,10 @@ START_TEST(exec_gets_listen_fds)
 	ck_assert_ptr_nonnull(dir);
 	snprintf(prog, sizeof(prog), "%s/prog_listenfds", dir);
 	ck_assert_int_eq(h_start(&d,
-				 "services:\n  activated:\n    listen: ['127.0.0.1:%d']\n"
-				 "    exec: [%s, '3']\n    mpm: {model: prefork, start: 2}\n",
-				 port, prog),
-			 0);
+	                         "services:\n  activated:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [%s, '3']\n    mpm: {model: prefork, start: 2}\n",
+	                         port, prog),
+	                 0);
 	/* 10 connections: each copy leaves after 3, so the pool replaces copies on the way. */
 	for (int i = 0; i < 10; i++) {
 		ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf) - 1, 10000);
@@ -119,12 +122,13 @@ START_TEST(prefork_exec_accepted_unknown_model_refused)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_prepare(&d, "services:\n  x:\n    listen: ['127.0.0.1:%d']\n"
-				       "    exec: [/bin/cat]\n    mpm: {model: prefork}\n"
-				       "  y:\n    listen: ['127.0.0.1:%d']\n    exec: [/bin/cat]\n"
-				       "    mpm: {model: nosuch}\n",
-				   port, port + 1),
-			 0);
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n  x:\n    listen: ['127.0.0.1:%d']\n"
+	                           "    exec: [/bin/cat]\n    mpm: {model: prefork}\n"
+	                           "  y:\n    listen: ['127.0.0.1:%d']\n    exec: [/bin/cat]\n"
+	                           "    mpm: {model: nosuch}\n",
+	                           port, port + 1),
+	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	/* Only the unknown model is an error; exec + prefork is valid. */

@@ -32,10 +32,11 @@ static void status_of(const char *service_yaml, char *buf, size_t len)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  s:\n    listen: ['127.0.0.1:%d']\n"
-				     "    exec: [/bin/cat, /proc/self/status]\n%s",
-				 port, service_yaml),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat, /proc/self/status]\n%s",
+	                         port, service_yaml),
+	                 0);
 	buf[0] = '\n';
 	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf + 1, len - 2, 5000);
 	ck_assert_int_gt(n, 0);
@@ -94,11 +95,12 @@ START_TEST(defaults_user_applies)
 		return;
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "defaults: {user: nobody, groups: [nogroup]}\nservices:\n"
-				     "  s:\n    listen: ['127.0.0.1:%d']\n"
-				     "    exec: [/bin/cat, /proc/self/status]\n",
-				 port),
-			 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "defaults: {user: nobody, groups: [nogroup]}\nservices:\n"
+	                         "  s:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/cat, /proc/self/status]\n",
+	                         port),
+	                 0);
 	st[0] = '\n';
 	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, st + 1, sizeof(st) - 2, 5000);
 	ck_assert_int_gt(n, 0);
@@ -116,8 +118,9 @@ START_TEST(root_without_user_is_refused)
 	if (!need_root())
 		return;
 	struct daemon d = {0};
-	ck_assert_int_eq(h_prepare(&d, "defaults: {shutdown_timeout: 1s}\nservices:\n  s: {listen: ['127.0.0.1:9'], builtin: echo}\n"),
-			 0);
+	ck_assert_int_eq(h_prepare(&d, "defaults: {shutdown_timeout: 1s}\nservices:\n  s: {listen: "
+	                               "['127.0.0.1:9'], builtin: echo}\n"),
+	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	ck_assert(h_log_wait(&d, "would run as root", 1000));

@@ -16,8 +16,8 @@
 
 static int connect_from(const char *src, int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET,
-							     .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in a = {.sin_family = AF_INET},
+	                   b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	inet_pton(AF_INET, src, &a.sin_addr);
 	inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
@@ -70,14 +70,16 @@ START_TEST(json_records)
 
 	ck_assert_int_eq(h_prepare(&d, "# placeholder\n"), 0);
 	snprintf(log, sizeof(log), "%s/conns.jsonl", d.dir);
-	ck_assert_int_eq(h_write_config(&d,
-					"log: {connections: 'json:%s'}\n"
-					"services:\n"
-					"  echo: {listen: ['0.0.0.0:%d'], builtin: echo,\n"
-					"         mpm: {model: event}, access: {deny: [127.0.0.3/32]}}\n"
-					"  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/sh, -c, 'cat; exit 3']}\n",
-					log, pe, px),
-			 0);
+	ck_assert_int_eq(
+	        h_write_config(
+	                &d,
+	                "log: {connections: 'json:%s'}\n"
+	                "services:\n"
+	                "  echo: {listen: ['0.0.0.0:%d'], builtin: echo,\n"
+	                "         mpm: {model: event}, access: {deny: [127.0.0.3/32]}}\n"
+	                "  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/sh, -c, 'cat; exit 3']}\n",
+	                log, pe, px),
+	        0);
 	ck_assert_int_eq(h_launch(&d), 0);
 
 	/* 1: served, 5 bytes each way. */

@@ -25,7 +25,8 @@ static void *steady_client(void *arg)
 	long long end = h_now_ms() + 60000;
 	for (int i = 0; i < 100000 && !atomic_load(&stop_flag) && h_now_ms() < end; i++) {
 		char buf[32];
-		ssize_t n = h_exchange("127.0.0.1", p_steady, "ping\n", true, buf, sizeof(buf), 5000);
+		ssize_t n =
+		        h_exchange("127.0.0.1", p_steady, "ping\n", true, buf, sizeof(buf), 5000);
 		if (n == 5 && memcmp(buf, "ping\n", 5) == 0)
 			atomic_fetch_add(&ok_count, 1);
 		else
@@ -58,28 +59,31 @@ START_TEST(reload_add_change_remove)
 	ck_assert(H_DEADLINE_WAIT(atomic_load(&ok_count) > 10, 10000));
 
 	/* Add. */
-	ck_assert_int_eq(h_write_config(&d, BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
-						"daytime}\n",
-					p_steady, p_other),
-			 0);
+	ck_assert_int_eq(h_write_config(&d,
+	                                BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
+	                                     "daytime}\n",
+	                                p_steady, p_other),
+	                 0);
 	ck_assert_int_eq(h_reload(&d), 0);
 	ck_assert_int_eq(h_exchange("127.0.0.1", p_other, NULL, false, buf, sizeof(buf), 5000), 26);
 
 	/* Change: the same address now runs another built-in. */
-	ck_assert_int_eq(h_write_config(&d, BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
-						"time}\n",
-					p_steady, p_other),
-			 0);
+	ck_assert_int_eq(h_write_config(&d,
+	                                BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
+	                                     "time}\n",
+	                                p_steady, p_other),
+	                 0);
 	ck_assert_int_eq(h_reload(&d), 0);
 	ck_assert_int_eq(h_exchange("127.0.0.1", p_other, NULL, false, buf, sizeof(buf), 5000), 4);
 
 	/* A broken file: the old configuration keeps serving and the error names the spot. */
 	d.allowed_errors[0] = "superserverd.yaml:4:";
 	d.allowed_errors[1] = "reload failed";
-	ck_assert_int_eq(h_write_config(&d, BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
-						"nosuch}\n",
-					p_steady, p_other),
-			 0);
+	ck_assert_int_eq(h_write_config(&d,
+	                                BASE "  other: {listen: ['127.0.0.1:%d'], builtin: "
+	                                     "nosuch}\n",
+	                                p_steady, p_other),
+	                 0);
 	ck_assert_int_eq(h_reload(&d), 0);
 	ck_assert(h_log_wait(&d, "superserverd.yaml:4:", 5000));
 	ck_assert(h_log_wait(&d, "reload failed", 5000));
@@ -106,10 +110,11 @@ START_TEST(bad_config_at_start)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_prepare(&d, "services:\n  x: {listen: ['127.0.0.1:%d'], builtin: echo, "
-				       "bogus: 1}\n",
-				   port),
-			 0);
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n  x: {listen: ['127.0.0.1:%d'], builtin: echo, "
+	                           "bogus: 1}\n",
+	                           port),
+	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	ck_assert_int_eq(d.pid, -1); /* it exited */
@@ -125,14 +130,16 @@ START_TEST(address_in_use_at_start)
 	struct daemon d = {0};
 	int port = h_free_port();
 	int blocker = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(0x7f000001)};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons(port),
+	                          .sin_addr.s_addr = htonl(0x7f000001)};
 	ck_assert_int_eq(bind(blocker, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ck_assert_int_eq(listen(blocker, 1), 0);
-	ck_assert_int_eq(h_prepare(&d, "services:\n  taken: {listen: ['127.0.0.1:%d'], builtin: "
-				       "echo}\n",
-				   port),
-			 0);
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n  taken: {listen: ['127.0.0.1:%d'], builtin: "
+	                           "echo}\n",
+	                           port),
+	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	ck_assert(WIFEXITED(d.exit_status) && WEXITSTATUS(d.exit_status) == 1);

@@ -25,16 +25,24 @@ START_TEST(socket_activation_by_name)
 		return;
 	}
 	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
-	const char *wrapper[] = {SOCKET_ACTIVATE, "-l", listen_arg, "--fdname=echo",
-				 "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS",
-				 NULL};
+	const char *wrapper[] = {SOCKET_ACTIVATE,
+	                         "-l",
+	                         listen_arg,
+	                         "--fdname=echo",
+	                         "-E",
+	                         "NOTIFY_SOCKET",
+	                         "-E",
+	                         "ASAN_OPTIONS",
+	                         "-E",
+	                         "UBSAN_OPTIONS",
+	                         NULL};
 	d.wrapper = wrapper;
 	ck_assert_int_eq(h_prepare(&d,
-				   "services:\n"
-				   "  echo: {listen: ['systemd:echo'], builtin: echo}\n"
-				   "  plain: {listen: ['127.0.0.1:%d'], builtin: time}\n",
-				   other),
-			 0);
+	                           "services:\n"
+	                           "  echo: {listen: ['systemd:echo'], builtin: echo}\n"
+	                           "  plain: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+	                           other),
+	                 0);
 	d.wrapper = wrapper;
 	ck_assert_int_eq(h_spawn(&d), 0);
 	/* systemd-socket-activate execs the daemon on the first connection, which waits in
@@ -64,11 +72,12 @@ START_TEST(unused_inherited_socket_closed)
 		return;
 	}
 	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
-	const char *wrapper[] = {SOCKET_ACTIVATE, "-l", listen_arg, "--fdname=stray",
-				 "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", NULL};
-	ck_assert_int_eq(h_prepare(&d, "services:\n  t: {listen: ['127.0.0.1:%d'], builtin: time}\n",
-				   other),
-			 0);
+	const char *wrapper[] = {
+	        SOCKET_ACTIVATE, "-l", listen_arg, "--fdname=stray", "-E", "NOTIFY_SOCKET", "-E",
+	        "ASAN_OPTIONS",  NULL};
+	ck_assert_int_eq(
+	        h_prepare(&d, "services:\n  t: {listen: ['127.0.0.1:%d'], builtin: time}\n", other),
+	        0);
 	d.wrapper = wrapper;
 	ck_assert_int_eq(h_spawn(&d), 0);
 	int fd = -1;
@@ -85,8 +94,8 @@ START_TEST(missing_systemd_socket_is_an_error)
 {
 	struct daemon d = {0};
 	ck_assert_int_eq(h_prepare(&d, "services:\n  e: {listen: ['systemd:nothere'], builtin: "
-				       "echo}\n"),
-			 0);
+	                               "echo}\n"),
+	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
 	ck_assert(WIFEXITED(d.exit_status) && WEXITSTATUS(d.exit_status) == 1);
@@ -99,9 +108,9 @@ START_TEST(notify_sequence)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	ck_assert_int_eq(h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
-				 port),
-			 0);
+	ck_assert_int_eq(
+	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
 	ck_assert_ptr_nonnull(strstr(d.notify_seen, "READY=1"));
 	ck_assert_ptr_nonnull(strstr(d.notify_seen, "STATUS=1 service, 1 process"));
 	h_notify_clear(&d);
@@ -125,9 +134,9 @@ START_TEST(watchdog_pings)
 	snprintf(wd, sizeof(wd), "WATCHDOG_USEC=%d", 200000);
 	d.env[0] = wd;
 	d.env[1] = NULL;
-	ck_assert_int_eq(h_prepare(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
-				   port),
-			 0);
+	ck_assert_int_eq(
+	        h_prepare(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
 	d.env[0] = wd; /* h_prepare clears the record, not the configuration of the run */
 	ck_assert_int_eq(h_launch(&d), 0);
 	h_notify_clear(&d);

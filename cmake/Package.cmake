@@ -69,7 +69,9 @@ endif()
 # not have; without it "systemctl reload superserverd" fails with status=203/EXEC
 # (found by tests/e2e).
 find_program(SS_DPKG_SHLIBDEPS dpkg-shlibdeps)
-if(SS_DPKG_SHLIBDEPS)
+# CPack's shlibdeps needs file(1) too; without either, the dependencies are listed.
+find_program(SS_FILE_UTILITY file)
+if(SS_DPKG_SHLIBDEPS AND SS_FILE_UTILITY)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   # dpkg-shlibdeps' result is appended to this.
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "procps")

@@ -103,16 +103,20 @@ uint64_t admit_reserve(struct admit *a, struct admit_ticket *t)
 	*t = ADMIT_TICKET_NONE;
 	if (!a->need_reserve)
 		return 0;
+	/* overload: reject counts after accept (admit_check): a reservation here could be
+	 * a phantom (another process's accept finding nothing) that turns a real client
+	 * away. */
+	bool counted = l->max_connections && l->overload == OVERLOAD_WAIT;
+	if (!counted && l->rate <= 0)
+		return 0;
 	lock_take(s);
-	bool full = l->max_connections && atomic_load(&s->active_total) >= l->max_connections;
-	if (full && l->overload == OVERLOAD_WAIT)
+	bool full = counted && atomic_load(&s->active_total) >= l->max_connections;
+	if (full)
 		wait = 20 * 1000; /* capacity frees when some process releases: look again */
 	else if (l->rate > 0)
 		wait = bucket_take(&s->tokens, &s->refill_usec, l->rate, l->burst,
 		                   scoreboard_now_usec());
-	/* Full with overload: reject: accept it anyway, unreserved; admit_check turns it
-	 * away with the banner. */
-	if (wait == 0 && !full) {
+	if (wait == 0 && counted) {
 		atomic_fetch_add(&s->active_total, 1);
 		atomic_fetch_add(&a->slot->admitted, 1);
 		t->reserved = true;

@@ -3,7 +3,7 @@
 # Sourced or run by quickstart.sh and test.sh; .ci/run installs the same list itself.
 set -euo pipefail
 SS_PACKAGES=(cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev check
-	libsubunit-dev libjansson-dev scdoc systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap dpkg-dev)
+	libsubunit-dev libjansson-dev scdoc systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap dpkg-dev file)
 
 missing=()
 for p in "${SS_PACKAGES[@]}"; do

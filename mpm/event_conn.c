@@ -111,11 +111,12 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 
 	/* The slot's `active` is this loop's live count, kept below; the rest is shared
 	 * accounting. */
-	scoreboard_conn_done(l->ctx->scoreboard, NULL, conn_now_usec() - c->start_usec, true,
+	uint64_t now = conn_now_usec();
+	scoreboard_conn_done(l->ctx->scoreboard, NULL, now - c->start_usec, true,
 	                     c->bytes_in, c->bytes_out, driver_result(outcome));
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
-	atomic_store_explicit(&slot->last_activity_usec, conn_now_usec(), memory_order_relaxed);
+	atomic_store_explicit(&slot->last_activity_usec, now, memory_order_relaxed);
 
 	event_pool_bury(l, ec);
 	if (outcome != DRIVER_STOPPED)

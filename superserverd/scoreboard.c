@@ -142,9 +142,12 @@ void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
 {
 	struct scoreboard_counters *c = &sb->counters;
 
+	/* Locked instructions are the cost of counting: none for a zero. */
 	if (bytes_known) {
-		atomic_fetch_add_explicit(&c->bytes_in, bytes_in, memory_order_relaxed);
-		atomic_fetch_add_explicit(&c->bytes_out, bytes_out, memory_order_relaxed);
+		if (bytes_in)
+			atomic_fetch_add_explicit(&c->bytes_in, bytes_in, memory_order_relaxed);
+		if (bytes_out)
+			atomic_fetch_add_explicit(&c->bytes_out, bytes_out, memory_order_relaxed);
 	} else {
 		atomic_fetch_add_explicit(&c->bytes_unknown, 1, memory_order_relaxed);
 	}
@@ -152,7 +155,9 @@ void scoreboard_conn_done(struct scoreboard *sb, struct scoreboard_slot *slot,
 		atomic_fetch_add_explicit(&c->handler_errors, 1, memory_order_relaxed);
 	else if (result == CONN_RESULT_TIMEOUT)
 		atomic_fetch_add_explicit(&c->timeouts, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->duration_sum_usec, duration_usec, memory_order_relaxed);
+	if (duration_usec)
+		atomic_fetch_add_explicit(&c->duration_sum_usec, duration_usec,
+		                          memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->duration_hist[bucket_of(duration_usec)], 1,
 	                          memory_order_relaxed);
 	/* Last, so a reader that sees `completed` also sees the rest. */

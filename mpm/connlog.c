@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "mpm/conn.h"
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/mpm.h"
@@ -160,5 +161,27 @@ void connlog_rejected(struct connlog *cl, const struct sockaddr *peer, socklen_t
 	                                        .start_usec = scoreboard_now_usec(),
 	                                        .outcome = "rejected",
 	                                        .reason = scoreboard_reject_name(reason),
+	                                        .exit_status = -1});
+}
+
+void connlog_conn_done(struct connlog *cl, const struct ss_conn *c, int driver_outcome)
+{
+	socklen_t plen, llen;
+	const struct sockaddr *peer, *local;
+
+	if (!connlog_enabled(cl))
+		return;
+	peer = ss_conn_peer(c, &plen);
+	local = ss_conn_local(c, &llen);
+	connlog_write(cl, &(struct conn_record){.peer = peer,
+	                                        .peer_len = plen,
+	                                        .local = local,
+	                                        .local_len = llen,
+	                                        .fd = -1,
+	                                        .start_usec = c->start_usec,
+	                                        .bytes_known = true,
+	                                        .bytes_in = c->bytes_in,
+	                                        .bytes_out = c->bytes_out,
+	                                        .outcome = connlog_outcome(driver_outcome),
 	                                        .exit_status = -1});
 }

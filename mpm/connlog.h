@@ -49,6 +49,10 @@ static inline bool connlog_enabled(const struct connlog *cl)
 }
 void connlog_write(struct connlog *cl, const struct conn_record *r);
 void connlog_close(struct connlog *cl);
+struct ss_conn;
+/* The record of a connection a handler served, from the connection itself (its
+ * addresses as cached or, while the socket is open, read; its byte counts). */
+void connlog_conn_done(struct connlog *cl, const struct ss_conn *c, int driver_outcome);
 /* The record of a connection admission turned away (no-op when records are off). */
 void connlog_rejected(struct connlog *cl, const struct sockaddr *peer, socklen_t peer_len, int fd,
                       int reason);

@@ -88,20 +88,7 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	 * close callback cannot write (conn_call_close marks the connection first). */
 	event_conn_take_output(l, c);
 	admit_release(&l->admit, &ec->ticket);
-	if (connlog_enabled(&l->connlog)) {
-		socklen_t plen;
-		const struct sockaddr *peer = ss_conn_peer(c, &plen);
-		connlog_write(&l->connlog,
-		              &(struct conn_record){.peer = peer,
-		                                    .peer_len = plen,
-		                                    .fd = c->fd,
-		                                    .start_usec = c->start_usec,
-		                                    .bytes_known = true,
-		                                    .bytes_in = c->bytes_in,
-		                                    .bytes_out = c->bytes_out,
-		                                    .outcome = connlog_outcome(outcome),
-		                                    .exit_status = -1});
-	}
+	connlog_conn_done(&l->connlog, c, outcome);
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
 		event_conn_log_end(l, ec, outcome);
@@ -112,8 +99,8 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	/* The slot's `active` is this loop's live count, kept below; the rest is shared
 	 * accounting. */
 	uint64_t now = conn_now_usec();
-	scoreboard_conn_done(l->ctx->scoreboard, NULL, now - c->start_usec, true,
-	                     c->bytes_in, c->bytes_out, driver_result(outcome));
+	scoreboard_conn_done(l->ctx->scoreboard, NULL, now - c->start_usec, true, c->bytes_in,
+	                     c->bytes_out, driver_result(outcome));
 	atomic_fetch_add_explicit(&slot->served, 1, memory_order_relaxed);
 	atomic_store_explicit(&slot->active, l->live, memory_order_relaxed);
 	atomic_store_explicit(&slot->last_activity_usec, now, memory_order_relaxed);

@@ -313,22 +313,7 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		if (connlog_enabled(&a->connlog))
 			ss_conn_local(&c, NULL); /* read it while the socket is open */
 		o = driver_serve(&c, &a->limits, NULL);
-		if (connlog_enabled(&a->connlog)) {
-			socklen_t llen;
-			const struct sockaddr *local = ss_conn_local(&c, &llen);
-			connlog_write(&a->connlog,
-			              &(struct conn_record){.peer = (const struct sockaddr *)peer,
-			                                    .peer_len = peer_len,
-			                                    .local = local,
-			                                    .local_len = llen,
-			                                    .fd = -1,
-			                                    .start_usec = c.start_usec,
-			                                    .bytes_known = true,
-			                                    .bytes_in = c.bytes_in,
-			                                    .bytes_out = c.bytes_out,
-			                                    .outcome = connlog_outcome(o),
-			                                    .exit_status = -1});
-		}
+		connlog_conn_done(&a->connlog, &c, o);
 		/* Only this process knows the bytes; the acceptor keeps the slot. */
 		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
 		                     c.bytes_in, c.bytes_out, driver_result(o));

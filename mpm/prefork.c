@@ -210,21 +210,7 @@ static void serve_one(struct worker *w, int lfd)
 		ss_conn_local(&c, NULL);
 	o = driver_serve(&c, &lim, NULL);
 	admit_release(&w->admit, &tk);
-	if (connlog_enabled(&w->connlog)) {
-		socklen_t llen;
-		const struct sockaddr *local = ss_conn_local(&c, &llen);
-		connlog_write(&w->connlog, &(struct conn_record){.peer = (struct sockaddr *)&peer,
-		                                                 .peer_len = plen,
-		                                                 .local = local,
-		                                                 .local_len = llen,
-		                                                 .fd = -1,
-		                                                 .start_usec = c.start_usec,
-		                                                 .bytes_known = true,
-		                                                 .bytes_in = c.bytes_in,
-		                                                 .bytes_out = c.bytes_out,
-		                                                 .outcome = connlog_outcome(o),
-		                                                 .exit_status = -1});
-	}
+	connlog_conn_done(&w->connlog, &c, o);
 	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
 	                     c.bytes_in, c.bytes_out, driver_result(o));
 }

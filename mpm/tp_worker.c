@@ -39,19 +39,7 @@ static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
 	if (tc->registered && epoll_ctl(p->epfd, EPOLL_CTL_DEL, tc->c.fd, NULL) < 0 &&
 	    errno != ENOENT)
 		log_warning(p->name, "epoll_ctl(DEL): %s", strerror(errno));
-	if (connlog_enabled(&p->connlog)) {
-		socklen_t plen;
-		const struct sockaddr *peer = ss_conn_peer(&tc->c, &plen);
-		connlog_write(&p->connlog, &(struct conn_record){.peer = peer,
-		                                                 .peer_len = plen,
-		                                                 .fd = tc->c.fd,
-		                                                 .start_usec = tc->c.start_usec,
-		                                                 .bytes_known = true,
-		                                                 .bytes_in = tc->c.bytes_in,
-		                                                 .bytes_out = tc->c.bytes_out,
-		                                                 .outcome = connlog_outcome(o),
-		                                                 .exit_status = -1});
-	}
+	connlog_conn_done(&p->connlog, &tc->c, o);
 	conn_destroy(&tc->c);
 	pthread_mutex_unlock(&tc->fd_lock);
 	admit_release(&p->admit, &tc->ticket);

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target superserverd
+cmake --build build -j"$(nproc)" --target superserverd superctl
 exec ./build/superserverd -c examples/superserverd.yaml "$@"

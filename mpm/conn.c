@@ -118,6 +118,15 @@ void conn_set_peer(struct ss_conn *c, const struct sockaddr *sa, socklen_t len)
 	c->addr_known |= CONN_PEER_KNOWN;
 }
 
+void conn_set_local(struct ss_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	if (len > sizeof(c->local))
+		len = sizeof(c->local);
+	memcpy(&c->local, sa, len);
+	c->local_len = len;
+	c->addr_known |= CONN_LOCAL_KNOWN;
+}
+
 /* The cache is the connection's own business; handlers see a const connection. */
 static void read_addresses(const struct ss_conn *cc, unsigned which)
 {

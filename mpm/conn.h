@@ -49,6 +49,8 @@ struct ss_conn {
 void conn_init(struct ss_conn *c, int fd, const struct ss_handler *h, void *service_data);
 /* The peer address accept() already gave us, saving a getpeername later. */
 void conn_set_peer(struct ss_conn *c, const struct sockaddr *sa, socklen_t len);
+/* The local address a PROXY header named. */
+void conn_set_local(struct ss_conn *c, const struct sockaddr *sa, socklen_t len);
 /* Writes pending output. Returns 0 when all is sent, 1 when the socket would block,
  * or a negative errno. */
 int conn_flush(struct ss_conn *c);

@@ -27,6 +27,7 @@
 #include "mpm/driver.h"
 #include "mpm/prefork_exec.h"
 #include "mpm/mpm.h"
+#include "mpm/proxy_accept.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
 #include "superserverd/log.h"
@@ -196,6 +197,26 @@ static void serve_one(struct worker *w, int lfd)
 			log_warning(ctx->conf->name, "accept: %s", strerror(errno));
 		return;
 	}
+	/* Which listener: its PROXY protocol setting decides who the peer is. */
+	const struct listen_conf *lc = NULL;
+	for (size_t i = 0; i < ctx->n_listen; i++)
+		if (ctx->listen_fds[i] == lfd)
+			lc = &ctx->conf->listen[i];
+	struct sockaddr_storage local;
+	socklen_t llen = 0;
+	if (lc && lc->proxy_protocol) {
+		char err[256];
+		if (proxy_accept_blocking(lc, fd, &peer, &plen, &local, &llen, err, sizeof(err)) <
+		    0) {
+			log_debug(ctx->conf->name, "PROXY: %s", err);
+			atomic_fetch_add(&ctx->scoreboard->counters.rejected[REJECT_PROXY], 1);
+			connlog_rejected(&w->connlog, (struct sockaddr *)&peer, plen, fd,
+			                 REJECT_PROXY);
+			admit_unreserve(&w->admit, &tk);
+			close(fd);
+			return;
+		}
+	}
 	reason = admit_check(&w->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 	if (reason >= 0) {
 		connlog_rejected(&w->connlog, (struct sockaddr *)&peer, plen, fd, reason);
@@ -206,6 +227,8 @@ static void serve_one(struct worker *w, int lfd)
 	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);
 	conn_init(&c, fd, ctx->handler, ctx->handler_data);
 	conn_set_peer(&c, (struct sockaddr *)&peer, plen);
+	if (llen)
+		conn_set_local(&c, (struct sockaddr *)&local, llen);
 	if (connlog_enabled(&w->connlog)) /* the local address, before the socket goes */
 		ss_conn_local(&c, NULL);
 	o = driver_serve(&c, &lim, NULL);
@@ -299,7 +322,7 @@ out:
 
 const struct mpm_ops mpm_prefork_ops = {
         .name = "prefork",
-        .flags = MPM_CAN_EXEC,
+        .flags = MPM_CAN_EXEC | MPM_PROXY,
         .options_size = sizeof(struct prefork_options),
         .options = prefork_option_table,
         .n_options = sizeof(prefork_option_table) / sizeof(prefork_option_table[0]),

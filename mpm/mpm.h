@@ -38,7 +38,7 @@ struct mpm_option {
 
 #define MPM_CAN_EXEC (1u << 0) /* `exec:` services may use this model */
 #define MPM_THREADED (1u << 1) /* handlers run on several threads of one process */
-#define MPM_PROXY (1u << 2)    /* reads PROXY protocol headers (listen proxy_protocol) */
+#define MPM_PROXY    (1u << 2) /* reads PROXY protocol headers (listen proxy_protocol) */
 
 struct scoreboard;
 struct scoreboard_slot;

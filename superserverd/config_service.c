@@ -265,23 +265,34 @@ static void parse_listen(struct sctx *c, yaml_node_t *v, const char *path)
 	}
 }
 
+/* A file named by an absolute path that exists; `what` is "program" or "module". Returns
+ * 0 with *st filled, or -1 after reporting why not. */
+static int check_abs_file(struct sctx *c, yaml_node_t *n, const char *path, const char *what,
+                          const char *file, struct stat *st)
+{
+	if (file[0] != '/') {
+		yerror(c->l->diag, c->yd, n, path,
+		       "the %s '%s' is a relative path (expected an absolute path)", what, file);
+		return -1;
+	}
+	if (stat(file, st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			yerror(c->l->diag, c->yd, n, path, "the %s '%s' does not exist", what,
+			       file);
+		else
+			yerror(c->l->diag, c->yd, n, path, "cannot check the %s '%s': %s", what,
+			       file, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void check_program(struct sctx *c, yaml_node_t *n, const char *path, const char *prog)
 {
 	struct stat st;
 
-	if (prog[0] != '/') {
-		yerror(c->l->diag, c->yd, n, path,
-		       "the program '%s' is a relative path (expected an absolute path)", prog);
+	if (check_abs_file(c, n, path, "program", prog, &st) < 0)
 		return;
-	}
-	if (stat(prog, &st) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			yerror(c->l->diag, c->yd, n, path, "the program '%s' does not exist", prog);
-		else
-			yerror(c->l->diag, c->yd, n, path, "cannot check the program '%s': %s",
-			       prog, strerror(errno));
-		return;
-	}
 	if (!S_ISREG(st.st_mode) || access(prog, X_OK) < 0)
 		yerror(c->l->diag, c->yd, n, path, "the program '%s' is not executable%s", prog,
 		       S_ISREG(st.st_mode) ? "" : " (not a regular file)");
@@ -397,19 +408,8 @@ static void check_module_file(struct sctx *c, yaml_node_t *n, const char *path, 
 {
 	struct stat st;
 
-	if (so[0] != '/') {
-		yerror(c->l->diag, c->yd, n, path,
-		       "the module '%s' is a relative path (expected an absolute path)", so);
+	if (check_abs_file(c, n, path, "module", so, &st) < 0)
 		return;
-	}
-	if (stat(so, &st) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			yerror(c->l->diag, c->yd, n, path, "the module '%s' does not exist", so);
-		else
-			yerror(c->l->diag, c->yd, n, path, "cannot check the module '%s': %s", so,
-			       strerror(errno));
-		return;
-	}
 	if (!S_ISREG(st.st_mode))
 		yerror(c->l->diag, c->yd, n, path, "the module '%s' is not a regular file", so);
 	else if (access(so, R_OK) < 0)

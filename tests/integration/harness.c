@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,20 +39,29 @@ void h_pause_ms(int ms)
 	poll(NULL, 0, ms);
 }
 
+/* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
+ * the kernel hands to some test's client socket a moment later could not be bound by the
+ * daemon. Free means bindable on every address, for services listening on 0.0.0.0. */
 int h_free_port(void)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
+	for (int tries = 0; tries < 1000; tries++) {
+		/* Real randomness: tests run in parallel, and seeds drawn from pids and clocks
+		 * close together gave close sequences, hence the same ports. */
+		unsigned v;
+		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+			return -1;
+		int port = 20000 + (int)(v % 12000);
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+		if (fd < 0)
+			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+		close(fd);
+		if (r == 0)
+			return port;
+	}
+	return -1;
 }
 
 static int vwrite_file(const char *path, const char *control_path, const char *fmt, va_list ap)

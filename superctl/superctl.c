@@ -24,6 +24,7 @@ static void usage(FILE *f)
 	        "  metrics             Prometheus text exposition of the statistics\n"
 	        "  version             the versions of superctl and of the daemon\n"
 	        "  reload              reload the daemon's configuration\n"
+	        "  upgrade             re-execute the daemon's binary without closing a socket\n"
 	        "  start NAME          start a stopped service\n"
 	        "  stop NAME           stop a service (closes its sockets)\n"
 	        "  restart NAME        restart a service's processes\n"
@@ -35,7 +36,8 @@ static void usage(FILE *f)
 	        "  -s, --socket PATH     the control socket (default: from the configuration)\n"
 	        "  -c, --config FILE     the daemon's configuration (default " DEFAULT_CONFIG ")\n"
 	        "  -t, --timeout SECONDS bound of every wait (default 30)\n"
-	        "      --no-block        stop/restart/drain/start: do not wait for the result\n"
+	        "      --no-block        stop/restart/drain/start/upgrade: do not wait for the\n"
+	        "                        result\n"
 	        "  -n, --iterations N    top: draw N frames, then exit\n"
 	        "  -V, --version         print superctl's version and exit\n"
 	        "  -h, --help            print this help and exit\n\n"
@@ -128,7 +130,17 @@ static bool parse_number(const char *s, double min, double max, double *v)
 }
 
 /* Commands, how many NAME arguments each takes (min, max), and what runs them. */
-enum kind { K_STATUS, K_STATS, K_TOP, K_METRICS, K_VERSION, K_RELOAD, K_ACTION, K_CHECK };
+enum kind {
+	K_STATUS,
+	K_STATS,
+	K_TOP,
+	K_METRICS,
+	K_VERSION,
+	K_RELOAD,
+	K_UPGRADE,
+	K_ACTION,
+	K_CHECK
+};
 static const struct {
 	const char *name;
 	enum kind kind;
@@ -138,6 +150,7 @@ static const struct {
         {"metrics", K_METRICS, 0, 0}, {"version", K_VERSION, 0, 0}, {"reload", K_RELOAD, 0, 0},
         {"start", K_ACTION, 1, 1},    {"stop", K_ACTION, 1, 1},     {"restart", K_ACTION, 1, 1},
         {"drain", K_ACTION, 1, 1},    {"resume", K_ACTION, 1, 1},   {"check", K_CHECK, 0, 1},
+        {"upgrade", K_UPGRADE, 0, 0},
 };
 
 int main(int argc, char **argv)
@@ -242,6 +255,9 @@ int main(int argc, char **argv)
 		break;
 	case K_RELOAD:
 		r = cmd_reload(&sc);
+		break;
+	case K_UPGRADE:
+		r = cmd_upgrade(&sc);
 		break;
 	case K_ACTION:
 		r = cmd_action(&sc, cmd, arg);

@@ -47,6 +47,7 @@ int cmd_version(struct superctl *sc);
 int cmd_top(struct superctl *sc);
 int cmd_metrics(struct superctl *sc);
 int cmd_reload(struct superctl *sc);
+int cmd_upgrade(struct superctl *sc);
 /* start, stop, restart, drain, resume */
 int cmd_action(struct superctl *sc, const char *command, const char *service);
 int cmd_check(const char *path);

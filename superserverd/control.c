@@ -1,5 +1,6 @@
 /* The control socket server (see control.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
 #include <stdio.h>
@@ -10,7 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "superserverd/control.h"
+#include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
 #include "superserverd/log.h"
 #include "version.h"
@@ -48,6 +52,8 @@ struct control {
 	void *userdata;
 	struct client *clients;
 	unsigned n_clients;
+	/* Another process goes on with the socket (fd store, upgrade): keep the file. */
+	bool stored, handed_over;
 };
 
 int control_default_path(char *buf, size_t len)
@@ -192,8 +198,8 @@ static bool may_change(const struct client *cl)
 	       (a->has_admin_gid && in_group(cl, a->admin_gid));
 }
 
-static const char *const changing_commands[] = {"reload",  "start", "stop",
-                                                "restart", "drain", "resume"};
+static const char *const changing_commands[] = {"reload", "start",  "stop",   "restart",
+                                                "drain",  "resume", "upgrade"};
 
 static bool is_changing(const char *cmd)
 {
@@ -254,7 +260,7 @@ static void dispatch(struct client *cl, const char *line, size_t len)
 	if (!known) {
 		send_error(cl, id, "unknown-command",
 		           "unknown command '%s' (expected one of: status, stats, version, reload, "
-		           "start, stop, restart, drain, resume)",
+		           "upgrade, start, stop, restart, drain, resume)",
 		           cmd);
 		goto out;
 	}
@@ -295,6 +301,12 @@ static void dispatch(struct client *cl, const char *line, size_t len)
 			client_send(cl, r);
 			json_decref(r);
 		}
+	} else if (!strcmp(cmd, "upgrade")) {
+		json_t *body = ctl->ops->upgrade(ctl->userdata, &code, err, sizeof(err));
+		if (body)
+			reply_with(cl, id, cmd, body);
+		else
+			send_error(cl, id, code, "%s", err);
 	} else {
 		if (!svc) {
 			send_error(cl, id, "bad-request", "'%s' needs \"service\"", cmd);
@@ -459,9 +471,19 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-int control_open(sd_event *event, const char *path, const struct control_access *access,
-                 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
-                 size_t errlen)
+/* The control socket a previous process passed, if it is still the one at PATH. */
+static bool adoptable(int fd, const char *path)
+{
+	struct stat st;
+
+	/* Bound to PATH, and the file is still there for clients to find. */
+	return fd >= 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, path, 0) > 0 &&
+	       stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int control_open(sd_event *event, const char *path, int inherited_fd,
+                 const struct control_access *access, const struct control_ops *ops, void *userdata,
+                 struct control **ctl_r, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct control *ctl;
@@ -482,6 +504,25 @@ int control_open(sd_event *event, const char *path, const struct control_access 
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 
+	if (adoptable(inherited_fd, path)) {
+		/* Clients of the previous process queued here: keep them. */
+		ctl->fd = inherited_fd;
+		inherited_fd = -1;
+		if (fcntl(ctl->fd, F_SETFL, fcntl(ctl->fd, F_GETFL) | O_NONBLOCK) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		goto bound;
+	}
+	if (inherited_fd >= 0) {
+		log_notice(NULL,
+		           "control: the passed control socket is not %s any more: "
+		           "binding a new one",
+		           path);
+		close(inherited_fd);
+		inherited_fd = -1;
+	}
 	r = mkdir_parents(path, 0755);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(-r));
@@ -500,6 +541,7 @@ int control_open(sd_event *event, const char *path, const struct control_access 
 		         strerror(errno));
 		goto fail;
 	}
+bound:;
 	gid_t g = access->has_read_gid ? access->read_gid : access->admin_gid;
 	if (chmod(path, 0660) < 0 ||
 	    ((access->has_read_gid || access->has_admin_gid) && chown(path, (uid_t)-1, g) < 0) ||
@@ -515,9 +557,12 @@ int control_open(sd_event *event, const char *path, const struct control_access 
 		goto fail;
 	}
 	sd_event_source_set_priority(ctl->io, SD_EVENT_PRIORITY_IDLE);
+	ctl->stored = fdstore_available() && fdstore_push(ctl->fd, FDSTORE_CONTROL) == 0;
 	*ctl_r = ctl;
 	return 0;
 fail:
+	if (inherited_fd >= 0)
+		close(inherited_fd);
 	control_free(ctl);
 	return r < 0 ? r : -EIO;
 }
@@ -545,7 +590,18 @@ void control_free(struct control *ctl)
 	sd_event_source_disable_unref(ctl->io);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);
-		unlink(ctl->path);
+		if (!ctl->stored && !ctl->handed_over)
+			unlink(ctl->path);
 	}
 	free(ctl);
+}
+
+int control_fd(const struct control *ctl)
+{
+	return ctl->fd;
+}
+
+void control_handed_over(struct control *ctl)
+{
+	ctl->handed_over = true;
 }

@@ -42,18 +42,27 @@ struct control_ops {
 	/* start, stop, restart, drain, resume. */
 	json_t *(*action)(void *userdata, const char *command, const char *service,
 	                  const char **code, char *err, size_t errlen);
+	/* Starts a re-exec; answers at once with the new pid (see upgrade.h). */
+	json_t *(*upgrade)(void *userdata, const char **code, char *err, size_t errlen);
 };
 
 /* The socket path when the configuration names none: $RUNTIME_DIRECTORY (systemd),
  * else /run/superserverd as root, else $XDG_RUNTIME_DIR/superserverd. */
 int control_default_path(char *buf, size_t len);
 
-int control_open(sd_event *event, const char *path, const struct control_access *access,
-                 const struct control_ops *ops, void *userdata, struct control **ctl_r, char *err,
-                 size_t errlen);
+/* INHERITED_FD: the socket a previous process passed (fd store or upgrade), or -1; it is
+ * used if it is still the socket at PATH, closed otherwise. The socket goes to systemd's
+ * fd store when there is one, so superctl's clients wait through a restart. */
+int control_open(sd_event *event, const char *path, int inherited_fd,
+                 const struct control_access *access, const struct control_ops *ops, void *userdata,
+                 struct control **ctl_r, char *err, size_t errlen);
 void control_set_access(struct control *ctl, const struct control_access *access);
 const char *control_path(const struct control *ctl);
-/* Closes the socket, drops every client and removes the socket file. */
+/* Closes the socket, drops every client and removes the socket file unless another
+ * process goes on with the socket. */
 void control_free(struct control *ctl);
+int control_fd(const struct control *ctl);
+/* A new process serves the socket from now on: control_free leaves the file. */
+void control_handed_over(struct control *ctl);
 
 #endif

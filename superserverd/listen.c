@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
 #include "superserverd/log.h"
 
@@ -25,8 +27,13 @@ struct listener {
 	char key[sizeof(((struct addr *)0)->key)];
 	int fd;
 	unsigned refs;
-	bool inherited;
-	bool used; /* an inherited socket some service has taken at least once */
+	bool inherited; /* from a .socket unit: systemd owns it, we never close it for good */
+	bool used;      /* an inherited socket some service has taken at least once */
+	/* Ours, but bound by an earlier process (fd store or upgrade): treated like a
+	 * socket we bound, once a service takes it. */
+	bool adopted;
+	bool stored; /* handed to systemd's fd store under store_name */
+	char store_name[FDSTORE_NAME_MAX + 1];
 	/* unix sockets we bound: remove the file on close, if it is still ours */
 	char *unix_path;
 	dev_t unix_dev;
@@ -35,18 +42,32 @@ struct listener {
 
 struct listen_table {
 	struct listener *head;
+	int control_fd; /* the control socket of an earlier process, or -1 */
+	/* Another process goes on with these sockets (upgrade): at exit, leave their unix
+	 * socket files in place. */
+	bool keep_files;
+	/* The daemon is stopping: sockets are released because we exit, not because the
+	 * configuration dropped them, so systemd keeps the stored ones for the next start. */
+	bool exiting;
 };
 
 struct listen_table *listen_table_new(void)
 {
-	return calloc(1, sizeof(struct listen_table));
+	struct listen_table *lt = calloc(1, sizeof(struct listen_table));
+	if (lt)
+		lt->control_fd = -1;
+	return lt;
 }
 
-static void listener_close(struct listener *l)
+/* FOREVER: the socket is gone for good (not configured any more), so its file goes
+ * and systemd must not give it back; otherwise another process carries on with it. */
+static void listener_close(struct listener *l, bool forever)
 {
 	struct stat st;
 
-	if (l->unix_path && stat(l->unix_path, &st) == 0 && st.st_dev == l->unix_dev &&
+	if (forever && l->stored)
+		fdstore_remove(l->store_name);
+	if (forever && l->unix_path && stat(l->unix_path, &st) == 0 && st.st_dev == l->unix_dev &&
 	    st.st_ino == l->unix_ino)
 		unlink(l->unix_path);
 	if (l->fd >= 0)
@@ -62,8 +83,11 @@ void listen_table_free(struct listen_table *lt)
 	while (lt->head) {
 		struct listener *l = lt->head;
 		lt->head = l->next;
-		listener_close(l);
+		/* A stored socket lives on in systemd for the next start: keep its file. */
+		listener_close(l, !lt->keep_files && !l->stored);
 	}
+	if (lt->control_fd >= 0)
+		close(lt->control_fd);
 	free(lt);
 }
 
@@ -76,6 +100,24 @@ static void unlink_listener(struct listen_table *lt, struct listener *l)
 		}
 }
 
+/* A unix socket file we created in an earlier life: remember it so that it is
+ * removed when the configuration drops the socket, as if we had bound it now. */
+static void adopt_unix_path(struct listener *l)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun);
+	struct stat st;
+
+	if (getsockname(l->fd, (struct sockaddr *)&sun, &len) < 0 || sun.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || sun.sun_path[0] == '\0')
+		return;
+	sun.sun_path[sizeof(sun.sun_path) - 1] = '\0';
+	if (stat(sun.sun_path, &st) < 0 || !(l->unix_path = strdup(sun.sun_path)))
+		return;
+	l->unix_dev = st.st_dev;
+	l->unix_ino = st.st_ino;
+}
+
 int listen_table_inherit(struct listen_table *lt)
 {
 	char **names = NULL;
@@ -85,16 +127,28 @@ int listen_table_inherit(struct listen_table *lt)
 		return n;
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "unknown";
+		/* sd_listen_fds already set FD_CLOEXEC. */
+		if (strcmp(name, FDSTORE_CONTROL) == 0 && lt->control_fd < 0) {
+			lt->control_fd = fd;
+			continue;
+		}
 		struct listener *l = calloc(1, sizeof(*l));
 		if (!l) {
 			close(fd);
 			continue;
 		}
-		/* sd_listen_fds already set FD_CLOEXEC. */
-		snprintf(l->key, sizeof(l->key), "systemd:%s",
-		         names && names[i] ? names[i] : "unknown");
 		l->fd = fd;
-		l->inherited = true;
+		if (fdstore_name_decode(name, l->key, sizeof(l->key)) == 0) {
+			/* One of ours from before a restart or an upgrade. */
+			l->adopted = true;
+			l->stored = fdstore_available();
+			snprintf(l->store_name, sizeof(l->store_name), "%s", name);
+			adopt_unix_path(l);
+		} else {
+			snprintf(l->key, sizeof(l->key), "systemd:%s", name);
+			l->inherited = true;
+		}
 		l->next = lt->head;
 		lt->head = l;
 	}
@@ -115,7 +169,16 @@ void listen_table_close_unused(struct listen_table *lt)
 			           "closing it",
 			           l->key, l->fd);
 			*p = l->next;
-			listener_close(l);
+			listener_close(l, false);
+			continue;
+		}
+		if (l->adopted && l->refs == 0) {
+			log_notice(NULL,
+			           "socket %s from the previous process is no longer configured: "
+			           "closing it",
+			           l->key);
+			*p = l->next;
+			listener_close(l, true);
 			continue;
 		}
 		p = &l->next;
@@ -242,6 +305,40 @@ fail:
 	return -1;
 }
 
+/* Hands a socket we own to systemd so it outlives this process. */
+static void store(struct listener *l)
+{
+	if (l->stored || !fdstore_available())
+		return;
+	if (fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
+		log_notice(NULL,
+		           "%s: address too long for systemd's fd store: a restart will "
+		           "close and rebind it",
+		           l->key);
+		return;
+	}
+	if (fdstore_push(l->fd, l->store_name) == 0)
+		l->stored = true;
+}
+
+static int adopt_check(struct listener *l, const struct listen_conf *lc, char *err, size_t errlen)
+{
+	if (sd_is_socket(l->fd, lc->addr.sa.ss_family, SOCK_STREAM, 1) <= 0) {
+		snprintf(err, errlen,
+		         "%s: the socket from the previous process is not a listening "
+		         "stream socket of that family",
+		         lc->addr.key);
+		return -1;
+	}
+	if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
+		return -1;
+	}
+	l->stored = false; /* store it again: harmless if systemd has it, needed if not */
+	store(l);
+	return 0;
+}
+
 struct listener *listen_acquire(struct listen_table *lt, const struct listen_conf *lc, char *err,
                                 size_t errlen)
 {
@@ -263,6 +360,8 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 			}
 			l->used = true;
 		} else {
+			if (l->adopted && l->refs == 0 && adopt_check(l, lc, err, errlen) < 0)
+				return NULL;
 			/* Options may have changed in a reload; the address has not. */
 			if (apply_options(l->fd, lc) < 0 || listen(l->fd, lc->backlog) < 0) {
 				snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
@@ -294,6 +393,7 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 	l->refs = 1;
 	l->next = lt->head;
 	lt->head = l;
+	store(l);
 	return l;
 }
 
@@ -305,7 +405,51 @@ void listen_release(struct listen_table *lt, struct listener *l)
 	if (l->inherited)
 		return;
 	unlink_listener(lt, l);
-	listener_close(l);
+	if (lt->exiting)
+		listener_close(l, !lt->keep_files && !l->stored);
+	else
+		listener_close(l, true);
+}
+
+void listen_table_exiting(struct listen_table *lt)
+{
+	lt->exiting = true;
+}
+
+void listen_table_keep_files(struct listen_table *lt)
+{
+	lt->keep_files = true;
+}
+
+int listen_table_take_control(struct listen_table *lt)
+{
+	int fd = lt->control_fd;
+	lt->control_fd = -1;
+	return fd;
+}
+
+size_t listen_table_handover(struct listen_table *lt, int *fds, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (struct listener *l = lt->head; l && n < max; l = l->next) {
+		if (l->inherited) {
+			fds[n] = l->fd;
+			names[n++] = l->key + strlen("systemd:");
+		} else {
+			if (!l->store_name[0] &&
+			    fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
+				log_warning(NULL,
+				            "%s: address too long to hand over: the new "
+				            "process binds it again",
+				            l->key);
+				continue;
+			}
+			fds[n] = l->fd;
+			names[n++] = l->store_name;
+		}
+	}
+	return n;
 }
 
 int listener_fd(const struct listener *l)

@@ -18,10 +18,11 @@ struct listen_table *listen_table_new(void);
 /* Closes every socket (and removes the unix socket files it created). */
 void listen_table_free(struct listen_table *lt);
 
-/* Takes the sockets systemd passed (LISTEN_FDS/LISTEN_FDNAMES). Returns how many, or
- * a negative errno. */
+/* Takes the sockets passed in LISTEN_FDS/LISTEN_FDNAMES: a .socket unit's, and our own
+ * from systemd's fd store or from the process that re-executed us (see fdstore.h).
+ * Returns how many, or a negative errno. */
 int listen_table_inherit(struct listen_table *lt);
-/* Logs and closes inherited sockets no service has taken. */
+/* Logs and closes passed sockets no service has taken (ours for good). */
 void listen_table_close_unused(struct listen_table *lt);
 
 /*
@@ -38,6 +39,19 @@ void listen_release(struct listen_table *lt, struct listener *l);
 struct sockaddr_un;
 int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err,
                              size_t errlen);
+
+/* The control socket an earlier process passed (LISTEN_FDNAMES "ssd-control"), now the
+ * caller's to close; or -1. */
+int listen_table_take_control(struct listen_table *lt);
+
+/* For a re-exec: up to MAX sockets and the names the new process must find them under
+ * (a .socket unit's own names; "ssd-..." for ours). */
+size_t listen_table_handover(struct listen_table *lt, int *fds, const char **names, size_t max);
+/* Another process serves the sockets now: closing them leaves unix socket files. */
+void listen_table_keep_files(struct listen_table *lt);
+/* The daemon stops: sockets released from now on stay in systemd's fd store, and the
+ * files of stored unix sockets stay for the next start. */
+void listen_table_exiting(struct listen_table *lt);
 
 int listener_fd(const struct listener *l);
 const char *listener_key(const struct listener *l);

@@ -19,7 +19,9 @@ static void usage(FILE *f)
 	           "  -t, --check-config  validate the configuration, print every error and exit\n"
 	           "  -V, --version       print the version and exit\n"
 	           "  -h, --help          print this help and exit\n\n"
-	           "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration.\n"
+	           "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the configuration,\n"
+	           "SIGUSR1 reopens connection-record files, SIGUSR2 re-executes the binary\n"
+	           "without closing a listening socket (upgrade).\n"
 	           "See superserverd(8) and superserverd.yaml(5).\n");
 }
 
@@ -80,5 +82,12 @@ int main(int argc, char **argv)
 		config_unref(cfg);
 		return 0;
 	}
-	return master_run(cfg, path, &opts);
+	static struct master_exec self;
+	ssize_t n = readlink("/proc/self/exe", self.exe, sizeof(self.exe) - 1);
+	if (n > 0)
+		self.exe[n] = '\0';
+	else
+		self.exe[0] = '\0'; /* upgrades are refused with a message */
+	self.argv = argv;
+	return master_run(cfg, path, &opts, &self);
 }

@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "mpm/mpm.h"
+#include <systemd/sd-daemon.h>
+
 #include "superserverd/control.h"
+#include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
@@ -23,7 +26,13 @@
 #include "superserverd/master.h"
 #include "superserverd/notify.h"
 #include "superserverd/service.h"
+#include "superserverd/upgrade.h"
 #include "version.h"
+
+/* How long a new binary may take to start every service before it is given up. */
+#define UPGRADE_TIMEOUT_USEC (60ULL * 1000000ULL)
+/* How long a new binary waits for the old one's confirmation. */
+#define UPGRADE_COMMIT_USEC (10ULL * 1000000ULL)
 
 struct service_list {
 	struct service **v;
@@ -44,7 +53,16 @@ struct master {
 	struct control *control;
 	uint64_t started_usec;
 	uint64_t generation; /* configurations loaded: 1 at start, +1 per successful reload */
+	const struct master_exec *self;
+	struct upgrade *upgrade; /* the latest re-exec we started */
+	char upgrade_error[256]; /* why it failed, for `superctl upgrade` to report */
+	bool handed_over;        /* a new process serves; we only drain */
 };
+
+static bool upgrading(const struct master *m)
+{
+	return m->upgrade && !upgrade_finished(m->upgrade);
+}
 
 static int list_push(struct service_list *l, struct service *s)
 {
@@ -238,7 +256,14 @@ static int reload(struct master *m, struct diag *d)
 
 static void shutdown_all(struct master *m)
 {
+	if (upgrading(m)) {
+		log_notice(NULL, "stopping: abandoning the upgrade to pid %d",
+		           (int)upgrade_pid(m->upgrade));
+		upgrade_free(m->upgrade);
+		m->upgrade = NULL;
+	}
 	m->shutting_down = true;
+	listen_table_exiting(m->listeners);
 	notify_stopping();
 	log_info(NULL, "stopping %zu service%s", m->current.n, m->current.n == 1 ? "" : "s");
 	for (size_t i = 0; i < m->current.n; i++)
@@ -247,19 +272,99 @@ static void shutdown_all(struct master *m)
 	on_sweep(NULL, m);
 }
 
+/* The new process is ready: it serves from now on, we finish what we hold. */
+static void upgrade_done(struct upgrade *u, bool ok, pid_t pid, const char *error, void *userdata)
+{
+	struct master *m = userdata;
+
+	(void)u;
+	if (!ok) {
+		snprintf(m->upgrade_error, sizeof(m->upgrade_error), "%s", error);
+		log_error(NULL, "upgrade failed, still serving as pid %d: %s", (int)getpid(),
+		          error);
+		update_status(m, false);
+		return;
+	}
+	log_notice(NULL, "upgrade: pid %d serves now; this process (pid %d) drains and exits",
+	           (int)pid, (int)getpid());
+	/* systemd follows the new main process (NotifyAccess=main allows this message
+	 * only from us, which is why the new process waits for "commit"). */
+	if (sd_notifyf(0, "MAINPID=%d\nSTATUS=upgraded: pid %d serves", (int)pid, (int)pid) < 0)
+		log_warning(NULL, "upgrade: cannot tell the service manager the new main pid");
+	/* Anything more from us would be refused as not from the main pid, or worse,
+	 * mistaken for the new process's state. */
+	unsetenv("NOTIFY_SOCKET");
+	sd_event_set_watchdog(m->event, 0);
+	m->handed_over = true;
+	listen_table_keep_files(m->listeners);
+	if (m->control) {
+		control_handed_over(m->control);
+		control_free(m->control);
+		m->control = NULL;
+	}
+	shutdown_all(m);
+}
+
+static int start_upgrade(struct master *m, char *err, size_t errlen)
+{
+	int fds[256];
+	const char *names[257];
+	size_t n;
+	int r;
+
+	if (m->shutting_down) {
+		snprintf(err, errlen, "stopping");
+		return -1;
+	}
+	if (upgrading(m)) {
+		snprintf(err, errlen, "an upgrade to pid %d is already under way",
+		         (int)upgrade_pid(m->upgrade));
+		return -1;
+	}
+	if (!m->self || !m->self->exe[0]) {
+		snprintf(err, errlen, "the path of the running binary is unknown");
+		return -1;
+	}
+	n = listen_table_handover(m->listeners, fds, names, 255);
+	if (m->control) {
+		fds[n] = control_fd(m->control);
+		names[n++] = FDSTORE_CONTROL;
+	}
+	upgrade_free(m->upgrade);
+	m->upgrade = NULL;
+	m->upgrade_error[0] = '\0';
+	r = upgrade_start(m->event, m->self->exe, m->self->argv, fds, names, n,
+	                  UPGRADE_TIMEOUT_USEC, upgrade_done, m, &m->upgrade, err, errlen);
+	if (r < 0)
+		return -1;
+	log_notice(NULL, "upgrade: started %s as pid %d with %zu socket%s", m->self->exe,
+	           (int)upgrade_pid(m->upgrade), n, n == 1 ? "" : "s");
+	notify_status("upgrading: pid %d starting", (int)upgrade_pid(m->upgrade));
+	return 0;
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct master *m = userdata;
 
 	switch (si->ssi_signo) {
 	case SIGHUP:
-		if (!m->shutting_down) {
+		if (upgrading(m)) {
+			log_notice(NULL, "SIGHUP ignored: an upgrade is under way (the new "
+			                 "process reads the configuration file itself)");
+		} else if (!m->shutting_down) {
 			struct diag d;
 			diag_init(&d);
 			reload(m, &d);
 			diag_free(&d);
 		}
 		break;
+	case SIGUSR2: {
+		char err[256];
+		if (start_upgrade(m, err, sizeof(err)) < 0)
+			log_error(NULL, "SIGUSR2: no upgrade: %s", err);
+		break;
+	}
 	case SIGUSR1:
 		/* logrotate moved the connection-record files: every process reopens. */
 		log_info(NULL, "SIGUSR1: reopening connection-record files");
@@ -349,6 +454,29 @@ static json_t *service_summary(struct service *svc)
 	        "listen_queue", queues);
 }
 
+/* The latest upgrade this process started: what `superctl upgrade` waits on. */
+static json_t *upgrade_json(const struct master *m)
+{
+	const char *state = upgrading(m) ? "starting" : m->upgrade_error[0] ? "failed" : "done";
+	json_t *j =
+	        json_pack("{s:s, s:I}", "state", state, "pid", (json_int_t)upgrade_pid(m->upgrade));
+	if (j && m->upgrade_error[0])
+		json_object_set_new(j, "error", json_string(m->upgrade_error));
+	return j;
+}
+
+static json_t *ctl_upgrade(void *userdata, const char **code, char *err, size_t errlen)
+{
+	struct master *m = userdata;
+
+	if (start_upgrade(m, err, errlen) < 0) {
+		*code = upgrading(m) ? "busy" : "failed";
+		return NULL;
+	}
+	return json_pack("{s:I, s:I}", "old_pid", (json_int_t)getpid(), "new_pid",
+	                 (json_int_t)upgrade_pid(m->upgrade));
+}
+
 static json_t *ctl_status(void *userdata)
 {
 	struct master *m = userdata;
@@ -356,10 +484,14 @@ static json_t *ctl_status(void *userdata)
 
 	for (size_t i = 0; i < m->current.n; i++)
 		json_array_append_new(services, service_summary(m->current.v[i]));
-	return json_pack("{s:s, s:I, s:f, s:I, s:s, s:o}", "version", SUPERSERVERD_VERSION, "pid",
-	                 (json_int_t)getpid(), "uptime_sec",
-	                 (double)(mono_usec() - m->started_usec) / 1e6, "generation",
-	                 (json_int_t)m->generation, "config", m->config_path, "services", services);
+	json_t *st = json_pack("{s:s, s:I, s:f, s:I, s:s, s:o}", "version", SUPERSERVERD_VERSION,
+	                       "pid", (json_int_t)getpid(), "uptime_sec",
+	                       (double)(mono_usec() - m->started_usec) / 1e6, "generation",
+	                       (json_int_t)m->generation, "config", m->config_path, "services",
+	                       services);
+	if (st && m->upgrade)
+		json_object_set_new(st, "upgrade", upgrade_json(m));
+	return st;
 }
 
 static json_t *service_stats(struct service *svc)
@@ -443,7 +575,14 @@ static int ctl_reload(void *userdata, json_t **errors)
 	int r;
 
 	diag_init(&d);
-	r = reload(m, &d);
+	if (upgrading(m)) {
+		diag_error(&d, NULL,
+		           "an upgrade is under way: the new process reads the "
+		           "configuration file itself");
+		r = -1;
+	} else {
+		r = reload(m, &d);
+	}
 	if (r < 0) {
 		*errors = json_array();
 		for (size_t i = 0; i < d.n; i++)
@@ -537,6 +676,7 @@ static const struct control_ops master_control_ops = {
         .stats = ctl_stats,
         .reload = ctl_reload,
         .action = ctl_action,
+        .upgrade = ctl_upgrade,
 };
 
 static struct control_access control_access_of(const struct config *cfg)
@@ -563,7 +703,7 @@ static void apply_control_access(struct master *m)
 	}
 }
 
-static int open_control(struct master *m)
+static int open_control(struct master *m, int inherited_fd)
 {
 	char path[108], err[512] = "";
 	struct control_access a = control_access_of(m->cfg);
@@ -575,7 +715,8 @@ static int open_control(struct master *m)
 		log_error(NULL, "no usable default control socket path");
 		return -ENAMETOOLONG;
 	}
-	r = control_open(m->event, path, &a, &master_control_ops, m, &m->control, err, sizeof(err));
+	r = control_open(m->event, path, inherited_fd, &a, &master_control_ops, m, &m->control, err,
+	                 sizeof(err));
 	if (r < 0) {
 		log_error(NULL, "%s", err[0] ? err : strerror(-r));
 		return r;
@@ -584,9 +725,9 @@ static int open_control(struct master *m)
 	return 0;
 }
 
-static int setup_loop(struct master *m)
+static int setup_loop(struct master *m, bool watchdog)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
 	sigset_t mask;
 	int r;
 
@@ -614,18 +755,37 @@ static int setup_loop(struct master *m)
 	if (r < 0)
 		return r;
 	/* Pings at half of WATCHDOG_USEC while the loop turns; a no-op without it. */
-	return sd_event_set_watchdog(m->event, 1);
+	return watchdog ? sd_event_set_watchdog(m->event, 1) : 0;
 }
 
-int master_run(struct config *cfg, const char *config_path, const struct config_load_opts *opts)
+/* New process of an upgrade: READY and the watchdog wait until the old one has made us
+ * the main process, or systemd would drop them (NotifyAccess=main). */
+static void upgrade_committed(bool ok, void *userdata)
 {
-	struct master m = {.config_path = config_path, .opts = *opts, .cfg = cfg};
+	struct master *m = userdata;
+
+	if (ok)
+		log_notice(NULL, "upgrade: this process (pid %d) is the main process now",
+		           (int)getpid());
+	else
+		log_warning(NULL, "upgrade: the previous process did not confirm the handover; "
+		                  "serving anyway");
+	if (sd_event_set_watchdog(m->event, 1) < 0)
+		log_warning(NULL, "cannot enable the watchdog");
+	update_status(m, true);
+}
+
+int master_run(struct config *cfg, const char *config_path, const struct config_load_opts *opts,
+               const struct master_exec *self)
+{
+	struct master m = {.config_path = config_path, .opts = *opts, .cfg = cfg, .self = self};
+	int up_fd = upgrade_child_fd();
 	struct diag d;
 	int r, rc = 1;
 
 	diag_init(&d);
 	log_set_level(cfg->log_level);
-	r = setup_loop(&m);
+	r = setup_loop(&m, up_fd < 0);
 	if (r < 0) {
 		log_error(NULL, "cannot set up the event loop: %s", strerror(-r));
 		goto out;
@@ -637,7 +797,8 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	if (r < 0)
 		log_warning(NULL, "cannot take the sockets passed by systemd: %s", strerror(-r));
 	else if (r > 0)
-		log_info(NULL, "inherited %d socket%s from systemd", r, r == 1 ? "" : "s");
+		log_info(NULL, "inherited %d socket%s%s", r, r == 1 ? "" : "s",
+		         up_fd >= 0 ? " from the previous process (upgrade)" : "");
 
 	if (build_services(&m, cfg, &m.current, &d) < 0) {
 		log_diag(LOG_ERR, &d);
@@ -648,14 +809,24 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	listen_table_close_unused(m.listeners);
 	m.started_usec = mono_usec();
 	m.generation = 1;
-	if (open_control(&m) < 0)
+	if (open_control(&m, listen_table_take_control(m.listeners)) < 0)
 		goto out;
 	for (size_t i = 0; i < m.current.n; i++)
 		if (service_start(m.current.v[i]) < 0)
 			goto out;
 	log_info(NULL, "superserverd ready: %zu service%s", m.current.n,
 	         m.current.n == 1 ? "" : "s");
-	update_status(&m, true);
+	if (up_fd >= 0) {
+		r = upgrade_child_ready(m.event, up_fd, UPGRADE_COMMIT_USEC, upgrade_committed, &m);
+		up_fd = -1; /* the handshake owns it now, or closed it */
+		if (r < 0) {
+			log_error(NULL, "upgrade: cannot answer the previous process: %s",
+			          strerror(-r));
+			goto out;
+		}
+	} else {
+		update_status(&m, true);
+	}
 
 	r = sd_event_loop(m.event);
 	rc = r < 0 ? 1 : 0;
@@ -673,6 +844,9 @@ out:
 		service_free(m.retired.v[i]);
 	free(m.current.v);
 	free(m.retired.v);
+	upgrade_free(m.upgrade);
+	if (up_fd >= 0)
+		close(up_fd);
 	control_free(m.control);
 	listen_table_free(m.listeners);
 	sd_event_source_disable_unref(m.sweep);

@@ -18,15 +18,17 @@
 #   d        superctl over the control socket in RuntimeDirectory= (root; a member of
 #            the "superserverd" group may read, not change; others are refused)
 #   f        systemd-analyze security: the exposure score (printed, not judged)
-#   g        "systemctl restart" while a client connects in a loop to the
-#            socket-activated echo: no connection refused or lost
+#   g        "systemctl restart" while clients connect in loops to the socket-activated
+#            echo and to an echo superserverd bound itself (kept in the fd store):
+#            no connection refused or lost
+#   h        "superctl upgrade" (re-exec with the sockets) under the same loops:
+#            nothing refused or lost, systemd's MainPID follows the new process, which
+#            then reloads
 #   e        watchdog: with WatchdogSec=2s the daemon is left alone while it runs and
 #            restarted (new MainPID) once it is SIGSTOPped
 #   upgrade  dpkg -i over the installed package: a running superserverd is restarted,
 #            the modified conffile kept, nothing enabled
 #   purge    apt-get purge leaves no file of the package behind
-# Not checked: sockets superserverd bound itself surviving a restart through the fd
-# store (FDSTORE=1): the daemon does not implement it yet.
 #
 # Exit 0 pass, 1 fail, 77 skip (not root, no systemd-nspawn/debootstrap, a sanitizer
 # build). Environment: SS_SOURCE_DIR, SS_BUILD_DIR (set by CTest); SS_E2E_CACHE (the
@@ -124,9 +126,12 @@ finish() {
 		ct_poweroff
 	fi
 	# Nothing of ours may be left running.
-	if [ -n "${loop_pid:-}" ] && kill -0 "$loop_pid" 2>/dev/null; then
-		kill -KILL "$loop_pid" 2>/dev/null
-	fi
+	local p
+	for p in "${loop_pid:-}" "${loop2_pid:-}"; do
+		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null
+		fi
+	done
 	exit "$rc"
 }
 trap finish EXIT
@@ -472,47 +477,90 @@ fi
 end
 
 # --- (g) restart under load ----------------------------------------------------------------------
-begin g "systemctl restart while a client loop connects to the socket-activated echo"
+# Two client loops: 7007 is superserverd.socket's (systemd holds it), 7008 a socket
+# superserverd bound itself, which survives only through the fd store (FDSTORE=1).
+begin g "systemctl restart while client loops connect to the socket-activated echo and to an echo superserverd bound itself (fd store)"
 fresh_limits
 pid0=$(prop superserverd.service MainPID)
-ct -t 40 bash /srv/e2e/files/loop.sh 7007 7 100000 >"$logs/loop.out" 2>&1 &
-loop_pid=$!
-sleep 1
+answers 7008 before-restart || bad "echo2 (7008) does not answer before the restart"
+stored=$(prop superserverd.service NFileDescriptorStore)
+note "NFileDescriptorStore=$stored before the restart"
+[ -n "$stored" ] && [ "$stored" -ge 1 ] 2>/dev/null || bad "nothing in the fd store (NFileDescriptorStore=$stored)"
+run_loops() { # run_loops ACTION...: both client loops while ACTION runs; checks the results
+	ct -t 40 bash /srv/e2e/files/loop.sh 7007 7 100000 >"$logs/loop7007.out" 2>&1 &
+	loop_pid=$!
+	ct -t 40 bash /srv/e2e/files/loop.sh 7008 7 100000 >"$logs/loop7008.out" 2>&1 &
+	loop2_pid=$!
+	sleep 1
+	"$@"
+	local deadline=$(($(ct_now) + 60000)) p
+	for p in "$loop_pid" "$loop2_pid"; do
+		while kill -0 "$p" 2>/dev/null && [ "$(ct_now)" -lt "$deadline" ]; do
+			sleep 0.2
+		done
+		if kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null
+			bad "a client loop did not end"
+		fi
+		wait "$p" 2>/dev/null
+	done
+	loop_pid= loop2_pid=
+	local port res
+	for port in 7007 7008; do
+		res=$(tail -n 1 "$logs/loop$port.out")
+		note "$port: $res"
+		if [[ "$res" =~ attempts=([0-9]+)\ ok=([0-9]+)\ refused=([0-9]+)\ unanswered=([0-9]+)\ wrong=([0-9]+) ]]; then
+			[ "${BASH_REMATCH[3]}" = 0 ] || bad "$port: ${BASH_REMATCH[3]} connection(s) refused"
+			[ "${BASH_REMATCH[4]}" = 0 ] || bad "$port: ${BASH_REMATCH[4]} connection(s) not answered"
+			[ "${BASH_REMATCH[5]}" = 0 ] || bad "$port: ${BASH_REMATCH[5]} connection(s) answered wrongly"
+			[ "${BASH_REMATCH[2]}" -ge 20 ] || bad "$port: only ${BASH_REMATCH[2]} connections answered: the loop did not run"
+		else
+			bad "$port: the client loop printed no result: $(tail -n 3 "$logs/loop$port.out")"
+		fi
+	done
+}
 restarts=0
-for i in 1 2; do
-	t0=$(ct_now)
-	if ct -t 40 systemctl restart superserverd.service; then
-		restarts=$((restarts + 1))
-		note "restart $i took $(ct_secs "$t0" "$(ct_now)") s"
-	else
-		bad "systemctl restart $i failed"
-	fi
-	sleep 1.5
-done
-deadline=$(($(ct_now) + 60000))
-while kill -0 "$loop_pid" 2>/dev/null && [ "$(ct_now)" -lt "$deadline" ]; do
-	sleep 0.2
-done
-if kill -0 "$loop_pid" 2>/dev/null; then
-	kill -KILL "$loop_pid" 2>/dev/null
-	bad "the client loop did not end"
-fi
-wait "$loop_pid" 2>/dev/null
-loop_pid=
-res=$(tail -n 1 "$logs/loop.out")
-note "$res"
-if [[ "$res" =~ attempts=([0-9]+)\ ok=([0-9]+)\ refused=([0-9]+)\ unanswered=([0-9]+)\ wrong=([0-9]+) ]]; then
-	[ "${BASH_REMATCH[3]}" = 0 ] || bad "${BASH_REMATCH[3]} connection(s) refused"
-	[ "${BASH_REMATCH[4]}" = 0 ] || bad "${BASH_REMATCH[4]} connection(s) not answered"
-	[ "${BASH_REMATCH[5]}" = 0 ] || bad "${BASH_REMATCH[5]} connection(s) answered wrongly"
-	[ "${BASH_REMATCH[2]}" -ge 20 ] || bad "only ${BASH_REMATCH[2]} connections answered: the loop did not run"
-else
-	bad "the client loop printed no result: $(tail -n 3 "$logs/loop.out")"
-fi
+two_restarts() {
+	local i t0
+	for i in 1 2; do
+		t0=$(ct_now)
+		if ct -t 40 systemctl restart superserverd.service; then
+			restarts=$((restarts + 1))
+			note "restart $i took $(ct_secs "$t0" "$(ct_now)") s"
+		else
+			bad "systemctl restart $i failed"
+		fi
+		sleep 1.5
+	done
+}
+run_loops two_restarts
 pid1=$(prop superserverd.service MainPID)
 [ "$restarts" = 2 ] && [ "$pid1" != "$pid0" ] && [ "$pid1" != 0 ] ||
 	bad "MainPID $pid0 -> $pid1: superserverd was not restarted"
-note "fd store (sockets superserverd bound itself kept across a restart, FDSTORE=1): SKIP, not implemented in the daemon yet"
+ct journalctl -u superserverd --no-pager -o cat _PID="$pid1" | grep -q "inherited [0-9]* sockets" ||
+	bad "the restarted superserverd (pid $pid1) did not log inheriting its sockets"
+end
+
+# --- (h) upgrade by re-exec under load -------------------------------------------------------------
+begin h "superctl upgrade (re-exec, MAINPID handed over) while client loops connect"
+fresh_limits
+pid0=$(prop superserverd.service MainPID)
+upgrade_out=
+do_upgrade() {
+	upgrade_out=$(ct -t 40 superctl upgrade 2>&1) || bad "superctl upgrade failed: $upgrade_out"
+	note "$upgrade_out"
+}
+run_loops do_upgrade
+pid1=$(prop superserverd.service MainPID)
+[ "$pid1" != "$pid0" ] && [ "$pid1" != 0 ] || bad "MainPID $pid0 -> $pid1: systemd does not follow the new process"
+[[ "$upgrade_out" == *"-> $pid1"* ]] || bad "superctl named another pid than systemd's MainPID $pid1"
+active_is active || bad "superserverd.service is $(prop superserverd.service ActiveState) after the upgrade"
+until_ok 20 ct sh -c "! kill -0 $pid0 2>/dev/null" || bad "the old process $pid0 did not exit"
+# The new main process is systemd's to reload and to stop like any other.
+ct -t 40 systemctl reload superserverd.service || bad "systemctl reload after the upgrade failed"
+answers 7008 after-upgrade || bad "echo2 (7008) does not answer after the upgrade"
+ct journalctl -u superserverd --no-pager -o cat | grep -q "Supervising process $pid1 which is not our child" &&
+	note "(systemd notes that pid $pid1 is not its child until the old process exits)"
 end
 
 # --- (e) watchdog ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /* systemd behaviour with real peers: systemd-socket-activate hands a named socket to
- * `systemd:NAME`, and a real datagram socket as NOTIFY_SOCKET receives READY=1,
- * RELOADING=1 (with MONOTONIC_USEC) and STOPPING=1. */
+ * `systemd:NAME` (and stored sockets back under their fd-store names), and a real
+ * datagram socket as NOTIFY_SOCKET receives READY=1, RELOADING=1 (with MONOTONIC_USEC),
+ * STOPPING=1 and the FDSTORE=1/FDSTOREREMOVE=1 messages. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,89 @@ START_TEST(watchdog_pings)
 }
 END_TEST
 
+/* Sockets superserverd binds itself go to systemd's fd store, by a name that encodes the
+ * address; one the configuration drops is removed from it; a stop leaves them there. */
+START_TEST(fd_store_messages)
+{
+	struct daemon d = {0};
+	char want[128];
+	int port = h_free_port(), other = h_free_port();
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n"
+	                         "  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                         "  t: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+	                         port, other),
+	                 0);
+	snprintf(want, sizeof(want), "FDSTORE=1\nFDNAME=ssd-127.0.0.1%%3A%d", port);
+	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "FDSTORE=1\nFDNAME=ssd-control", 5000), 0);
+	h_notify_clear(&d);
+	ck_assert_int_eq(
+	        h_write_config(&d, "services:\n  t: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+	                       other),
+	        0);
+	ck_assert_int_eq(h_reload(&d), 0);
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=ssd-127.0.0.1%%3A%d", port);
+	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
+	h_notify_clear(&d);
+	ck_assert_int_eq(h_stop(&d), 0);
+	ck_assert_ptr_null(strstr(d.notify_seen, "FDSTOREREMOVE"));
+}
+END_TEST
+
+/* What systemd gives back after a restart: the stored sockets under their names, here
+ * from systemd-socket-activate. The daemon serves on the socket it is given instead of
+ * binding the address (which would fail: the socket is bound), and closes and
+ * removes from the store the one its configuration no longer names. */
+START_TEST(fd_store_restored)
+{
+	struct daemon d = {0};
+	char l1[64], l2[64], names[160], buf[64];
+	int port = h_free_port(), gone = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(l1, sizeof(l1), "127.0.0.1:%d", port);
+	snprintf(l2, sizeof(l2), "127.0.0.1:%d", gone);
+	snprintf(names, sizeof(names), "--fdname=ssd-127.0.0.1%%3A%d:ssd-127.0.0.1%%3A%d", port,
+	         gone);
+	const char *wrapper[] = {SOCKET_ACTIVATE,
+	                         "-l",
+	                         l1,
+	                         "-l",
+	                         l2,
+	                         names,
+	                         "-E",
+	                         "NOTIFY_SOCKET",
+	                         "-E",
+	                         "ASAN_OPTIONS",
+	                         "-E",
+	                         "UBSAN_OPTIONS",
+	                         NULL};
+	ck_assert_int_eq(
+	        h_prepare(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	int fd = -1;
+	ck_assert(H_DEADLINE_WAIT((fd = h_connect("127.0.0.1", port)) >= 0, 10000));
+	ck_assert_int_eq(h_write_all(fd, "restored\n", 9), 0);
+	shutdown(fd, SHUT_WR);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 9);
+	ck_assert(memcmp(buf, "restored\n", 9) == 0);
+	close(fd);
+	ck_assert(h_log_wait(&d, "no longer configured: closing it", 2000));
+	snprintf(buf, sizeof(buf), "FDSTOREREMOVE=1\nFDNAME=ssd-127.0.0.1%%3A%d", gone);
+	ck_assert_int_eq(h_wait_notify(&d, buf, 5000), 0);
+	ck_assert_int_eq(h_connect("127.0.0.1", gone), -1);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("systemd");
@@ -155,6 +239,8 @@ int main(void)
 	tcase_add_test(tc, missing_systemd_socket_is_an_error);
 	tcase_add_test(tc, notify_sequence);
 	tcase_add_test(tc, watchdog_pings);
+	tcase_add_test(tc, fd_store_messages);
+	tcase_add_test(tc, fd_store_restored);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

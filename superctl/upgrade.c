@@ -1,0 +1,81 @@
+/*
+ * superctl upgrade: the daemon re-executes its binary (see superserverd's upgrade.h)
+ * and answers at once with the new pid. Unless --no-block, superctl then asks for
+ * the status until the new process answers on the same socket (done) or the old one
+ * reports that the new one failed.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "superctl/format.h"
+#include "superctl/superctl.h"
+
+#define POLL_MS 100
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cmd_upgrade(struct superctl *sc)
+{
+	long long deadline = now_ms() + (long long)(sc->timeout_sec * 1000);
+	json_t *reply = NULL, *st = NULL;
+	long long old_pid, new_pid;
+	int r = superctl_call(sc, "upgrade", NULL, &reply);
+
+	if (r != SUPERCTL_OK) {
+		json_decref(reply);
+		return r;
+	}
+	old_pid = j_int(reply, "old_pid");
+	new_pid = j_int(reply, "new_pid");
+	if (sc->no_block) {
+		if (sc->json)
+			superctl_print_json(reply);
+		else
+			printf("upgrade started: pid %lld -> %lld\n", (long long)old_pid,
+			       (long long)new_pid);
+		json_decref(reply);
+		return SUPERCTL_OK;
+	}
+	for (r = SUPERCTL_FAILED; now_ms() < deadline; poll(NULL, 0, POLL_MS)) {
+		/* A new connection each time: the old process hands the socket over and
+		 * drops the connections it holds. */
+		client_close(&sc->client);
+		json_decref(st);
+		st = NULL;
+		if (client_call(&sc->client, "status", NULL, &st) < 0 ||
+		    !json_is_true(json_object_get(st, "ok")))
+			continue; /* mid-handover; the deadline bounds this */
+		if (j_int(st, "pid") == new_pid) {
+			r = SUPERCTL_OK;
+			break;
+		}
+		json_t *up = json_object_get(st, "upgrade");
+		if (j_int(up, "pid") == new_pid && strcmp(j_str(up, "state"), "failed") == 0) {
+			fprintf(stderr, "superctl: upgrade failed, pid %lld still serves: %s\n",
+			        (long long)old_pid, j_str(up, "error"));
+			json_object_set(reply, "upgrade", up);
+			r = SUPERCTL_FAILED;
+			goto out;
+		}
+	}
+	if (r != SUPERCTL_OK)
+		fprintf(stderr, "superctl: pid %lld did not take over within %.3g s\n",
+		        (long long)new_pid, sc->timeout_sec);
+out:
+	if (sc->json) {
+		json_object_set_new(reply, "done", json_boolean(r == SUPERCTL_OK));
+		superctl_print_json(reply);
+	} else if (r == SUPERCTL_OK) {
+		printf("upgraded: pid %lld -> %lld\n", (long long)old_pid, (long long)new_pid);
+	}
+	json_decref(st);
+	json_decref(reply);
+	return r;
+}

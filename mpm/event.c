@@ -139,17 +139,22 @@ static void event_on_signals(struct event_loop *l)
 		l->stopping = true;
 		event_listen_close(l);
 		scoreboard_set_state(l->ctx->slot, WORKER_STOPPING);
-		log_debug(l->name, "draining: %u connection%s open", l->live,
-		          l->live == 1 ? "" : "s");
+		/* Headers on their way are connections in hand too: each is served or refused
+		 * by its deadline. */
+		log_debug(l->name, "draining: %u connection%s open, %u PROXY header%s on the way",
+		          l->live, l->live == 1 ? "" : "s", l->headers, l->headers == 1 ? "" : "s");
 	}
 }
 
 static uint64_t event_next_deadline(const struct event_loop *l)
 {
 	uint64_t at = event_fifo_next(&l->idle), life = event_fifo_next(&l->life);
+	uint64_t header = event_proxy_next_deadline(l);
 
 	if (life < at)
 		at = life;
+	if (header < at)
+		at = header;
 	if (l->accept_retry_at && l->accept_retry_at < at)
 		at = l->accept_retry_at;
 	return at;
@@ -160,6 +165,7 @@ static void event_timers(struct event_loop *l)
 	uint64_t now = conn_now_usec();
 
 	event_conn_expire(l, now);
+	event_proxy_expire(l, now);
 	if (l->accept_retry_at && now >= l->accept_retry_at) {
 		l->accept_retry_at = 0;
 		event_listen_update(l);
@@ -171,9 +177,14 @@ static void event_dispatch(struct event_loop *l, const struct epoll_event *ev)
 	struct event_tag *t = ev->data.ptr;
 
 	switch (t->kind) {
-	case EVENT_TAG_CONN:
-		event_conn_event(l, event_container_of(t, struct event_conn, tag), ev->events);
+	case EVENT_TAG_CONN: {
+		struct event_conn *ec = event_container_of(t, struct event_conn, tag);
+		if (ec->in_use && ec->proxy)
+			event_proxy_event(l, ec);
+		else
+			event_conn_event(l, ec, ev->events);
 		break;
+	}
 	case EVENT_TAG_LISTENER:
 		event_listen_accept(l, t);
 		break;
@@ -187,7 +198,7 @@ static int event_run(struct event_loop *l)
 {
 	struct epoll_event evs[EVENT_BATCH];
 
-	while (!l->stopping || l->live > 0) {
+	while (!l->stopping || l->live > 0 || l->headers > 0) {
 		uint64_t at = event_next_deadline(l);
 		int timeout = event_fifo_empty(&l->ready) ? -1 : 0;
 		int n;
@@ -236,7 +247,7 @@ static int event_worker_main(const struct worker_ctx *ctx)
 
 const struct mpm_ops mpm_event_ops = {
         .name = "event",
-        .flags = 0,
+        .flags = MPM_PROXY,
         .options_size = sizeof(struct event_options),
         .options = event_option_table,
         .n_options = sizeof(event_option_table) / sizeof(event_option_table[0]),

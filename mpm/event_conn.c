@@ -261,10 +261,10 @@ void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t reve
 	event_conn_progress(l, ec);
 }
 
-void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-                      const struct sockaddr *peer, socklen_t peer_len)
+struct event_conn *event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
+                                    const struct sockaddr *peer, socklen_t peer_len,
+                                    const struct sockaddr *local, socklen_t local_len)
 {
-	const struct worker_ctx *ctx = l->ctx;
 	struct event_conn *ec = event_pool_get(l);
 
 	if (!ec) {
@@ -272,13 +272,24 @@ void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *t
 		struct admit_ticket t = *ticket;
 		admit_release(&l->admit, &t);
 		close(fd);
-		return;
+		return NULL;
 	}
 	ec->tag.fd = fd;
 	ec->ticket = *ticket;
-	conn_init(&ec->c, fd, ctx->handler, ctx->handler_data);
+	event_conn_begin(l, ec, peer, peer_len, local, local_len);
+	return ec;
+}
+
+void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct sockaddr *peer,
+                      socklen_t peer_len, const struct sockaddr *local, socklen_t local_len)
+{
+	const struct worker_ctx *ctx = l->ctx;
+
+	conn_init(&ec->c, ec->tag.fd, ctx->handler, ctx->handler_data);
 	if (peer)
 		conn_set_peer(&ec->c, peer, peer_len);
+	if (local && local_len)
+		conn_set_local(&ec->c, local, local_len);
 	l->live++;
 	atomic_fetch_add_explicit(&ctx->scoreboard->counters.accepted, 1, memory_order_relaxed);
 	atomic_store_explicit(&ctx->slot->active, l->live, memory_order_relaxed);

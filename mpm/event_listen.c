@@ -3,7 +3,8 @@
  * sockets with EPOLLEXCLUSIVE, so a new connection wakes one worker rather than all.
  * A worker at max_connections (or out of descriptors) takes its listeners out of its
  * epoll set: clients wait in the kernel backlog, or go to a worker with room.
- * EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD, hence DEL and ADD.
+ * EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD, hence DEL and ADD. A PROXY listener also
+ * leaves while PROXY_ACCEPT_MAX_WAITING headers are being read; the others go on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,17 +26,21 @@
 
 void event_listen_enable(struct event_loop *l, bool on)
 {
-	if (on == l->listening)
-		return;
 	for (size_t i = 0; i < l->n_listen; i++) {
-		struct event_tag *t = &l->listeners[i];
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = t};
+		struct event_listener *lst = &l->listeners[i];
+		bool want = on && (!lst->lc || !lst->lc->proxy_protocol ||
+		                   l->headers < PROXY_ACCEPT_MAX_WAITING);
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
 
-		if (t->fd < 0)
+		if (lst->tag.fd < 0 || want == lst->armed)
 			continue;
-		if (epoll_ctl(l->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, t->fd, &ev) < 0)
-			log_error(l->name, "epoll_ctl(%s listener): %s", on ? "add" : "remove",
+		if (epoll_ctl(l->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lst->tag.fd, &ev) <
+		    0) {
+			log_error(l->name, "epoll_ctl(%s listener): %s", want ? "add" : "remove",
 			          strerror(errno));
+			continue;
+		}
+		lst->armed = want;
 	}
 	l->listening = on;
 }
@@ -49,12 +54,15 @@ int event_listen_setup(struct event_loop *l)
 	if (!l->listeners)
 		return -ENOMEM;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
-		struct event_tag *t = &l->listeners[i];
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = t};
+		struct event_listener *lst = &l->listeners[i];
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
 
-		*t = (struct event_tag){.kind = EVENT_TAG_LISTENER, .fd = ctx->listen_fds[i]};
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, t->fd, &ev) < 0)
+		lst->tag = (struct event_tag){.kind = EVENT_TAG_LISTENER, .fd = ctx->listen_fds[i]};
+		lst->lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i] : NULL;
+		event_fifo_init(&lst->headers, lst->lc ? lst->lc->proxy_timeout_usec : 0);
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, lst->tag.fd, &ev) < 0)
 			return -errno;
+		lst->armed = true;
 	}
 	l->listening = true;
 	return 0;
@@ -83,6 +91,9 @@ static void event_listen_pause(struct event_loop *l, int err)
 
 void event_listen_accept(struct event_loop *l, struct event_tag *t)
 {
+	struct event_listener *lst = event_container_of(t, struct event_listener, tag);
+	bool proxy = lst->lc && lst->lc->proxy_protocol;
+
 	for (int burst = 0; burst < EVENT_ACCEPT_BURST; burst++) {
 		int fd;
 
@@ -92,7 +103,8 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 		uint64_t wait;
 		int reason;
 
-		if (!l->listening || t->fd < 0 || l->live >= l->max_conns)
+		if (!l->listening || t->fd < 0 || l->live + l->headers >= l->max_conns ||
+		    (proxy && l->headers >= PROXY_ACCEPT_MAX_WAITING))
 			break;
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
 		wait = admit_reserve(&l->admit, &tk);
@@ -117,21 +129,34 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 			log_warning(l->name, "accept: %s", strerror(errno));
 			return;
 		}
+		if (proxy) {
+			event_proxy_accepted(l, lst, fd, &tk, &peer, plen);
+			continue;
+		}
 		reason = admit_check(&l->admit, fd, (struct sockaddr *)&peer, plen, &tk);
 		if (reason >= 0) {
 			connlog_rejected(&l->connlog, (struct sockaddr *)&peer, plen, fd, reason);
 			admit_refuse(&l->admit, fd, reason);
 			continue;
 		}
-		event_conn_start(l, fd, &tk, (struct sockaddr *)&peer, plen);
+		event_conn_start(l, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
 	}
-	if (l->listening && l->live >= l->max_conns)
+	if (l->listening && l->live + l->headers >= l->max_conns)
 		event_listen_full(l);
+	else if (proxy && l->listening)
+		event_listen_enable(l, true); /* at PROXY_ACCEPT_MAX_WAITING: this one leaves */
 }
 
 void event_listen_update(struct event_loop *l)
 {
-	if (l->listening || l->stopping || l->accept_retry_at || l->live >= l->max_conns)
+	if (l->stopping)
+		return;
+	if (l->listening) {
+		/* A PROXY listener left at PROXY_ACCEPT_MAX_WAITING may come back. */
+		event_listen_enable(l, true);
+		return;
+	}
+	if (l->accept_retry_at || l->live + l->headers >= l->max_conns)
 		return;
 	event_listen_enable(l, true);
 	scoreboard_set_state(l->ctx->slot, WORKER_IDLE);
@@ -141,9 +166,9 @@ void event_listen_close(struct event_loop *l)
 {
 	event_listen_enable(l, false);
 	for (size_t i = 0; i < l->n_listen; i++) {
-		if (l->listeners[i].fd < 0)
+		if (l->listeners[i].tag.fd < 0)
 			continue;
-		close(l->listeners[i].fd);
-		l->listeners[i].fd = -1;
+		close(l->listeners[i].tag.fd);
+		l->listeners[i].tag.fd = -1;
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * The event model's worker, shared between its files: the loop state of one worker
  * process (event.c runs it), the per-connection record and its non-blocking driver
- * (event_conn.c), the listeners (event_listen.c) and the record pool (event_pool.c).
+ * (event_conn.c), the listeners (event_listen.c), the PROXY header stage
+ * (event_proxy.c) and the record pool (event_pool.c).
  * Internal to mpm/event*.c.
  */
 #ifndef SUPERSERVERD_EVENT_LOOP_H
@@ -17,6 +18,7 @@
 #include "mpm/driver.h"
 #include "mpm/event_timers.h"
 #include "mpm/mpm.h"
+#include "mpm/proxy_accept.h"
 
 #define event_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -28,6 +30,15 @@ struct event_tag {
 	int fd;
 };
 
+struct event_listener {
+	struct event_tag tag; /* first */
+	const struct listen_conf *lc;
+	bool armed; /* in the epoll set */
+	/* PROXY listener: its connections still reading their header, by deadline (period
+	 * = its proxy_timeout). */
+	struct event_fifo headers;
+};
+
 struct event_conn {
 	struct event_tag tag;
 	uint32_t events; /* registered epoll mask, when in_epoll */
@@ -37,6 +48,11 @@ struct event_conn {
 	struct event_link idle, life, ready;
 	struct event_conn *next;    /* free list or graveyard */
 	struct admit_ticket ticket; /* released at close */
+	/* Non-NULL while the connection reads its PROXY header (event_proxy.c): the handler
+	 * has not started, `c` is not set up, the ticket is the reader's, and `header` is
+	 * linked in the listener's deadline list. */
+	struct proxy_accept *proxy;
+	struct event_link header;
 	struct ss_conn c;
 };
 
@@ -52,12 +68,13 @@ struct event_loop {
 	const char *name;
 	int epfd;
 	struct event_tag sig;
-	struct event_tag *listeners; /* one per ctx->listen_fds; fd -1 once closed */
+	struct event_listener *listeners; /* one per ctx->listen_fds; fd -1 once closed */
 	size_t n_listen;
-	bool listening; /* listeners are in the epoll set */
-	bool stopping;  /* SIGTERM seen: no more accepting */
-	bool said_full; /* "max_connections reached" logged once at info */
-	unsigned live;  /* connections open */
+	bool listening;   /* accepting (each listener's own state is its `armed`) */
+	bool stopping;    /* SIGTERM seen: no more accepting */
+	bool said_full;   /* "max_connections reached" logged once at info */
+	unsigned live;    /* connections open */
+	unsigned headers; /* connections reading their PROXY header; count against max_conns */
 	unsigned max_conns;
 	uint64_t turn;            /* loop iterations, for the once-per-turn writable bound */
 	uint64_t accept_retry_at; /* accepting paused after EMFILE & co. until then; 0 = no */
@@ -95,9 +112,15 @@ void event_pool_free(struct event_loop *l);
 /* event_conn.c */
 /* Frees the spare output buffers. */
 void event_conn_free_spares(struct event_loop *l);
-/* Takes an accepted socket: record, open callback, first flush, epoll registration. */
-void event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-                      const struct sockaddr *peer, socklen_t peer_len);
+/* Takes an accepted socket: record, open callback, first flush, epoll registration.
+ * LOCAL (local_len 0: the socket's own) is the address a PROXY header named. Returns
+ * the record, which may already be closed (in_use false), or NULL. */
+struct event_conn *event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
+                                    const struct sockaddr *peer, socklen_t peer_len,
+                                    const struct sockaddr *local, socklen_t local_len);
+/* The same for a record that already holds its socket (tag.fd) and ticket. */
+void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct sockaddr *peer,
+                      socklen_t peer_len, const struct sockaddr *local, socklen_t local_len);
 /* An epoll event for ec. */
 void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents);
 /* One pass over the connections that asked to run again (bounded to those queued
@@ -118,5 +141,19 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t);
 void event_listen_update(struct event_loop *l);
 /* SIGTERM: out of the epoll set and closed in this process. */
 void event_listen_close(struct event_loop *l);
+
+/* event_proxy.c */
+/* A socket just accepted on a PROXY listener: refused, started, or kept to wait. */
+void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int fd,
+                          const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                          socklen_t peer_len);
+/* An epoll event for a connection still reading its header. */
+void event_proxy_event(struct event_loop *l, struct event_conn *ec);
+/* Refuses the connections whose header is late at NOW. */
+void event_proxy_expire(struct event_loop *l, uint64_t now);
+/* The earliest header deadline, or EVENT_NO_DEADLINE. */
+uint64_t event_proxy_next_deadline(const struct event_loop *l);
+/* Closes a connection still reading its header (the worker is leaving). */
+void event_proxy_drop(struct event_loop *l, struct event_conn *ec);
 
 #endif

@@ -67,7 +67,9 @@ void event_pool_free(struct event_loop *l)
 {
 	for (struct event_slab *s = l->slabs; s; s = s->next)
 		for (size_t i = 0; i < EVENT_SLAB_RECORDS; i++)
-			if (s->recs[i].in_use)
+			if (s->recs[i].in_use && s->recs[i].proxy)
+				event_proxy_drop(l, &s->recs[i]);
+			else if (s->recs[i].in_use)
 				event_conn_close(l, &s->recs[i], DRIVER_STOPPED);
 	while (l->slabs) {
 		struct event_slab *s = l->slabs;

@@ -80,10 +80,9 @@ static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
 }
 
 int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
-                  socklen_t peer_len)
+                  socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len)
 {
-	struct sockaddr_storage local;
-	socklen_t local_len = sizeof(local);
+	struct sockaddr_storage own;
 	char rhost[64], lhost[64];
 	unsigned rport, lport;
 	size_t k = 0;
@@ -107,9 +106,13 @@ int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *pee
 			set_conn(e, &k, "REMOTE_ADDR=%s", rhost);
 			set_conn(e, &k, "REMOTE_PORT=%u", rport);
 		}
-		if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0 &&
-		    addr_host_port((const struct sockaddr *)&local, local_len, lhost, sizeof(lhost),
-		                   &lport) == 0) {
+		if (!local || local_len == 0) {
+			local_len = sizeof(own);
+			local = getsockname(fd, (struct sockaddr *)&own, &local_len) == 0 ? &own
+			                                                                  : NULL;
+		}
+		if (local && addr_host_port((const struct sockaddr *)local, local_len, lhost,
+		                            sizeof(lhost), &lport) == 0) {
 			set_conn(e, &k, "TCPLOCALIP=%s", lhost);
 			set_conn(e, &k, "TCPLOCALPORT=%u", lport);
 		}

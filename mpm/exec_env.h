@@ -21,9 +21,11 @@ struct exec_env {
 };
 
 int exec_env_init(struct exec_env *e, const struct service_conf *sc);
-/* Sets the per-connection variables for the accepted socket fd. */
+/* Sets the per-connection variables for the accepted socket fd: its peer, and the
+ * local address LOCAL, or the socket's own when LOCAL is NULL or local_len 0 (a PROXY
+ * header names both ends of the client's connection). */
 int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
-                  socklen_t peer_len);
+                  socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len);
 void exec_env_free(struct exec_env *e);
 
 #endif

@@ -4,6 +4,10 @@
  * running the built-in handler through the blocking driver, or the configured program
  * spawned with the connection on fd 0 and 1. At max_children the acceptor stops
  * polling its listeners, so further clients wait in the kernel backlog.
+ *
+ * On a PROXY listener the header is read first, without blocking the acceptor
+ * (fork_proxy.c); admission, and so the process, come only once it is complete, so the
+ * client it names is the one checked and the one the process is told about.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,11 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mpm/admit.h"
-#include "mpm/connlog.h"
-#include "mpm/driver.h"
-#include "mpm/exec_env.h"
-#include "mpm/mpm.h"
+#include "mpm/fork_acceptor.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
 #include "superserverd/log.h"
@@ -37,13 +37,6 @@ struct fork_options {
 static const struct mpm_option fork_option_table[] = {
         {"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
          "connections served at once; more wait in the listen backlog"},
-};
-
-enum tag_kind { TAG_LISTENER, TAG_SIGNAL, TAG_STDERR };
-
-struct tag {
-	enum tag_kind kind;
-	int fd;
 };
 
 /* A program's stderr, relayed line by line to the log with its pid. */
@@ -63,29 +56,10 @@ struct child {
 	int fd;
 	uint64_t start_usec;
 	struct admit_ticket ticket;
-	struct sockaddr_storage peer; /* for the connection record */
-	socklen_t peer_len;
-};
-
-struct acceptor {
-	const struct worker_ctx *ctx;
-	const char *name;
-	unsigned max_children;
-	unsigned children;
-	bool paused;
-	bool stopping;
-	int epfd;
-	struct tag sig;
-	struct tag *listeners;
-	struct errpipe *pipes;
-	struct errpipe *dead_pipes; /* closed this batch, freed after it */
-	struct exec_env env;
-	struct driver_limits limits;
-	struct child *table; /* open addressing by pid, linear probing */
-	unsigned table_mask;
-	struct admit admit;
-	struct connlog connlog;
-	uint64_t retry_at; /* accepting paused by admission (rate, max_connections) until */
+	/* For the connection record: the client, and the address it connected to when a
+	 * PROXY header named it (local_len 0: read from fd). */
+	struct sockaddr_storage peer, local;
+	socklen_t peer_len, local_len;
 };
 
 static unsigned child_hash(const struct acceptor *a, pid_t pid)
@@ -95,7 +69,7 @@ static unsigned child_hash(const struct acceptor *a, pid_t pid)
 
 static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
                       const struct admit_ticket *t, const struct sockaddr_storage *peer,
-                      socklen_t peer_len)
+                      socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len)
 {
 	unsigned i = child_hash(a, pid);
 	while (a->table[i].pid != 0)
@@ -104,6 +78,10 @@ static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
 	if (connlog_enabled(&a->connlog)) {
 		a->table[i].peer = *peer;
 		a->table[i].peer_len = peer_len;
+		if (local_len) {
+			a->table[i].local = *local;
+			a->table[i].local_len = local_len;
+		}
 	}
 }
 
@@ -138,14 +116,34 @@ static unsigned fork_workers(const struct service_conf *sc, const void *options)
 	return 1; /* the acceptor; connection processes are its children, not the master's */
 }
 
-static void set_listening(struct acceptor *a, bool on)
+void fork_listen_update(struct acceptor *a)
 {
+	/* A header being read becomes a process: it takes one of max_children already. */
+	bool full = a->children + a->n_headers >= a->max_children;
+	bool open = !a->stopping && !a->retry_at && !full;
+
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
-		struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.ptr = &a->listeners[i]};
-		if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, a->listeners[i].fd, &ev) < 0)
+		struct fork_listener *l = &a->listeners[i];
+		bool want = open && (!l->lc || !l->lc->proxy_protocol ||
+		                     a->n_headers < PROXY_ACCEPT_MAX_WAITING);
+		struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->tag};
+
+		if (l->tag.fd < 0 || want == l->armed)
+			continue;
+		if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, l->tag.fd, &ev) < 0) {
 			log_error(a->name, "epoll_ctl: %s", strerror(errno));
+			continue;
+		}
+		l->armed = want;
 	}
-	a->paused = !on;
+	if (full != a->full && !a->stopping) {
+		if (full)
+			log_info(a->name,
+			         "max_children (%u) reached: new connections wait in the backlog",
+			         a->max_children);
+		scoreboard_set_state(a->ctx->slot, full ? WORKER_BUSY : WORKER_IDLE);
+	}
+	a->full = full;
 }
 
 static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
@@ -220,7 +218,8 @@ static void pipe_read(struct acceptor *a, struct errpipe *p)
 }
 
 static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                         socklen_t peer_len, pid_t *pid_r)
+                         socklen_t peer_len, const struct sockaddr_storage *local,
+                         socklen_t local_len, pid_t *pid_r)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -235,7 +234,7 @@ static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_stora
 		r = -errno;
 		goto fail_pipe;
 	}
-	r = exec_env_fill(&a->env, fd, peer, peer_len);
+	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);
 	if (r < 0)
 		goto fail_pipe;
 
@@ -289,7 +288,8 @@ fail_pipe:
 }
 
 static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                        socklen_t peer_len, pid_t *pid_r)
+                        socklen_t peer_len, const struct sockaddr_storage *local,
+                        socklen_t local_len, pid_t *pid_r)
 {
 	pid_t pid = fork();
 
@@ -303,13 +303,20 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		close(a->epfd);
 		close(a->sig.fd);
 		for (size_t i = 0; i < a->ctx->n_listen; i++)
-			close(a->listeners[i].fd);
+			if (a->listeners[i].tag.fd >= 0)
+				close(a->listeners[i].tag.fd);
 		for (struct errpipe *p = a->pipes; p; p = p->next)
 			close(p->tag.fd);
+		/* Other clients' sockets, still waiting for their header: not this
+		 * process's business, and holding them would keep them open. */
+		for (struct fork_header *h = a->headers; h; h = h->next)
+			close(h->pa.fd);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
 		conn_set_peer(&c, (const struct sockaddr *)peer, peer_len);
+		if (local_len)
+			conn_set_local(&c, (const struct sockaddr *)local, local_len);
 		if (connlog_enabled(&a->connlog))
 			ss_conn_local(&c, NULL); /* read it while the socket is open */
 		o = driver_serve(&c, &a->limits, NULL);
@@ -323,26 +330,68 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 	return 0;
 }
 
-static void accept_burst(struct acceptor *a, int lfd)
+void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
+                const struct sockaddr_storage *peer, socklen_t peer_len,
+                const struct sockaddr_storage *local, socklen_t local_len)
 {
+	pid_t pid = 0;
+	int r, reason;
+
+	reason = admit_check(&a->admit, fd, (const struct sockaddr *)peer, peer_len, ticket);
+	if (reason >= 0) {
+		connlog_rejected(&a->connlog, (const struct sockaddr *)peer, peer_len, fd, reason);
+		admit_refuse(&a->admit, fd, reason);
+		return;
+	}
+	uint64_t start = scoreboard_now_usec();
+	if (a->ctx->handler)
+		r = fork_handler(a, fd, peer, peer_len, local, local_len, &pid);
+	else
+		r = spawn_program(a, fd, peer, peer_len, local, local_len, &pid);
+	if (r < 0) {
+		close(fd);
+		admit_release(&a->admit, ticket);
+		log_error(a->name, "cannot start a process for a connection: %s", strerror(-r));
+		return;
+	}
+	/* A program's socket stays open here until it ends, for TCP_INFO. */
+	if (a->ctx->handler) {
+		close(fd);
+		fd = -1;
+	}
+	child_put(a, pid, fd, start, ticket, peer, peer_len, local, local_len);
+	a->children++;
+	scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
+	if (log_get_level() >= LOG_DEBUG) {
+		char addr[128];
+		addr_format((const struct sockaddr *)peer, peer_len, addr, sizeof(addr));
+		log_debug(a->name, "accept %s pid %d count %u/%u", addr, (int)pid, a->children,
+		          a->max_children);
+	}
+}
+
+static void accept_burst(struct acceptor *a, struct fork_listener *l)
+{
+	bool proxy = l->lc && l->lc->proxy_protocol;
+
 	/* Bounded so one busy listener cannot starve the others or the signal fd. */
-	for (int burst = 0; burst < 64 && !a->stopping && a->children < a->max_children; burst++) {
+	for (int burst = 0; burst < 64 && !a->stopping; burst++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		struct admit_ticket tk;
 		uint64_t wait;
-		pid_t pid = 0;
-		int fd, r, reason;
+		int fd;
 
+		if (a->children + a->n_headers >= a->max_children ||
+		    (proxy && a->n_headers >= PROXY_ACCEPT_MAX_WAITING))
+			break;
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
 		wait = admit_reserve(&a->admit, &tk);
 		if (wait) {
 			a->retry_at = scoreboard_now_usec() + wait;
-			if (!a->paused)
-				set_listening(a, false);
-			return;
+			break;
 		}
-		fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+		fd = accept4(l->tag.fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
 		if (fd < 0)
 			admit_unreserve(&a->admit, &tk);
 		if (fd < 0) {
@@ -350,47 +399,14 @@ static void accept_burst(struct acceptor *a, int lfd)
 				continue;
 			if (errno != EAGAIN)
 				log_warning(a->name, "accept: %s", strerror(errno));
-			return;
+			break;
 		}
-		reason = admit_check(&a->admit, fd, (struct sockaddr *)&peer, plen, &tk);
-		if (reason >= 0) {
-			connlog_rejected(&a->connlog, (struct sockaddr *)&peer, plen, fd, reason);
-			admit_refuse(&a->admit, fd, reason);
-			continue;
-		}
-		uint64_t start = scoreboard_now_usec();
-		if (a->ctx->handler)
-			r = fork_handler(a, fd, &peer, plen, &pid);
+		if (proxy)
+			fork_proxy_accepted(a, l->lc, fd, &tk, &peer, plen);
 		else
-			r = spawn_program(a, fd, &peer, plen, &pid);
-		if (r < 0) {
-			close(fd);
-			admit_release(&a->admit, &tk);
-			log_error(a->name, "cannot start a process for a connection: %s",
-			          strerror(-r));
-			continue;
-		}
-		/* A program's socket stays open here until it ends, for TCP_INFO. */
-		if (a->ctx->handler) {
-			close(fd);
-			fd = -1;
-		}
-		child_put(a, pid, fd, start, &tk, &peer, plen);
-		a->children++;
-		scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
-		if (log_get_level() >= LOG_DEBUG) {
-			char addr[128];
-			addr_format((struct sockaddr *)&peer, plen, addr, sizeof(addr));
-			log_debug(a->name, "accept %s pid %d count %u/%u", addr, (int)pid,
-			          a->children, a->max_children);
-		}
+			fork_serve(a, fd, &tk, &peer, plen, NULL, 0);
 	}
-	if (a->children >= a->max_children && !a->paused) {
-		log_info(a->name, "max_children (%u) reached: new connections wait in the backlog",
-		         a->max_children);
-		set_listening(a, false);
-		scoreboard_set_state(a->ctx->slot, WORKER_BUSY);
-	}
+	fork_listen_update(a);
 }
 
 static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *ch, int status)
@@ -406,17 +422,20 @@ static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *
 		known = tcpinfo_bytes(ch->fd, &in, &out) == 0;
 	if (connlog_enabled(&a->connlog)) {
 		bool killed = WIFSIGNALED(status);
-		connlog_write(&a->connlog,
-		              &(struct conn_record){.peer = (struct sockaddr *)&ch->peer,
-		                                    .peer_len = ch->peer_len,
-		                                    .fd = ch->fd,
-		                                    .start_usec = ch->start_usec,
-		                                    .bytes_known = known,
-		                                    .bytes_in = in,
-		                                    .bytes_out = out,
-		                                    .outcome = killed ? "killed" : "exited",
-		                                    .exit_status = killed ? WTERMSIG(status)
-		                                                          : WEXITSTATUS(status)});
+		connlog_write(
+		        &a->connlog,
+		        &(struct conn_record){
+		                .peer = (struct sockaddr *)&ch->peer,
+		                .peer_len = ch->peer_len,
+		                .local = ch->local_len ? (struct sockaddr *)&ch->local : NULL,
+		                .local_len = ch->local_len,
+		                .fd = ch->fd,
+		                .start_usec = ch->start_usec,
+		                .bytes_known = known,
+		                .bytes_in = in,
+		                .bytes_out = out,
+		                .outcome = killed ? "killed" : "exited",
+		                .exit_status = killed ? WTERMSIG(status) : WEXITSTATUS(status)});
 	}
 	if (ch->fd >= 0)
 		close(ch->fd);
@@ -447,10 +466,7 @@ static void reap(struct acceptor *a)
 			log_info(a->name, "connection process %d exited with status %d", (int)pid,
 			         WEXITSTATUS(status));
 	}
-	if (a->paused && !a->stopping && !a->retry_at && a->children < a->max_children) {
-		set_listening(a, true);
-		scoreboard_set_state(a->ctx->slot, WORKER_IDLE);
-	}
+	fork_listen_update(a);
 }
 
 static void stop_accepting(struct acceptor *a)
@@ -458,17 +474,21 @@ static void stop_accepting(struct acceptor *a)
 	a->stopping = true;
 	scoreboard_set_state(a->ctx->slot, WORKER_STOPPING);
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
-		if (a->listeners[i].fd < 0)
+		struct fork_listener *l = &a->listeners[i];
+		if (l->tag.fd < 0)
 			continue;
 		/* The master still holds the socket, so close() alone would leave it
 		 * registered, and level-triggered readiness would spin the loop. */
-		if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->listeners[i].fd, NULL) < 0)
+		if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->tag.fd, NULL) < 0)
 			log_warning(a->name, "epoll_ctl: %s", strerror(errno));
-		close(a->listeners[i].fd);
-		a->listeners[i].fd = -1;
+		close(l->tag.fd);
+		l->tag.fd = -1;
+		l->armed = false;
 	}
-	log_debug(a->name, "draining: %u connection%s open", a->children,
-	          a->children == 1 ? "" : "s");
+	/* Headers on their way are connections in hand: each is served or refused by its
+	 * deadline, so the drain still ends. */
+	log_debug(a->name, "draining: %u connection%s open, %u header%s on the way", a->children,
+	          a->children == 1 ? "" : "s", a->n_headers, a->n_headers == 1 ? "" : "s");
 }
 
 static void on_signals(struct acceptor *a)
@@ -523,8 +543,12 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	if (!a->listeners)
 		return -ENOMEM;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
-		a->listeners[i] = (struct tag){.kind = TAG_LISTENER, .fd = ctx->listen_fds[i]};
-		ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &a->listeners[i]};
+		struct fork_listener *l = &a->listeners[i];
+		*l = (struct fork_listener){.tag = {.kind = TAG_LISTENER, .fd = ctx->listen_fds[i]},
+		                            .lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i]
+		                                                          : NULL,
+		                            .armed = true};
+		ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->tag};
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -536,6 +560,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 
 static void cleanup(struct acceptor *a)
 {
+	fork_proxy_drop_all(a);
 	while (a->pipes)
 		pipe_close(a, a->pipes);
 	free_dead_pipes(a);
@@ -564,18 +589,17 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 		cleanup(&a);
 		return 1;
 	}
-	while (!a.stopping || a.children > 0) {
+	while (!a.stopping || a.children > 0 || a.n_headers > 0) {
+		uint64_t now = scoreboard_now_usec(), at = fork_proxy_next_deadline(&a);
 		int timeout = -1;
-		if (a.retry_at) {
-			uint64_t now = scoreboard_now_usec();
-			if (now >= a.retry_at) {
-				a.retry_at = 0;
-				if (a.paused && !a.stopping && a.children < a.max_children)
-					set_listening(&a, true);
-			} else {
-				timeout = (int)((a.retry_at - now + 999) / 1000);
-			}
+		if (a.retry_at && now >= a.retry_at) {
+			a.retry_at = 0;
+			fork_listen_update(&a);
 		}
+		if (a.retry_at && (!at || a.retry_at < at))
+			at = a.retry_at;
+		if (at) /* rounded up: waking early would spin until the deadline */
+			timeout = at <= now ? 0 : (int)((at - now + 999) / 1000);
 		int n = epoll_wait(a.epfd, evs, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -588,7 +612,10 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 			switch (t->kind) {
 			case TAG_LISTENER:
 				if (t->fd >= 0)
-					accept_burst(&a, t->fd);
+					accept_burst(&a, (struct fork_listener *)t);
+				break;
+			case TAG_HEADER:
+				fork_proxy_event(&a, (struct fork_header *)t);
 				break;
 			case TAG_SIGNAL:
 				on_signals(&a);
@@ -600,6 +627,9 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 			}
 		}
 		free_dead_pipes(&a);
+		/* After the batch: a header refused here may have had an event in it. */
+		if (a.n_headers)
+			fork_proxy_expire(&a, scoreboard_now_usec());
 	}
 	cleanup(&a);
 	return 0;
@@ -607,7 +637,7 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 
 const struct mpm_ops mpm_fork_ops = {
         .name = "fork",
-        .flags = MPM_CAN_EXEC,
+        .flags = MPM_CAN_EXEC | MPM_PROXY | MPM_PROXY_EXEC,
         .options_size = sizeof(struct fork_options),
         .options = fork_option_table,
         .n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),

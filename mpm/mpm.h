@@ -39,6 +39,9 @@ struct mpm_option {
 #define MPM_CAN_EXEC (1u << 0) /* `exec:` services may use this model */
 #define MPM_THREADED (1u << 1) /* handlers run on several threads of one process */
 #define MPM_PROXY    (1u << 2) /* reads PROXY protocol headers (listen proxy_protocol) */
+/* ...for `exec:` services too: the header is read before the program is started for
+ * its connection (a model whose programs accept connections themselves cannot). */
+#define MPM_PROXY_EXEC (1u << 3)
 
 struct scoreboard;
 struct scoreboard_slot;

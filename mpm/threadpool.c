@@ -106,8 +106,9 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 	if (!p->listeners)
 		return -ENOMEM;
 	for (size_t i = 0; i < ctx->n_listen; i++)
-		p->listeners[i] =
-		        (struct tp_tag){.kind = TP_TAG_LISTENER, .fd = ctx->listen_fds[i]};
+		p->listeners[i] = (struct tp_listener){
+		        .tag = {.kind = TP_TAG_LISTENER, .fd = ctx->listen_fds[i]},
+		        .lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i] : NULL};
 
 	r = tp_queue_init(&p->work, p->cap);
 	if (r == 0)
@@ -132,8 +133,8 @@ static void tp_cleanup(struct tp_pool *p)
 	tp_queue_destroy(&p->done);
 	if (p->listeners)
 		for (size_t i = 0; i < p->ctx->n_listen; i++)
-			if (p->listeners[i].fd >= 0)
-				close(p->listeners[i].fd);
+			if (p->listeners[i].tag.fd >= 0)
+				close(p->listeners[i].tag.fd);
 	free(p->listeners);
 	if (p->epfd >= 0)
 		close(p->epfd);
@@ -169,7 +170,7 @@ cleanup:
 
 const struct mpm_ops mpm_threadpool_ops = {
         .name = "threadpool",
-        .flags = MPM_THREADED,
+        .flags = MPM_THREADED | MPM_PROXY,
         .options_size = sizeof(struct tp_options),
         .options = tp_option_table,
         .n_options = sizeof(tp_option_table) / sizeof(tp_option_table[0]),

@@ -10,6 +10,10 @@
  * wait in the kernel backlog. Pending output is watched here (EPOLLOUT); a thread never
  * waits for a socket.
  *
+ * On a PROXY listener the poller reads the header itself, without blocking
+ * (tp_header.c), and admits the client it names before a thread ever sees the
+ * connection.
+ *
  * A connection that times out while a thread holds it is marked (kick) and its socket
  * shut down at once, so the peer sees the end on time; the thread closes it when the
  * callback in progress returns. A callback that never returns keeps its thread and
@@ -153,7 +157,8 @@ static void tp_poller_returns(struct tp_pool *p)
 }
 
 static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket *ticket,
-                           const struct sockaddr *peer, socklen_t peer_len)
+                           const struct sockaddr *peer, socklen_t peer_len,
+                           const struct sockaddr *local, socklen_t local_len)
 {
 	struct tp_conn *tc = calloc(1, sizeof(*tc));
 	int r;
@@ -168,6 +173,8 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	tc->tag = (struct tp_tag){.kind = TP_TAG_CONN, .fd = -1};
 	conn_init(&tc->c, fd, p->ctx->handler, p->ctx->handler_data);
 	conn_set_peer(&tc->c, peer, peer_len);
+	if (local_len)
+		conn_set_local(&tc->c, local, local_len);
 	tc->ticket = *ticket;
 	atomic_init(&tc->watch.kick, TP_NO_KICK);
 	atomic_init(&tc->watch.activity, tc->c.activity_usec);
@@ -190,23 +197,52 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	return 0;
 }
 
-static void tp_poller_accept(struct tp_pool *p, int lfd)
+int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
+                    const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
+                    socklen_t local_len)
 {
+	int reason = admit_check(&p->admit, fd, peer, peer_len, ticket), r;
+
+	if (reason >= 0) {
+		connlog_rejected(&p->connlog, peer, peer_len, fd, reason);
+		admit_refuse(&p->admit, fd, reason);
+		return 0;
+	}
+	r = tp_poller_adopt(p, fd, ticket, peer, peer_len, local, local_len);
+	if (r < 0) {
+		admit_release(&p->admit, ticket);
+		close(fd);
+	}
+	return r;
+}
+
+/* Room for one more header being read (a PROXY listener's own bound). */
+static bool tp_poller_header_room(const struct tp_pool *p)
+{
+	return p->headers.count < PROXY_ACCEPT_MAX_WAITING;
+}
+
+static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
+{
+	bool proxy = l->lc && l->lc->proxy_protocol;
 	int r;
 
-	for (int burst = 0; burst < TP_ACCEPT_BURST && tp_poller_room(p); burst++) {
+	for (int burst = 0;
+	     burst < TP_ACCEPT_BURST && tp_poller_room(p) && (!proxy || tp_poller_header_room(p));
+	     burst++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		struct admit_ticket tk;
 		uint64_t wait = admit_reserve(&p->admit, &tk);
-		int fd, reason;
+		int fd;
 
 		if (wait) {
 			/* Over the rate or at max_connections: clients wait in the backlog. */
 			p->accept_resume_usec = conn_now_usec() + wait;
 			return;
 		}
-		fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = accept4(l->tag.fd, (struct sockaddr *)&peer, &plen,
+		             SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			admit_unreserve(&p->admit, &tk);
 		if (fd < 0) {
@@ -217,18 +253,13 @@ static void tp_poller_accept(struct tp_pool *p, int lfd)
 			r = -errno;
 			goto backoff;
 		}
-		reason = admit_check(&p->admit, fd, (struct sockaddr *)&peer, plen, &tk);
-		if (reason >= 0) {
-			connlog_rejected(&p->connlog, (struct sockaddr *)&peer, plen, fd, reason);
-			admit_refuse(&p->admit, fd, reason);
+		if (proxy) {
+			tp_header_accepted(p, l->lc, fd, &tk, &peer, plen);
 			continue;
 		}
-		r = tp_poller_adopt(p, fd, &tk, (struct sockaddr *)&peer, plen);
-		if (r < 0) {
-			admit_release(&p->admit, &tk);
-			close(fd);
+		r = tp_poller_admit(p, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
+		if (r < 0)
 			goto backoff;
-		}
 	}
 	return;
 backoff:
@@ -237,19 +268,24 @@ backoff:
 	p->accept_resume_usec = conn_now_usec() + TP_ACCEPT_BACKOFF_USEC;
 }
 
+/* ON: accepting at all. A PROXY listener also waits while too many headers are being
+ * read, so its clients queue in the backlog while the other listeners go on. */
 static void tp_poller_listen(struct tp_pool *p, bool on)
 {
 	for (size_t i = 0; i < p->ctx->n_listen; i++) {
+		struct tp_listener *l = &p->listeners[i];
+		bool want = on && (!l->lc || !l->lc->proxy_protocol || tp_poller_header_room(p));
 		/* EPOLLEXCLUSIVE: one of the service's processes wakes per new client, not all.
 		 * It cannot be changed with EPOLL_CTL_MOD, hence ADD and DEL. */
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-		                         .data.ptr = &p->listeners[i]};
-		int fd = p->listeners[i].fd;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &l->tag};
 
-		if (fd < 0)
+		if (l->tag.fd < 0 || want == l->armed)
 			continue;
-		if (epoll_ctl(p->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd, &ev) < 0)
+		if (epoll_ctl(p->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->tag.fd, &ev) < 0) {
 			log_error(p->name, "epoll_ctl(listener): %s", strerror(errno));
+			continue;
+		}
+		l->armed = want;
 	}
 	p->listening = on;
 }
@@ -261,14 +297,16 @@ static void tp_poller_stop_accepting(struct tp_pool *p)
 	p->stopping = true;
 	/* Out of the epoll set first: the master and the sibling processes keep the
 	 * socket open, so closing our descriptor would not remove it. */
-	if (p->listening)
-		tp_poller_listen(p, false);
+	tp_poller_listen(p, false);
 	for (size_t i = 0; i < p->ctx->n_listen; i++) {
-		if (p->listeners[i].fd >= 0)
-			close(p->listeners[i].fd);
-		p->listeners[i].fd = -1;
+		if (p->listeners[i].tag.fd >= 0)
+			close(p->listeners[i].tag.fd);
+		p->listeners[i].tag.fd = -1;
 	}
-	log_debug(p->name, "draining: %u connection%s open", p->live, p->live == 1 ? "" : "s");
+	/* Headers on their way are connections in hand too: each is served or refused by
+	 * its deadline. */
+	log_debug(p->name, "draining: %u connection%s open, %zu PROXY header%s on the way", p->live,
+	          p->live == 1 ? "" : "s", p->headers.count, p->headers.count == 1 ? "" : "s");
 }
 
 static void tp_poller_signals(struct tp_pool *p)
@@ -304,6 +342,7 @@ static void tp_poller_timers(struct tp_pool *p)
 			break;
 		tp_poller_kick(p, tp_conn_of(n, life_node), DRIVER_DURATION);
 	}
+	tp_header_expire(p, now);
 }
 
 /* Milliseconds until the next deadline, rounded up so as not to wake early and spin. */
@@ -319,6 +358,9 @@ static int tp_poller_timeout_ms(const struct tp_pool *p)
 		if (!at || end < at)
 			at = end;
 	}
+	uint64_t header = tp_header_next_deadline(p);
+	if (header && (!at || header < at))
+		at = header;
 	now = conn_now_usec();
 	/* Only a backoff still running: a past one must not make the wait zero. */
 	if (!p->stopping && p->accept_resume_usec > now && (!at || p->accept_resume_usec < at))
@@ -338,11 +380,11 @@ static void tp_poller_update(struct tp_pool *p)
 	bool want = !p->stopping && tp_poller_room(p) && conn_now_usec() >= p->accept_resume_usec;
 	enum worker_state st;
 
-	if (want != p->listening) {
+	if (want != p->listening)
 		log_debug(p->name, "%s accepting (%u held, %u waiting, room for %u)",
 		          want ? "resume" : "pause", p->held, (unsigned)p->ready.count, p->cap);
-		tp_poller_listen(p, want);
-	}
+	/* Every time: a PROXY listener also follows the number of headers being read. */
+	tp_poller_listen(p, want);
 	if (p->stopping)
 		st = WORKER_STOPPING;
 	else if (p->held >= p->n_threads)
@@ -362,8 +404,12 @@ static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
 
 	switch (t->kind) {
 	case TP_TAG_LISTENER:
-		if (p->listening && t->fd >= 0)
-			tp_poller_accept(p, t->fd);
+		/* Not armed: taken out earlier in this batch. */
+		if (((struct tp_listener *)t)->armed && t->fd >= 0)
+			tp_poller_accept(p, (struct tp_listener *)t);
+		break;
+	case TP_TAG_HEADER:
+		tp_header_event(p, (struct tp_header *)t);
 		break;
 	case TP_TAG_SIGNAL:
 		tp_poller_signals(p);
@@ -387,7 +433,7 @@ int tp_poller_run(struct tp_pool *p)
 	p->shown = WORKER_STARTING;
 	tp_poller_listen(p, true);
 	tp_poller_update(p);
-	while (!p->stopping || p->live > 0) {
+	while (!p->stopping || p->live > 0 || p->headers.count > 0) {
 		int n = epoll_wait(p->epfd, evs, TP_EVENTS, tp_poller_timeout_ms(p));
 		bool woken = false;
 
@@ -415,6 +461,7 @@ void tp_poller_teardown(struct tp_pool *p)
 	struct tp_fifo_node *n;
 	struct tp_conn *tc;
 
+	tp_header_drop_all(p);
 	while ((tc = tp_queue_trypop(&p->done))) {
 		p->held--;
 		if (tc->next == TP_NEXT_CLOSE)

@@ -24,6 +24,7 @@
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/mpm.h"
+#include "mpm/proxy_accept.h"
 #include "mpm/tp_fifo.h"
 #include "mpm/tp_queue.h"
 #include "mpm/tp_slice.h"
@@ -35,12 +36,29 @@ struct tp_options {
 	uint64_t queue;
 };
 
-enum tp_tag_kind { TP_TAG_LISTENER, TP_TAG_SIGNAL, TP_TAG_WAKE, TP_TAG_CONN };
+enum tp_tag_kind { TP_TAG_LISTENER, TP_TAG_SIGNAL, TP_TAG_WAKE, TP_TAG_CONN, TP_TAG_HEADER };
 
 /* What an epoll event's data.ptr points to. */
 struct tp_tag {
 	enum tp_tag_kind kind;
 	int fd; /* not used for connections: theirs is c.fd */
+};
+
+struct tp_listener {
+	struct tp_tag tag; /* first */
+	const struct listen_conf *lc;
+	bool armed; /* in the epoll set */
+};
+
+/*
+ * A connection on a PROXY listener whose header is on its way (tp_header.c). The
+ * poller's alone: it becomes a tp_conn, and reaches a thread, only once the header is
+ * complete and the client it names is admitted.
+ */
+struct tp_header {
+	struct tp_tag tag; /* first; tag.fd is pa.fd */
+	struct proxy_accept pa;
+	struct tp_fifo_node node; /* in the pool's headers, keyed by deadline */
 };
 
 enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD };
@@ -80,8 +98,8 @@ struct tp_pool {
 
 	int epfd;
 	struct tp_tag sig, wake;
-	struct tp_tag *listeners;
-	bool listening;
+	struct tp_listener *listeners;
+	bool listening; /* accepting at all (each listener's state is its `armed`) */
 	bool stopping;
 	uint64_t accept_resume_usec; /* after running out of fds or memory */
 
@@ -92,6 +110,7 @@ struct tp_pool {
 	struct tp_fifo life;     /* by start (with a max_duration) */
 	struct tp_fifo ready;    /* waiting for room in the work queue */
 	struct tp_fifo all;      /* every open connection, for a teardown after a failure */
+	struct tp_fifo headers;  /* PROXY headers being read, by deadline (not in `live`) */
 	enum worker_state shown; /* the scoreboard state last written */
 };
 
@@ -100,8 +119,31 @@ void *tp_worker_main(void *arg);
 
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);
+/*
+ * A connection past accept (and its PROXY header, if any) with PEER the client and
+ * LOCAL the address it connected to (local_len 0: the socket's own): admission, then
+ * the pool's. Returns 0 (served or refused) or -errno when it could not be taken (the
+ * socket is closed and the ticket released either way).
+ */
+int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
+                    const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
+                    socklen_t local_len);
 /* After the threads are joined: closes and frees the connections a failed
  * tp_poller_run left open (their close callbacks run on the calling thread). */
 void tp_poller_teardown(struct tp_pool *p);
+
+/* tp_header.c: a socket just accepted on a PROXY listener (refused, admitted, or kept to
+ * wait for the rest of its header). */
+void tp_header_accepted(struct tp_pool *p, const struct listen_conf *lc, int fd,
+                        const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                        socklen_t peer_len);
+/* The header's socket is readable (or closed, or failed). */
+void tp_header_event(struct tp_pool *p, struct tp_header *h);
+/* Refuses the connections whose header is late at NOW. */
+void tp_header_expire(struct tp_pool *p, uint64_t now);
+/* The earliest header deadline, 0 when none. */
+uint64_t tp_header_next_deadline(const struct tp_pool *p);
+/* Closes every header still pending (the process is leaving). */
+void tp_header_drop_all(struct tp_pool *p);
 
 #endif

@@ -357,6 +357,39 @@ static void merge_connlog(struct loader *l, struct service_conf *sc)
 		oom(l, sc);
 }
 
+/*
+ * A PROXY listener the service's model cannot serve: refused rather than handing the
+ * header to the handler or program as if it were the client's bytes. Models say what
+ * they serve by flags: MPM_PROXY with a handler, MPM_PROXY_EXEC with exec. Returns true
+ * (with the error in diag) when refused.
+ */
+static bool proxy_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                          struct diag *diag)
+{
+	char handler_models[128], exec_models[128];
+	bool exec = sc->kind == HANDLER_EXEC;
+
+	if (sc->mpm.ops->flags & (exec ? MPM_PROXY_EXEC : MPM_PROXY))
+		return false;
+	mpm_names_with_flag(MPM_PROXY, handler_models, sizeof(handler_models));
+	mpm_names_with_flag(MPM_PROXY_EXEC, exec_models, sizeof(exec_models));
+	if (exec)
+		diag_error(diag, &lc->pos,
+		           "service '%s': proxy_protocol with exec is served by %s (the program is "
+		           "started for a connection whose header superserverd has read); not by "
+		           "%s, where the program accepts connections itself and would take the "
+		           "header for the client's bytes. With a built-in or module handler "
+		           "these models serve it: %s",
+		           sc->name, exec_models[0] ? exec_models : "no model", sc->mpm.ops->name,
+		           handler_models);
+	else
+		diag_error(diag, &lc->pos,
+		           "service '%s': proxy_protocol with a handler is served by %s; not by %s",
+		           sc->name, handler_models[0] ? handler_models : "no model",
+		           sc->mpm.ops->name);
+	return true;
+}
+
 static void merge_mpm(struct loader *l, struct service_conf *sc, const struct svc_part *own,
                       const struct svc_part *def)
 {
@@ -392,6 +425,9 @@ static void merge_mpm(struct loader *l, struct service_conf *sc, const struct sv
 		           "that can: %s)",
 		           sc->name, sc->mpm.ops->name, models);
 	}
+	for (size_t i = 0; i < sc->n_listen; i++)
+		if (sc->listen[i].proxy_protocol)
+			proxy_refused(sc, &sc->listen[i], l->diag);
 	if (sc->mpm.ops->validate)
 		sc->mpm.ops->validate(sc, sc->mpm.options, l->diag);
 }

@@ -209,20 +209,6 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 		svc->workers[i].index = (unsigned)i;
 	}
 	for (size_t i = 0; i < sc->n_listen; i++) {
-		/* Parsed and checked, but no model reads the header yet: refuse rather than
-		 * serve a PROXY header to the handler as if it were the client's bytes. */
-		if (sc->listen[i].proxy_protocol &&
-		    (!(sc->mpm.ops->flags & MPM_PROXY) || sc->kind == HANDLER_EXEC)) {
-			char names[128];
-			mpm_names_with_flag(MPM_PROXY, names, sizeof(names));
-			diag_error(diag, &sc->listen[i].pos,
-			           "service '%s': proxy_protocol is served by these models in this "
-			           "version: %s (with a handler, not exec); not by %s%s",
-			           sc->name, names, sc->mpm.ops->name,
-			           sc->kind == HANDLER_EXEC ? " with exec" : "");
-			service_free(svc);
-			return NULL;
-		}
 		struct listener *l =
 		        listen_acquire(env->listeners, &sc->listen[i], err, sizeof(err));
 		if (!l) {

@@ -1792,6 +1792,17 @@ static const struct {
          "'json", "services.e.log_connections: the directory '/nonexistent-ss' does not exist"},
         {NOBODY, "defaults: {log_connections: 'off'}\n", "log_connections",
          "'log_connections' cannot be set in defaults"},
+        /* PROXY listeners a model cannot serve: refused by --check-config too */
+        {NOBODY,
+         SVC
+         "{listen: [{address: '127.0.0.1:9', proxy_protocol: true, trusted_proxies: ['::1']}],\n"
+         "    exec: [/bin/cat],\n"
+         "    mpm: prefork}\n",
+         "{address",
+         "service 'e': proxy_protocol with exec is served by fork (the program is started for a "
+         "connection whose header superserverd has read); not by prefork, where the program "
+         "accepts connections itself and would take the header for the client's bytes. With a "
+         "built-in or module handler these models serve it: fork, prefork, threadpool, event"},
         /* defaults */
         {NOBODY, "defaults:\n  listen: '127.0.0.1:9'\nservices: {}\n", "  ^listen",
          "'listen' cannot be set in defaults"},

@@ -1,0 +1,96 @@
+/*
+ * The fork model's acceptor, shared between its files: fork.c (options, the loop,
+ * starting and reaping connection processes) and fork_proxy.c (connections on PROXY
+ * listeners while their header arrives). Internal to mpm/fork*.c.
+ */
+#ifndef SUPERSERVERD_FORK_ACCEPTOR_H
+#define SUPERSERVERD_FORK_ACCEPTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mpm/admit.h"
+#include "mpm/connlog.h"
+#include "mpm/driver.h"
+#include "mpm/exec_env.h"
+#include "mpm/mpm.h"
+#include "mpm/proxy_accept.h"
+
+enum fork_tag_kind { TAG_LISTENER, TAG_SIGNAL, TAG_STDERR, TAG_HEADER };
+
+/* What an epoll event's data.ptr points to: every registered object starts with one. */
+struct tag {
+	enum fork_tag_kind kind;
+	int fd;
+};
+
+struct fork_listener {
+	struct tag tag; /* first */
+	const struct listen_conf *lc;
+	bool armed; /* EPOLLIN is in its interest set */
+};
+
+/* A connection on a PROXY listener whose header is on its way (fork_proxy.c). */
+struct fork_header {
+	struct tag tag; /* first; tag.fd is pa.fd */
+	struct proxy_accept pa;
+	struct fork_header *prev, *next; /* the acceptor's list, by deadline */
+};
+
+struct errpipe;
+struct child;
+
+struct acceptor {
+	const struct worker_ctx *ctx;
+	const char *name;
+	unsigned max_children;
+	unsigned children;
+	bool full; /* children + headers reached max_children: listeners paused */
+	bool stopping;
+	int epfd;
+	struct tag sig;
+	struct fork_listener *listeners;
+	struct errpipe *pipes;
+	struct errpipe *dead_pipes; /* closed this batch, freed after it */
+	struct exec_env env;
+	struct driver_limits limits;
+	struct child *table; /* open addressing by pid, linear probing */
+	unsigned table_mask;
+	struct admit admit;
+	struct connlog connlog;
+	uint64_t retry_at; /* accepting paused by admission (rate, max_connections) until */
+
+	/* Headers being read, earliest deadline first. They count towards max_children:
+	 * each becomes a process once its header is complete. */
+	struct fork_header *headers, *headers_tail;
+	unsigned n_headers;
+};
+
+/* fork.c */
+/* Puts each listener in or out of the epoll set from the acceptor's state. */
+void fork_listen_update(struct acceptor *a);
+/*
+ * A connection past accept (and past its PROXY header, if any) with PEER the client:
+ * admission, then a process for it. LOCAL (local_len 0: the socket's own) is the
+ * address the client connected to. Consumes fd and the ticket either way.
+ */
+void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
+                const struct sockaddr_storage *peer, socklen_t peer_len,
+                const struct sockaddr_storage *local, socklen_t local_len);
+
+/* fork_proxy.c */
+/* A socket just accepted on a PROXY listener: refused, served, or kept to wait. */
+void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int fd,
+                         const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                         socklen_t peer_len);
+/* The header's socket is readable (or closed, or failed). */
+void fork_proxy_event(struct acceptor *a, struct fork_header *h);
+/* Refuses the connections whose header is late at NOW. */
+void fork_proxy_expire(struct acceptor *a, uint64_t now);
+/* The earliest header deadline, or 0 when none is pending. */
+uint64_t fork_proxy_next_deadline(const struct acceptor *a);
+/* Closes every pending header (the acceptor is leaving). */
+void fork_proxy_drop_all(struct acceptor *a);
+
+#endif

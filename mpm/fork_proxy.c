@@ -1,0 +1,168 @@
+/*
+ * The fork acceptor's PROXY listeners. The acceptor serves every client of the service
+ * from one loop, so it must never wait for one: a connection whose header is not all
+ * there yet stays in the epoll set as a struct fork_header, advanced on readability by
+ * the non-blocking reader, and refused at its deadline. Only a complete header leads
+ * to admission (with the client it names) and then to a process, so access lists still
+ * turn clients away before anything is forked, and an exec'd program is spawned as
+ * usual with the real addresses in its environment.
+ *
+ * Headers count towards max_children (each becomes a process) and at most
+ * PROXY_ACCEPT_MAX_WAITING are read at once; past either, the listeners leave the epoll
+ * set (fork_listen_update) and clients wait in the backlog.
+ *
+ * A record is freed only from its own event or from the timers after the batch, and
+ * epoll reports a descriptor at most once per batch, so no event of the current batch
+ * can still point to a freed record.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "mpm/fork_acceptor.h"
+#include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
+
+/* Deadlines of one listener arrive in order, so searching from the tail is short. */
+static void fork_header_link(struct acceptor *a, struct fork_header *h)
+{
+	struct fork_header *after = a->headers_tail;
+
+	while (after && after->pa.deadline_usec > h->pa.deadline_usec)
+		after = after->prev;
+	h->prev = after;
+	h->next = after ? after->next : a->headers;
+	if (h->next)
+		h->next->prev = h;
+	else
+		a->headers_tail = h;
+	if (after)
+		after->next = h;
+	else
+		a->headers = h;
+	a->n_headers++;
+}
+
+static void fork_header_unlink(struct acceptor *a, struct fork_header *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		a->headers = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		a->headers_tail = h->prev;
+	h->prev = h->next = NULL;
+	a->n_headers--;
+}
+
+/* Out of the loop's hands: the socket leaves the epoll set (a program keeps a copy of
+ * it, which would otherwise stay registered and readable). */
+static void fork_header_release(struct acceptor *a, struct fork_header *h)
+{
+	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 && errno != ENOENT)
+		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
+	fork_header_unlink(a, h);
+}
+
+/* The header is complete: the client it names is admitted and served. */
+static void fork_header_done(struct acceptor *a, struct proxy_accept *pa)
+{
+	fork_serve(a, pa->fd, &pa->ticket, &pa->peer, pa->peer_len, &pa->local, pa->local_len);
+}
+
+void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int fd,
+                         const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                         socklen_t peer_len)
+{
+	struct proxy_accept pa;
+	struct fork_header *h;
+	char err[256];
+	int r;
+
+	if (proxy_accept_begin(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
+	                       scoreboard_now_usec(), err, sizeof(err)) < 0) {
+		proxy_accept_refuse(&pa, &a->admit, &a->connlog, err);
+		return;
+	}
+	/* A proxy usually sends the header with the connection: no need to wait for it. */
+	r = proxy_accept_step(&pa, err, sizeof(err));
+	if (r == PROXY_DONE) {
+		fork_header_done(a, &pa);
+		return;
+	}
+	if (r == PROXY_ERROR) {
+		proxy_accept_refuse(&pa, &a->admit, &a->connlog, err);
+		return;
+	}
+	h = malloc(sizeof(*h));
+	if (!h) {
+		proxy_accept_refuse(&pa, &a->admit, &a->connlog, "out of memory");
+		return;
+	}
+	h->tag = (struct tag){.kind = TAG_HEADER, .fd = fd};
+	h->pa = pa;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->tag};
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+		log_warning(a->name, "cannot wait for a PROXY header: %s", err);
+		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
+		free(h);
+		return;
+	}
+	fork_header_link(a, h);
+}
+
+void fork_proxy_event(struct acceptor *a, struct fork_header *h)
+{
+	char err[256];
+	int r = proxy_accept_step(&h->pa, err, sizeof(err));
+
+	if (r == PROXY_NEED_MORE)
+		return;
+	fork_header_release(a, h);
+	if (r == PROXY_DONE)
+		fork_header_done(a, &h->pa);
+	else
+		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
+	free(h);
+	fork_listen_update(a);
+}
+
+void fork_proxy_expire(struct acceptor *a, uint64_t now)
+{
+	bool any = false;
+
+	while (a->headers && a->headers->pa.deadline_usec <= now) {
+		struct fork_header *h = a->headers;
+		char err[128];
+
+		fork_header_release(a, h);
+		proxy_accept_timeout_reason(&h->pa, err, sizeof(err));
+		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
+		free(h);
+		any = true;
+	}
+	if (any)
+		fork_listen_update(a);
+}
+
+uint64_t fork_proxy_next_deadline(const struct acceptor *a)
+{
+	return a->headers ? a->headers->pa.deadline_usec : 0;
+}
+
+void fork_proxy_drop_all(struct acceptor *a)
+{
+	while (a->headers) {
+		struct fork_header *h = a->headers;
+
+		fork_header_release(a, h);
+		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, "the service is stopping");
+		free(h);
+	}
+}

@@ -1,0 +1,134 @@
+/*
+ * The threadpool poller's PROXY listeners. A thread may block in a handler, but the
+ * poller never blocks: a connection whose header is not all there yet is kept in the
+ * epoll set as a struct tp_header, advanced on readability by the non-blocking
+ * reader, and refused at its deadline (the headers FIFO, keyed by deadline, checked
+ * with the other timers). Once the header is complete the client it names is admitted
+ * and the connection becomes an ordinary tp_conn: no thread is taken by a slow proxy,
+ * and no handler ever sees the header.
+ *
+ * A record is freed only from its own event or from the timers after the batch, and
+ * epoll reports a descriptor at most once per batch, so no event of the current batch
+ * can still point to a freed record.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "mpm/tp_pool.h"
+#include "superserverd/log.h"
+
+#define tp_header_of(n) ((struct tp_header *)(void *)((char *)(n)-offsetof(struct tp_header, node)))
+
+/* The header is complete: the client it names is admitted, and the pool takes over. */
+static void tp_header_done(struct tp_pool *p, struct proxy_accept *pa)
+{
+	int r = tp_poller_admit(p, pa->fd, &pa->ticket, (struct sockaddr *)&pa->peer, pa->peer_len,
+	                        (struct sockaddr *)&pa->local, pa->local_len);
+
+	if (r < 0)
+		log_warning(p->name, "cannot take a connection: %s", strerror(-r));
+}
+
+/* Out of the epoll set and the deadline list: a tp_conn registers the socket anew. */
+static void tp_header_release(struct tp_pool *p, struct tp_header *h)
+{
+	if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 && errno != ENOENT)
+		log_warning(p->name, "epoll_ctl(DEL): %s", strerror(errno));
+	tp_fifo_remove(&p->headers, &h->node);
+}
+
+void tp_header_accepted(struct tp_pool *p, const struct listen_conf *lc, int fd,
+                        const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                        socklen_t peer_len)
+{
+	struct proxy_accept pa;
+	struct tp_header *h;
+	char err[256];
+	int r;
+
+	if (proxy_accept_begin(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
+	                       conn_now_usec(), err, sizeof(err)) < 0) {
+		proxy_accept_refuse(&pa, &p->admit, &p->connlog, err);
+		return;
+	}
+	/* A proxy usually sends the header with the connection: no need to wait for it. */
+	r = proxy_accept_step(&pa, err, sizeof(err));
+	if (r == PROXY_DONE) {
+		tp_header_done(p, &pa);
+		return;
+	}
+	if (r == PROXY_ERROR) {
+		proxy_accept_refuse(&pa, &p->admit, &p->connlog, err);
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		proxy_accept_refuse(&pa, &p->admit, &p->connlog, "out of memory");
+		return;
+	}
+	h->tag = (struct tp_tag){.kind = TP_TAG_HEADER, .fd = fd};
+	h->pa = pa;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->tag};
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+		log_warning(p->name, "cannot wait for a PROXY header: %s", err);
+		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
+		free(h);
+		return;
+	}
+	tp_fifo_insert(&p->headers, &h->node, h->pa.deadline_usec);
+}
+
+void tp_header_event(struct tp_pool *p, struct tp_header *h)
+{
+	char err[256];
+	int r = proxy_accept_step(&h->pa, err, sizeof(err));
+
+	if (r == PROXY_NEED_MORE)
+		return;
+	tp_header_release(p, h);
+	if (r == PROXY_DONE)
+		tp_header_done(p, &h->pa);
+	else
+		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
+	free(h);
+}
+
+void tp_header_expire(struct tp_pool *p, uint64_t now)
+{
+	struct tp_fifo_node *n;
+
+	while ((n = tp_fifo_first(&p->headers)) && n->key <= now) {
+		struct tp_header *h = tp_header_of(n);
+		char err[128];
+
+		tp_header_release(p, h);
+		proxy_accept_timeout_reason(&h->pa, err, sizeof(err));
+		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
+		free(h);
+	}
+}
+
+uint64_t tp_header_next_deadline(const struct tp_pool *p)
+{
+	struct tp_fifo_node *n = tp_fifo_first(&p->headers);
+
+	return n ? n->key : 0;
+}
+
+void tp_header_drop_all(struct tp_pool *p)
+{
+	struct tp_fifo_node *n;
+
+	while ((n = tp_fifo_first(&p->headers))) {
+		struct tp_header *h = tp_header_of(n);
+
+		tp_header_release(p, h);
+		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, "the service is stopping");
+		free(h);
+	}
+}

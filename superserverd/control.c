@@ -557,7 +557,7 @@ bound:;
 		goto fail;
 	}
 	sd_event_source_set_priority(ctl->io, SD_EVENT_PRIORITY_IDLE);
-	ctl->stored = fdstore_available() && fdstore_push(ctl->fd, FDSTORE_CONTROL) == 0;
+	control_store(ctl);
 	*ctl_r = ctl;
 	return 0;
 fail:
@@ -594,6 +594,11 @@ void control_free(struct control *ctl)
 			unlink(ctl->path);
 	}
 	free(ctl);
+}
+
+void control_store(struct control *ctl)
+{
+	ctl->stored = fdstore_available() && fdstore_push(ctl->fd, FDSTORE_CONTROL) == 0;
 }
 
 int control_fd(const struct control *ctl)

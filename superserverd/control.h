@@ -62,6 +62,8 @@ const char *control_path(const struct control *ctl);
  * process goes on with the socket. */
 void control_free(struct control *ctl);
 int control_fd(const struct control *ctl);
+/* Hands the socket to systemd's fd store (again: after fdstore_release()). */
+void control_store(struct control *ctl);
 /* A new process serves the socket from now on: control_free leaves the file. */
 void control_handed_over(struct control *ctl);
 

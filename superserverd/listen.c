@@ -178,7 +178,8 @@ void listen_table_close_unused(struct listen_table *lt)
 			           "closing it",
 			           l->key);
 			*p = l->next;
-			listener_close(l, true);
+			/* During an upgrade the old process serves it until the handover. */
+			listener_close(l, !lt->keep_files);
 			continue;
 		}
 		p = &l->next;
@@ -405,8 +406,10 @@ void listen_release(struct listen_table *lt, struct listener *l)
 	if (l->inherited)
 		return;
 	unlink_listener(lt, l);
-	if (lt->exiting)
-		listener_close(l, !lt->keep_files && !l->stored);
+	if (lt->keep_files)
+		listener_close(l, false);
+	else if (lt->exiting)
+		listener_close(l, !l->stored);
 	else
 		listener_close(l, true);
 }
@@ -416,9 +419,18 @@ void listen_table_exiting(struct listen_table *lt)
 	lt->exiting = true;
 }
 
-void listen_table_keep_files(struct listen_table *lt)
+void listen_table_store_all(struct listen_table *lt)
 {
-	lt->keep_files = true;
+	for (struct listener *l = lt->head; l; l = l->next)
+		if (!l->inherited) {
+			l->stored = false;
+			store(l);
+		}
+}
+
+void listen_table_keep_files(struct listen_table *lt, bool keep)
+{
+	lt->keep_files = keep;
 }
 
 int listen_table_take_control(struct listen_table *lt)

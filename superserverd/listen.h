@@ -7,6 +7,7 @@
 #ifndef SUPERSERVERD_LISTEN_H
 #define SUPERSERVERD_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "superserverd/config.h"
@@ -47,8 +48,12 @@ int listen_table_take_control(struct listen_table *lt);
 /* For a re-exec: up to MAX sockets and the names the new process must find them under
  * (a .socket unit's own names; "ssd-..." for ours). */
 size_t listen_table_handover(struct listen_table *lt, int *fds, const char **names, size_t max);
-/* Another process serves the sockets now: closing them leaves unix socket files. */
-void listen_table_keep_files(struct listen_table *lt);
+/* Hands every socket we own to systemd's fd store again (after fdstore_release()). */
+void listen_table_store_all(struct listen_table *lt);
+/* KEEP: another process serves (or still serves) the sockets, so closing one leaves its
+ * unix socket file and systemd's copy alone: the old process after an upgrade, and the
+ * new one until the old has handed over. */
+void listen_table_keep_files(struct listen_table *lt, bool keep);
 /* The daemon stops: sockets released from now on stay in systemd's fd store, and the
  * files of stored unix sockets stay for the next start. */
 void listen_table_exiting(struct listen_table *lt);

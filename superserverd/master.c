@@ -296,7 +296,7 @@ static void upgrade_done(struct upgrade *u, bool ok, pid_t pid, const char *erro
 	unsetenv("NOTIFY_SOCKET");
 	sd_event_set_watchdog(m->event, 0);
 	m->handed_over = true;
-	listen_table_keep_files(m->listeners);
+	listen_table_keep_files(m->listeners, true);
 	if (m->control) {
 		control_handed_over(m->control);
 		control_free(m->control);
@@ -772,6 +772,13 @@ static void upgrade_committed(bool ok, void *userdata)
 		                  "serving anyway");
 	if (sd_event_set_watchdog(m->event, 1) < 0)
 		log_warning(NULL, "cannot enable the watchdog");
+	/* What systemd refused while we were not its main process: removals of sockets
+	 * the new configuration dropped, and the sockets it added. */
+	listen_table_keep_files(m->listeners, false);
+	fdstore_release();
+	listen_table_store_all(m->listeners);
+	if (m->control)
+		control_store(m->control);
 	update_status(m, true);
 }
 
@@ -784,6 +791,8 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	int r, rc = 1;
 
 	diag_init(&d);
+	if (up_fd >= 0)
+		fdstore_hold();
 	log_set_level(cfg->log_level);
 	r = setup_loop(&m, up_fd < 0);
 	if (r < 0) {
@@ -793,6 +802,9 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	m.listeners = listen_table_new();
 	if (!m.listeners)
 		goto out;
+	/* Until the handover, the previous process serves these sockets too: a failed
+	 * start here must not remove its socket files. */
+	listen_table_keep_files(m.listeners, up_fd >= 0);
 	r = listen_table_inherit(m.listeners);
 	if (r < 0)
 		log_warning(NULL, "cannot take the sockets passed by systemd: %s", strerror(-r));
@@ -847,6 +859,7 @@ out:
 	upgrade_free(m.upgrade);
 	if (up_fd >= 0)
 		close(up_fd);
+	fdstore_release(); /* frees what a failed start still held */
 	control_free(m.control);
 	listen_table_free(m.listeners);
 	sd_event_source_disable_unref(m.sweep);

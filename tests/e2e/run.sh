@@ -559,6 +559,13 @@ until_ok 20 ct sh -c "! kill -0 $pid0 2>/dev/null" || bad "the old process $pid0
 # The new main process is systemd's to reload and to stop like any other.
 ct -t 40 systemctl reload superserverd.service || bad "systemctl reload after the upgrade failed"
 answers 7008 after-upgrade || bad "echo2 (7008) does not answer after the upgrade"
+# Until it is the main process the new one must say nothing to systemd (it would be
+# dropped: NotifyAccess=main), afterwards its sockets are in the store again.
+dropped=$(ct journalctl -u superserverd --no-pager -o cat | grep -a "reception only permitted for main PID")
+[ -z "$dropped" ] || bad "systemd dropped notifications: $(head -n 2 <<<"$dropped")"
+stored=$(prop superserverd.service NFileDescriptorStore)
+note "NFileDescriptorStore=$stored after the upgrade"
+[ -n "$stored" ] && [ "$stored" -ge 1 ] 2>/dev/null || bad "nothing in the fd store after the upgrade"
 ct journalctl -u superserverd --no-pager -o cat | grep -q "Supervising process $pid1 which is not our child" &&
 	note "(systemd notes that pid $pid1 is not its child until the old process exits)"
 end

@@ -12,7 +12,9 @@
  * other daemon of the harness.
  */
 #include <check.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -280,21 +282,28 @@ END_TEST
 START_TEST(failed_upgrade_keeps_serving)
 {
 	struct daemon d = {0};
-	char out[4096], buf[64];
-	int port = h_free_port();
+	char out[4096], buf[64], sock[160];
+	int port = h_free_port(), taken = h_free_port();
 
 	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 	d.allowed_errors[0] = "upgrade failed";
 	d.allowed_errors[1] = "superserverd.yaml:";
 	d.allowed_errors[2] = "error";
+	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
+	snprintf(sock, sizeof(sock), "%s/e.sock", d.dir);
 	ck_assert_int_eq(
-	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  e: {listen: ['127.0.0.1:%d', 'unix:%s'], builtin: echo}\n",
+	                       port, sock),
 	        0);
+	ck_assert_int_eq(h_launch(&d), 0);
+
 	/* The new binary reads the file itself: a broken one makes it exit at start. */
 	ck_assert_int_eq(h_write_config(&d,
-	                                "services:\n  e: {listen: ['127.0.0.1:%d'], "
+	                                "services:\n  e: {listen: ['127.0.0.1:%d', 'unix:%s'], "
 	                                "builtin: nosuch}\n",
-	                                port),
+	                                port, sock),
 	                 0);
 	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 1);
 	ck_assert_msg(strstr(out, "upgrade failed") && strstr(out, "exited with status 1"),
@@ -305,14 +314,38 @@ START_TEST(failed_upgrade_keeps_serving)
 	json_t *up = json_object_get(st, "upgrade");
 	ck_assert_str_eq(hc_str(up, "state"), "failed");
 	json_decref(st);
+
+	/* A new process that fails later, once it has taken the sockets over (an address
+	 * it cannot bind): the old one's unix socket file must still be there. */
+	int blocker = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)taken),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_ge(blocker, 0);
+	ck_assert_int_eq(bind(blocker, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(blocker, 1), 0);
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  e: {listen: ['127.0.0.1:%d', 'unix:%s'], builtin: echo}\n"
+	                       "  t: {listen: ['127.0.0.1:%d'], builtin: time}\n",
+	                       port, sock, taken),
+	        0);
+	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 1);
+	close(blocker);
+	ck_assert_int_eq(access(sock, F_OK), 0);
+	ck_assert_int_eq(h_exchange(sock, 0, "u\n", true, buf, sizeof(buf), 5000), 2);
+
 	/* Still upgradable once the file is fixed. */
-	ck_assert_int_eq(h_write_config(&d,
-	                                "services:\n  e: {listen: ['127.0.0.1:%d'], "
-	                                "builtin: echo}\n",
-	                                port),
-	                 0);
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  e: {listen: ['127.0.0.1:%d', 'unix:%s'], builtin: echo}\n",
+	                       port, sock),
+	        0);
 	upgrade_by_signal(&d, false);
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, "z\n", true, buf, sizeof(buf), 5000), 2);
+	ck_assert_int_eq(h_exchange(sock, 0, "w\n", true, buf, sizeof(buf), 5000), 2);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST

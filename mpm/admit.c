@@ -38,16 +38,19 @@ void admit_init(struct admit *a, const struct service_conf *sc, struct scoreboar
 
 	*a = (struct admit){
 	        .conf = sc, .sb = sb, .slot = &sb->slots[slot_index], .slot_index = slot_index};
+	/* Once: getpid() is a system call, and the lock is taken per connection. */
+	a->pid = (int32_t)getpid();
 	a->need_reserve = l->max_connections || l->rate > 0;
 	a->enabled = a->need_reserve || l->per_source_max || l->per_source_rate > 0 ||
 	             has_cidr_access(sc) || has_unix_access(sc);
 }
 
-/* A spin lock across processes. A holder that died (SIGKILL mid-section) would
- * wedge the service: after a while a waiter checks the holder is alive. */
-static void lock_take(struct admit_shared *s)
+/* A spin lock across processes, held under the pid ME. A holder that died (SIGKILL
+ * mid-section) would wedge the service: after a while a waiter checks the holder is
+ * alive. */
+static void lock_take(struct admit_shared *s, int32_t me)
 {
-	int32_t me = (int32_t)getpid(), free_ = 0;
+	int32_t free_ = 0;
 	uint64_t start = 0;
 
 	for (unsigned spins = 0;; spins++) {
@@ -109,7 +112,7 @@ uint64_t admit_reserve(struct admit *a, struct admit_ticket *t)
 	bool counted = l->max_connections && l->overload == OVERLOAD_WAIT;
 	if (!counted && l->rate <= 0)
 		return 0;
-	lock_take(s);
+	lock_take(s, a->pid);
 	bool full = counted && atomic_load(&s->active_total) >= l->max_connections;
 	if (full)
 		wait = 20 * 1000; /* capacity frees when some process releases: look again */
@@ -245,7 +248,7 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
 		return -1;
 	if (l->max_connections && !t->reserved) {
 		/* overload: reject; or a model that does not reserve */
-		lock_take(s);
+		lock_take(s, a->pid);
 		if (atomic_load(&s->active_total) >= l->max_connections) {
 			reason = REJECT_MAX_CONNECTIONS;
 		} else {
@@ -272,7 +275,7 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
 	if (!l->per_source_max && l->per_source_rate <= 0)
 		return -1;
 	source_key(l, family, addr, key);
-	lock_take(s);
+	lock_take(s, a->pid);
 	uint64_t now = scoreboard_now_usec();
 	int32_t i = source_find(a->sb, family, key, l, now);
 	if (i < 0) {

@@ -23,6 +23,7 @@ struct admit {
 	unsigned slot_index;
 	bool enabled;      /* any limit or access rule at all: otherwise every call is cheap */
 	bool need_reserve; /* max_connections or rate: admit_reserve does something */
+	int32_t pid;       /* the process it was set up in: the shared lock's owner tag */
 };
 
 /* What one connection holds, released once when it ends. */

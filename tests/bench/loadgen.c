@@ -43,7 +43,40 @@ struct opts {
 	uint64_t max_ops;
 	int threads;
 	double op_timeout;
+	unsigned n_sources;
+	struct sockaddr_in sources[16]; /* --source: local addresses, used in turn */
 };
+
+/* Binds fd to the next --source address, if any (the port is chosen at connect:
+ * IP_BIND_ADDRESS_NO_PORT). Several addresses multiply the client's port space: on
+ * loopback a port is reused for the same server only after tcp_tw_reuse_delay. */
+static bool bind_source(const struct opts *o, int fd)
+{
+	static _Atomic unsigned next;
+	int one = 1;
+	if (!o->n_sources)
+		return true;
+	const struct sockaddr_in *a = &o->sources[atomic_fetch_add(&next, 1) % o->n_sources];
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	return bind(fd, (const struct sockaddr *)a, sizeof(*a)) == 0;
+}
+
+/* --source A[,B...]: up to 16 IPv4 addresses. */
+static int parse_sources(const char *arg, struct opts *o)
+{
+	char buf[16 * 16], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	o->n_sources = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (o->n_sources == 16)
+			return -1;
+		struct sockaddr_in *a = &o->sources[o->n_sources++];
+		a->sin_family = AF_INET;
+		if (inet_pton(AF_INET, t, &a->sin_addr) != 1)
+			return -1;
+	}
+	return o->n_sources ? 0 : -1;
+}
 
 /* Latency histogram in microseconds: exact below 64, then 32 sub-buckets per octave (~3%). */
 #define HIST_SUB_BITS 5
@@ -239,7 +272,7 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	c->st = C_CONNECTING;
-	if (!arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
+	if (!bind_source(o, c->fd) || !arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
 		w->st.connect_err++;
 		backoff(w, c, now);
 		return;
@@ -561,7 +594,8 @@ static bool probe_once(const struct opts *o)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	bool ok = false;
 	char buf[512];
-	if (connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) == 0) {
+	if (bind_source(o, fd) &&
+	    connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) == 0) {
 		if (o->probe == P_CONNECT) {
 			ok = true;
 		} else if (o->probe == P_READ) {
@@ -625,6 +659,7 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "Usage: ssbench --port P --mode MODE [OPTIONS]\n"
 	        "  --host A             IPv4 address (default 127.0.0.1)\n"
+	        "  --source A[,B...]    bind connections to these local IPv4 addresses, in turn\n"
 	        "  --mode MODE          connect-read | echo-new | echo-persist | hold |\n"
 	        "                       wait | free-port\n"
 	        "  --concurrency C      connections in flight (default 64; hold: connects in "
@@ -682,11 +717,12 @@ int main(int argc, char **argv)
 	        {"threads", required_argument, NULL, 't'},
 	        {"op-timeout", required_argument, NULL, 'T'},
 	        {"probe", required_argument, NULL, 'P'},
+	        {"source", required_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:S:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -730,6 +766,13 @@ int main(int argc, char **argv)
 				o.probe = P_CONNECT;
 			else {
 				fprintf(stderr, "ssbench: unknown probe '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		case 'S':
+			if (parse_sources(optarg, &o) < 0) {
+				fprintf(stderr, "ssbench: --source takes 1 to 16 IPv4 addresses, "
+				                "separated by commas\n");
 				return 1;
 			}
 			break;

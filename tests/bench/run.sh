@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# The benchmark, run on demand (never by CTest): builds superserverd and the bench tools in
-# build-bench, installs the comparison servers if missing, runs every load against every
-# server on 127.0.0.1, and prints one table plus the goal ratios; both also go to
-# tests/bench/results/latest.txt, the chart to tests/bench/results/chart.png.
+# The benchmark, run on demand (never by CTest): builds superserverd, superctl and the bench
+# tools in build-bench, installs the comparison servers if missing, runs every load against
+# every server on 127.0.0.1, and prints one table plus the goal ratios; both also go to
+# tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
+# to tests/bench/results/chart.png.
+#
+# Usage: run.sh [all | models | limits]     (or BENCH_PART=...; default all)
+#   models  the table of servers and models, the goal ratios and the chart
+#   limits  event and prefork with and without access + per_source + rate limits
+#           (issue 6 item 9: limits keep >= 0.95x the throughput without them)
 #
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
@@ -12,6 +18,8 @@
 #   BENCH_HOLD_N=10000    idle connections held (event, nginx, ssref)
 #   BENCH_HOLD_N_FORK=500 idle connections held by fork-per-connection servers
 #   BENCH_EVENT_WORKERS=1 BENCH_PREFORK_START=64 BENCH_TP_PROCESSES=1 BENCH_TP_THREADS=8
+#   BENCH_LIMITS_ROUNDS=5 limits part: rounds of each (none, limits) pair, order alternated
+#   BENCH_SOURCES=127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5  client addresses, used in turn
 #   BENCH_NO_INSTALL=1    never call apt-get
 set -u -o pipefail
 
@@ -22,6 +30,7 @@ LOGS=$RESULTS/logs
 SSBENCH=$BUILD/tests/bench/ssbench
 SSREF=$BUILD/tests/bench/ssref
 SSD=$BUILD/superserverd
+SUPERCTL=$BUILD/superctl
 
 DURATION=${BENCH_DURATION:-3}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -33,6 +42,20 @@ EVENT_WORKERS=${BENCH_EVENT_WORKERS:-1}
 PREFORK_START=${BENCH_PREFORK_START:-64}
 TP_PROCESSES=${BENCH_TP_PROCESSES:-1}
 TP_THREADS=${BENCH_TP_THREADS:-8}
+LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-5}
+# The client addresses, used in turn, for every server and load. One address caps new
+# connections to one server at ~14000/s on loopback whatever the server (the client must
+# wait net.ipv4.tcp_tw_reuse_delay before reusing a port whose last connection is in
+# TIME_WAIT, as after echo-new), which would measure the client instead of the server.
+SOURCES=${BENCH_SOURCES:-${BENCH_LIMITS_SOURCES:-127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5}}
+PART=${1:-${BENCH_PART:-all}}
+case $PART in
+all | models | limits) ;;
+*)
+	echo "usage: $0 [all | models | limits]" >&2
+	exit 2
+	;;
+esac
 EXEC_PROG=(/usr/bin/date -u)
 NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 
@@ -129,6 +152,14 @@ build() {
 	SSD=""
 }
 
+# superctl reads the limits rows' rejection counters; without it only ssbench's errors tell.
+build_superctl() {
+	[ "$PART" = models ] && return 0
+	cmake --build "$BUILD" -j2 --target superctl >>"$LOGS/build.log" 2>&1 && return 0
+	log "superctl does not build: the limits rows check ssbench's errors only"
+	SUPERCTL=""
+}
+
 install_tools() {
 	local missing=() pkg guard=0
 	command -v xinetd >/dev/null || missing+=(xinetd)
@@ -207,8 +238,28 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 declare -A DISPLAY=(
 	[ssref]="ssref (epoll ref)" [nginx]="nginx stream" [xinetd]="xinetd"
 	[tcpserver]="tcpserver" [fork]="superserverd fork" [prefork]="superserverd prefork"
-	[threadpool]="superserverd threadpool" [event]="superserverd event")
+	[threadpool]="superserverd threadpool" [event]="superserverd event"
+	[event:none]="superserverd event" [event:limits]="superserverd event"
+	[prefork:none]="superserverd prefork" [prefork:limits]="superserverd prefork")
 declare -A MODEL_STATE # model -> ok | reason
+
+# The limits part runs MODEL:none and MODEL:limits, the same service without and with
+# these keys. Every rule is there to cost what it costs in real use: the allow list matches
+# ssbench (SOURCES) among unrelated networks, the deny list has a more specific
+# entry (127.0.0.2, used to prove the list is applied) and others, and the limits are far
+# above what the machine can reach, so that nothing is ever refused or delayed.
+LIMITS_KEYS=(
+	'access:'
+	'  allow: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15,'
+	'          127.0.0.0/8, "2001:db8::/32", "fd00::/8"]'
+	'  deny: [10.66.0.0/16, 192.168.13.0/24, 127.0.0.2/32, "fd00:bad::/32"]'
+	'limits:'
+	'  per_source: 1024'
+	'  rate: 1000000/s'
+	'  burst: 1000000'
+	'  per_source_rate: 1000000/s'
+	'  per_source_burst: 1000000')
+DENIED_SOURCE=127.0.0.2
 
 wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
@@ -221,7 +272,7 @@ ss_mpm() { # MODEL: the YAML mpm value used for that model
 	esac
 }
 
-ss_yaml() { # FILE PORT KIND MPM
+ss_yaml() { # FILE PORT KIND MPM [VARIANT CONTROL_SOCKET]: VARIANT none | limits
 	local what
 	case $3 in
 	daytime) what="builtin: daytime" ;;
@@ -238,6 +289,11 @@ ss_yaml() { # FILE PORT KIND MPM
 		    $what
 		    mpm: $4
 	EOF
+	[ "${5:-}" = limits ] && printf '    %s\n' "${LIMITS_KEYS[@]}" >>"$1"
+	# Always a control socket of our own: the default one may belong to a daemon that
+	# runs on this machine, and two daemons cannot share it.
+	printf 'control: {socket: "%s"}\n' "${6:-$TMP/control-$2.sock}" >>"$1"
+	return 0
 }
 
 # Is the model built, and does the daemon accept our options for it? Sets MODEL_STATE.
@@ -274,7 +330,28 @@ unavailable() {
 	fork | prefork | threadpool | event)
 		check_model "$1"
 		[ "${MODEL_STATE[$1]}" = ok ] || WHY=${MODEL_STATE[$1]} ;;
+	*:none)
+		check_model "${1%%:*}"
+		[ "${MODEL_STATE[${1%%:*}]}" = ok ] || WHY=${MODEL_STATE[${1%%:*}]} ;;
+	*:limits)
+		check_model "${1%%:*}"
+		[ "${MODEL_STATE[${1%%:*}]}" = ok ] || WHY=${MODEL_STATE[${1%%:*}]}
+		[ -n "$WHY" ] || check_limits "${1%%:*}"
+		[ -n "$WHY" ] || [ "${MODEL_STATE[$1]}" = ok ] || WHY=${MODEL_STATE[$1]} ;;
 	esac
+}
+
+# Does the daemon accept the limits variant's keys for MODEL? Sets MODEL_STATE[MODEL:limits].
+check_limits() {
+	local m=$1 f="$TMP/check-$1-limits.yaml" out
+	[ -n "${MODEL_STATE[$m:limits]:-}" ] && return
+	ss_yaml "$f" 1 echo "$(ss_mpm "$m")" limits "$TMP/check.sock"
+	if ! out=$("$SSD" --check-config -c "$f" 2>&1); then
+		MODEL_STATE[$m:limits]="n/a (limits refused, see logs/check-$m-limits.log)"
+		printf '%s\n' "$out" >"$LOGS/check-$m-limits.log"
+		return
+	fi
+	MODEL_STATE[$m:limits]=ok
 }
 
 nginx_conf() { # FILE PORT KIND [BACKEND]
@@ -376,11 +453,47 @@ start_server() {
 		ss_yaml "$TMP/ss.yaml" "$port" "$kind" "$(ss_mpm "$server")"
 		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
 		;;
+	*:none | *:limits)
+		tag="${server%%:*}-$kind-${server#*:}"
+		rm -f "$CTL_SOCK"
+		ss_yaml "$TMP/ss.yaml" "$port" "$kind" "$(ss_mpm "${server%%:*}")" "${server#*:}" \
+			"$CTL_SOCK"
+		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
+		;;
 	esac
 	local probe=read
 	[ "$kind" = echo ] && probe=echo
 	"$SSBENCH" --mode wait --probe "$probe" --port "$port" --duration 10 || return 1
 	settle "$SPID"
+	case $server in
+	*:limits)
+		# The access list is applied: a client from the denied address gets nothing.
+		DENIED_OK=0
+		"$SSBENCH" --mode wait --probe "$probe" --port "$port" --source "$DENIED_SOURCE" \
+			--duration 0.2 >/dev/null 2>&1 || DENIED_OK=1
+		;;
+	esac
+	return 0
+}
+
+# REJECTED ACCESS: the service's rejection counters, from superctl (empty without it).
+ctl_rejections() {
+	local out
+	REJECTED="" ACCESS=""
+	[ -n "$SUPERCTL" ] && [ -x "$SUPERCTL" ] || return 0
+	out=$("$SUPERCTL" --socket "$CTL_SOCK" --json --timeout 5 stats bench 2>>"$LOGS/superctl.log") ||
+		return 0
+	if command -v jq >/dev/null; then
+		REJECTED=$(jq -r '.services[0].rejected // empty' <<<"$out")
+		ACCESS=$(jq -r '.services[0].rejected_by_reason.access // empty' <<<"$out")
+		jq -c '.services[0] | {accepted, rejected, rejected_by_reason}' <<<"$out" \
+			>>"$LOGS/superctl.log" 2>&1
+	else
+		out=$(tr -d ' \n' <<<"$out")
+		REJECTED=$(grep -o '"rejected":[0-9]*' <<<"$out" | head -1 | cut -d: -f2)
+		ACCESS=$(grep -o '"access":[0-9]*' <<<"$out" | head -1 | cut -d: -f2)
+		printf '%s\n' "$out" >>"$LOGS/superctl.log"
+	fi
 }
 
 stop_server() {
@@ -390,12 +503,18 @@ stop_server() {
 }
 
 # ---------------------------------------------------------------- rows
-declare -A NOTE RATES P50S P99S CPUS ERRS LOST CORRUPT PSS HELD CRASH FRG
+declare -A NOTE RATES P50S P99S CPUS ERRS LOST CORRUPT PSS HELD CRASH FRG REJ REJ_UNKNOWN PROOF
 ROWS=()
+LROWS=() # the limits part's rows
 FOREIGN="" # per measurement: % of one core used by other processes
 
 add_row() { # LOAD SERVER
 	local k="$1|$2" r
+	if [[ $2 == *:* ]]; then
+		for r in "${LROWS[@]}"; do [ "$r" = "$k" ] && return; done
+		LROWS+=("$k")
+		return
+	fi
 	for r in "${ROWS[@]}"; do [ "$r" = "$k" ] && return; done
 	ROWS+=("$k")
 }
@@ -423,13 +542,38 @@ measure() {
 		stop_server
 		return
 	fi
+	local rej0="" acc0=""
+	if [[ $server == *:* ]]; then
+		ctl_rejections
+		rej0=$REJECTED acc0=$ACCESS
+		# The denied probe must have been refused, and counted as refused by the list.
+		if [[ $server == *:limits ]]; then
+			[ "$DENIED_OK" = 1 ] && [ "${acc0:-1}" != 0 ] ||
+				PROOF[$k]="the denied address $DENIED_SOURCE was served"
+		fi
+	fi
+	local src=()
+	# xinetd falls to ~30 conn/s from any client address but 127.0.0.1 (seen here,
+	# echo-new; presumably a name lookup per client): it gets one address, which caps
+	# nothing at its rate (a few thousand a second).
+	if [ -n "$SOURCES" ] && [ "$server" != xinetd ]; then
+		src=(--source "$SOURCES")
+	fi
 	before=$(cpu_ticks "$SPID")
 	busy0=$(busy_ticks)
 	line=$("$SSBENCH" --mode "$mode" --port "$port" --duration "$DURATION" \
-		--concurrency "$CONC" $size 2>>"$LOGS/ssbench.log")
+		--concurrency "$CONC" $size "${src[@]}" 2>>"$LOGS/ssbench.log")
 	rc=$?
 	busy1=$(busy_ticks)
 	after=$(cpu_ticks "$SPID")
+	if [[ $server == *:* ]]; then
+		ctl_rejections
+		if [ -n "$rej0" ] && [ -n "$REJECTED" ]; then
+			REJ[$k]=$((${REJ[$k]:-0} + REJECTED - rej0))
+		else
+			REJ_UNKNOWN[$k]=1
+		fi
+	fi
 	stop_server
 	CRASH[$k]=$((${CRASH[$k]:-0} + $(crashes)))
 	ops=$(kv ops "$line")
@@ -437,7 +581,6 @@ measure() {
 		NOTE[$k]="FAILED (ssbench rc $rc)"
 		return
 	fi
-	echo "$load $server $line" >>"$LOGS/ssbench.log"
 	RATES[$k]+=" $(kv ops_s "$line")"
 	P50S[$k]+=" $(kv p50_us "$line")"
 	P99S[$k]+=" $(kv p99_us "$line")"
@@ -450,6 +593,7 @@ measure() {
 		-v c="$(kv cpu_s "$line")" -v d="$(kv duration_s "$line")" \
 		'BEGIN { f = (b - s) / hz - c; if (f < 0) f = 0; printf "%.0f", (d > 0 ? 100 * f / d : 0) }')
 	FOREIGN+=" $foreign"
+	echo "$load $server $line foreign_pct=$foreign" >>"$LOGS/ssbench.log"
 	FRG[$k]+=" $foreign"
 	if [ "$ops" -gt 0 ]; then
 		CPUS[$k]+=" $(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$ops" \
@@ -598,6 +742,111 @@ print_goals() {
 		"$(value rate 'exec|xinetd')" ">=" 1.4
 }
 
+# ---------------------------------------------------------------- the limits part
+LIMIT_LOADS="daytime echo-new"
+LIMIT_MODELS="event prefork"
+
+# Every (model, load) pair runs LIMITS_ROUNDS times as none then limits, or limits then none
+# (alternately): drift on a busy machine then falls on both sides alike.
+run_limits() {
+	local round load model first second
+	for ((round = 1; round <= LIMITS_ROUNDS; round++)); do
+		for load in $LIMIT_LOADS; do
+			for model in $LIMIT_MODELS; do
+				wanted "$model" || continue
+				first=none second=limits
+				[ $((round % 2)) = 0 ] && first=limits second=none
+				[ -n "${NOTE[$load|$model:none]:-}" ] && [ -n "${NOTE[$load|$model:limits]:-}" ] &&
+					continue
+				log "limits: $load: $model $first, $second (round $round/$LIMITS_ROUNDS)"
+				measure "$load" "$model:$first"
+				measure "$load" "$model:$second"
+			done
+		done
+	done
+}
+
+pair_ratios() { # KEY_LIMITS KEY_NONE: the median, lowest and highest per-round conn/s ratio
+	local -a a b
+	read -r -a a <<<"${RATES[$1]:-}"
+	read -r -a b <<<"${RATES[$2]:-}"
+	[ ${#a[@]} -gt 0 ] && [ ${#a[@]} = ${#b[@]} ] || return 0
+	local i
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN { if (y > 0) printf "%.3f\n", x / y }'
+	done | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR) printf "median %s, %s..%s", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
+print_limits() {
+	local r load server k rate errs rej fmt
+	fmt='%-24s %-20s %-7s %12s %9s %9s %7s %9s %12s\n'
+	echo "Limits (issue 6 item 9): each service without limits ('none') and with an allow/deny list,"
+	echo "per_source, rate and per_source_rate ('limits'), in the same run; median of $LIMITS_ROUNDS rounds,"
+	echo "each round runs the pair in turn, in alternating order; clients from ${SOURCES:-127.0.0.1}. The limits:"
+	printf '    %s\n' "${LIMITS_KEYS[@]}"
+	printf "$fmt" "server/model" "load" "limits" "conn/s" "p50 us" "p99 us" "errors" "rejected" \
+		"CPU us/conn"
+	printf "$fmt" "------------" "----" "------" "------" "------" "------" "------" "--------" \
+		"-----------"
+	for r in "${LROWS[@]}"; do
+		load=${r%%|*} server=${r#*|} k=$r
+		if [ -n "${NOTE[$k]:-}" ]; then
+			printf '%-24s %-20s %-7s %s\n' "${DISPLAY[$server]}" "$(LOAD_NAME "$load")" \
+				"${server#*:}" "${NOTE[$k]}"
+			continue
+		fi
+		errs=${ERRS[$k]:-0}
+		if [ "${LOST[$k]:-0}" != 0 ] || [ "${CORRUPT[$k]:-0}" != 0 ]; then
+			errs="$errs!"
+			DATA_ERRORS+=("${DISPLAY[$server]} $(LOAD_NAME "$load") ${server#*:}: ${LOST[$k]:-0} bytes lost, ${CORRUPT[$k]:-0} bytes corrupted")
+		fi
+		if [ "${CRASH[$k]:-0}" != 0 ]; then
+			errs="$errs C"
+			DATA_ERRORS+=("${DISPLAY[$server]} $(LOAD_NAME "$load") ${server#*:}: the server log reports ${CRASH[$k]} crash(es), see logs/")
+		fi
+		[ -n "${PROOF[$k]:-}" ] &&
+			DATA_ERRORS+=("${DISPLAY[$server]} $(LOAD_NAME "$load") limits: ${PROOF[$k]}: the access list is not applied")
+		rej=${REJ[$k]:-?}
+		[ -n "${REJ_UNKNOWN[$k]:-}" ] && rej="?"
+		rate=$(printf '%.0f' "$(value rate "$k")")
+		[ -n "${FRG[$k]:-}" ] && [ "$(median ${FRG[$k]})" -gt 10 ] && rate="~$rate"
+		printf "$fmt" "${DISPLAY[$server]}" "$(LOAD_NAME "$load")" "${server#*:}" "$rate" \
+			"$(value p50 "$k")" "$(value p99 "$k")" "$errs" "$rej" "$(value cpu "$k")"
+	done
+	echo
+	echo "Goals (limits / none, same run: the ratio of the medians; pairs: the conn/s ratio of each round's pair)"
+	local model kl kn ok add
+	for model in $LIMIT_MODELS; do
+		for load in $LIMIT_LOADS; do
+			kl="$load|$model:limits" kn="$load|$model:none"
+			add=$(pair_ratios "$kl" "$kn")
+			printf '%s' "$(goal "$model $load conn/s with limits >= 0.95x without" \
+				"$(value rate "$kl")" "$(value rate "$kn")" ">=" 0.95)"
+			[ -n "$add" ] && printf '  (pairs: %s)' "$add"
+			printf '\n'
+			awk -v a="$(value cpu "$kl")" -v b="$(value cpu "$kn")" \
+				-v t="$model $load CPU/conn with limits / without" 'BEGIN {
+				if (a == "" || b + 0 == 0) printf "  %-52s %9s  n/a\n", t, ""
+				else printf "  %-52s %8.3fx  (no goal)\n", t, a / b }'
+			# Nothing refused: the service's counters, and ssbench saw every answer.
+			if [ -n "${NOTE[$kl]:-}" ] || [ -z "${RATES[$kl]:-}" ]; then
+				ok="n/a"
+			elif [ -n "${PROOF[$kl]:-}" ]; then
+				ok="MISSED (the access list was not applied)"
+			elif [ -n "${REJ_UNKNOWN[$kl]:-}" ] || [ -z "${REJ[$kl]:-}" ]; then
+				ok="$([ "${ERRS[$kl]:-0}" = 0 ] && echo ok || echo MISSED) (ssbench errors only: no superctl)"
+			elif [ "${REJ[$kl]}" = 0 ] && [ "${ERRS[$kl]:-0}" = 0 ]; then
+				ok=ok
+			else
+				ok=MISSED
+			fi
+			printf '  %-52s %9s  %s\n' "$model $load: rejected with limits = 0" \
+				"${REJ[$kl]:-?}" "$ok"
+		done
+	done
+}
+
 chart() {
 	command -v gnuplot >/dev/null || {
 		log "gnuplot not installed: no chart"
@@ -636,20 +885,28 @@ chart() {
 
 # ---------------------------------------------------------------- main
 mkdir -p "$LOGS"
-rm -f "$LOGS"/*.log
+if [ "$PART" = limits ]; then # keep the logs of the last full run
+	rm -f "$LOGS"/*-none.log "$LOGS"/*-limits.log "$LOGS"/superctl.log
+else
+	rm -f "$LOGS"/*.log
+fi
 build
-install_tools
+build_superctl
+[ "$PART" = limits ] || install_tools
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 TMP=$(mktemp -d /tmp/ssbench.XXXXXX)
 chmod 755 "$TMP"
+CTL_SOCK=$TMP/control.sock # the limits part's daemons: never the system's control socket
 START=$(date +%s)
+OUT=$RESULTS/latest.txt
+[ "$PART" = limits ] && OUT=$RESULTS/limits.txt
 
 declare -A LOAD_SERVERS=(
 	[daytime]="ssref nginx xinetd fork prefork threadpool event"
 	[exec]="tcpserver xinetd fork"
 	[echo-new]="ssref xinetd fork prefork threadpool event"
 	[echo-persist]="ssref fork prefork threadpool event")
-for load in daytime exec echo-new echo-persist; do
+[ "$PART" = limits ] || for load in daytime exec echo-new echo-persist; do
 	for ((round = 1; round <= ROUNDS; round++)); do
 		for server in ${LOAD_SERVERS[$load]}; do
 			wanted "$server" || continue
@@ -658,32 +915,49 @@ for load in daytime exec echo-new echo-persist; do
 		done
 	done
 done
-for server in nginx ssref event fork; do
+[ "$PART" = limits ] || for server in nginx ssref event fork; do
 	wanted "$server" || continue
 	log "hold: $server"
 	measure_hold "$server"
 done
+[ "$PART" = models ] || run_limits
 
 DATA_ERRORS=()
 {
 	echo "superserverd benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- superserverd mpm services 2>/dev/null || echo ' + uncommitted changes')"
 	echo "machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r); everything on 127.0.0.1, load generator on the same machine"
-	echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds"
+	case $PART in
+	all) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds ($LIMITS_ROUNDS for limits)" ;;
+	models) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds" ;;
+	limits) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $LIMITS_ROUNDS rounds" ;;
+	esac
 	echo "models: fork $(ss_mpm fork); prefork $(ss_mpm prefork); threadpool $(ss_mpm threadpool); event $(ss_mpm event)"
+	echo "clients connect from ${SOURCES:-127.0.0.1} in turn (xinetd: from 127.0.0.1 only, see run.sh)"
 	echo
-	print_table
-	echo
-	print_goals
-	echo
+	if [ "$PART" != limits ]; then
+		print_table
+		echo
+		print_goals
+		echo
+	fi
+	if [ "$PART" != models ]; then
+		print_limits
+		echo
+	fi
 	echo "Notes:"
 	echo "  CPU us/conn: utime+stime (+ reaped children) of the server's whole process tree / ops; softirq time is not included."
-	echo "  PSS KiB/idle: (sum of Pss over the server's processes while N idle connections are held - before) / N; user space only."
-	echo "  nginx stream cannot echo: its hold row proxies to an ssref echo and counts nginx's processes only."
+	if [ "$PART" != limits ]; then
+		echo "  PSS KiB/idle: (sum of Pss over the server's processes while N idle connections are held - before) / N; user space only."
+		echo "  nginx stream cannot echo: its hold row proxies to an ssref echo and counts nginx's processes only."
+	fi
 	echo "  errors: connect errors + short reads + wrong bytes + timeouts (+ dropped idle connections); '!' = bytes lost or corrupted, 'C' = the server's log reports crashes."
+	[ "$PART" != models ] && echo "  rejected: connections the service turned away during the measurement (superctl stats: max_connections, per_source, rate, access, proxy); before each limits measurement a client from $DENIED_SOURCE (denied) is refused, to show the list is applied."
 	[ -n "$FOREIGN" ] && echo "  other processes' CPU during the measurements (% of one core): median $(median $FOREIGN), max $(printf '%s\n' $FOREIGN | sort -g | tail -1); '~' marks rows where it was above 10 in most rounds (disturbed: run again)"
 	for e in "${DATA_ERRORS[@]}"; do echo "  PROBLEM: $e"; done
 	echo "  elapsed: $(($(date +%s) - START)) s"
-} | tee "$RESULTS/latest.txt"
-chart
-[ -f "$RESULTS/chart.png" ] && log "chart: $RESULTS/chart.png"
-log "results: $RESULTS/latest.txt"
+} | tee "$OUT"
+if [ "$PART" != limits ]; then
+	chart
+	[ -f "$RESULTS/chart.png" ] && log "chart: $RESULTS/chart.png"
+fi
+log "results: $OUT"

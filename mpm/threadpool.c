@@ -24,6 +24,11 @@
 #include "superserverd/config.h"
 #include "superserverd/log.h"
 
+/* How long a ready connection waits for a running thread before a sleeping one is
+ * woken for it (tp_queue.h): well above an ordinary turn (microseconds), short
+ * against a handler that blocks. */
+#define TP_PATIENCE_USEC 1000
+
 static const struct mpm_option tp_option_table[] = {
         {"processes", MPM_OPT_UINT, offsetof(struct tp_options, processes), 1, 64, 1,
          "service processes; they share the listening sockets"},
@@ -115,6 +120,7 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 		r = tp_queue_init(&p->done, p->cap);
 	if (r < 0)
 		return r;
+	tp_queue_set_lazy(&p->work, p->n_threads, TP_PATIENCE_USEC);
 	return tp_start_threads(p);
 }
 

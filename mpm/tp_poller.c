@@ -3,7 +3,10 @@
  * accepts, watches idle connections (EPOLLONESHOT, so a connection that fired is
  * disarmed until the thread that handled it gives it back), hands ready ones to the
  * worker threads, enforces idle_timeout and max_duration from two FIFOs, and handles
- * SIGTERM. It never runs handler code, so a blocking handler cannot stall it.
+ * SIGTERM. It never runs handler code, so a blocking handler cannot stall it. A thread
+ * re-arms a connection that waits for bytes itself (tp_worker.c), so on a busy
+ * persistent connection the poller's only part is the event: one wake-up per batch of
+ * events instead of two hand-offs per request.
  *
  * Back-pressure: at most threads + queue connections are HELD; once that many are, and
  * nothing waits in the ready list, the listeners leave the epoll set and new clients
@@ -38,28 +41,33 @@
 /* Out of descriptors or memory: the listener stays readable, so it is left out of the
  * epoll set for this long instead of being retried in a tight loop. */
 #define TP_ACCEPT_BACKOFF_USEC (100 * 1000)
+#define TP_BUSY_RECHECK_USEC   (100 * 1000)
 
 #define tp_conn_of(node, member)                                                                   \
 	((struct tp_conn *)(void *)((char *)(node)-offsetof(struct tp_conn, member)))
 
-static bool tp_poller_room(const struct tp_pool *p)
+static bool tp_poller_room(struct tp_pool *p)
 {
-	return p->held + p->ready.count < p->cap;
+	return atomic_load(&p->held) + p->ready.count < p->cap;
 }
 
-/* Moves ready connections to the work queue while there is room. */
+/* Moves ready connections to the work queue while there is room. Offered, not
+ * pushed: threads that are still running take them without a wake-up each. */
 static void tp_poller_pump(struct tp_pool *p)
 {
 	struct tp_fifo_node *n;
+	uint64_t now = 0;
 
-	while (p->held < p->cap && (n = tp_fifo_first(&p->ready))) {
+	while (atomic_load(&p->held) < p->cap && (n = tp_fifo_first(&p->ready))) {
 		struct tp_conn *tc = tp_conn_of(n, ready_node);
 		int r;
 
 		tp_fifo_remove(&p->ready, n);
-		tc->where = TP_HELD;
-		p->held++;
-		r = tp_queue_push(&p->work, tc);
+		atomic_store(&tc->where, TP_HELD);
+		atomic_fetch_add(&p->held, 1);
+		if (!now)
+			now = conn_now_usec();
+		r = tp_queue_offer(&p->work, tc, now);
 		if (r < 0) {
 			/* The ring holds `cap` and at most `cap` are HELD: this is a bug. */
 			log_error(p->name, "threadpool: work queue refused a connection: %s",
@@ -69,12 +77,32 @@ static void tp_poller_pump(struct tp_pool *p)
 	}
 }
 
-/* Queues tc for a thread, behind the connections already waiting. */
+/* Queues tc (READY) for a thread, behind the connections already waiting. */
 static void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc)
 {
-	tc->where = TP_READY;
 	tp_fifo_insert(&p->ready, &tc->ready_node, 0);
 	tp_poller_pump(p);
+}
+
+/* An event, or a kick, for tc: takes it if it is armed, or tells the thread arming it
+ * to keep it (see tp_pool.h). Anything else already has a thread coming or holding it. */
+static void tp_poller_take(struct tp_pool *p, struct tp_conn *tc)
+{
+	int w = atomic_load(&tc->where);
+
+	for (;;) {
+		if (w == TP_IN_POLLER) {
+			if (atomic_compare_exchange_weak(&tc->where, &w, TP_READY)) {
+				tp_poller_dispatch(p, tc);
+				return;
+			}
+		} else if (w == TP_ARMING) {
+			if (atomic_compare_exchange_weak(&tc->where, &w, TP_FIRED))
+				return;
+		} else {
+			return;
+		}
+	}
 }
 
 static void tp_poller_kick(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
@@ -91,8 +119,7 @@ static void tp_poller_kick(struct tp_pool *p, struct tp_conn *tc, enum driver_ou
 		(void)shutdown(tc->c.fd, SHUT_RDWR);
 	pthread_mutex_unlock(&tc->fd_lock);
 	/* A thread closes it, so that the close callback never runs on the poller. */
-	if (tc->where == TP_IN_POLLER)
-		tp_poller_dispatch(p, tc);
+	tp_poller_take(p, tc);
 }
 
 static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
@@ -106,30 +133,6 @@ static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
 	free(tc);
 }
 
-/* A thread gave tc back to wait for tc->slice.events. */
-static void tp_poller_arm(struct tp_pool *p, struct tp_conn *tc)
-{
-	struct epoll_event ev = {.events = tc->slice.events | EPOLLONESHOT, .data.ptr = tc};
-
-	/* Kicked after the thread last looked: it must come back to be closed. */
-	if (atomic_load(&tc->watch.kick) != TP_NO_KICK) {
-		tp_poller_dispatch(p, tc);
-		return;
-	}
-	if (p->limits.idle_timeout_usec) {
-		tp_fifo_remove(&p->idle, &tc->idle_node);
-		tp_fifo_insert(&p->idle, &tc->idle_node, atomic_load(&tc->watch.activity));
-	}
-	if (epoll_ctl(p->epfd, tc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, tc->c.fd, &ev) < 0) {
-		log_error(p->name, "cannot watch a connection: %s", strerror(errno));
-		tp_poller_kick(p, tc, DRIVER_PEER_GONE);
-		tp_poller_dispatch(p, tc);
-		return;
-	}
-	tc->registered = true;
-	tc->where = TP_IN_POLLER;
-}
-
 static void tp_poller_returns(struct tp_pool *p)
 {
 	struct tp_conn *tc;
@@ -139,19 +142,10 @@ static void tp_poller_returns(struct tp_pool *p)
 	 * writes again, so no connection is left behind without a wake-up. */
 	if (read(p->wake.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warning(p->name, "eventfd: %s", strerror(errno));
+	/* Only closed connections come back: the threads re-arm the others. */
 	while ((tc = tp_queue_trypop(&p->done))) {
-		p->held--;
-		switch (tc->next) {
-		case TP_NEXT_CLOSE:
-			tp_poller_forget(p, tc);
-			break;
-		case TP_NEXT_AGAIN:
-			tp_poller_dispatch(p, tc);
-			break;
-		case TP_NEXT_WAIT:
-			tp_poller_arm(p, tc);
-			break;
-		}
+		atomic_fetch_sub(&p->held, 1);
+		tp_poller_forget(p, tc);
 	}
 	tp_poller_pump(p);
 }
@@ -176,6 +170,7 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	if (local_len)
 		conn_set_local(&tc->c, local, local_len);
 	tc->ticket = *ticket;
+	atomic_init(&tc->where, TP_READY);
 	atomic_init(&tc->watch.kick, TP_NO_KICK);
 	atomic_init(&tc->watch.activity, tc->c.activity_usec);
 	if (p->limits.idle_timeout_usec)
@@ -190,7 +185,8 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	if (log_get_level() >= LOG_DEBUG) {
 		char addr[128];
 		addr_format(peer, peer_len, addr, sizeof(addr));
-		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live, p->held, p->cap);
+		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live,
+		          atomic_load(&p->held), p->cap);
 	}
 	/* A thread runs the open callback (if any) and the first read. */
 	tp_poller_dispatch(p, tc);
@@ -346,7 +342,7 @@ static void tp_poller_timers(struct tp_pool *p)
 }
 
 /* Milliseconds until the next deadline, rounded up so as not to wake early and spin. */
-static int tp_poller_timeout_ms(const struct tp_pool *p)
+static int tp_poller_timeout_ms(struct tp_pool *p)
 {
 	struct tp_fifo_node *n;
 	uint64_t at = 0, now, ms;
@@ -365,6 +361,15 @@ static int tp_poller_timeout_ms(const struct tp_pool *p)
 	/* Only a backoff still running: a past one must not make the wait zero. */
 	if (!p->stopping && p->accept_resume_usec > now && (!at || p->accept_resume_usec < at))
 		at = p->accept_resume_usec;
+	/* Threads return connections without waking the poller: a BUSY shown in the
+	 * scoreboard is looked at again this often. */
+	if (p->shown == WORKER_BUSY && (!at || now + TP_BUSY_RECHECK_USEC < at))
+		at = now + TP_BUSY_RECHECK_USEC;
+	/* Connections queued for a thread that runs something slow: a sleeping one is
+	 * woken once their patience is over (tp_queue.h). */
+	uint64_t watch = tp_queue_watch(&p->work, now);
+	if (watch && (!at || now + watch < at))
+		at = now + watch;
 	if (!at)
 		return -1;
 	if (at <= now)
@@ -382,12 +387,13 @@ static void tp_poller_update(struct tp_pool *p)
 
 	if (want != p->listening)
 		log_debug(p->name, "%s accepting (%u held, %u waiting, room for %u)",
-		          want ? "resume" : "pause", p->held, (unsigned)p->ready.count, p->cap);
+		          want ? "resume" : "pause", atomic_load(&p->held),
+		          (unsigned)p->ready.count, p->cap);
 	/* Every time: a PROXY listener also follows the number of headers being read. */
 	tp_poller_listen(p, want);
 	if (p->stopping)
 		st = WORKER_STOPPING;
-	else if (p->held >= p->n_threads)
+	else if (atomic_load(&p->held) >= p->n_threads)
 		st = WORKER_BUSY;
 	else
 		st = WORKER_IDLE;
@@ -396,6 +402,45 @@ static void tp_poller_update(struct tp_pool *p)
 		p->shown = st;
 	}
 	atomic_store(&slot->active, p->live);
+}
+
+/*
+ * Before sleeping: when ready connections or new clients wait for room, the threads
+ * must wake the poller as `held` drops. The flag is set before `held` is read again
+ * (both sequentially consistent), so a thread that subtracted before sees no flag and
+ * the poller sees its room, or the thread sees the flag and writes to wake.fd.
+ */
+static void tp_poller_settle(struct tp_pool *p)
+{
+	tp_poller_update(p);
+	/* From what update decided, not from `held` again: room that appeared since
+	 * would leave the listeners paused with nobody to wake the poller. */
+	if (p->ready.count == 0 && (p->stopping || p->listening)) {
+		atomic_store(&p->room_wanted, false);
+		return;
+	}
+	atomic_store(&p->room_wanted, true);
+	tp_poller_pump(p);
+	tp_poller_update(p);
+}
+
+/*
+ * While running threads still have queued connections to take, the poller lets the
+ * events pile up in epoll rather than wake for each one: it looks again when the
+ * queue is empty, or after the queue's patience (or the next deadline), whichever
+ * comes first, and then takes them in one batch. A thread stuck in a handler delays
+ * the poller by the patience at most, as it delays the connections queued behind it.
+ */
+static void tp_poller_pause(struct tp_pool *p)
+{
+	int ms = tp_poller_timeout_ms(p);
+	uint64_t until = conn_now_usec() + p->work.patience;
+
+	if (!p->work.patience)
+		return;
+	if (ms >= 0 && until > conn_now_usec() + (uint64_t)ms * 1000)
+		until = conn_now_usec() + (uint64_t)ms * 1000;
+	tp_queue_wait_drained(&p->work, until);
 }
 
 static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
@@ -419,9 +464,7 @@ static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
 		break;
 	case TP_TAG_CONN:
 		tc = (struct tp_conn *)t;
-		/* Otherwise a timeout dispatched it while it was armed: already on its way. */
-		if (tc->where == TP_IN_POLLER)
-			tp_poller_dispatch(p, tc);
+		tp_poller_take(p, tc);
 		break;
 	}
 }
@@ -432,10 +475,13 @@ int tp_poller_run(struct tp_pool *p)
 
 	p->shown = WORKER_STARTING;
 	tp_poller_listen(p, true);
-	tp_poller_update(p);
+	tp_poller_settle(p);
 	while (!p->stopping || p->live > 0 || p->headers.count > 0) {
-		int n = epoll_wait(p->epfd, evs, TP_EVENTS, tp_poller_timeout_ms(p));
+		int n;
 		bool woken = false;
+
+		tp_poller_pause(p);
+		n = epoll_wait(p->epfd, evs, TP_EVENTS, tp_poller_timeout_ms(p));
 
 		if (n < 0) {
 			int r = -errno;
@@ -451,7 +497,7 @@ int tp_poller_run(struct tp_pool *p)
 		if (woken)
 			tp_poller_returns(p);
 		tp_poller_timers(p);
-		tp_poller_update(p);
+		tp_poller_settle(p);
 	}
 	return 0;
 }
@@ -463,9 +509,8 @@ void tp_poller_teardown(struct tp_pool *p)
 
 	tp_header_drop_all(p);
 	while ((tc = tp_queue_trypop(&p->done))) {
-		p->held--;
-		if (tc->next == TP_NEXT_CLOSE)
-			tp_poller_forget(p, tc);
+		atomic_fetch_sub(&p->held, 1);
+		tp_poller_forget(p, tc);
 	}
 	while ((n = tp_fifo_first(&p->all))) {
 		tc = tp_conn_of(n, all_node);

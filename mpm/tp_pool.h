@@ -3,13 +3,25 @@
  * start and stop of one service process), tp_poller.c (the thread that owns epoll,
  * the listeners and the timers) and tp_worker.c (the threads that run handlers).
  *
- * Ownership. A connection is in exactly one place: armed in epoll (IN_POLLER), in the
- * poller's ready list (READY), or HELD (in the work queue, in a thread, or in the done
- * queue on its way back). While it is HELD only that thread touches its ss_conn and
- * slice, and reads `registered`; everything else in tp_conn belongs to the poller,
- * except `watch` (atomics) and the socket's closing, which fd_lock serializes with the
- * poller's shutdown() of a connection that timed out in a thread. The queues' mutexes
- * order the hand-offs.
+ * Ownership. A connection is in exactly one place, told by its atomic `where`:
+ * IN_POLLER (armed in epoll, EPOLLONESHOT), READY (in the poller's ready list), HELD (in
+ * the work queue, in a thread, or in the done queue on its way to be freed), ARMING (a
+ * thread is handing it back to epoll) or FIRED (an event or a kick came while ARMING).
+ * Only two transitions are contended, and both are compare-and-swaps: the poller takes
+ * IN_POLLER -> READY (an event or a kick), or marks ARMING -> FIRED; the arming thread
+ * ends ARMING -> IN_POLLER, or, finding FIRED, keeps the connection and takes another
+ * turn. So a thread gives a waiting connection back to epoll itself, without waking the
+ * poller, and never touches it after its ARMING -> IN_POLLER succeeded.
+ *
+ * While HELD, ARMING or FIRED only the holding thread touches its ss_conn, slice and
+ * `registered`; the idle, life, ready and all lists belong to the poller, which re-files
+ * a connection in `idle` lazily from `watch.activity`. `watch` (atomics) is shared, and
+ * the socket's closing is serialized by fd_lock with the poller's shutdown() of a
+ * connection that timed out in a thread. Only the poller frees a connection, after the
+ * epoll batch that may still name it (closed ones come back through the done queue).
+ * `held` is atomic: the poller adds, the threads subtract, and a thread wakes the poller
+ * (wake.fd) after subtracting only when the poller asked for it (`room_wanted`: ready
+ * connections or listeners wait for room).
  */
 #ifndef SUPERSERVERD_TP_POOL_H
 #define SUPERSERVERD_TP_POOL_H
@@ -61,7 +73,7 @@ struct tp_header {
 	struct tp_fifo_node node; /* in the pool's headers, keyed by deadline */
 };
 
-enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD };
+enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD, TP_ARMING, TP_FIRED };
 
 struct tp_conn {
 	struct tp_tag tag; /* first: an event's data.ptr is the tp_conn */
@@ -73,12 +85,14 @@ struct tp_conn {
 	struct admit_ticket ticket;       /* released when the connection is destroyed */
 	uint64_t counted_in, counted_out; /* bytes already added to the scoreboard */
 
+	bool registered; /* c.fd is in the epoll set (disarmed unless IN_POLLER) */
+
+	/* Shared (see above). */
+	_Atomic int where;       /* enum tp_where */
 	struct tp_watch watch;   /* kick and activity, shared with the holder */
 	pthread_mutex_t fd_lock; /* c.fd's close vs. the poller's shutdown */
 
 	/* The poller's. */
-	enum tp_where where;
-	bool registered; /* c.fd is in the epoll set (disarmed unless IN_POLLER) */
 	struct tp_fifo_node idle_node, life_node, ready_node, all_node;
 };
 
@@ -94,7 +108,10 @@ struct tp_pool {
 	pthread_t *threads;
 	unsigned n_started;
 	struct tp_queue work; /* poller -> threads */
-	struct tp_queue done; /* threads -> poller, with a write to wake.fd */
+	struct tp_queue done; /* closed connections, threads -> poller, with a write to wake.fd */
+	_Atomic unsigned
+	        held; /* HELD, ARMING or FIRED connections: the poller adds, threads subtract */
+	atomic_bool room_wanted; /* the poller waits for `held` to drop: threads wake it */
 
 	int epfd;
 	struct tp_tag sig, wake;
@@ -104,7 +121,6 @@ struct tp_pool {
 	uint64_t accept_resume_usec; /* after running out of fds or memory */
 
 	/* The poller's counts and lists. */
-	unsigned held;           /* HELD connections */
 	unsigned live;           /* open connections in this process */
 	struct tp_fifo idle;     /* by last byte from the peer (with an idle timeout) */
 	struct tp_fifo life;     /* by start (with a max_duration) */
@@ -116,6 +132,8 @@ struct tp_pool {
 
 /* tp_worker.c: a worker thread's body (arg is the pool). */
 void *tp_worker_main(void *arg);
+/* Makes the poller's epoll_wait return (a closed connection, or room it asked for). */
+void tp_worker_wake_poller(struct tp_pool *p);
 
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);

@@ -7,7 +7,8 @@
 
 enum tp_read { TP_READ_NONE, TP_READ_DATA, TP_READ_EOF, TP_READ_GONE, TP_READ_FAILED };
 
-static enum tp_read tp_slice_read(struct ss_conn *c)
+/* *drained: the read took less than it could, so the socket had nothing more. */
+static enum tp_read tp_slice_read(struct ss_conn *c, bool *drained)
 {
 	char buf[TP_SLICE_READ_MAX];
 	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -20,6 +21,7 @@ static enum tp_read tp_slice_read(struct ss_conn *c)
 	}
 	if (n == 0)
 		return TP_READ_EOF;
+	*drained = (size_t)n < sizeof(buf);
 	if (conn_call_data(c, buf, (size_t)n) < 0)
 		return TP_READ_FAILED;
 	return TP_READ_DATA;
@@ -62,6 +64,13 @@ enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct dr
 		if (conn_call_open(c) < 0)
 			return tp_slice_close(s, DRIVER_HANDLER_ERROR);
 	}
+	/*
+	 * After a short read the socket was empty: the turn does not read again only to
+	 * hear EAGAIN. Bytes that arrive later are not lost: re-arming an EPOLLONESHOT
+	 * socket reports it at once if it is readable by then.
+	 */
+	bool drained = false;
+
 	for (unsigned pass = 0;; pass++) {
 		int k = w ? atomic_load(&w->kick) : TP_NO_KICK;
 		int r;
@@ -84,8 +93,8 @@ enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct dr
 			if (c->ended)
 				continue;
 		}
-		if (!c->ended && ss_conn_pending(c) < SS_CONN_HIGH_WATER) {
-			switch (tp_slice_read(c)) {
+		if (!c->ended && !drained && ss_conn_pending(c) < SS_CONN_HIGH_WATER) {
+			switch (tp_slice_read(c, &drained)) {
 			case TP_READ_NONE:
 				break;
 			case TP_READ_DATA:

@@ -211,6 +211,11 @@ START_TEST(peer_eof_flushes_then_completes)
 	open_conn(&h_echo, 0);
 	ck_assert_int_eq(send(client, "last words", 10, 0), 10);
 	ck_assert_int_eq(shutdown(client, SHUT_WR), 0);
+	/* The read took all there was: the turn answers and waits rather than read again
+	 * only to learn that the socket is empty. The end keeps the socket readable, so
+	 * the re-armed connection is reported at once, and the next turn sees it. */
+	ck_assert_int_eq(turn(), TP_NEXT_WAIT);
+	ck_assert_uint_eq(sl.events, EPOLLIN);
 	ck_assert_int_eq(turn(), TP_NEXT_CLOSE);
 	ck_assert_int_eq(sl.outcome, DRIVER_COMPLETED);
 	ck_assert_int_eq(drain_client(buf, sizeof(buf)), 14);

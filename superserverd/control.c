@@ -52,8 +52,9 @@ struct control {
 	void *userdata;
 	struct client *clients;
 	unsigned n_clients;
-	/* Another process goes on with the socket (fd store, upgrade): keep the file. */
-	bool stored, handed_over;
+	/* Another process goes on with the socket (fd store, upgrade), or still serves it
+	 * (an upgrade not yet handed over): keep the file. */
+	bool stored, handed_over, keep_file;
 };
 
 int control_default_path(char *buf, size_t len)
@@ -508,6 +509,7 @@ int control_open(sd_event *event, const char *path, int inherited_fd,
 		/* Clients of the previous process queued here: keep them. */
 		ctl->fd = inherited_fd;
 		inherited_fd = -1;
+		ctl->keep_file = true; /* the previous process's, until the caller says */
 		if (fcntl(ctl->fd, F_SETFL, fcntl(ctl->fd, F_GETFL) | O_NONBLOCK) < 0) {
 			r = -errno;
 			snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
@@ -590,7 +592,7 @@ void control_free(struct control *ctl)
 	sd_event_source_disable_unref(ctl->io);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);
-		if (!ctl->stored && !ctl->handed_over)
+		if (!ctl->stored && !ctl->handed_over && !ctl->keep_file)
 			unlink(ctl->path);
 	}
 	free(ctl);
@@ -598,12 +600,17 @@ void control_free(struct control *ctl)
 
 void control_store(struct control *ctl)
 {
-	ctl->stored = fdstore_available() && fdstore_push(ctl->fd, FDSTORE_CONTROL) == 0;
+	ctl->stored = fdstore_push(ctl->fd, FDSTORE_CONTROL) > 0;
 }
 
 int control_fd(const struct control *ctl)
 {
 	return ctl->fd;
+}
+
+void control_keep_file(struct control *ctl, bool keep)
+{
+	ctl->keep_file = keep;
 }
 
 void control_handed_over(struct control *ctl)

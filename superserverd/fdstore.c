@@ -89,11 +89,12 @@ void fdstore_hold(void)
 	held = true;
 }
 
-void fdstore_release(void)
+void fdstore_release(bool send)
 {
 	held = false;
 	for (size_t i = 0; i < n_pending; i++) {
-		fdstore_remove(pending[i]);
+		if (send)
+			fdstore_remove(pending[i]);
 		free(pending[i]);
 	}
 	free(pending);
@@ -113,13 +114,13 @@ int fdstore_push(int fd, const char *name)
 	int r;
 
 	if (!fdstore_available() || held)
-		return 0;
+		return 0; /* not stored: the caller stores it again after fdstore_release() */
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 	r = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
 	if (r < 0)
 		log_warning(NULL, "cannot hand %s to the service manager's fd store: %s", name,
 		            strerror(-r));
-	return r < 0 ? r : 0;
+	return r < 0 ? r : 1;
 }
 
 int fdstore_remove(const char *name)

@@ -31,7 +31,8 @@ int fdstore_name_decode(const char *name, char *key, size_t len);
 
 /* True when a service manager listens (NOTIFY_SOCKET): storing is worth trying. */
 bool fdstore_available(void);
-/* FDSTORE=1 with FDNAME=name; logs a warning when the message cannot be sent. systemd
+/* FDSTORE=1 with FDNAME=name. Returns 1 when sent, 0 when there is no service manager
+ * or messages are held, or a negative errno (logged). systemd
  * drops the socket without telling us when FileDescriptorStoreMax= is 0 (its default),
  * which is why the shipped unit sets it. Storing the same socket again is harmless:
  * systemd keeps one copy. */
@@ -43,6 +44,7 @@ int fdstore_remove(const char *name);
  * upgrade is not systemd's main process yet, and systemd drops what it sends. After
  * fdstore_release() the caller stores its sockets again. */
 void fdstore_hold(void);
-void fdstore_release(void);
+/* SEND: the held removals go out (false: a start that failed drops them). */
+void fdstore_release(bool send);
 
 #endif

@@ -172,14 +172,36 @@ void listen_table_close_unused(struct listen_table *lt)
 			listener_close(l, false);
 			continue;
 		}
-		if (l->adopted && l->refs == 0) {
+		/* During an upgrade the old process serves it until the handover: it is
+		 * closed for good (file, fd store) only once we have taken over. */
+		if (l->adopted && l->refs == 0 && !lt->keep_files) {
 			log_notice(NULL,
 			           "socket %s from the previous process is no longer configured: "
 			           "closing it",
 			           l->key);
 			*p = l->next;
-			/* During an upgrade the old process serves it until the handover. */
-			listener_close(l, !lt->keep_files);
+			listener_close(l, true);
+			continue;
+		}
+		p = &l->next;
+	}
+}
+
+void listen_table_drop_adopted(struct listen_table *lt, bool (*wanted)(const char *key, void *ud),
+                               void *ud)
+{
+	struct listener **p = &lt->head;
+	while (*p) {
+		struct listener *l = *p;
+		if (l->adopted && l->refs == 0 && !wanted(l->key, ud)) {
+			/* Before any bind: the same port on another address (127.0.0.1:P ->
+			 * 0.0.0.0:P) cannot be bound while this one listens. */
+			log_notice(NULL,
+			           "socket %s from the previous process is no longer configured: "
+			           "closing it",
+			           l->key);
+			*p = l->next;
+			listener_close(l, true);
 			continue;
 		}
 		p = &l->next;
@@ -318,7 +340,7 @@ static void store(struct listener *l)
 		           l->key);
 		return;
 	}
-	if (fdstore_push(l->fd, l->store_name) == 0)
+	if (fdstore_push(l->fd, l->store_name) > 0)
 		l->stored = true;
 }
 
@@ -335,9 +357,30 @@ static int adopt_check(struct listener *l, const struct listen_conf *lc, char *e
 		snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
 		return -1;
 	}
+	/* The configuration may have changed mode or owner since the socket was bound. */
+	if (lc->addr.sa.ss_family == AF_UNIX && l->unix_path &&
+	    ((lc->has_mode && chmod(l->unix_path, lc->mode) < 0) ||
+	     ((lc->has_owner || lc->has_group) &&
+	      chown(l->unix_path, lc->has_owner ? lc->owner : (uid_t)-1,
+	            lc->has_group ? lc->group : (gid_t)-1) < 0))) {
+		snprintf(err, errlen, "%s: cannot set mode/owner: %s", lc->addr.key,
+		         strerror(errno));
+		return -1;
+	}
 	l->stored = false; /* store it again: harmless if systemd has it, needed if not */
 	store(l);
 	return 0;
+}
+
+/* A unix socket from the previous process whose file is gone (deleted by hand, or
+ * replaced by something else) reaches nobody: bind a new one instead. */
+static bool adopted_unix_lost(const struct listener *l, const struct listen_conf *lc)
+{
+	struct stat st;
+
+	if (lc->addr.sa.ss_family != AF_UNIX)
+		return false;
+	return !l->unix_path || stat(l->unix_path, &st) < 0 || !S_ISSOCK(st.st_mode);
 }
 
 struct listener *listen_acquire(struct listen_table *lt, const struct listen_conf *lc, char *err,
@@ -346,6 +389,15 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 	struct listener *l = find(lt, lc->addr.key);
 
 	err[0] = '\0';
+	if (l && l->adopted && l->refs == 0 && !lt->keep_files && adopted_unix_lost(l, lc)) {
+		log_notice(NULL,
+		           "%s: the socket file of the previous process is gone: binding a "
+		           "new socket",
+		           l->key);
+		unlink_listener(lt, l);
+		listener_close(l, true);
+		l = NULL;
+	}
 	if (l) {
 		if (l->inherited) {
 			if (sd_is_socket(l->fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
@@ -440,28 +492,49 @@ int listen_table_take_control(struct listen_table *lt)
 	return fd;
 }
 
-size_t listen_table_handover(struct listen_table *lt, int *fds, const char **names, size_t max)
+int listen_table_handover(struct listen_table *lt, int **fds_r, const char ***names_r, size_t *n_r,
+                          char *err, size_t errlen)
 {
-	size_t n = 0;
+	size_t n = 0, cap = 1; /* + the caller's control socket */
+	int *fds;
+	const char **names;
 
-	for (struct listener *l = lt->head; l && n < max; l = l->next) {
+	for (struct listener *l = lt->head; l; l = l->next)
+		cap++;
+	fds = calloc(cap, sizeof(*fds));
+	names = calloc(cap, sizeof(*names));
+	if (!fds || !names) {
+		free(fds);
+		free(names);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (struct listener *l = lt->head; l; l = l->next) {
 		if (l->inherited) {
 			fds[n] = l->fd;
 			names[n++] = l->key + strlen("systemd:");
-		} else {
-			if (!l->store_name[0] &&
-			    fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
-				log_warning(NULL,
-				            "%s: address too long to hand over: the new "
-				            "process binds it again",
-				            l->key);
-				continue;
-			}
-			fds[n] = l->fd;
-			names[n++] = l->store_name;
+			continue;
 		}
+		/* The old process keeps listening until the handover, so the new one could
+		 * not bind the address itself: every socket must travel. */
+		if (!l->store_name[0] &&
+		    fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
+			snprintf(
+			        err, errlen,
+			        "%s: the address is too long to be passed by name (systemd's limit "
+			        "of %d bytes): restart instead",
+			        l->key, FDSTORE_NAME_MAX);
+			free(fds);
+			free(names);
+			return -ENAMETOOLONG;
+		}
+		fds[n] = l->fd;
+		names[n++] = l->store_name;
 	}
-	return n;
+	*fds_r = fds;
+	*names_r = names;
+	*n_r = n;
+	return 0;
 }
 
 int listener_fd(const struct listener *l)

@@ -23,7 +23,14 @@ void listen_table_free(struct listen_table *lt);
  * from systemd's fd store or from the process that re-executed us (see fdstore.h).
  * Returns how many, or a negative errno. */
 int listen_table_inherit(struct listen_table *lt);
-/* Logs and closes passed sockets no service has taken (ours for good). */
+/* Closes for good the sockets of a previous process (fd store) that WANTED says the
+ * configuration does not name: before anything is bound, since such a socket may hold
+ * the port of an address that replaces it. */
+void listen_table_drop_adopted(struct listen_table *lt, bool (*wanted)(const char *key, void *ud),
+                               void *ud);
+/* Logs and closes passed sockets no service has taken (ours for good). Sockets of the
+ * previous process stay while the table keeps files (an upgrade not yet handed over);
+ * call it again after the handover. */
 void listen_table_close_unused(struct listen_table *lt);
 
 /*
@@ -45,9 +52,11 @@ int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char 
  * caller's to close; or -1. */
 int listen_table_take_control(struct listen_table *lt);
 
-/* For a re-exec: up to MAX sockets and the names the new process must find them under
- * (a .socket unit's own names; "ssd-..." for ours). */
-size_t listen_table_handover(struct listen_table *lt, int *fds, const char **names, size_t max);
+/* For a re-exec: every socket and the name the new process must find it under (a
+ * .socket unit's own names; "ssd-..." for ours), in arrays the caller frees, with room
+ * for one more entry (the control socket). Fails with ERR when a name cannot be made. */
+int listen_table_handover(struct listen_table *lt, int **fds_r, const char ***names_r, size_t *n_r,
+                          char *err, size_t errlen);
 /* Hands every socket we own to systemd's fd store again (after fdstore_release()). */
 void listen_table_store_all(struct listen_table *lt);
 /* KEEP: another process serves (or still serves) the sockets, so closing one leaves its

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "superserverd/config.h"
@@ -83,11 +84,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	static struct master_exec self;
-	ssize_t n = readlink("/proc/self/exe", self.exe, sizeof(self.exe) - 1);
-	if (n > 0)
-		self.exe[n] = '\0';
-	else
-		self.exe[0] = '\0'; /* upgrades are refused with a message */
+	/* The path we were started by, as given when absolute: a symlink in it (an
+	 * alternatives link, a "current" release directory) is followed anew at the
+	 * upgrade. /proc/self/exe has resolved them already. */
+	if (argv[0][0] == '/' && strlen(argv[0]) < sizeof(self.exe)) {
+		snprintf(self.exe, sizeof(self.exe), "%s", argv[0]);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", self.exe, sizeof(self.exe) - 1);
+		self.exe[n > 0 ? n : 0] = '\0'; /* empty: upgrades are refused with a message */
+	}
 	self.argv = argv;
 	return master_run(cfg, path, &opts, &self);
 }

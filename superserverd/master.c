@@ -54,9 +54,11 @@ struct master {
 	uint64_t started_usec;
 	uint64_t generation; /* configurations loaded: 1 at start, +1 per successful reload */
 	const struct master_exec *self;
-	struct upgrade *upgrade; /* the latest re-exec we started */
-	char upgrade_error[256]; /* why it failed, for `superctl upgrade` to report */
-	bool handed_over;        /* a new process serves; we only drain */
+	struct upgrade *upgrade;  /* the latest re-exec we started */
+	char upgrade_error[256];  /* why it failed, for `superctl upgrade` to report */
+	bool handed_over;         /* a new process serves; we only drain */
+	bool pending_commit;      /* we are that new process, not yet handed over to */
+	bool reload_after_commit; /* a SIGHUP came meanwhile */
 };
 
 static bool upgrading(const struct master *m)
@@ -307,13 +309,17 @@ static void upgrade_done(struct upgrade *u, bool ok, pid_t pid, const char *erro
 
 static int start_upgrade(struct master *m, char *err, size_t errlen)
 {
-	int fds[256];
-	const char *names[257];
+	int *fds;
+	const char **names;
 	size_t n;
 	int r;
 
 	if (m->shutting_down) {
 		snprintf(err, errlen, "stopping");
+		return -1;
+	}
+	if (m->pending_commit) {
+		snprintf(err, errlen, "this process is itself taking over from an upgrade");
 		return -1;
 	}
 	if (upgrading(m)) {
@@ -325,7 +331,8 @@ static int start_upgrade(struct master *m, char *err, size_t errlen)
 		snprintf(err, errlen, "the path of the running binary is unknown");
 		return -1;
 	}
-	n = listen_table_handover(m->listeners, fds, names, 255);
+	if (listen_table_handover(m->listeners, &fds, &names, &n, err, errlen) < 0)
+		return -1;
 	if (m->control) {
 		fds[n] = control_fd(m->control);
 		names[n++] = FDSTORE_CONTROL;
@@ -335,6 +342,8 @@ static int start_upgrade(struct master *m, char *err, size_t errlen)
 	m->upgrade_error[0] = '\0';
 	r = upgrade_start(m->event, m->self->exe, m->self->argv, fds, names, n,
 	                  UPGRADE_TIMEOUT_USEC, upgrade_done, m, &m->upgrade, err, errlen);
+	free(fds);
+	free(names);
 	if (r < 0)
 		return -1;
 	log_notice(NULL, "upgrade: started %s as pid %d with %zu socket%s", m->self->exe,
@@ -349,9 +358,17 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 	switch (si->ssi_signo) {
 	case SIGHUP:
-		if (upgrading(m)) {
-			log_notice(NULL, "SIGHUP ignored: an upgrade is under way (the new "
-			                 "process reads the configuration file itself)");
+		if (m->pending_commit) {
+			log_notice(NULL,
+			           "SIGHUP: reloading once the previous process has handed over");
+			m->reload_after_commit = true;
+		} else if (upgrading(m)) {
+			/* The new process may have read the file before it changed: it reloads
+			 * too, once it has taken over (it holds the signal until then). */
+			log_notice(NULL, "SIGHUP during the upgrade: passed on to pid %d",
+			           (int)upgrade_pid(m->upgrade));
+			if (kill(upgrade_pid(m->upgrade), SIGHUP) < 0)
+				log_warning(NULL, "cannot pass SIGHUP on: %s", strerror(errno));
 		} else if (!m->shutting_down) {
 			struct diag d;
 			diag_init(&d);
@@ -575,10 +592,10 @@ static int ctl_reload(void *userdata, json_t **errors)
 	int r;
 
 	diag_init(&d);
-	if (upgrading(m)) {
+	if (upgrading(m) || m->pending_commit) {
 		diag_error(&d, NULL,
-		           "an upgrade is under way: the new process reads the "
-		           "configuration file itself");
+		           "an upgrade is under way: reload once it is done (superctl "
+		           "upgrade waits for that)");
 		r = -1;
 	} else {
 		r = reload(m, &d);
@@ -758,6 +775,16 @@ static int setup_loop(struct master *m, bool watchdog)
 	return watchdog ? sd_event_set_watchdog(m->event, 1) : 0;
 }
 
+static bool configured(const char *key, void *userdata)
+{
+	const struct config *cfg = userdata;
+	for (size_t i = 0; i < cfg->n_services; i++)
+		for (size_t j = 0; j < cfg->services[i].n_listen; j++)
+			if (strcmp(cfg->services[i].listen[j].addr.key, key) == 0)
+				return true;
+	return false;
+}
+
 /* New process of an upgrade: READY and the watchdog wait until the old one has made us
  * the main process, or systemd would drop them (NotifyAccess=main). */
 static void upgrade_committed(bool ok, void *userdata)
@@ -772,14 +799,26 @@ static void upgrade_committed(bool ok, void *userdata)
 		                  "serving anyway");
 	if (sd_event_set_watchdog(m->event, 1) < 0)
 		log_warning(NULL, "cannot enable the watchdog");
-	/* What systemd refused while we were not its main process: removals of sockets
-	 * the new configuration dropped, and the sockets it added. */
+	m->pending_commit = false;
+	/* Ours now: the sockets the new configuration dropped go for good (their files,
+	 * systemd's copies), and systemd gets the ones it added (it refused our messages
+	 * while we were not its main process). */
 	listen_table_keep_files(m->listeners, false);
-	fdstore_release();
+	fdstore_release(true);
+	listen_table_close_unused(m->listeners);
 	listen_table_store_all(m->listeners);
-	if (m->control)
+	if (m->control) {
+		control_keep_file(m->control, false);
 		control_store(m->control);
+	}
 	update_status(m, true);
+	if (m->reload_after_commit) {
+		struct diag d;
+		m->reload_after_commit = false;
+		diag_init(&d);
+		reload(m, &d);
+		diag_free(&d);
+	}
 }
 
 int master_run(struct config *cfg, const char *config_path, const struct config_load_opts *opts,
@@ -791,8 +830,10 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	int r, rc = 1;
 
 	diag_init(&d);
-	if (up_fd >= 0)
+	if (up_fd >= 0) {
 		fdstore_hold();
+		m.pending_commit = true;
+	}
 	log_set_level(cfg->log_level);
 	r = setup_loop(&m, up_fd < 0);
 	if (r < 0) {
@@ -812,6 +853,11 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 		log_info(NULL, "inherited %d socket%s%s", r, r == 1 ? "" : "s",
 		         up_fd >= 0 ? " from the previous process (upgrade)" : "");
 
+	/* After a restart: sockets the configuration dropped must not hold their ports
+	 * while new addresses are bound. (During an upgrade the old process still uses
+	 * them: they go after the handover.) */
+	if (up_fd < 0)
+		listen_table_drop_adopted(m.listeners, configured, cfg);
 	if (build_services(&m, cfg, &m.current, &d) < 0) {
 		log_diag(LOG_ERR, &d);
 		log_error(NULL, "cannot start: %zu error%s", diag_count(&d),
@@ -823,6 +869,7 @@ int master_run(struct config *cfg, const char *config_path, const struct config_
 	m.generation = 1;
 	if (open_control(&m, listen_table_take_control(m.listeners)) < 0)
 		goto out;
+	control_keep_file(m.control, up_fd >= 0);
 	for (size_t i = 0; i < m.current.n; i++)
 		if (service_start(m.current.v[i]) < 0)
 			goto out;
@@ -859,7 +906,7 @@ out:
 	upgrade_free(m.upgrade);
 	if (up_fd >= 0)
 		close(up_fd);
-	fdstore_release(); /* frees what a failed start still held */
+	fdstore_release(false); /* a start that failed: drop what it held */
 	control_free(m.control);
 	listen_table_free(m.listeners);
 	sd_event_source_disable_unref(m.sweep);

@@ -166,6 +166,13 @@ static int on_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata
 		finish(u, false, "new process sent a malformed handshake");
 		return 0;
 	}
+	/* Died right after saying so (its exit not yet dispatched)? systemd would refuse
+	 * MAINPID= for it, and we would then exit as the main process. */
+	siginfo_t si = {0};
+	if (waitid(P_PID, u->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == u->pid) {
+		finish(u, false, "new process exited right after it was ready");
+		return 0;
+	}
 	finish(u, true, NULL);
 	/* The caller has told systemd by now; the new process may speak to it. */
 	if (write(u->sock, "commit\n", 7) != 7)
@@ -181,6 +188,15 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 
 	(void)s;
 	u->child = sd_event_source_disable_unref(u->child);
+	if (u->committed) {
+		/* It serves, and systemd follows it, but it is our child until we exit:
+		 * say so loudly, there is nobody else to. */
+		log_error(NULL, "upgrade: pid %d, which took over, %s %d while this process drains",
+		          (int)u->pid,
+		          si->si_code == CLD_EXITED ? "exited with status" : "was killed by signal",
+		          si->si_status);
+		return 0;
+	}
 	if (u->finished)
 		return 0;
 	u->reaped = true;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -229,6 +230,48 @@ START_TEST(fd_store_restored)
 }
 END_TEST
 
+/* A stored unix socket comes back with the mode the configuration gives now (the
+ * file was created by the previous process, with the mode of that time). */
+START_TEST(fd_store_unix_mode_reapplied)
+{
+	struct daemon d = {0};
+	char path[160], l1[180], names[400], key[200], buf[64];
+	struct stat st;
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
+	snprintf(path, sizeof(path), "%s/stored.sock", d.dir);
+	snprintf(l1, sizeof(l1), "%s", path);
+	/* The name the daemon gives unix:PATH: ':' is %3A, the rest of this path is plain. */
+	snprintf(key, sizeof(key), "ssd-unix%%3A%s", path);
+	snprintf(names, sizeof(names), "--fdname=%s", key);
+	const char *wrapper[] = {
+	        SOCKET_ACTIVATE, "-l", l1, names, "-E", "NOTIFY_SOCKET", "-E", "ASAN_OPTIONS", "-E",
+	        "UBSAN_OPTIONS", NULL};
+	ck_assert_int_eq(h_write_config(&d,
+	                                "services:\n  e: {listen: [{address: 'unix:%s', mode: "
+	                                "'0666'}], builtin: echo}\n",
+	                                path),
+	                 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	int fd = -1;
+	ck_assert(H_DEADLINE_WAIT((fd = h_connect(path, 0)) >= 0, 10000));
+	ck_assert_int_eq(h_write_all(fd, "m\n", 2), 0);
+	shutdown(fd, SHUT_WR);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 2);
+	close(fd);
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 2000));
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0666);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("systemd");
@@ -241,6 +284,7 @@ int main(void)
 	tcase_add_test(tc, watchdog_pings);
 	tcase_add_test(tc, fd_store_messages);
 	tcase_add_test(tc, fd_store_restored);
+	tcase_add_test(tc, fd_store_unix_mode_reapplied);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

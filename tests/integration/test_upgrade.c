@@ -84,6 +84,22 @@ static void loop_end(struct loop *l, const char *what)
 	ck_assert_int_gt(atomic_load(&l->ok), 0);
 }
 
+/* The fd-store name of an address key, written out independently of the daemon's code:
+ * "ssd-" and the key with bytes outside [A-Za-z0-9._/-] as %XX. */
+static int fdstore_name(const char *key, char *out, size_t cap)
+{
+	size_t n = (size_t)snprintf(out, cap, "ssd-");
+	for (const unsigned char *p = (const unsigned char *)key; *p && n + 4 < cap; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '/' || *p == '-')
+			out[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(out + n, cap - n, "%%%02X", *p);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 /* The pid systemd is told to follow, from the notify messages. */
 static pid_t wait_mainpid(struct daemon *d, int timeout_ms)
 {
@@ -350,6 +366,72 @@ START_TEST(failed_upgrade_keeps_serving)
 }
 END_TEST
 
+/* An upgrade that drops addresses and adds one: once it has taken over, the new process
+ * removes the dropped ones from systemd's fd store (a real datagram NOTIFY_SOCKET sees
+ * the messages), closes them and their unix socket file, and stores the new one; the
+ * dropped port can be bound again by a later reload. */
+START_TEST(upgrade_drops_and_adds_addresses)
+{
+	struct daemon d = {0};
+	char sock[160], want[300], name[300], buf[64];
+	int p1 = h_free_port(), p2 = h_free_port(), p3 = h_free_port();
+
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
+	snprintf(sock, sizeof(sock), "%s/u.sock", d.dir);
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  a: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                       "  b: {listen: ['127.0.0.1:%d', 'unix:%s'], builtin: echo}\n",
+	                       p1, p2, sock),
+	        0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	ck_assert_int_eq(h_write_config(&d,
+	                                "services:\n"
+	                                "  a: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                                "  c: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
+	                                p1, p3),
+	                 0);
+	/* By hand rather than upgrade_by_signal: its status requests empty the notify
+	 * record, and the messages are what this test reads. */
+	pid_t old = d.pid;
+	h_notify_clear(&d);
+	ck_assert_int_eq(kill(old, SIGUSR2), 0);
+	d.pid = -1;
+	pid_t np = wait_mainpid(&d, 30000);
+	ck_assert_int_gt(np, 0);
+	d.pid = np;
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=ssd-127.0.0.1%%3A%d", p2);
+	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
+	snprintf(want, sizeof(want), "unix:%s", sock);
+	ck_assert_int_eq(fdstore_name(want, name, sizeof(name)), 0);
+	snprintf(want, sizeof(want), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
+	snprintf(want, sizeof(want), "FDSTORE=1\nFDNAME=ssd-127.0.0.1%%3A%d", p3);
+	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
+	/* In that order: removals and stores once it is the main process, then READY. */
+	const char *mp = strstr(d.notify_seen, "MAINPID=");
+	const char *rm = strstr(d.notify_seen, "FDSTOREREMOVE=1");
+	ck_assert(mp && rm && mp < rm);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 10000), 0);
+	reap_old(&d, old);
+	ck_assert_int_eq(access(sock, F_OK), -1);
+	ck_assert_int_eq(h_connect("127.0.0.1", p2), -1);
+	ck_assert_int_eq(h_exchange("127.0.0.1", p3, "n\n", true, buf, sizeof(buf), 5000), 2);
+	/* The dropped port is free again. */
+	ck_assert_int_eq(h_write_config(&d,
+	                                "services:\n"
+	                                "  a: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                                "  b: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
+	                                p1, p2),
+	                 0);
+	ck_assert_int_eq(h_reload(&d), 0);
+	ck_assert_int_eq(h_exchange("127.0.0.1", p2, "b\n", true, buf, sizeof(buf), 5000), 2);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("upgrade");
@@ -358,6 +440,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, upgrade_under_load);
 	tcase_add_test(tc, upgrade_with_superctl);
 	tcase_add_test(tc, failed_upgrade_keeps_serving);
+	tcase_add_test(tc, upgrade_drops_and_adds_addresses);
 	suite_add_tcase(s, tc);
 	return s;
 }

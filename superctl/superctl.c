@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 				return usage_error("--timeout wants seconds (> 0), not '%s'",
 				                   optarg);
 			sc.timeout_sec = v;
+			sc.timeout_given = true;
 			break;
 		case OPT_NO_BLOCK:
 			sc.no_block = true;

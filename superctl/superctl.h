@@ -24,6 +24,7 @@ struct superctl {
 	bool json;                /* print the daemon's answers as JSON */
 	bool no_block;            /* stop/restart/drain/start: do not wait for the state */
 	double timeout_sec;       /* bound of every wait and of every round trip */
+	bool timeout_given;       /* --timeout on the command line (else the default) */
 	long iterations;          /* top: frames to draw, 0 = until 'q' */
 	const char *config;       /* where to look for control.socket */
 	struct ctl_client client; /* connected on first use */

@@ -12,7 +12,8 @@
 #include "superctl/format.h"
 #include "superctl/superctl.h"
 
-#define POLL_MS 100
+#define POLL_MS                  100
+#define UPGRADE_WAIT_DEFAULT_SEC 65
 
 static long long now_ms(void)
 {
@@ -23,7 +24,10 @@ static long long now_ms(void)
 
 int cmd_upgrade(struct superctl *sc)
 {
-	long long deadline = now_ms() + (long long)(sc->timeout_sec * 1000);
+	/* Without --timeout, wait as long as the daemon gives the new process (60 s) and
+	 * a little more, so that a slow start is not reported as a failure. */
+	double wait_sec = sc->timeout_given ? sc->timeout_sec : UPGRADE_WAIT_DEFAULT_SEC;
+	long long deadline = now_ms() + (long long)(wait_sec * 1000);
 	json_t *reply = NULL, *st = NULL;
 	long long old_pid, new_pid;
 	int r = superctl_call(sc, "upgrade", NULL, &reply);
@@ -67,7 +71,7 @@ int cmd_upgrade(struct superctl *sc)
 	}
 	if (r != SUPERCTL_OK)
 		fprintf(stderr, "superctl: pid %lld did not take over within %.3g s\n",
-		        (long long)new_pid, sc->timeout_sec);
+		        (long long)new_pid, wait_sec);
 out:
 	if (sc->json) {
 		json_object_set_new(reply, "done", json_boolean(r == SUPERCTL_OK));

@@ -15,13 +15,6 @@
 
 #define POLL_MS 100
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(int ms)
 {
 	(void)poll(NULL, 0, ms);
@@ -97,7 +90,7 @@ static int wait_for(struct superctl *sc, const char *service, const char *want, 
 			fprintf(stderr, "superctl: %s: failed (see the daemon's log)\n", service);
 			return SUPERCTL_FAILED;
 		}
-		if (now_ms() >= deadline) {
+		if (client_now_ms() >= deadline) {
 			fprintf(stderr, "superctl: %s: still %s, not %s, after %.3g s\n", service,
 			        state, want, sc->timeout_sec);
 			return SUPERCTL_FAILED;
@@ -122,14 +115,14 @@ static int wait_while(struct superctl *sc, const char *service, const char *stat
 			return r;
 		if (strcmp(now, state) != 0)
 			return SUPERCTL_OK;
-		if (now_ms() >= deadline)
+		if (client_now_ms() >= deadline)
 			return SUPERCTL_FAILED;
 	}
 }
 
 int cmd_action(struct superctl *sc, const char *command, const char *service)
 {
-	long long deadline = now_ms() + (long long)(sc->timeout_sec * 1000);
+	long long deadline = client_now_ms() + (long long)(sc->timeout_sec * 1000);
 	const char *want = sc->no_block ? NULL : target_state(command);
 	json_t *reply = NULL;
 	char state[32];

@@ -15,7 +15,7 @@
  * sends more without a newline is not superserverd. */
 #define MAX_ANSWER (64 * 1024 * 1024)
 
-static long long now_ms(void)
+long long client_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -66,7 +66,7 @@ static int client_connect(struct ctl_client *c)
 static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - client_now_ms();
 		struct pollfd p = {.fd = fd, .events = events};
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -162,7 +162,7 @@ static int round_trip(struct ctl_client *c, const char *text, size_t len, json_t
 
 int client_call(struct ctl_client *c, const char *command, const char *service, json_t **reply_r)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = client_now_ms() + c->timeout_ms;
 	json_t *req = json_pack("{s:s}", "command", command);
 	char *text;
 	int r;

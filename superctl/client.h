@@ -20,6 +20,9 @@ struct ctl_client {
 	size_t in_len, in_cap;
 };
 
+/* Milliseconds on CLOCK_MONOTONIC: the clock of every deadline in superctl. */
+long long client_now_ms(void);
+
 void client_init(struct ctl_client *c, const char *path, int timeout_ms);
 /*
  * Sends {"command": command, "service": service (if not NULL)} and reads one answer.

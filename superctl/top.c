@@ -33,13 +33,6 @@ struct sample {
 	char error[256];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sample_free(struct sample *s)
 {
 	json_decref(s->reply);
@@ -72,7 +65,7 @@ static int sample_take(struct sample *s, json_t *reply, const struct sample *pre
 	size_t i;
 
 	s->reply = reply;
-	s->at_ms = now_ms();
+	s->at_ms = client_now_ms();
 	s->rows = calloc(json_array_size(services) + 1, sizeof(*s->rows));
 	if (!s->rows)
 		return -1;
@@ -262,7 +255,7 @@ int cmd_top(struct superctl *sc)
 		long long next = cur.at_ms + INTERVAL_MS;
 		enum term_event ev = TERM_REDRAW;
 		while (ev == TERM_REDRAW) {
-			long long left = next - now_ms();
+			long long left = next - client_now_ms();
 			ev = term_wait(&term, left > 0 ? (int)left : 0);
 			if (ev == TERM_REDRAW && !sc->json)
 				show(&term, &cur);
@@ -283,7 +276,7 @@ int cmd_top(struct superctl *sc)
 			if (sample_take(&cur, reply, &prev) < 0)
 				break;
 		} else {
-			cur.at_ms = now_ms();
+			cur.at_ms = client_now_ms();
 			snprintf(cur.error, sizeof(cur.error), "superserverd at %s: %s",
 			         sc->client.path,
 			         cr == -ETIMEDOUT ? "no answer in time, asking again"

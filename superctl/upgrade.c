@@ -15,19 +15,12 @@
 #define POLL_MS                  100
 #define UPGRADE_WAIT_DEFAULT_SEC 65
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cmd_upgrade(struct superctl *sc)
 {
 	/* Without --timeout, wait as long as the daemon gives the new process (60 s) and
 	 * a little more, so that a slow start is not reported as a failure. */
 	double wait_sec = sc->timeout_given ? sc->timeout_sec : UPGRADE_WAIT_DEFAULT_SEC;
-	long long deadline = now_ms() + (long long)(wait_sec * 1000);
+	long long deadline = client_now_ms() + (long long)(wait_sec * 1000);
 	json_t *reply = NULL, *st = NULL;
 	long long old_pid, new_pid;
 	int r = superctl_call(sc, "upgrade", NULL, &reply);
@@ -47,7 +40,7 @@ int cmd_upgrade(struct superctl *sc)
 		json_decref(reply);
 		return SUPERCTL_OK;
 	}
-	for (r = SUPERCTL_FAILED; now_ms() < deadline; poll(NULL, 0, POLL_MS)) {
+	for (r = SUPERCTL_FAILED; client_now_ms() < deadline; poll(NULL, 0, POLL_MS)) {
 		/* A new connection each time: the old process hands the socket over and
 		 * drops the connections it holds. */
 		client_close(&sc->client);

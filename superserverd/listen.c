@@ -172,19 +172,12 @@ void listen_table_close_unused(struct listen_table *lt)
 			listener_close(l, false);
 			continue;
 		}
-		/* During an upgrade the old process serves it until the handover: it is
-		 * closed for good (file, fd store) only once we have taken over. */
-		if (l->adopted && l->refs == 0 && !lt->keep_files) {
-			log_notice(NULL,
-			           "socket %s from the previous process is no longer configured: "
-			           "closing it",
-			           l->key);
-			*p = l->next;
-			listener_close(l, true);
-			continue;
-		}
 		p = &l->next;
 	}
+	/* During an upgrade the old process serves them until the handover: they are
+	 * closed for good (file, fd store) only once we have taken over. */
+	if (!lt->keep_files)
+		listen_table_drop_adopted(lt, NULL, NULL);
 }
 
 void listen_table_drop_adopted(struct listen_table *lt, bool (*wanted)(const char *key, void *ud),
@@ -193,7 +186,7 @@ void listen_table_drop_adopted(struct listen_table *lt, bool (*wanted)(const cha
 	struct listener **p = &lt->head;
 	while (*p) {
 		struct listener *l = *p;
-		if (l->adopted && l->refs == 0 && !wanted(l->key, ud)) {
+		if (l->adopted && l->refs == 0 && (!wanted || !wanted(l->key, ud))) {
 			/* Before any bind: the same port on another address (127.0.0.1:P ->
 			 * 0.0.0.0:P) cannot be bound while this one listens. */
 			log_notice(NULL,

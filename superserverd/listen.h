@@ -23,9 +23,9 @@ void listen_table_free(struct listen_table *lt);
  * from systemd's fd store or from the process that re-executed us (see fdstore.h).
  * Returns how many, or a negative errno. */
 int listen_table_inherit(struct listen_table *lt);
-/* Closes for good the sockets of a previous process (fd store) that WANTED says the
- * configuration does not name: before anything is bound, since such a socket may hold
- * the port of an address that replaces it. */
+/* Closes for good the unused sockets of a previous process (fd store) that WANTED
+ * says the configuration does not name (WANTED NULL: every unused one): before anything is bound,
+ * since such a socket may hold the port of an address that replaces it. */
 void listen_table_drop_adopted(struct listen_table *lt, bool (*wanted)(const char *key, void *ud),
                                void *ud);
 /* Logs and closes passed sockets no service has taken (ours for good). Sockets of the

@@ -26,6 +26,7 @@
 #include "mpm/fork_acceptor.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
+#include "superserverd/image.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
@@ -291,7 +292,7 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
                         socklen_t peer_len, const struct sockaddr_storage *local,
                         socklen_t local_len, pid_t *pid_r)
 {
-	pid_t pid = fork();
+	pid_t pid = a->trimmed ? _Fork() : fork();
 
 	if (pid < 0)
 		return -errno;
@@ -552,6 +553,10 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
+	/* Modules keep the whole image: they may call any library, and rely on its
+	 * atfork handlers. */
+	if (ctx->conf->kind == HANDLER_BUILTIN)
+		a->trimmed = image_trim_for_children(a->name) > 0;
 	scoreboard_set_state(ctx->slot, WORKER_IDLE);
 	if (!ctx->handler)
 		return exec_env_init(&a->env, ctx->conf);

@@ -48,6 +48,9 @@ struct acceptor {
 	unsigned children;
 	bool full; /* children + headers reached max_children: listeners paused */
 	bool stopping;
+	/* Built-in connection processes are forked without the libraries they never
+	 * call (superserverd/image.h), and so with _Fork(). */
+	bool trimmed;
 	int epfd;
 	struct tag sig;
 	struct fork_listener *listeners;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "superserverd/config.h"
+#include "superserverd/image.h"
 #include "superserverd/log.h"
 #include "superserverd/master.h"
 #include "version.h"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 	struct diag d;
 	int check = 0, c;
 
+	image_note_start();
 	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

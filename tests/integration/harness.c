@@ -531,6 +531,28 @@ int h_children(pid_t parent, pid_t *pids, int max)
 	return n;
 }
 
+bool h_echoes(int fd, const char *msg)
+{
+	char buf[64];
+	size_t n = strlen(msg);
+
+	return n <= sizeof(buf) && h_write_all(fd, msg, n) == 0 &&
+	       h_read_n(fd, buf, n, 5000) == 0 && memcmp(buf, msg, n) == 0;
+}
+
+int h_count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int n = 0, c;
+
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
 bool h_wait_gone(pid_t pid, int timeout_ms)
 {
 	return H_DEADLINE_WAIT(kill(pid, 0) < 0 && errno == ESRCH, timeout_ms);

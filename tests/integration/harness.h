@@ -79,6 +79,11 @@ int h_write_all(int fd, const void *buf, size_t n);
 ssize_t h_exchange(const char *host, int port, const char *send, bool shut, char *buf, size_t cap,
                    int timeout_ms);
 
+/* Writes msg (at most 64 bytes) and reads the same bytes back (deadline 5 s). */
+bool h_echoes(int fd, const char *msg);
+/* Lines in a file (0 if it cannot be read). */
+int h_count_lines(const char *path);
+
 /* Pids of the daemon's direct children (service processes). Returns the count. */
 int h_children(pid_t parent, pid_t *pids, int max);
 /* Waits until `pid` has exited or been replaced (kill(pid,0) fails). */

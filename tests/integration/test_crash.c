@@ -16,14 +16,6 @@ static const char *const models[] = {
         "{model: event, workers: 1}",
 };
 
-static bool echoes(int fd, const char *msg)
-{
-	char buf[64];
-	size_t n = strlen(msg);
-	return h_write_all(fd, msg, n) == 0 && h_read_n(fd, buf, n, 5000) == 0 &&
-	       memcmp(buf, msg, n) == 0;
-}
-
 START_TEST(crash_replaced)
 {
 	struct daemon d = {0};
@@ -46,12 +38,12 @@ START_TEST(crash_replaced)
 	/* A connection to the other service stays open across the crash. */
 	int steady = h_connect("127.0.0.1", p_other);
 	ck_assert_int_ge(steady, 0);
-	ck_assert(echoes(steady, "before\n"));
+	ck_assert(h_echoes(steady, "before\n"));
 
 	/* The crashing service has served once: it is proven, so no throttling. */
 	int c = h_connect("127.0.0.1", p_crash);
 	ck_assert_int_ge(c, 0);
-	ck_assert(echoes(c, "fine\n"));
+	ck_assert(h_echoes(c, "fine\n"));
 	close(c);
 
 	int victim = h_connect("127.0.0.1", p_crash);
@@ -64,7 +56,7 @@ START_TEST(crash_replaced)
 	long long t0 = h_now_ms();
 	bool back = H_DEADLINE_WAIT(({
 		                            int fd = h_connect("127.0.0.1", p_crash);
-		                            bool ok = fd >= 0 && echoes(fd, "again\n");
+		                            bool ok = fd >= 0 && h_echoes(fd, "again\n");
 		                            if (fd >= 0)
 			                            close(fd);
 		                            ok;
@@ -74,7 +66,7 @@ START_TEST(crash_replaced)
 	ck_assert_msg(h_now_ms() - t0 <= 2000, "new connections took %lld ms", h_now_ms() - t0);
 
 	/* The other service never noticed: same process, same open connection. */
-	ck_assert(echoes(steady, "after\n"));
+	ck_assert(h_echoes(steady, "after\n"));
 	close(steady);
 	int n = h_children(d.pid, after, 8);
 	ck_assert_int_eq(n, 2);

@@ -337,15 +337,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ crashes */
 
-static bool echoes(int fd, const char *msg)
-{
-	char buf[64];
-	size_t n = strlen(msg);
-
-	return h_write_all(fd, msg, n) == 0 && h_read_n(fd, buf, n, 5000) == 0 &&
-	       memcmp(buf, msg, n) == 0;
-}
-
 /* EOF or a reset within the deadline; not a timeout, and no data. */
 static bool closed_by_peer(int fd, int timeout_ms)
 {
@@ -384,7 +375,7 @@ static void crash_under(const char *mpm)
 		fds[i] = h_connect("127.0.0.1", port);
 		ck_assert_int_ge(fds[i], 0);
 		snprintf(msg, sizeof(msg), "hello %d\n", i);
-		ck_assert_msg(echoes(fds[i], msg), "client %d not served", i);
+		ck_assert_msg(h_echoes(fds[i], msg), "client %d not served", i);
 	}
 	ck_assert_int_eq(h_write_all(fds[2], "please crash\n", 13), 0);
 	ck_assert(closed_by_peer(fds[2], 5000));
@@ -393,13 +384,13 @@ static void crash_under(const char *mpm)
 		if (i == 2)
 			continue;
 		snprintf(msg, sizeof(msg), "still here %d\n", i);
-		ck_assert_msg(echoes(fds[i], msg), "client %d lost with the crash", i);
+		ck_assert_msg(h_echoes(fds[i], msg), "client %d lost with the crash", i);
 	}
 	ck_assert(h_log_wait(&d, "killed by signal 11", 5000));
 	/* And new connections are still served. */
 	int fd = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(fd, 0);
-	ck_assert(echoes(fd, "afterwards\n"));
+	ck_assert(h_echoes(fd, "afterwards\n"));
 	close(fd);
 	for (int i = 0; i < N_CLIENTS; i++)
 		if (i != 2)

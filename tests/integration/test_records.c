@@ -30,18 +30,6 @@ static int connect_from(const char *src, int port)
 	return fd;
 }
 
-static int count_lines(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int n = 0, c;
-	if (!f)
-		return 0;
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 static json_t *line_of(const char *path, int want)
 {
 	FILE *f = fopen(path, "r");
@@ -92,15 +80,15 @@ START_TEST(json_records)
 	shutdown(fd, SHUT_WR);
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 5);
 	close(fd);
-	ck_assert(H_DEADLINE_WAIT(count_lines(log) == 1, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 1, 5000));
 	/* 2: refused by the access list. */
 	fd = connect_from("127.0.0.3", pe);
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 0);
 	close(fd);
-	ck_assert(H_DEADLINE_WAIT(count_lines(log) == 2, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 2, 5000));
 	/* 3: an exec'd program that exits with status 3. */
 	ck_assert_int_eq(h_exchange("127.0.0.1", px, "abc", true, buf, sizeof(buf), 5000), 3);
-	ck_assert(H_DEADLINE_WAIT(count_lines(log) == 3, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 3, 5000));
 
 	json_t *r = line_of(log, 0);
 	ck_assert_ptr_nonnull(r);
@@ -137,8 +125,8 @@ START_TEST(json_records)
 	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
 	ck_assert(h_log_wait(&d, "SIGUSR1", 5000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", pe, "x", true, buf, sizeof(buf), 5000), 1);
-	ck_assert(H_DEADLINE_WAIT(count_lines(log) == 1, 5000));
-	ck_assert_int_eq(count_lines(moved), 3);
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 1, 5000));
+	ck_assert_int_eq(h_count_lines(moved), 3);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST

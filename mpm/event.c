@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mpm/event_loop.h"
+#include "mpm/fdlimit.h"
 #include "superserverd/config.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
@@ -50,27 +51,18 @@ static unsigned event_workers(const struct service_conf *sc, const void *options
 	return (unsigned)o->workers;
 }
 
-/* Every connection is a descriptor, and the usual soft limit (1024) would cap a worker
- * far below max_connections. Raise it within the hard limit, unless the service sets
+/* Every connection is a descriptor: room for max_connections, unless the service sets
  * rlimits.nofile itself. */
 static void event_raise_nofile(struct event_loop *l)
 {
-	const struct service_conf *sc = l->ctx->conf;
 	rlim_t want = (rlim_t)l->max_conns + l->n_listen + EVENT_FD_MARGIN;
-	struct rlimit rl;
+	rlim_t got = fdlimit_raise(l->ctx->conf, l->name, want);
 
-	if (sc->rlimits[RLIM_NOFILE].set || getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
-	    rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warning(l->name, "cannot raise the descriptor limit to %llu: %s",
-		            (unsigned long long)rl.rlim_cur, strerror(errno));
-	else if (rl.rlim_cur < want)
+	if (got && got < want)
 		log_notice(l->name,
 		           "descriptor limit %llu is below max_connections (%u): accepting pauses "
 		           "when it is reached",
-		           (unsigned long long)rl.rlim_cur, l->max_conns);
+		           (unsigned long long)got, l->max_conns);
 }
 
 static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)

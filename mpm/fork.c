@@ -31,6 +31,9 @@
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
 
+/* After accept fails for want of descriptors or memory. */
+#define FORK_ACCEPT_BACKOFF_USEC (100 * 1000)
+
 struct fork_options {
 	uint64_t max_children;
 };
@@ -228,8 +231,13 @@ static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_stora
 	int pfd[2], r;
 	struct errpipe *p;
 
-	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (a->spare_pipe[0] >= 0) {
+		pfd[0] = a->spare_pipe[0];
+		pfd[1] = a->spare_pipe[1];
+		a->spare_pipe[0] = a->spare_pipe[1] = -1;
+	} else if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		return -errno;
+	}
 	/* The program's end must block like any normal stderr would. */
 	if (fcntl(pfd[1], F_SETFL, 0) < 0) {
 		r = -errno;
@@ -371,6 +379,31 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	}
 }
 
+/* Logged once per shortage (every retry at debug level), so that a long one does not
+ * flood the journal. */
+static void accept_backoff(struct acceptor *a, int err)
+{
+	log_msg(a->accept_failing ? LOG_DEBUG : LOG_WARNING, a->name,
+	        "cannot accept a connection: %s; retrying every %d ms", strerror(err),
+	        FORK_ACCEPT_BACKOFF_USEC / 1000);
+	a->accept_failing = true;
+	a->retry_at = scoreboard_now_usec() + FORK_ACCEPT_BACKOFF_USEC;
+}
+
+/* A program's stderr pipe is made before its connection is accepted: out of
+ * descriptors, the client then waits in the backlog instead of being accepted and
+ * dropped. */
+static bool exec_room(struct acceptor *a)
+{
+	if (a->ctx->handler || a->spare_pipe[0] >= 0)
+		return true;
+	if (pipe2(a->spare_pipe, O_CLOEXEC | O_NONBLOCK) == 0)
+		return true;
+	a->spare_pipe[0] = a->spare_pipe[1] = -1;
+	accept_backoff(a, errno);
+	return false;
+}
+
 static void accept_burst(struct acceptor *a, struct fork_listener *l)
 {
 	bool proxy = l->lc && l->lc->proxy_protocol;
@@ -384,7 +417,7 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 		int fd;
 
 		if (a->children + a->n_headers >= a->max_children ||
-		    (proxy && a->n_headers >= PROXY_ACCEPT_MAX_WAITING))
+		    (proxy && a->n_headers >= PROXY_ACCEPT_MAX_WAITING) || !exec_room(a))
 			break;
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
 		wait = admit_reserve(&a->admit, &tk);
@@ -398,9 +431,15 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
 				continue;
-			if (errno != EAGAIN)
-				log_warning(a->name, "accept: %s", strerror(errno));
+			/* Out of descriptors or memory: the listener stays readable, so
+			 * polling it again at once would spin. Clients wait in the backlog. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				accept_backoff(a, errno);
 			break;
+		}
+		if (a->accept_failing) {
+			a->accept_failing = false;
+			log_info(a->name, "accepting connections again");
 		}
 		if (proxy)
 			fork_proxy_accepted(a, l->lc, fd, &tk, &peer, plen);
@@ -569,6 +608,10 @@ static void cleanup(struct acceptor *a)
 	while (a->pipes)
 		pipe_close(a, a->pipes);
 	free_dead_pipes(a);
+	if (a->spare_pipe[0] >= 0) {
+		close(a->spare_pipe[0]);
+		close(a->spare_pipe[1]);
+	}
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->sig.fd >= 0)
@@ -585,7 +628,8 @@ static void cleanup(struct acceptor *a)
 
 static int fork_worker_main(const struct worker_ctx *ctx)
 {
-	struct acceptor a = {.epfd = -1, .sig = {.fd = -1}, .connlog = {.fd = -1}};
+	struct acceptor a = {
+	        .epfd = -1, .sig = {.fd = -1}, .connlog = {.fd = -1}, .spare_pipe = {-1, -1}};
 	struct epoll_event evs[64];
 	int r = setup(&a, ctx);
 

@@ -51,11 +51,13 @@ struct acceptor {
 	/* Built-in connection processes are forked without the libraries they never
 	 * call (superserverd/image.h), and so with _Fork(). */
 	bool trimmed;
+	bool accept_failing; /* out of descriptors or memory at the last try */
 	int epfd;
 	struct tag sig;
 	struct fork_listener *listeners;
 	struct errpipe *pipes;
 	struct errpipe *dead_pipes; /* closed this batch, freed after it */
+	int spare_pipe[2];          /* exec: the next program's stderr, made before accept */
 	struct exec_env env;
 	struct driver_limits limits;
 	struct child *table; /* open addressing by pid, linear probing */

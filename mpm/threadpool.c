@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "mpm/fdlimit.h"
 #include "mpm/tp_pool.h"
 #include "superserverd/config.h"
 #include "superserverd/log.h"
@@ -69,6 +70,9 @@ static int tp_start_threads(struct tp_pool *p)
 	return 0;
 }
 
+/* fs.nr_open's default: a soft limit above it cannot be set. */
+#define TP_NOFILE_WANT ((rlim_t)1 << 20)
+
 static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 {
 	const struct tp_options *o = ctx->conf->mpm.options;
@@ -83,6 +87,9 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 	p->limits.max_duration_usec = ctx->conf->limits.max_duration_usec;
 	p->n_threads = (unsigned)o->threads;
 	p->cap = (unsigned)(o->threads + o->queue);
+	/* Idle connections hold no thread but each holds a descriptor: there is no bound
+	 * but the descriptor limit, so take what the hard limit allows. */
+	(void)fdlimit_raise(ctx->conf, p->name, TP_NOFILE_WANT);
 
 	/* Before the first thread: every thread inherits the mask, so the signals reach
 	 * only the signalfd. SIGHUP stays blocked and unread: reload is the master's. */

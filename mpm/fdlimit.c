@@ -1,0 +1,31 @@
+/*
+ * Raising the descriptor limit for models that hold many connections per process. The
+ * usual soft limit is 1024 (systemd's default keeps the hard limit at 524288 for
+ * programs that raise it themselves), which would cap a process far below its model's
+ * capacity; select() is never used here, so a higher limit is safe.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mpm/fdlimit.h"
+#include "superserverd/log.h"
+
+rlim_t fdlimit_raise(const struct service_conf *sc, const char *who, rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (sc->rlimits[RLIM_NOFILE].set || rl.rlim_cur >= want)
+		return rl.rlim_cur;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (rl.rlim_cur <= was)
+		return was;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warning(who, "cannot raise the descriptor limit to %llu: %s",
+		            (unsigned long long)rl.rlim_cur, strerror(errno));
+		return was;
+	}
+	return rl.rlim_cur;
+}

@@ -562,6 +562,13 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 		yerror(l->diag, ref->yd, kn, path,
 		       "args are for builtin and module services (a program takes its arguments "
 		       "in exec)");
+	/* A typo is never silently ignored; neither is an option no built-in reads. */
+	if (sc->kind == HANDLER_BUILTIN && ymap_get(ref->yd, m, "args", &kn)) {
+		const struct ss_handler *h = builtin_find(sc->builtin);
+		if (h && !h->setup)
+			yerror(l->diag, ref->yd, kn, path, "the built-in '%s' takes no args",
+			       sc->builtin);
+	}
 	config_service_merge(l, sc, &own);
 	config_part_free(&own);
 }

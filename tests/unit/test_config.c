@@ -231,7 +231,6 @@ START_TEST(every_key)
 	        "on}\n"
 	        "      - {address: 'unix:/tmp/ss-test/2.sock', owner: '1234', group: '4321'}\n"
 	        "    builtin: echo\n"
-	        "    args: {greeting: hello, count: '3'}\n"
 	        "    mpm: {model: fork, max_children: 8}\n"
 	        "    user: nobody\n"
 	        "    group: '0'\n"
@@ -284,13 +283,12 @@ START_TEST(every_key)
 	ck_assert_int_eq(sc->kind, HANDLER_BUILTIN);
 	ck_assert_str_eq(sc->builtin, "echo");
 	ck_assert_ptr_null(sc->exec_argv);
-	ck_assert_uint_eq(sc->n_args, 2);
-	ck_assert_str_eq(config_args_get(sc, "greeting"), "hello");
-	ck_assert_str_eq(config_args_get(sc, "count"), "3");
+	/* args: a module's (module_forms); a built-in takes none (error_table). */
+	ck_assert_uint_eq(sc->n_args, 0);
 	ck_assert_ptr_null(config_args_get(sc, "nothing"));
 
 	ck_assert_uint_eq(max_children(sc), 8);
-	ck_assert_int_eq(sc->mpm.pos.line, 18);
+	ck_assert_int_eq(sc->mpm.pos.line, 17);
 	ck_assert_int_eq(sc->mpm.pos.col, 10);
 
 	ck_assert(sc->user_explicit);
@@ -1156,11 +1154,6 @@ static const struct {
          "services:\n"
          "  a: {listen: '127.0.0.1:1', builtin: time}\n",
          "a", false},
-        {"an argument changed",
-         "defaults: {environment: {A: '1'}}\n"
-         "services:\n"
-         "  a: {listen: '127.0.0.1:1', builtin: echo, args: {x: y}}\n",
-         "a", false},
         {"a value imitating two",
          "services:\n"
          "  a: {listen: '127.0.0.1:1', builtin: echo, environment: {A: "
@@ -1425,8 +1418,10 @@ static const struct {
         {NOBODY, SVC "{listen: '127.0.0.1:7', exec: /bin/cat, args: {a: b}}\n", "args",
          "services.e: args are for builtin and module services (a program takes its arguments in "
          "exec)"},
-        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, args: {a: [1]}}\n", "[1]",
+        {NOBODY, SVC "{listen: '127.0.0.1:7', module: '{D}/m.so', args: {a: [1]}}\n", "[1]",
          "services.e.args.a: expected a string, got a list"},
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, args: {a: b}}\n", "args",
+         "services.e: the built-in 'echo' takes no args"},
         /* listen */
         {NOBODY, SVC "{listen: '127.0.0.1:99999', builtin: echo}\n", "'127",
          "services.e.listen: invalid address '127.0.0.1:99999': the port must be between 1 and "

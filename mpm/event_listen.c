@@ -20,9 +20,6 @@
 /* accept4 calls per listener event: enough to empty a burst, bounded so a flood on one
  * listener cannot starve the connections already open. */
 #define EVENT_ACCEPT_BURST 64
-/* After EMFILE, ENFILE or ENOMEM the listener stays readable: pause instead of spinning
- * on a failing accept, and try again after this long. */
-#define EVENT_ACCEPT_RETRY_USEC (100 * 1000)
 
 void event_listen_enable(struct event_loop *l, bool on)
 {
@@ -83,9 +80,8 @@ static void event_listen_full(struct event_loop *l)
 
 static void event_listen_pause(struct event_loop *l, int err)
 {
-	log_warning(l->name, "accept: %s: not accepting for %d ms", strerror(err),
-	            EVENT_ACCEPT_RETRY_USEC / 1000);
-	l->accept_retry_at = conn_now_usec() + EVENT_ACCEPT_RETRY_USEC;
+	accept_shortage_begin(&l->shortage, l->name, err);
+	l->accept_retry_at = conn_now_usec() + ACCEPT_RETRY_USEC;
 	event_listen_enable(l, false);
 }
 
@@ -121,14 +117,14 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return; /* another worker was faster */
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
+			if (accept_shortage_errno(errno)) {
 				event_listen_pause(l, errno);
 				return;
 			}
 			log_warning(l->name, "accept: %s", strerror(errno));
 			return;
 		}
+		accept_shortage_end(&l->shortage, l->name);
 		if (proxy) {
 			event_proxy_accepted(l, lst, fd, &tk, &peer, plen);
 			continue;

@@ -17,6 +17,7 @@
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/event_timers.h"
+#include "mpm/fdlimit.h"
 #include "mpm/mpm.h"
 #include "mpm/proxy_accept.h"
 
@@ -78,6 +79,7 @@ struct event_loop {
 	unsigned max_conns;
 	uint64_t turn;            /* loop iterations, for the once-per-turn writable bound */
 	uint64_t accept_retry_at; /* accepting paused after EMFILE & co. until then; 0 = no */
+	struct accept_shortage shortage;
 
 	struct event_fifo idle;  /* by last byte from the peer (period = idle_timeout) */
 	struct event_fifo life;  /* by start (period = max_duration) */

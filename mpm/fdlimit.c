@@ -1,5 +1,6 @@
 /*
- * Raising the descriptor limit for models that hold many connections per process. The
+ * Raising the descriptor limit for models that hold many connections per process, and
+ * the log of accept() running out of descriptors or memory. The
  * usual soft limit is 1024 (systemd's default keeps the hard limit at 524288 for
  * programs that raise it themselves), which would cap a process far below its model's
  * capacity; select() is never used here, so a higher limit is safe.
@@ -28,4 +29,25 @@ rlim_t fdlimit_raise(const struct service_conf *sc, const char *who, rlim_t want
 		return was;
 	}
 	return rl.rlim_cur;
+}
+
+bool accept_shortage_errno(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+void accept_shortage_begin(struct accept_shortage *s, const char *who, int err)
+{
+	log_msg(s->on ? LOG_DEBUG : LOG_WARNING, who,
+	        "cannot accept a connection: %s; retrying every %d ms", strerror(err),
+	        ACCEPT_RETRY_USEC / 1000);
+	s->on = true;
+}
+
+void accept_shortage_end(struct accept_shortage *s, const char *who)
+{
+	if (!s->on)
+		return;
+	s->on = false;
+	log_info(who, "accepting connections again");
 }

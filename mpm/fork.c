@@ -31,9 +31,6 @@
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
 
-/* After accept fails for want of descriptors or memory. */
-#define FORK_ACCEPT_BACKOFF_USEC (100 * 1000)
-
 struct fork_options {
 	uint64_t max_children;
 };
@@ -379,15 +376,10 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	}
 }
 
-/* Logged once per shortage (every retry at debug level), so that a long one does not
- * flood the journal. */
 static void accept_backoff(struct acceptor *a, int err)
 {
-	log_msg(a->accept_failing ? LOG_DEBUG : LOG_WARNING, a->name,
-	        "cannot accept a connection: %s; retrying every %d ms", strerror(err),
-	        FORK_ACCEPT_BACKOFF_USEC / 1000);
-	a->accept_failing = true;
-	a->retry_at = scoreboard_now_usec() + FORK_ACCEPT_BACKOFF_USEC;
+	accept_shortage_begin(&a->shortage, a->name, err);
+	a->retry_at = scoreboard_now_usec() + ACCEPT_RETRY_USEC;
 }
 
 /* A program's stderr pipe is made before its connection is accepted: out of
@@ -437,10 +429,7 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 				accept_backoff(a, errno);
 			break;
 		}
-		if (a->accept_failing) {
-			a->accept_failing = false;
-			log_info(a->name, "accepting connections again");
-		}
+		accept_shortage_end(&a->shortage, a->name);
 		if (proxy)
 			fork_proxy_accepted(a, l->lc, fd, &tk, &peer, plen);
 		else

@@ -14,6 +14,7 @@
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/exec_env.h"
+#include "mpm/fdlimit.h"
 #include "mpm/mpm.h"
 #include "mpm/proxy_accept.h"
 
@@ -51,7 +52,7 @@ struct acceptor {
 	/* Built-in connection processes are forked without the libraries they never
 	 * call (superserverd/image.h), and so with _Fork(). */
 	bool trimmed;
-	bool accept_failing; /* out of descriptors or memory at the last try */
+	struct accept_shortage shortage;
 	int epfd;
 	struct tag sig;
 	struct fork_listener *listeners;

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mpm/fdlimit.h"
 #include "mpm/admit.h"
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
@@ -167,6 +168,7 @@ struct worker {
 	bool stopping;
 	struct admit admit;
 	struct connlog connlog;
+	struct accept_shortage shortage;
 };
 
 static void serve_one(struct worker *w, int lfd)
@@ -193,10 +195,17 @@ static void serve_one(struct worker *w, int lfd)
 	if (fd < 0) {
 		admit_unreserve(&w->admit, &tk);
 		/* Another process won the race, or the client gave up: both fine. */
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-			log_warning(ctx->conf->name, "accept: %s", strerror(errno));
+		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			return;
+		/* Out of descriptors or memory: the listener stays readable, and trying again
+		 * at once would spin. The client waits in the backlog (a stop signal ends the
+		 * pause early). */
+		accept_shortage_begin(&w->shortage, ctx->conf->name, errno);
+		struct pollfd p = {.fd = w->sigfd, .events = POLLIN};
+		poll(&p, 1, ACCEPT_RETRY_USEC / 1000);
 		return;
 	}
+	accept_shortage_end(&w->shortage, ctx->conf->name);
 	/* Which listener: its PROXY protocol setting decides who the peer is. */
 	const struct listen_conf *lc = NULL;
 	for (size_t i = 0; i < ctx->n_listen; i++)

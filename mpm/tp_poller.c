@@ -40,8 +40,7 @@
 #define TP_ACCEPT_BURST 64
 /* Out of descriptors or memory: the listener stays readable, so it is left out of the
  * epoll set for this long instead of being retried in a tight loop. */
-#define TP_ACCEPT_BACKOFF_USEC (100 * 1000)
-#define TP_BUSY_RECHECK_USEC   (100 * 1000)
+#define TP_BUSY_RECHECK_USEC (100 * 1000)
 
 #define tp_conn_of(node, member)                                                                   \
 	((struct tp_conn *)(void *)((char *)(node)-offsetof(struct tp_conn, member)))
@@ -249,6 +248,7 @@ static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
 			r = -errno;
 			goto backoff;
 		}
+		accept_shortage_end(&p->shortage, p->name);
 		if (proxy) {
 			tp_header_accepted(p, l->lc, fd, &tk, &peer, plen);
 			continue;
@@ -259,9 +259,8 @@ static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
 	}
 	return;
 backoff:
-	log_warning(p->name, "cannot accept a connection: %s; retrying in %d ms", strerror(-r),
-	            TP_ACCEPT_BACKOFF_USEC / 1000);
-	p->accept_resume_usec = conn_now_usec() + TP_ACCEPT_BACKOFF_USEC;
+	accept_shortage_begin(&p->shortage, p->name, -r);
+	p->accept_resume_usec = conn_now_usec() + ACCEPT_RETRY_USEC;
 }
 
 /* ON: accepting at all. A PROXY listener also waits while too many headers are being

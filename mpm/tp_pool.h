@@ -35,6 +35,7 @@
 #include "mpm/connlog.h"
 #include "mpm/conn.h"
 #include "mpm/driver.h"
+#include "mpm/fdlimit.h"
 #include "mpm/mpm.h"
 #include "mpm/proxy_accept.h"
 #include "mpm/tp_fifo.h"
@@ -119,6 +120,7 @@ struct tp_pool {
 	bool listening; /* accepting at all (each listener's state is its `armed`) */
 	bool stopping;
 	uint64_t accept_resume_usec; /* after running out of fds or memory */
+	struct accept_shortage shortage;
 
 	/* The poller's counts and lists. */
 	unsigned live;           /* open connections in this process */

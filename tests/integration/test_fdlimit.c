@@ -1,8 +1,10 @@
 /* Descriptor limits: threadpool and event processes raise their soft limit (unless the
  * service sets rlimits.nofile), a fork acceptor does not (its programs would inherit
  * it); and a fork acceptor out of descriptors leaves clients in the backlog rather than
- * accepting and dropping them, and serves them once descriptors are free. */
+ * accepting and dropping them, and serves them once descriptors are free. A process
+ * out of descriptors never spins on its listener. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +154,102 @@ START_TEST(fork_exec_out_of_descriptors)
 }
 END_TEST
 
+/* Descriptors open in pid. */
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The lowest descriptor number free in pid: the one its next open() gets. */
+static int lowest_free_fd(pid_t pid)
+{
+	char path[64];
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+		if (access(path, F_OK) < 0)
+			return fd;
+	}
+	return -1;
+}
+
+static int count_in_log(struct daemon *d, const char *s)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen(d->log, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, s) != NULL;
+	fclose(f);
+	return n;
+}
+
+#define SHORT_YAML                                                                                 \
+	"log: {level: debug}\n" /* every retry, not only the first, is in the log */               \
+	"services:\n"                                                                              \
+	"  e: {listen: ['127.0.0.1:%d'], builtin: echo, rlimits: {nofile: %d}, mpm: %s}\n"
+
+static const char *const one_process[] = {
+        "{model: prefork, start: 1, min_spare: 1, max_spare: 1, max_workers: 1}",
+        "{model: threadpool, processes: 1, threads: 2}",
+        "{model: event, workers: 1}",
+};
+
+/* A service process without a spare descriptor: accept fails, and the process pauses
+ * between tries instead of spinning on a listener that stays readable. */
+START_TEST(out_of_descriptors_no_spin)
+{
+	const char *mpm = one_process[_i];
+	struct daemon d = {0};
+	int port = h_free_port(), base;
+
+	/* First, which descriptors the process holds when idle: one fewer than while it
+	 * serves a connection. */
+	ck_assert_int_eq(h_start(&d, SHORT_YAML, port, 64, mpm), 0);
+	pid_t w = service_pid(&d);
+	int fd = h_connect("127.0.0.1", port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(h_echoes(fd, "x\n"));
+	int serving = count_fds(w);
+	ck_assert_int_gt(serving, 1);
+	close(fd);
+	ck_assert(H_DEADLINE_WAIT(count_fds(w) == serving - 1, 5000));
+	/* The limit bounds descriptor numbers: at the lowest free one, none is left. */
+	base = lowest_free_fd(w);
+	ck_assert_int_gt(base, 2);
+	ck_assert_int_eq(h_stop(&d), 0);
+
+	/* Then a limit that leaves it none: the next connection cannot be accepted. */
+	memset(&d, 0, sizeof(d));
+	ck_assert_int_eq(h_start(&d, SHORT_YAML, port, base, mpm), 0);
+	fd = h_connect("127.0.0.1", port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_msg(h_log_wait(&d, "cannot accept a connection: Too many open files", 5000), "%s",
+	              mpm);
+	int first = count_in_log(&d, "cannot accept a connection");
+	/* Spinning would log thousands of times in this pause; pausing, a handful. */
+	h_pause_ms(500);
+	int later = count_in_log(&d, "cannot accept a connection");
+	ck_assert_msg(later - first <= 10, "%s: %d more tries in 500 ms", mpm, later - first);
+	close(fd);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("descriptor limits");
@@ -162,6 +260,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, raised_by_model);
 	tcase_add_test(tc, fork_exec_out_of_descriptors);
+	tcase_add_loop_test(tc, out_of_descriptors_no_spin, 0,
+	                    (int)(sizeof(one_process) / sizeof(one_process[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

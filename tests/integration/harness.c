@@ -42,6 +42,21 @@ void h_pause_ms(int ms)
 /* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
  * the kernel hands to some test's client socket a moment later could not be bound by the
  * daemon. Free means bindable on every address, for services listening on 0.0.0.0. */
+/* Ports this process has handed out: one test takes several before binding any, and
+ * a random draw must not give it the same port twice. */
+static int ports_given[256];
+static size_t n_ports_given;
+
+static bool port_given(int port)
+{
+	size_t n = sizeof(ports_given) / sizeof(ports_given[0]);
+
+	for (size_t i = 0; i < n_ports_given && i < n; i++)
+		if (ports_given[i] == port)
+			return true;
+	return false;
+}
+
 int h_free_port(void)
 {
 	for (int tries = 0; tries < 1000; tries++) {
@@ -51,6 +66,8 @@ int h_free_port(void)
 		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
 			return -1;
 		int port = 20000 + (int)(v % 12000);
+		if (port_given(port))
+			continue;
 		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 		if (fd < 0)
@@ -58,8 +75,11 @@ int h_free_port(void)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
 		close(fd);
-		if (r == 0)
+		if (r == 0) {
+			ports_given[n_ports_given++ %
+			            (sizeof(ports_given) / sizeof(ports_given[0]))] = port;
 			return port;
+		}
 	}
 	return -1;
 }

@@ -3,7 +3,8 @@
  * the log of accept() running out of descriptors or memory. The
  * usual soft limit is 1024 (systemd's default keeps the hard limit at 524288 for
  * programs that raise it themselves), which would cap a process far below its model's
- * capacity; select() is never used here, so a higher limit is safe.
+ * capacity. superserverd never uses select(), and docs/modules.md tells module authors
+ * not to either, so a higher limit is safe.
  */
 #include <errno.h>
 #include <string.h>

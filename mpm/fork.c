@@ -425,8 +425,10 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 				continue;
 			/* Out of descriptors or memory: the listener stays readable, so
 			 * polling it again at once would spin. Clients wait in the backlog. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
+			if (accept_shortage_errno(errno))
 				accept_backoff(a, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warning(a->name, "accept: %s", strerror(errno));
 			break;
 		}
 		accept_shortage_end(&a->shortage, a->name);

@@ -11,9 +11,18 @@
  * (-z now), libsystemd (bound at start too) and libc and jansson, which bind lazily. A
  * lazy binding walks the global scope in order until the symbol is found, reading each
  * object's hash table; so a library is left out only if every kept library comes
- * before it. CMakeLists.txt links the kept ones first to make that so. Atfork handlers
+ * before it. CMakeLists.txt links the kept ones first to make that so. And only when
+ * the kept ones are exactly those: anything else loaded at start (a sanitizer runtime,
+ * an LD_PRELOAD) may bind lazily, walk the list of objects (a sanitizer's report does)
+ * or otherwise reach a left-out library, so then nothing is left out. Atfork handlers
  * are the other way a left-out library's code could run in the child: the caller
- * forks with _Fork(), which runs none.
+ * forks with _Fork(), which runs none (libsystemd's, which resets its cached pid, is
+ * not needed: the journal sender does not use it).
+ *
+ * What a built-in's connection process must therefore not do: dlopen (directly, or
+ * through NSS modules, iconv or backtrace()), walk the loaded objects (dladdr,
+ * dl_iterate_phdr), or exit() instead of _exit(). The built-ins, the driver, the
+ * scoreboard, the connection records and the log do none of these.
  */
 #include <errno.h>
 #include <link.h>
@@ -26,6 +35,13 @@
 #include "superserverd/log.h"
 
 #define IMAGE_MAX_OBJECTS 128
+
+/* The objects a built-in's connection process uses, by name prefix (the main program
+ * has an empty name); anything else loaded at start turns the trim off. */
+static const char *const kept[] = {
+        "linux-vdso.so.", "linux-gate.so.", "libc.so.",       "ld-linux",
+        "ld64.so.",       "libsystemd.so.", "libjansson.so.",
+};
 
 /* Libraries a built-in's connection process never calls, by soname prefix. */
 static const char *const leave_out[] = {
@@ -71,14 +87,24 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static bool is_candidate(const char *name)
+static bool has_prefix(const char *name, const char *const *list, size_t n)
 {
 	const char *b = base_name(name);
 
-	for (size_t i = 0; i < sizeof(leave_out) / sizeof(leave_out[0]); i++)
-		if (strncmp(b, leave_out[i], strlen(leave_out[i])) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(b, list[i], strlen(list[i])) == 0)
 			return true;
 	return false;
+}
+
+static bool is_candidate(const char *name)
+{
+	return has_prefix(name, leave_out, sizeof(leave_out) / sizeof(leave_out[0]));
+}
+
+static bool is_known_kept(const char *name)
+{
+	return name[0] == '\0' || has_prefix(name, kept, sizeof(kept) / sizeof(kept[0]));
 }
 
 static int collect(struct dl_phdr_info *info, size_t size, void *data)
@@ -136,6 +162,14 @@ int image_trim_for_children(const char *who)
 	dl_iterate_phdr(collect, &s);
 	if (s.overflow)
 		return 0;
+	for (size_t i = 0; i < s.n && (int)i < (start_objects < 0 ? (int)s.n : start_objects); i++)
+		if (!s.obj[i].candidate && !is_known_kept(s.obj[i].name)) {
+			log_debug(who,
+			          "connection processes leave out 0 of %zu loaded objects (%s is "
+			          "loaded)",
+			          s.n, base_name(s.obj[i].name));
+			return 0;
+		}
 	for (size_t i = 0; i < s.n; i++)
 		if (s.obj[i].in_scope && !s.obj[i].candidate)
 			last_kept = i;

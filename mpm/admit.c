@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "mpm/admit.h"
+#include "mpm/connlog.h"
 #include "superserverd/cidr.h"
 
 #define ADMIT_TABLE_SIZE      16384 /* sources tracked at once per service */
@@ -348,4 +349,16 @@ void admit_reclaim(struct scoreboard *sb, unsigned slot_index)
 		if (e && e - 1 < sb->n_sources)
 			atomic_fetch_sub(&scoreboard_sources(sb)[e - 1].count, 1);
 	}
+}
+
+bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
+                socklen_t peer_len, struct admit_ticket *t)
+{
+	int reason = admit_check(a, fd, peer, peer_len, t);
+
+	if (reason < 0)
+		return true;
+	connlog_rejected(cl, peer, peer_len, fd, reason);
+	admit_refuse(a, fd, reason);
+	return false;
 }

@@ -57,6 +57,12 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
                 struct admit_ticket *t);
 /* Sends the banner if configured and the reason is an overload, then closes fd. */
 void admit_refuse(struct admit *a, int fd, int reason);
+
+struct connlog;
+/* admit_check, and for a rejection its connection record and admit_refuse: what every
+ * model does with a client. True to serve it; false when it was turned away. */
+bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
+                socklen_t peer_len, struct admit_ticket *t);
 /* The connection has ended, however it ended. */
 void admit_release(struct admit *a, struct admit_ticket *t);
 

@@ -25,8 +25,7 @@ void event_listen_enable(struct event_loop *l, bool on)
 {
 	for (size_t i = 0; i < l->n_listen; i++) {
 		struct event_listener *lst = &l->listeners[i];
-		bool want = on && (!lst->lc || !lst->lc->proxy_protocol ||
-		                   l->headers < PROXY_ACCEPT_MAX_WAITING);
+		bool want = on && proxy_accept_room(lst->lc, l->headers);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
 
 		if (lst->tag.fd < 0 || want == lst->armed)
@@ -97,10 +96,9 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 		socklen_t plen = sizeof(peer);
 		struct admit_ticket tk;
 		uint64_t wait;
-		int reason;
 
 		if (!l->listening || t->fd < 0 || l->live + l->headers >= l->max_conns ||
-		    (proxy && l->headers >= PROXY_ACCEPT_MAX_WAITING))
+		    !proxy_accept_room(lst->lc, l->headers))
 			break;
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
 		wait = admit_reserve(&l->admit, &tk);
@@ -129,12 +127,8 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 			event_proxy_accepted(l, lst, fd, &tk, &peer, plen);
 			continue;
 		}
-		reason = admit_check(&l->admit, fd, (struct sockaddr *)&peer, plen, &tk);
-		if (reason >= 0) {
-			connlog_rejected(&l->connlog, (struct sockaddr *)&peer, plen, fd, reason);
-			admit_refuse(&l->admit, fd, reason);
+		if (!admit_gate(&l->admit, &l->connlog, fd, (struct sockaddr *)&peer, plen, &tk))
 			continue;
-		}
 		event_conn_start(l, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
 	}
 	if (l->listening && l->live + l->headers >= l->max_conns)

@@ -30,12 +30,18 @@ static void event_proxy_finish(struct event_loop *l, struct event_conn *ec)
 	l->headers--;
 }
 
-static void event_proxy_refuse(struct event_loop *l, struct event_conn *ec, const char *why)
+/* After its connection was refused: the socket was ours alone, so closing it also took
+ * it out of the epoll set. */
+static void event_proxy_forget(struct event_loop *l, struct event_conn *ec)
 {
-	/* The socket is ours alone: closing it also takes it out of the epoll set. */
-	proxy_accept_refuse(ec->proxy, &l->admit, &l->connlog, why);
 	event_proxy_finish(l, ec);
 	event_pool_bury(l, ec);
+}
+
+static void event_proxy_refuse(struct event_loop *l, struct event_conn *ec, const char *why)
+{
+	proxy_accept_refuse(ec->proxy, &l->admit, &l->connlog, why);
+	event_proxy_forget(l, ec);
 }
 
 /* The header is complete: admission for the client it named, then the handler starts.
@@ -45,11 +51,7 @@ static void event_proxy_admit(struct event_loop *l, struct event_conn *ec, struc
 {
 	const struct sockaddr *peer = (struct sockaddr *)&pa->peer;
 	const struct sockaddr *local = (struct sockaddr *)&pa->local;
-	int reason = admit_check(&l->admit, pa->fd, peer, pa->peer_len, &pa->ticket);
-
-	if (reason >= 0) {
-		connlog_rejected(&l->connlog, peer, pa->peer_len, pa->fd, reason);
-		admit_refuse(&l->admit, pa->fd, reason);
+	if (!admit_gate(&l->admit, &l->connlog, pa->fd, peer, pa->peer_len, &pa->ticket)) {
 		if (ec)
 			event_pool_bury(l, ec);
 		return;
@@ -71,24 +73,13 @@ void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int 
 {
 	struct proxy_accept pa;
 	struct event_conn *ec;
-	char err[256];
-	int r;
+	int r = proxy_accept_open(&pa, lst->lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
+	                          conn_now_usec(), &l->admit, &l->connlog);
 
-	if (proxy_accept_begin(&pa, lst->lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
-	                       conn_now_usec(), err, sizeof(err)) < 0) {
-		proxy_accept_refuse(&pa, &l->admit, &l->connlog, err);
-		return;
-	}
-	/* A proxy usually sends the header with the connection: no need to wait for it. */
-	r = proxy_accept_step(&pa, err, sizeof(err));
-	if (r == PROXY_DONE) {
+	if (r == PROXY_DONE)
 		event_proxy_admit(l, NULL, &pa);
+	if (r != PROXY_NEED_MORE)
 		return;
-	}
-	if (r == PROXY_ERROR) {
-		proxy_accept_refuse(&pa, &l->admit, &l->connlog, err);
-		return;
-	}
 	ec = event_pool_get(l);
 	if (!ec) {
 		proxy_accept_refuse(&pa, &l->admit, &l->connlog, "out of memory");
@@ -105,11 +96,8 @@ void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int 
 	l->headers++;
 	/* Level-triggered like every connection of the loop; event_conn_watch adjusts the
 	 * mask once the handler runs. */
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &ec->tag};
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
-		log_warning(l->name, "cannot wait for a PROXY header: %s", err);
-		event_proxy_refuse(l, ec, err);
+	if (proxy_accept_watch(ec->proxy, l->epfd, &ec->tag, &l->admit, &l->connlog) < 0) {
+		event_proxy_forget(l, ec);
 		return;
 	}
 	ec->in_epoll = true;
@@ -119,8 +107,7 @@ void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int 
 
 void event_proxy_event(struct event_loop *l, struct event_conn *ec)
 {
-	char err[256];
-	int r = proxy_accept_step(ec->proxy, err, sizeof(err));
+	int r = proxy_accept_advance(ec->proxy, &l->admit, &l->connlog);
 
 	if (r == PROXY_NEED_MORE)
 		return;
@@ -129,7 +116,7 @@ void event_proxy_event(struct event_loop *l, struct event_conn *ec)
 		event_proxy_finish(l, ec);
 		event_proxy_admit(l, ec, &pa);
 	} else {
-		event_proxy_refuse(l, ec, err);
+		event_proxy_forget(l, ec);
 	}
 	event_listen_update(l);
 }
@@ -143,10 +130,9 @@ void event_proxy_expire(struct event_loop *l, uint64_t now)
 
 		while ((k = event_fifo_expired(&l->listeners[i].headers, now))) {
 			struct event_conn *ec = event_container_of(k, struct event_conn, header);
-			char err[128];
 
-			proxy_accept_timeout_reason(ec->proxy, err, sizeof(err));
-			event_proxy_refuse(l, ec, err);
+			proxy_accept_expire(ec->proxy, &l->admit, &l->connlog);
+			event_proxy_forget(l, ec);
 			any = true;
 		}
 	}

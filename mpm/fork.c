@@ -125,8 +125,7 @@ void fork_listen_update(struct acceptor *a)
 
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
 		struct fork_listener *l = &a->listeners[i];
-		bool want = open && (!l->lc || !l->lc->proxy_protocol ||
-		                     a->n_headers < PROXY_ACCEPT_MAX_WAITING);
+		bool want = open && proxy_accept_room(l->lc, a->n_headers);
 		struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->tag};
 
 		if (l->tag.fd < 0 || want == l->armed)
@@ -341,14 +340,11 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
                 const struct sockaddr_storage *local, socklen_t local_len)
 {
 	pid_t pid = 0;
-	int r, reason;
+	int r;
 
-	reason = admit_check(&a->admit, fd, (const struct sockaddr *)peer, peer_len, ticket);
-	if (reason >= 0) {
-		connlog_rejected(&a->connlog, (const struct sockaddr *)peer, peer_len, fd, reason);
-		admit_refuse(&a->admit, fd, reason);
+	if (!admit_gate(&a->admit, &a->connlog, fd, (const struct sockaddr *)peer, peer_len,
+	                ticket))
 		return;
-	}
 	uint64_t start = scoreboard_now_usec();
 	if (a->ctx->handler)
 		r = fork_handler(a, fd, peer, peer_len, local, local_len, &pid);
@@ -398,8 +394,6 @@ static bool exec_room(struct acceptor *a)
 
 static void accept_burst(struct acceptor *a, struct fork_listener *l)
 {
-	bool proxy = l->lc && l->lc->proxy_protocol;
-
 	/* Bounded so one busy listener cannot starve the others or the signal fd. */
 	for (int burst = 0; burst < 64 && !a->stopping; burst++) {
 		struct sockaddr_storage peer;
@@ -409,7 +403,7 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 		int fd;
 
 		if (a->children + a->n_headers >= a->max_children ||
-		    (proxy && a->n_headers >= PROXY_ACCEPT_MAX_WAITING) || !exec_room(a))
+		    !proxy_accept_room(l->lc, a->n_headers) || !exec_room(a))
 			break;
 		/* Over the service's rate or connection limit: clients wait in the backlog. */
 		wait = admit_reserve(&a->admit, &tk);
@@ -432,7 +426,7 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 			break;
 		}
 		accept_shortage_end(&a->shortage, a->name);
-		if (proxy)
+		if (l->lc && l->lc->proxy_protocol)
 			fork_proxy_accepted(a, l->lc, fd, &tk, &peer, plen);
 		else
 			fork_serve(a, fd, &tk, &peer, plen, NULL, 0);

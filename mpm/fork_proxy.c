@@ -60,11 +60,13 @@ static void fork_header_unlink(struct acceptor *a, struct fork_header *h)
 	a->n_headers--;
 }
 
-/* Out of the loop's hands: the socket leaves the epoll set (a program keeps a copy of
- * it, which would otherwise stay registered and readable). */
+/* Out of the loop's hands. A socket still open leaves the epoll set (a program keeps a
+ * copy of it, which would otherwise stay registered and readable); a refused one left
+ * it when it was closed. */
 static void fork_header_release(struct acceptor *a, struct fork_header *h)
 {
-	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 && errno != ENOENT)
+	if (h->pa.fd >= 0 && epoll_ctl(a->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 &&
+	    errno != ENOENT)
 		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
 	fork_header_unlink(a, h);
 }
@@ -81,24 +83,13 @@ void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int f
 {
 	struct proxy_accept pa;
 	struct fork_header *h;
-	char err[256];
-	int r;
+	int r = proxy_accept_open(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
+	                          scoreboard_now_usec(), &a->admit, &a->connlog);
 
-	if (proxy_accept_begin(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
-	                       scoreboard_now_usec(), err, sizeof(err)) < 0) {
-		proxy_accept_refuse(&pa, &a->admit, &a->connlog, err);
-		return;
-	}
-	/* A proxy usually sends the header with the connection: no need to wait for it. */
-	r = proxy_accept_step(&pa, err, sizeof(err));
-	if (r == PROXY_DONE) {
+	if (r == PROXY_DONE)
 		fork_header_done(a, &pa);
+	if (r != PROXY_NEED_MORE)
 		return;
-	}
-	if (r == PROXY_ERROR) {
-		proxy_accept_refuse(&pa, &a->admit, &a->connlog, err);
-		return;
-	}
 	h = malloc(sizeof(*h));
 	if (!h) {
 		proxy_accept_refuse(&pa, &a->admit, &a->connlog, "out of memory");
@@ -106,11 +97,7 @@ void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int f
 	}
 	h->tag = (struct tag){.kind = TAG_HEADER, .fd = fd};
 	h->pa = pa;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->tag};
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
-		log_warning(a->name, "cannot wait for a PROXY header: %s", err);
-		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
+	if (proxy_accept_watch(&h->pa, a->epfd, &h->tag, &a->admit, &a->connlog) < 0) {
 		free(h);
 		return;
 	}
@@ -119,16 +106,13 @@ void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int f
 
 void fork_proxy_event(struct acceptor *a, struct fork_header *h)
 {
-	char err[256];
-	int r = proxy_accept_step(&h->pa, err, sizeof(err));
+	int r = proxy_accept_advance(&h->pa, &a->admit, &a->connlog);
 
 	if (r == PROXY_NEED_MORE)
 		return;
 	fork_header_release(a, h);
 	if (r == PROXY_DONE)
 		fork_header_done(a, &h->pa);
-	else
-		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
 	free(h);
 	fork_listen_update(a);
 }
@@ -139,11 +123,9 @@ void fork_proxy_expire(struct acceptor *a, uint64_t now)
 
 	while (a->headers && a->headers->pa.deadline_usec <= now) {
 		struct fork_header *h = a->headers;
-		char err[128];
 
+		proxy_accept_expire(&h->pa, &a->admit, &a->connlog);
 		fork_header_release(a, h);
-		proxy_accept_timeout_reason(&h->pa, err, sizeof(err));
-		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, err);
 		free(h);
 		any = true;
 	}
@@ -161,8 +143,8 @@ void fork_proxy_drop_all(struct acceptor *a)
 	while (a->headers) {
 		struct fork_header *h = a->headers;
 
-		fork_header_release(a, h);
 		proxy_accept_refuse(&h->pa, &a->admit, &a->connlog, "the service is stopping");
+		fork_header_release(a, h);
 		free(h);
 	}
 }

@@ -182,7 +182,7 @@ static void serve_one(struct worker *w, int lfd)
 	socklen_t plen = sizeof(peer);
 	struct admit_ticket tk;
 	uint64_t wait = admit_reserve(&w->admit, &tk);
-	int fd, reason;
+	int fd;
 
 	if (wait) {
 		/* Over the rate or at max_connections: the client waits in the backlog while
@@ -226,12 +226,8 @@ static void serve_one(struct worker *w, int lfd)
 			return;
 		}
 	}
-	reason = admit_check(&w->admit, fd, (struct sockaddr *)&peer, plen, &tk);
-	if (reason >= 0) {
-		connlog_rejected(&w->connlog, (struct sockaddr *)&peer, plen, fd, reason);
-		admit_refuse(&w->admit, fd, reason);
+	if (!admit_gate(&w->admit, &w->connlog, fd, (struct sockaddr *)&peer, plen, &tk))
 		return;
-	}
 	scoreboard_set_state(ctx->slot, WORKER_BUSY);
 	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);
 	conn_init(&c, fd, ctx->handler, ctx->handler_data);

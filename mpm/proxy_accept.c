@@ -1,7 +1,9 @@
 /* The PROXY protocol step of accept (see proxy_accept.h). */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "mpm/proxy_accept.h"
@@ -102,4 +104,51 @@ void proxy_accept_refuse(struct proxy_accept *pa, struct admit *a, struct connlo
 	admit_unreserve(a, &pa->ticket);
 	close(pa->fd);
 	pa->fd = -1;
+}
+
+int proxy_accept_open(struct proxy_accept *pa, const struct listen_conf *lc, int fd,
+                      const struct sockaddr *peer, socklen_t peer_len,
+                      const struct admit_ticket *ticket, uint64_t now, struct admit *a,
+                      struct connlog *cl)
+{
+	char err[256];
+	int r = PROXY_ERROR;
+
+	if (proxy_accept_begin(pa, lc, fd, peer, peer_len, ticket, now, err, sizeof(err)) == 0)
+		r = proxy_accept_step(pa, err, sizeof(err));
+	if (r == PROXY_ERROR)
+		proxy_accept_refuse(pa, a, cl, err);
+	return r;
+}
+
+int proxy_accept_advance(struct proxy_accept *pa, struct admit *a, struct connlog *cl)
+{
+	char err[256];
+	int r = proxy_accept_step(pa, err, sizeof(err));
+
+	if (r == PROXY_ERROR)
+		proxy_accept_refuse(pa, a, cl, err);
+	return r;
+}
+
+int proxy_accept_watch(struct proxy_accept *pa, int epfd, void *ptr, struct admit *a,
+                       struct connlog *cl)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
+	char err[128];
+
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, pa->fd, &ev) == 0)
+		return 0;
+	snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+	log_warning(a->conf->name, "cannot wait for a PROXY header: %s", err);
+	proxy_accept_refuse(pa, a, cl, err);
+	return -1;
+}
+
+void proxy_accept_expire(struct proxy_accept *pa, struct admit *a, struct connlog *cl)
+{
+	char err[128];
+
+	proxy_accept_timeout_reason(pa, err, sizeof(err));
+	proxy_accept_refuse(pa, a, cl, err);
 }

@@ -6,7 +6,7 @@
  * Two forms. proxy_accept_blocking() waits for the header in place: for a process that
  * serves one connection at a time (prefork). struct proxy_accept is the same step cut
  * for an event loop (fork's acceptor, threadpool's poller, event workers): the loop
- * keeps the socket in its epoll set, calls proxy_accept_step() on readability and
+ * keeps the socket in its epoll set, calls proxy_accept_advance() on readability and
  * enforces deadline_usec itself, so one slow proxy never holds up other clients. The
  * admission ticket reserved before accept travels with it; the real client is admitted
  * (admit_check) only once the header is complete.
@@ -84,5 +84,31 @@ void proxy_accept_timeout_reason(const struct proxy_accept *pa, char *err, size_
  */
 void proxy_accept_refuse(struct proxy_accept *pa, struct admit *a, struct connlog *cl,
                          const char *why);
+
+/*
+ * The steps every event loop takes, on top of the above; each refuses the connection
+ * itself when it fails, so the caller only forgets it.
+ *
+ * proxy_accept_open: begin, and read what came with the connection (a proxy usually
+ * sends the header at once). Returns PROXY_DONE (serve pa's client), PROXY_NEED_MORE
+ * (keep pa and wait for readability) or PROXY_ERROR (refused).
+ */
+int proxy_accept_open(struct proxy_accept *pa, const struct listen_conf *lc, int fd,
+                      const struct sockaddr *peer, socklen_t peer_len,
+                      const struct admit_ticket *ticket, uint64_t now, struct admit *a,
+                      struct connlog *cl);
+/* On readability: the same three results as proxy_accept_open. */
+int proxy_accept_advance(struct proxy_accept *pa, struct admit *a, struct connlog *cl);
+/* Adds the socket to EPFD for readability with PTR as its data. Returns 0, or -1 after
+ * logging and refusing. */
+int proxy_accept_watch(struct proxy_accept *pa, int epfd, void *ptr, struct admit *a,
+                       struct connlog *cl);
+/* Refuses the connection: its deadline passed. */
+void proxy_accept_expire(struct proxy_accept *pa, struct admit *a, struct connlog *cl);
+/* The room for one more header being read at once (WAITING now) on listener LC. */
+static inline bool proxy_accept_room(const struct listen_conf *lc, unsigned waiting)
+{
+	return !lc || !lc->proxy_protocol || waiting < PROXY_ACCEPT_MAX_WAITING;
+}
 
 #endif

@@ -33,10 +33,12 @@ static void tp_header_done(struct tp_pool *p, struct proxy_accept *pa)
 		log_warning(p->name, "cannot take a connection: %s", strerror(-r));
 }
 
-/* Out of the epoll set and the deadline list: a tp_conn registers the socket anew. */
+/* Out of the deadline list, and out of the epoll set if the socket is still open (a
+ * tp_conn registers it anew); a refused one left it when it was closed. */
 static void tp_header_release(struct tp_pool *p, struct tp_header *h)
 {
-	if (epoll_ctl(p->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 && errno != ENOENT)
+	if (h->pa.fd >= 0 && epoll_ctl(p->epfd, EPOLL_CTL_DEL, h->pa.fd, NULL) < 0 &&
+	    errno != ENOENT)
 		log_warning(p->name, "epoll_ctl(DEL): %s", strerror(errno));
 	tp_fifo_remove(&p->headers, &h->node);
 }
@@ -47,24 +49,13 @@ void tp_header_accepted(struct tp_pool *p, const struct listen_conf *lc, int fd,
 {
 	struct proxy_accept pa;
 	struct tp_header *h;
-	char err[256];
-	int r;
+	int r = proxy_accept_open(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
+	                          conn_now_usec(), &p->admit, &p->connlog);
 
-	if (proxy_accept_begin(&pa, lc, fd, (const struct sockaddr *)peer, peer_len, ticket,
-	                       conn_now_usec(), err, sizeof(err)) < 0) {
-		proxy_accept_refuse(&pa, &p->admit, &p->connlog, err);
-		return;
-	}
-	/* A proxy usually sends the header with the connection: no need to wait for it. */
-	r = proxy_accept_step(&pa, err, sizeof(err));
-	if (r == PROXY_DONE) {
+	if (r == PROXY_DONE)
 		tp_header_done(p, &pa);
+	if (r != PROXY_NEED_MORE)
 		return;
-	}
-	if (r == PROXY_ERROR) {
-		proxy_accept_refuse(&pa, &p->admit, &p->connlog, err);
-		return;
-	}
 	h = calloc(1, sizeof(*h));
 	if (!h) {
 		proxy_accept_refuse(&pa, &p->admit, &p->connlog, "out of memory");
@@ -72,11 +63,7 @@ void tp_header_accepted(struct tp_pool *p, const struct listen_conf *lc, int fd,
 	}
 	h->tag = (struct tp_tag){.kind = TP_TAG_HEADER, .fd = fd};
 	h->pa = pa;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &h->tag};
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
-		log_warning(p->name, "cannot wait for a PROXY header: %s", err);
-		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
+	if (proxy_accept_watch(&h->pa, p->epfd, &h->tag, &p->admit, &p->connlog) < 0) {
 		free(h);
 		return;
 	}
@@ -85,16 +72,13 @@ void tp_header_accepted(struct tp_pool *p, const struct listen_conf *lc, int fd,
 
 void tp_header_event(struct tp_pool *p, struct tp_header *h)
 {
-	char err[256];
-	int r = proxy_accept_step(&h->pa, err, sizeof(err));
+	int r = proxy_accept_advance(&h->pa, &p->admit, &p->connlog);
 
 	if (r == PROXY_NEED_MORE)
 		return;
 	tp_header_release(p, h);
 	if (r == PROXY_DONE)
 		tp_header_done(p, &h->pa);
-	else
-		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
 	free(h);
 }
 
@@ -104,11 +88,9 @@ void tp_header_expire(struct tp_pool *p, uint64_t now)
 
 	while ((n = tp_fifo_first(&p->headers)) && n->key <= now) {
 		struct tp_header *h = tp_header_of(n);
-		char err[128];
 
+		proxy_accept_expire(&h->pa, &p->admit, &p->connlog);
 		tp_header_release(p, h);
-		proxy_accept_timeout_reason(&h->pa, err, sizeof(err));
-		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, err);
 		free(h);
 	}
 }
@@ -127,8 +109,8 @@ void tp_header_drop_all(struct tp_pool *p)
 	while ((n = tp_fifo_first(&p->headers))) {
 		struct tp_header *h = tp_header_of(n);
 
-		tp_header_release(p, h);
 		proxy_accept_refuse(&h->pa, &p->admit, &p->connlog, "the service is stopping");
+		tp_header_release(p, h);
 		free(h);
 	}
 }

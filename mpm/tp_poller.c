@@ -196,13 +196,10 @@ int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
                     const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
                     socklen_t local_len)
 {
-	int reason = admit_check(&p->admit, fd, peer, peer_len, ticket), r;
+	int r;
 
-	if (reason >= 0) {
-		connlog_rejected(&p->connlog, peer, peer_len, fd, reason);
-		admit_refuse(&p->admit, fd, reason);
+	if (!admit_gate(&p->admit, &p->connlog, fd, peer, peer_len, ticket))
 		return 0;
-	}
 	r = tp_poller_adopt(p, fd, ticket, peer, peer_len, local, local_len);
 	if (r < 0) {
 		admit_release(&p->admit, ticket);
@@ -211,19 +208,13 @@ int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
 	return r;
 }
 
-/* Room for one more header being read (a PROXY listener's own bound). */
-static bool tp_poller_header_room(const struct tp_pool *p)
-{
-	return p->headers.count < PROXY_ACCEPT_MAX_WAITING;
-}
-
 static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
 {
 	bool proxy = l->lc && l->lc->proxy_protocol;
 	int r;
 
-	for (int burst = 0;
-	     burst < TP_ACCEPT_BURST && tp_poller_room(p) && (!proxy || tp_poller_header_room(p));
+	for (int burst = 0; burst < TP_ACCEPT_BURST && tp_poller_room(p) &&
+	                    proxy_accept_room(l->lc, (unsigned)p->headers.count);
 	     burst++) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
@@ -269,7 +260,7 @@ static void tp_poller_listen(struct tp_pool *p, bool on)
 {
 	for (size_t i = 0; i < p->ctx->n_listen; i++) {
 		struct tp_listener *l = &p->listeners[i];
-		bool want = on && (!l->lc || !l->lc->proxy_protocol || tp_poller_header_room(p));
+		bool want = on && proxy_accept_room(l->lc, (unsigned)p->headers.count);
 		/* EPOLLEXCLUSIVE: one of the service's processes wakes per new client, not all.
 		 * It cannot be changed with EPOLL_CTL_MOD, hence ADD and DEL. */
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &l->tag};

@@ -36,11 +36,11 @@
 
 #define IMAGE_MAX_OBJECTS 128
 
-/* The objects a built-in's connection process uses, by name prefix (the main program
- * has an empty name); anything else loaded at start turns the trim off. */
+/* The objects in the lookup scope a built-in's connection process uses, by name prefix
+ * (the main program has an empty name); anything else loaded at start turns the trim
+ * off. */
 static const char *const kept[] = {
-        "linux-vdso.so.", "linux-gate.so.", "libc.so.",       "ld-linux",
-        "ld64.so.",       "libsystemd.so.", "libjansson.so.",
+        "libc.so.", "ld-linux", "ld64.so.", "libsystemd.so.", "libjansson.so.",
 };
 
 /* Libraries a built-in's connection process never calls, by soname prefix. */
@@ -162,17 +162,18 @@ int image_trim_for_children(const char *who)
 	dl_iterate_phdr(collect, &s);
 	if (s.overflow)
 		return 0;
-	for (size_t i = 0; i < s.n && (int)i < (start_objects < 0 ? (int)s.n : start_objects); i++)
-		if (!s.obj[i].candidate && !is_known_kept(s.obj[i].name)) {
+	for (size_t i = 0; i < s.n; i++) {
+		if (!s.obj[i].in_scope || s.obj[i].candidate)
+			continue;
+		if (!is_known_kept(s.obj[i].name)) {
 			log_debug(who,
 			          "connection processes leave out 0 of %zu loaded objects (%s is "
 			          "loaded)",
 			          s.n, base_name(s.obj[i].name));
 			return 0;
 		}
-	for (size_t i = 0; i < s.n; i++)
-		if (s.obj[i].in_scope && !s.obj[i].candidate)
-			last_kept = i;
+		last_kept = i;
+	}
 	for (size_t i = last_kept + 1; i < s.n; i++) {
 		if (!s.obj[i].candidate || !s.obj[i].in_scope)
 			continue;

@@ -5,6 +5,7 @@
 # time, for SECONDS seconds or MAX connections, whichever comes first; each connection
 # sends "ping N" and waits up to 10 s for it to come back. Prints one line:
 #   attempts=N ok=N refused=N unanswered=N wrong=N
+# and before it, once the first connection was answered, a line "started".
 # refused: connect() failed; unanswered: no line (timeout or closed); wrong: another line.
 port=$1
 secs=$2
@@ -26,6 +27,7 @@ while [ "$n" -lt "$max" ] && [ "$(now_ms)" -lt "$end" ]; do
 	if IFS= read -r -t 10 line <&3; then
 		if [ "${line%$'\r'}" = "ping $n" ]; then
 			ok=$((ok + 1))
+			[ "$ok" = 1 ] && echo started
 		else
 			wrong=$((wrong + 1))
 		fi

@@ -487,12 +487,18 @@ stored=$(prop superserverd.service NFileDescriptorStore)
 note "NFileDescriptorStore=$stored before the restart"
 [ -n "$stored" ] && [ "$stored" -ge 1 ] 2>/dev/null || bad "nothing in the fd store (NFileDescriptorStore=$stored)"
 run_loops() { # run_loops ACTION...: both client loops while ACTION runs; checks the results
-	ct -t 40 bash /srv/e2e/files/loop.sh 7007 7 100000 >"$logs/loop7007.out" 2>&1 &
+	# The loops outlast the action by far; both must answer before it starts and still
+	# run when it ends, or the action was not covered.
+	ct -t 40 bash /srv/e2e/files/loop.sh 7007 15 100000 >"$logs/loop7007.out" 2>&1 &
 	loop_pid=$!
-	ct -t 40 bash /srv/e2e/files/loop.sh 7008 7 100000 >"$logs/loop7008.out" 2>&1 &
+	ct -t 40 bash /srv/e2e/files/loop.sh 7008 15 100000 >"$logs/loop7008.out" 2>&1 &
 	loop2_pid=$!
-	sleep 1
+	until_ok 10 grep -q started "$logs/loop7007.out" &&
+		until_ok 10 grep -q started "$logs/loop7008.out" ||
+		bad "the client loops did not start"
 	"$@"
+	kill -0 "$loop_pid" 2>/dev/null && kill -0 "$loop2_pid" 2>/dev/null ||
+		bad "a client loop ended before the action did: the action was not covered"
 	local deadline=$(($(ct_now) + 60000)) p
 	for p in "$loop_pid" "$loop2_pid"; do
 		while kill -0 "$p" 2>/dev/null && [ "$(ct_now)" -lt "$deadline" ]; do

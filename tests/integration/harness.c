@@ -39,9 +39,6 @@ void h_pause_ms(int ms)
 	poll(NULL, 0, ms);
 }
 
-/* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
- * the kernel hands to some test's client socket a moment later could not be bound by the
- * daemon. Free means bindable on every address, for services listening on 0.0.0.0. */
 /* Ports this process has handed out: one test takes several before binding any, and
  * a random draw must not give it the same port twice. */
 static int ports_given[256];
@@ -57,6 +54,9 @@ static bool port_given(int port)
 	return false;
 }
 
+/* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
+ * the kernel hands to some test's client socket a moment later could not be bound by the
+ * daemon. Free means bindable on every address, for services listening on 0.0.0.0. */
 int h_free_port(void)
 {
 	for (int tries = 0; tries < 1000; tries++) {
@@ -387,6 +387,8 @@ int h_stop(struct daemon *d)
 			return -1;
 		}
 	}
+	/* What the daemon told systemd on its way out, for the test to read afterwards. */
+	drain_notify(d);
 	clean = log_is_clean(d);
 	if (!clean || !WIFEXITED(d->exit_status) || WEXITSTATUS(d->exit_status) != 0) {
 		fprintf(stderr, "superserverd exit status 0x%x\n", d->exit_status);
@@ -571,6 +573,29 @@ int h_count_lines(const char *path)
 		n += c == '\n';
 	fclose(f);
 	return n;
+}
+
+int h_count_in_file(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) >= 0)
+		n += strstr(line, s) != NULL;
+	free(line);
+	fclose(f);
+	return n;
+}
+
+pid_t h_only_child(pid_t parent)
+{
+	pid_t kids[2];
+
+	return h_children(parent, kids, 2) == 1 ? kids[0] : -1;
 }
 
 bool h_wait_gone(pid_t pid, int timeout_ms)

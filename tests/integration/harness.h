@@ -59,7 +59,8 @@ void h_notify_clear(struct daemon *d);
 /* SIGHUP and wait for the READY=1 that ends the reload. Returns 0 or -1. */
 int h_reload(struct daemon *d);
 /* SIGTERM, wait for exit (deadline), SIGKILL if needed; fails (returns -1) if the log
- * holds a sanitizer report or an unexpected error line. Removes the temp dir. */
+ * holds a sanitizer report or an unexpected error line. The notify messages sent until
+ * the exit are in notify_seen afterwards. Removes the temp dir. */
 int h_stop(struct daemon *d);
 /* Like h_stop but does not judge the log; used in failure paths. */
 void h_kill(struct daemon *d);
@@ -83,6 +84,12 @@ ssize_t h_exchange(const char *host, int port, const char *send, bool shut, char
 bool h_echoes(int fd, const char *msg);
 /* Lines in a file (0 if it cannot be read). */
 int h_count_lines(const char *path);
+
+/* Lines of a file that contain s (-1 if it cannot be read). */
+int h_count_in_file(const char *path, const char *s);
+/* The only child of parent, or -1 while it has none or several (wait with
+ * H_DEADLINE_WAIT). */
+pid_t h_only_child(pid_t parent);
 
 /* Pids of the daemon's direct children (service processes). Returns the count. */
 int h_children(pid_t parent, pid_t *pids, int max);

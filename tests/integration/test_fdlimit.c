@@ -34,10 +34,10 @@ static unsigned long long soft_nofile(pid_t pid)
 /* The one service process of a daemon with one service. */
 static pid_t service_pid(struct daemon *d)
 {
-	pid_t kids[4];
+	pid_t pid;
 
-	ck_assert(H_DEADLINE_WAIT(h_children(d->pid, kids, 4) == 1, 5000));
-	return kids[0];
+	ck_assert(H_DEADLINE_WAIT((pid = h_only_child(d->pid)) > 0, 5000));
+	return pid;
 }
 
 START_TEST(raised_by_model)
@@ -186,20 +186,6 @@ static int lowest_free_fd(pid_t pid)
 	return -1;
 }
 
-static int count_in_log(struct daemon *d, const char *s)
-{
-	char line[512];
-	int n = 0;
-	FILE *f = fopen(d->log, "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, s) != NULL;
-	fclose(f);
-	return n;
-}
-
 #define SHORT_YAML                                                                                 \
 	"log: {level: debug}\n" /* every retry, not only the first, is in the log */               \
 	"services:\n"                                                                              \
@@ -242,10 +228,10 @@ START_TEST(out_of_descriptors_no_spin)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_msg(h_log_wait(&d, "cannot accept a connection: Too many open files", 5000), "%s",
 	              mpm);
-	int first = count_in_log(&d, "cannot accept a connection");
+	int first = h_count_in_file(d.log, "cannot accept a connection");
 	/* Spinning would log thousands of times in this pause; pausing, a handful. */
 	h_pause_ms(500);
-	int later = count_in_log(&d, "cannot accept a connection");
+	int later = h_count_in_file(d.log, "cannot accept a connection");
 	ck_assert_msg(later - first <= 10, "%s: %d more tries in 500 ms", mpm, later - first);
 	close(fd);
 	ck_assert_int_eq(h_stop(&d), 0);

@@ -37,13 +37,6 @@ static void *steady_client(void *arg)
 
 #define BASE "services:\n  steady: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
 
-static pid_t only_child(struct daemon *d)
-{
-	pid_t pids[8];
-	int n = h_children(d->pid, pids, 8);
-	return n == 1 ? pids[0] : -1;
-}
-
 START_TEST(reload_add_change_remove)
 {
 	struct daemon d = {0};
@@ -53,7 +46,7 @@ START_TEST(reload_add_change_remove)
 	p_steady = h_free_port();
 	p_other = h_free_port();
 	ck_assert_int_eq(h_start(&d, BASE, p_steady), 0);
-	pid_t steady_pid = only_child(&d);
+	pid_t steady_pid = h_only_child(d.pid);
 	ck_assert_int_gt(steady_pid, 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, steady_client, NULL), 0);
 	ck_assert(H_DEADLINE_WAIT(atomic_load(&ok_count) > 10, 10000));
@@ -101,7 +94,7 @@ START_TEST(reload_add_change_remove)
 	pthread_join(t, NULL);
 	ck_assert_int_eq(atomic_load(&fail_count), 0);
 	/* The unchanged service was never restarted. */
-	ck_assert(H_DEADLINE_WAIT(only_child(&d) == steady_pid, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_only_child(d.pid) == steady_pid, 5000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST

@@ -293,20 +293,6 @@ static bool echo_on(int fd)
 	return h_write_all(fd, "e\n", 2) == 0 && h_read_n(fd, c, 2, 5000) == 0;
 }
 
-static int count_in_log(struct daemon *d, const char *what)
-{
-	FILE *f = fopen(d->log, "re");
-	char line[1024];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, what) != NULL;
-	fclose(f);
-	return n;
-}
-
 static struct run start_result;
 
 /* superctl start echo, in a thread, so the test can act while it waits. */
@@ -379,17 +365,17 @@ START_TEST(actions_block_until_done)
 	r = CTL(&d, "--timeout", "0.3", "start", "echo");
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_ptr_nonnull(strstr(r->err, "busy"));
-	int asked = count_in_log(&d, "start echo requested");
+	int asked = h_count_in_file(d.log, "start echo requested");
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, start_echo, &d), 0);
-	ck_assert(H_DEADLINE_WAIT(count_in_log(&d, "start echo requested") > asked, 10000));
+	ck_assert(H_DEADLINE_WAIT(h_count_in_file(d.log, "start echo requested") > asked, 10000));
 	ck_assert(hc_wait_state(&d, "echo", "stopping", 1000));
 	close(held);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_msg(start_result.status == 0, "start: %s", start_result.err);
 	ck_assert_str_eq(start_result.out, "echo: running\n");
 	/* Once refused, once started: the waiting in between asked only for the status. */
-	ck_assert_int_eq(count_in_log(&d, "start echo requested"), asked + 2);
+	ck_assert_int_eq(h_count_in_file(d.log, "start echo requested"), asked + 2);
 	r = CTL(&d, "--json", "start", "daytime");
 	ck_assert_int_eq(r->status, 0);
 	json_t *j = json_loads(r->out, 0, NULL);

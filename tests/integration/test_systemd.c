@@ -174,6 +174,8 @@ START_TEST(fd_store_messages)
 	ck_assert_int_eq(h_wait_notify(&d, want, 5000), 0);
 	h_notify_clear(&d);
 	ck_assert_int_eq(h_stop(&d), 0);
+	/* A stop leaves the store alone (and the messages of the stop were read). */
+	ck_assert_ptr_nonnull(strstr(d.notify_seen, "STOPPING=1"));
 	ck_assert_ptr_null(strstr(d.notify_seen, "FDSTOREREMOVE"));
 }
 END_TEST

@@ -5,20 +5,12 @@
  * that a script's next line sees it done.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "superctl/format.h"
 #include "superctl/superctl.h"
-
-#define POLL_MS 100
-
-static void pause_ms(int ms)
-{
-	(void)poll(NULL, 0, ms);
-}
 
 int cmd_reload(struct superctl *sc)
 {
@@ -95,7 +87,7 @@ static int wait_for(struct superctl *sc, const char *service, const char *want, 
 			        state, want, sc->timeout_sec);
 			return SUPERCTL_FAILED;
 		}
-		pause_ms(POLL_MS);
+		client_pause_ms(CLIENT_POLL_MS);
 		int r = current_state(sc, service, state, len);
 		if (r != SUPERCTL_OK)
 			return r;
@@ -109,7 +101,7 @@ static int wait_while(struct superctl *sc, const char *service, const char *stat
 	char now[32];
 
 	for (;;) {
-		pause_ms(POLL_MS);
+		client_pause_ms(CLIENT_POLL_MS);
 		int r = current_state(sc, service, now, sizeof(now));
 		if (r != SUPERCTL_OK)
 			return r;

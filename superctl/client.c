@@ -22,6 +22,11 @@ long long client_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void client_pause_ms(int ms)
+{
+	(void)poll(NULL, 0, ms);
+}
+
 void client_init(struct ctl_client *c, const char *path, int timeout_ms)
 {
 	memset(c, 0, sizeof(*c));

@@ -22,6 +22,10 @@ struct ctl_client {
 
 /* Milliseconds on CLOCK_MONOTONIC: the clock of every deadline in superctl. */
 long long client_now_ms(void);
+/* How long superctl waits between two status requests while it waits for a state. */
+#define CLIENT_POLL_MS 100
+/* Sleeps ms milliseconds (between status requests). */
+void client_pause_ms(int ms);
 
 void client_init(struct ctl_client *c, const char *path, int timeout_ms);
 /*

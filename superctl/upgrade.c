@@ -4,15 +4,12 @@
  * the status until the new process answers on the same socket (done) or the old one
  * reports that the new one failed.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "superctl/format.h"
 #include "superctl/superctl.h"
 
-#define POLL_MS                  100
 #define UPGRADE_WAIT_DEFAULT_SEC 65
 
 int cmd_upgrade(struct superctl *sc)
@@ -35,12 +32,11 @@ int cmd_upgrade(struct superctl *sc)
 		if (sc->json)
 			superctl_print_json(reply);
 		else
-			printf("upgrade started: pid %lld -> %lld\n", (long long)old_pid,
-			       (long long)new_pid);
+			printf("upgrade started: pid %lld -> %lld\n", old_pid, new_pid);
 		json_decref(reply);
 		return SUPERCTL_OK;
 	}
-	for (r = SUPERCTL_FAILED; client_now_ms() < deadline; poll(NULL, 0, POLL_MS)) {
+	for (r = SUPERCTL_FAILED; client_now_ms() < deadline; client_pause_ms(CLIENT_POLL_MS)) {
 		/* A new connection each time: the old process hands the socket over and
 		 * drops the connections it holds. */
 		client_close(&sc->client);
@@ -56,21 +52,21 @@ int cmd_upgrade(struct superctl *sc)
 		json_t *up = json_object_get(st, "upgrade");
 		if (j_int(up, "pid") == new_pid && strcmp(j_str(up, "state"), "failed") == 0) {
 			fprintf(stderr, "superctl: upgrade failed, pid %lld still serves: %s\n",
-			        (long long)old_pid, j_str(up, "error"));
+			        old_pid, j_str(up, "error"));
 			json_object_set(reply, "upgrade", up);
 			r = SUPERCTL_FAILED;
 			goto out;
 		}
 	}
 	if (r != SUPERCTL_OK)
-		fprintf(stderr, "superctl: pid %lld did not take over within %.3g s\n",
-		        (long long)new_pid, wait_sec);
+		fprintf(stderr, "superctl: pid %lld did not take over within %.3g s\n", new_pid,
+		        wait_sec);
 out:
 	if (sc->json) {
 		json_object_set_new(reply, "done", json_boolean(r == SUPERCTL_OK));
 		superctl_print_json(reply);
 	} else if (r == SUPERCTL_OK) {
-		printf("upgraded: pid %lld -> %lld\n", (long long)old_pid, (long long)new_pid);
+		printf("upgraded: pid %lld -> %lld\n", old_pid, new_pid);
 	}
 	json_decref(st);
 	json_decref(reply);

@@ -54,7 +54,7 @@ struct control {
 	unsigned n_clients;
 	/* Another process goes on with the socket (fd store, upgrade), or still serves it
 	 * (an upgrade not yet handed over): keep the file. */
-	bool stored, handed_over, keep_file;
+	bool stored, keep_file;
 };
 
 int control_default_path(char *buf, size_t len)
@@ -592,7 +592,7 @@ void control_free(struct control *ctl)
 	sd_event_source_disable_unref(ctl->io);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);
-		if (!ctl->stored && !ctl->handed_over && !ctl->keep_file)
+		if (!ctl->stored && !ctl->keep_file)
 			unlink(ctl->path);
 	}
 	free(ctl);
@@ -611,9 +611,4 @@ int control_fd(const struct control *ctl)
 void control_keep_file(struct control *ctl, bool keep)
 {
 	ctl->keep_file = keep;
-}
-
-void control_handed_over(struct control *ctl)
-{
-	ctl->handed_over = true;
 }

@@ -64,10 +64,8 @@ void control_free(struct control *ctl);
 int control_fd(const struct control *ctl);
 /* Hands the socket to systemd's fd store (again: after fdstore_release()). */
 void control_store(struct control *ctl);
-/* KEEP: another process still serves the socket (the new process of an upgrade, until
- * the old one hands over): control_free leaves the file. */
+/* KEEP: another process serves the socket too (the old process of an upgrade until it
+ * hands over, or the new one after): control_free leaves the file. */
 void control_keep_file(struct control *ctl, bool keep);
-/* A new process serves the socket from now on: control_free leaves the file. */
-void control_handed_over(struct control *ctl);
 
 #endif

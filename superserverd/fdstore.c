@@ -79,27 +79,18 @@ int fdstore_name_decode(const char *name, char *key, size_t len)
 }
 
 /* While held (a new process of an upgrade, not yet the main process), systemd would
- * drop our messages: removals wait here, stores are made again on release. */
+ * drop our messages: stores are made again on release. Nothing is removed meanwhile:
+ * the listen table keeps every socket until the handover (listen_table_keep_files). */
 static bool held;
-static char **pending;
-static size_t n_pending;
 
 void fdstore_hold(void)
 {
 	held = true;
 }
 
-void fdstore_release(bool send)
+void fdstore_release(void)
 {
 	held = false;
-	for (size_t i = 0; i < n_pending; i++) {
-		if (send)
-			fdstore_remove(pending[i]);
-		free(pending[i]);
-	}
-	free(pending);
-	pending = NULL;
-	n_pending = 0;
 }
 
 bool fdstore_available(void)
@@ -128,19 +119,8 @@ int fdstore_remove(const char *name)
 	char msg[64 + FDSTORE_NAME_MAX];
 	int r;
 
-	if (!fdstore_available())
+	if (!fdstore_available() || held)
 		return 0;
-	if (held) {
-		char **v = realloc(pending, (n_pending + 1) * sizeof(*v));
-		if (!v || !(v[n_pending] = strdup(name))) {
-			if (v)
-				pending = v;
-			return -ENOMEM;
-		}
-		pending = v;
-		n_pending++;
-		return 0;
-	}
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	r = sd_notify(0, msg);
 	if (r < 0)

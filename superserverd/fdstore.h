@@ -40,11 +40,10 @@ int fdstore_push(int fd, const char *name);
 /* FDSTOREREMOVE=1: a socket the configuration no longer names must not come back. */
 int fdstore_remove(const char *name);
 
-/* Until released, pushes are skipped and removals queued: the new process of an
- * upgrade is not systemd's main process yet, and systemd drops what it sends. After
- * fdstore_release() the caller stores its sockets again. */
+/* Until released, pushes and removals are skipped: the new process of an upgrade is not
+ * systemd's main process yet, and systemd drops what it sends. After fdstore_release()
+ * the caller stores its sockets again. */
 void fdstore_hold(void);
-/* SEND: the held removals go out (false: a start that failed drops them). */
-void fdstore_release(bool send);
+void fdstore_release(void);
 
 #endif

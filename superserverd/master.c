@@ -56,7 +56,6 @@ struct master {
 	const struct master_exec *self;
 	struct upgrade *upgrade;  /* the latest re-exec we started */
 	char upgrade_error[256];  /* why it failed, for `superctl upgrade` to report */
-	bool handed_over;         /* a new process serves; we only drain */
 	bool pending_commit;      /* we are that new process, not yet handed over to */
 	bool reload_after_commit; /* a SIGHUP came meanwhile */
 };
@@ -297,10 +296,9 @@ static void upgrade_done(struct upgrade *u, bool ok, pid_t pid, const char *erro
 	 * mistaken for the new process's state. */
 	unsetenv("NOTIFY_SOCKET");
 	sd_event_set_watchdog(m->event, 0);
-	m->handed_over = true;
 	listen_table_keep_files(m->listeners, true);
 	if (m->control) {
-		control_handed_over(m->control);
+		control_keep_file(m->control, true); /* the new process answers on it */
 		control_free(m->control);
 		m->control = NULL;
 	}
@@ -352,6 +350,16 @@ static int start_upgrade(struct master *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* A reload nobody waits for the answer of (SIGHUP): reload() logs the errors. */
+static void reload_unasked(struct master *m)
+{
+	struct diag d;
+
+	diag_init(&d);
+	reload(m, &d);
+	diag_free(&d);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct master *m = userdata;
@@ -370,10 +378,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 			if (kill(upgrade_pid(m->upgrade), SIGHUP) < 0)
 				log_warning(NULL, "cannot pass SIGHUP on: %s", strerror(errno));
 		} else if (!m->shutting_down) {
-			struct diag d;
-			diag_init(&d);
-			reload(m, &d);
-			diag_free(&d);
+			reload_unasked(m);
 		}
 		break;
 	case SIGUSR2: {
@@ -487,7 +492,7 @@ static json_t *ctl_upgrade(void *userdata, const char **code, char *err, size_t 
 	struct master *m = userdata;
 
 	if (start_upgrade(m, err, errlen) < 0) {
-		*code = upgrading(m) ? "busy" : "failed";
+		*code = upgrading(m) || m->pending_commit ? "busy" : "failed";
 		return NULL;
 	}
 	return json_pack("{s:I, s:I}", "old_pid", (json_int_t)getpid(), "new_pid",
@@ -804,7 +809,7 @@ static void upgrade_committed(bool ok, void *userdata)
 	 * systemd's copies), and systemd gets the ones it added (it refused our messages
 	 * while we were not its main process). */
 	listen_table_keep_files(m->listeners, false);
-	fdstore_release(true);
+	fdstore_release();
 	listen_table_close_unused(m->listeners);
 	listen_table_store_all(m->listeners);
 	if (m->control) {
@@ -813,11 +818,8 @@ static void upgrade_committed(bool ok, void *userdata)
 	}
 	update_status(m, true);
 	if (m->reload_after_commit) {
-		struct diag d;
 		m->reload_after_commit = false;
-		diag_init(&d);
-		reload(m, &d);
-		diag_free(&d);
+		reload_unasked(m);
 	}
 }
 
@@ -906,7 +908,7 @@ out:
 	upgrade_free(m.upgrade);
 	if (up_fd >= 0)
 		close(up_fd);
-	fdstore_release(false); /* a start that failed: drop what it held */
+	fdstore_release();
 	control_free(m.control);
 	listen_table_free(m.listeners);
 	sd_event_source_disable_unref(m.sweep);

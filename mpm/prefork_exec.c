@@ -12,33 +12,22 @@
 #include "mpm/exec_env.h"
 #include "mpm/prefork_exec.h"
 #include "superserverd/config.h"
+#include "superserverd/listenfds.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 
-/* Moves fds[i] to SD_LISTEN_FDS_START + i without clobbering one not yet moved. */
+/* At 3, 4, ...; blocking, as systemd hands sockets over (the program sets what it
+ * likes). */
 static int place_fds(const int *fds, size_t n)
 {
-	int tmp[n + 1];
+	int r = listenfds_place(fds, n);
 
-	/* First out of the way (above every target), then into place. */
-	for (size_t i = 0; i < n; i++) {
-		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)(SD_LISTEN_FDS_START + n));
-		if (tmp[i] < 0)
-			return -errno;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		int fl = fcntl(SD_LISTEN_FDS_START + (int)i, F_GETFL);
+		if (fl < 0 || fcntl(SD_LISTEN_FDS_START + (int)i, F_SETFL, fl & ~O_NONBLOCK) < 0)
+			r = -errno;
 	}
-	for (size_t i = 0; i < n; i++) {
-		int target = SD_LISTEN_FDS_START + (int)i;
-		/* dup2 leaves FD_CLOEXEC off: the program inherits exactly these. */
-		if (dup2(tmp[i], target) < 0)
-			return -errno;
-		close(tmp[i]);
-		/* The program expects blocking or non-blocking as it likes; systemd hands
-		 * sockets over blocking. */
-		int fl = fcntl(target, F_GETFL);
-		if (fl < 0 || fcntl(target, F_SETFL, fl & ~O_NONBLOCK) < 0)
-			return -errno;
-	}
-	return 0;
+	return r;
 }
 
 /* The program's stderr goes to the journal as its own stream (its pid is ours after
@@ -60,8 +49,7 @@ int prefork_exec_program(const struct worker_ctx *ctx)
 {
 	const struct service_conf *sc = ctx->conf;
 	struct exec_env env;
-	char names[4096] = "", buf[64];
-	size_t off = 0;
+	char buf[64];
 	int r;
 
 	r = exec_env_init(&env, sc);
@@ -69,18 +57,12 @@ int prefork_exec_program(const struct worker_ctx *ctx)
 		log_error(sc->name, "cannot build the environment: %s", strerror(-r));
 		return 1;
 	}
-	for (size_t i = 0; i < ctx->n_listen && off < sizeof(names); i++) {
-		int n = snprintf(names + off, sizeof(names) - off, "%s%s", i ? ":" : "",
-		                 ctx->listen_names[i]);
-		if (n > 0)
-			off += (size_t)n;
-	}
 	/* exec_env reserves room for per-connection variables; here they are LISTEN_*. */
 	size_t k = env.n_static;
 	snprintf(env.conn[0], sizeof(env.conn[0]), "LISTEN_FDS=%zu", ctx->n_listen);
 	snprintf(env.conn[1], sizeof(env.conn[1]), "LISTEN_PID=%d", (int)getpid());
-	char *fdnames = NULL;
-	if (asprintf(&fdnames, "LISTEN_FDNAMES=%s", names) < 0) {
+	char *fdnames = listenfds_names_env(ctx->listen_names, ctx->n_listen);
+	if (!fdnames) {
 		exec_env_free(&env);
 		return 1;
 	}

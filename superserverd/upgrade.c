@@ -13,6 +13,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "superserverd/listenfds.h"
 #include "superserverd/log.h"
 #include "superserverd/upgrade.h"
 
@@ -48,29 +49,17 @@ static bool env_is_ours(const char *e)
 static void exec_child(const char *exe, char *const *argv, const int *fds, const char *const *names,
                        size_t n, int sock)
 {
-	size_t n_env = 0, names_len = 1;
-	int top = 2;
+	size_t n_env = 0;
+	int *all = calloc(n + 1, sizeof(int));
 
-	for (size_t i = 0; i < n; i++) {
-		if (fds[i] > top)
-			top = fds[i];
-		names_len += strlen(names[i]) + 1;
-	}
-	if (sock > top)
-		top = sock;
-	if ((int)n + 3 > top)
-		top = (int)n + 3;
-	/* Out of the way first, so that no dup2 below overwrites a socket still to move;
-	 * the copies are close-on-exec. */
-	int *tmp = calloc(n + 1, sizeof(int));
-	if (!tmp)
+	/* The sockets at 3, 4, ... and the handshake right after them. */
+	if (!all)
 		_exit(127);
-	for (size_t i = 0; i <= n; i++)
-		if ((tmp[i] = fcntl(i < n ? fds[i] : sock, F_DUPFD_CLOEXEC, top + 1)) < 0)
-			_exit(127);
-	for (size_t i = 0; i <= n; i++)
-		if (dup2(tmp[i], 3 + (int)i) < 0)
-			_exit(127);
+	if (n)
+		memcpy(all, fds, n * sizeof(int));
+	all[n] = sock;
+	if (listenfds_place(all, n + 1) < 0)
+		_exit(127);
 	/* Whatever else the master had open (every descriptor should be close-on-exec,
 	 * but a leak here would live on in the new generation). */
 	if (close_range((unsigned)n + 4, ~0U, 0) < 0)
@@ -80,7 +69,7 @@ static void exec_child(const char *exe, char *const *argv, const int *fds, const
 	for (char **e = environ; *e; e++)
 		n_env++;
 	char **envp = calloc(n_env + 6, sizeof(char *));
-	char *fdnames = malloc(names_len + strlen("LISTEN_FDNAMES="));
+	char *fdnames = listenfds_names_env(names, n);
 	char listen_pid[32], listen_fds[32], wd_pid[32], up[64];
 	if (!envp || !fdnames)
 		_exit(127);
@@ -91,12 +80,6 @@ static void exec_child(const char *exe, char *const *argv, const int *fds, const
 	snprintf(listen_pid, sizeof(listen_pid), "LISTEN_PID=%d", (int)getpid());
 	snprintf(listen_fds, sizeof(listen_fds), "LISTEN_FDS=%zu", n);
 	snprintf(up, sizeof(up), UPGRADE_ENV "=%zu", n + 3);
-	strcpy(fdnames, "LISTEN_FDNAMES=");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			strcat(fdnames, ":");
-		strcat(fdnames, names[i]);
-	}
 	envp[k++] = listen_pid;
 	envp[k++] = listen_fds;
 	envp[k++] = fdnames;

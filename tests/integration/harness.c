@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -39,35 +40,54 @@ void h_pause_ms(int ms)
 	poll(NULL, 0, ms);
 }
 
-/* Ports this process has handed out: one test takes several before binding any, and
- * a random draw must not give it the same port twice. */
-static int ports_given[256];
-static size_t n_ports_given;
-
-static bool port_given(int port)
-{
-	size_t n = sizeof(ports_given) / sizeof(ports_given[0]);
-
-	for (size_t i = 0; i < n_ports_given && i < n; i++)
-		if (ports_given[i] == port)
-			return true;
-	return false;
-}
-
 /* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
  * the kernel hands to some test's client socket a moment later could not be bound by the
- * daemon. Free means bindable on every address, for services listening on 0.0.0.0. */
+ * daemon. A port found free here is bound by the daemon only later, so two programs must
+ * never draw from the same ports: CTest runs test programs side by side and gives each a
+ * slot of PORT_SLOT_SIZE ports of its own (SS_TEST_PORT_SLOT). Within its range a program
+ * walks the ports in turn, so it reuses one only after PORT_SLOT_SIZE others. The walk's
+ * position lives in shared memory made before Check forks its test cases, or each case
+ * would start the walk over on its predecessor's ports. Free means bindable on every
+ * address, for services listening on 0.0.0.0. */
+#define PORT_BASE      20000
+#define PORT_SPAN      12000
+#define PORT_SLOT_SIZE 400
+
+static struct {
+	int base, span;
+	unsigned *next; /* shared with forked test cases */
+} ports;
+
+__attribute__((constructor)) static void ports_init(void)
+{
+	const char *slot = getenv("SS_TEST_PORT_SLOT");
+	char *end = NULL;
+	long k = slot ? strtol(slot, &end, 10) : -1;
+	unsigned start = 0;
+
+	ports.base = PORT_BASE;
+	ports.span = PORT_SPAN;
+	if (slot && *slot && end && *end == '\0' && k >= 0 && k < PORT_SPAN / PORT_SLOT_SIZE) {
+		ports.base = PORT_BASE + (int)k * PORT_SLOT_SIZE;
+		ports.span = PORT_SLOT_SIZE;
+	} else if (getrandom(&start, sizeof(start), 0) != (ssize_t)sizeof(start)) {
+		start = (unsigned)getpid(); /* run by hand: any start will do */
+	}
+	void *m = mmap(NULL, sizeof(unsigned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	               -1, 0);
+	if (m == MAP_FAILED)
+		return; /* h_free_port reports it */
+	ports.next = m;
+	*ports.next = start;
+}
+
 int h_free_port(void)
 {
-	for (int tries = 0; tries < 1000; tries++) {
-		/* Real randomness: tests run in parallel, and seeds drawn from pids and clocks
-		 * close together gave close sequences, hence the same ports. */
-		unsigned v;
-		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-			return -1;
-		int port = 20000 + (int)(v % 12000);
-		if (port_given(port))
-			continue;
+	if (!ports.next)
+		return -1;
+	for (int tries = 0; tries < ports.span; tries++) {
+		unsigned v = __atomic_fetch_add(ports.next, 1, __ATOMIC_RELAXED);
+		int port = ports.base + (int)(v % (unsigned)ports.span);
 		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 		if (fd < 0)
@@ -75,11 +95,8 @@ int h_free_port(void)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
 		close(fd);
-		if (r == 0) {
-			ports_given[n_ports_given++ %
-			            (sizeof(ports_given) / sizeof(ports_given[0]))] = port;
+		if (r == 0)
 			return port;
-		}
 	}
 	return -1;
 }

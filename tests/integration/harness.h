@@ -33,7 +33,8 @@ struct daemon {
 
 /* Path of the superserverd binary under test ($SUPERSERVERD). */
 const char *h_binary(void);
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
+/* A TCP port that was free a moment ago, from this test program's own range; -1 if
+ * none is. */
 int h_free_port(void);
 /* Milliseconds on CLOCK_MONOTONIC. */
 long long h_now_ms(void);

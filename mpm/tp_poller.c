@@ -166,7 +166,7 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	tc->tag = (struct tp_tag){.kind = TP_TAG_CONN, .fd = -1};
 	conn_init(&tc->c, fd, p->ctx->handler, p->ctx->handler_data);
 	conn_set_peer(&tc->c, peer, peer_len);
-	if (local_len)
+	if (local && local_len)
 		conn_set_local(&tc->c, local, local_len);
 	tc->ticket = *ticket;
 	atomic_init(&tc->where, TP_READY);

@@ -35,7 +35,7 @@ static void put_sample_start(FILE *f, const char *name, const char *suffix, cons
 	fprintf(f, PREFIX "%s%s{service=\"", name, suffix);
 	put_label_value(f, j_str(svc, "name"));
 	fputc('"', f);
-	if (extra_name) {
+	if (extra_name && extra_value) {
 		fprintf(f, ",%s=\"", extra_name);
 		put_label_value(f, extra_value);
 		fputc('"', f);

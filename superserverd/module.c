@@ -33,7 +33,8 @@ static int check_stamp(const char *path, const struct ss_handler *h, char *err, 
 		 * we would never call. */
 		snprintf(err, errlen,
 		         "%s: built for handler ABI %u.%u, superserverd provides %u.%u (%s)", path,
-		         h->abi_major, h->abi_minor, SS_HANDLER_ABI_MAJOR, SS_HANDLER_ABI_MINOR,
+		         (unsigned)h->abi_major, (unsigned)h->abi_minor,
+		         (unsigned)SS_HANDLER_ABI_MAJOR, (unsigned)SS_HANDLER_ABI_MINOR,
 		         h->abi_major == SS_HANDLER_ABI_MAJOR ? "it needs a newer superserverd"
 		                                              : "rebuild it against this version's "
 		                                                "handler.h");
@@ -43,7 +44,8 @@ static int check_stamp(const char *path, const struct ss_handler *h, char *err, 
 		snprintf(err, errlen,
 		         "%s: its handler struct is %u bytes, smaller than any handler ABI %u "
 		         "struct (%zu bytes): was it built with SS_HANDLER_HEADER?",
-		         path, h->struct_size, SS_HANDLER_ABI_MAJOR, (size_t)HANDLER_SIZE_1_0);
+		         path, (unsigned)h->struct_size, (unsigned)SS_HANDLER_ABI_MAJOR,
+		         (size_t)HANDLER_SIZE_1_0);
 		return -1;
 	}
 	if (!h->name || !h->name[0]) {

@@ -20,13 +20,18 @@ int fdstore_name_encode(const char *key, char *name, size_t len)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t n = strlen(FDSTORE_PREFIX);
 
-	if (len <= n)
+	if (len <= n) {
+		if (len)
+			name[0] = '\0';
 		return -1;
+	}
 	memcpy(name, FDSTORE_PREFIX, n);
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
 		size_t need = plain(*p) ? 1 : 3;
-		if (n + need >= len || n + need > FDSTORE_NAME_MAX)
+		if (n + need >= len || n + need > FDSTORE_NAME_MAX) {
+			name[0] = '\0'; /* callers keep the name: no half of one */
 			return -1;
+		}
 		if (need == 1) {
 			name[n++] = (char)*p;
 		} else {

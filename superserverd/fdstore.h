@@ -22,7 +22,7 @@
 /* systemd's limit on FDNAME= (FDNAME_MAX). */
 #define FDSTORE_NAME_MAX 255
 
-/* Encodes an address key. Returns 0, or -1 when the name would exceed
+/* Encodes an address key. Returns 0, or -1 with name empty when the name would exceed
  * FDSTORE_NAME_MAX or len (such a socket is simply not stored). */
 int fdstore_name_encode(const char *key, char *name, size_t len);
 /* Decodes a name made by fdstore_name_encode. Returns 0, or -1 when NAME does not have

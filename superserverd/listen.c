@@ -321,12 +321,21 @@ fail:
 	return -1;
 }
 
+/* The name the socket travels under, to systemd's fd store or to an upgrade's new
+ * process: the same for both, so either can adopt it. */
+static int store_name(struct listener *l)
+{
+	if (l->store_name[0])
+		return 0;
+	return fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name));
+}
+
 /* Hands a socket we own to systemd so it outlives this process. */
 static void store(struct listener *l)
 {
 	if (l->stored || !fdstore_available())
 		return;
-	if (fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
+	if (store_name(l) < 0) {
 		log_notice(NULL,
 		           "%s: address too long for systemd's fd store: a restart will "
 		           "close and rebind it",
@@ -510,8 +519,7 @@ int listen_table_handover(struct listen_table *lt, int **fds_r, const char ***na
 		}
 		/* The old process keeps listening until the handover, so the new one could
 		 * not bind the address itself: every socket must travel. */
-		if (!l->store_name[0] &&
-		    fdstore_name_encode(l->key, l->store_name, sizeof(l->store_name)) < 0) {
+		if (store_name(l) < 0) {
 			snprintf(
 			        err, errlen,
 			        "%s: the address is too long to be passed by name (systemd's limit "

@@ -376,6 +376,38 @@ START_TEST(failed_upgrade_keeps_serving)
 }
 END_TEST
 
+/* A socket whose name would pass systemd's limit cannot travel by name: the upgrade is
+ * refused with the reason, even though an earlier attempt to store the socket in the fd
+ * store had failed on the same name (and must not leave half of one behind). */
+START_TEST(upgrade_refuses_unnamable_socket)
+{
+	struct daemon d = {0};
+	char out[4096], buf[64], sock[108];
+	int port = h_free_port();
+
+	d.allowed_errors[0] = "too long to be passed by name";
+	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
+	/* Each '+' is encoded as three bytes: some 80 of them pass systemd's 255. */
+	int n = snprintf(sock, sizeof(sock), "%s/", d.dir);
+	memset(sock + n, '+', sizeof(sock) - 1 - (size_t)n);
+	sock[sizeof(sock) - 1] = '\0';
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  e: {listen: ['127.0.0.1:%d', 'unix:%s'], builtin: echo}\n",
+	                       port, sock),
+	        0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	ck_assert(h_log_wait(&d, "address too long for systemd's fd store", 5000));
+	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 1);
+	ck_assert_msg(strstr(out, "too long to be passed by name"), "superctl said: %s", out);
+	ck_assert_int_eq(control_pid(&d), d.pid);
+	ck_assert_int_eq(h_exchange(sock, 0, "u\n", true, buf, sizeof(buf), 5000), 2);
+	ck_assert_int_eq(h_exchange("127.0.0.1", port, "v\n", true, buf, sizeof(buf), 5000), 2);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* An upgrade that drops addresses and adds one: once it has taken over, the new process
  * removes the dropped ones from systemd's fd store (a real datagram NOTIFY_SOCKET sees
  * the messages), closes them and their unix socket file, and stores the new one; the
@@ -450,6 +482,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, upgrade_under_load);
 	tcase_add_test(tc, upgrade_with_superctl);
 	tcase_add_test(tc, failed_upgrade_keeps_serving);
+	tcase_add_test(tc, upgrade_refuses_unnamable_socket);
 	tcase_add_test(tc, upgrade_drops_and_adds_addresses);
 	suite_add_tcase(s, tc);
 	return s;

@@ -44,9 +44,14 @@ START_TEST(too_long_is_refused)
 	/* 100 colons need 300 bytes encoded: over systemd's limit. */
 	memset(key, ':', 100);
 	key[100] = '\0';
+	memset(name, 'x', sizeof(name));
 	ck_assert_int_eq(fdstore_name_encode(key, name, sizeof(name)), -1);
+	/* Nothing half written is left for a caller that keeps the name to look at. */
+	ck_assert_str_eq(name, "");
 	/* A small buffer is never overrun. */
+	memset(name, 'x', sizeof(name));
 	ck_assert_int_eq(fdstore_name_encode("127.0.0.1:7", name, 8), -1);
+	ck_assert_str_eq(name, "");
 }
 END_TEST
 

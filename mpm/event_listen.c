@@ -111,15 +111,11 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 		if (fd < 0)
 			admit_unreserve(&l->admit, &tk);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			if (accept_error_passing(errno))
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return; /* another worker was faster */
-			if (accept_shortage_errno(errno)) {
+			if (errno != EAGAIN &&
+			    errno != EWOULDBLOCK) /* else another worker was faster */
 				event_listen_pause(l, errno);
-				return;
-			}
-			log_warning(l->name, "accept: %s", strerror(errno));
 			return;
 		}
 		accept_shortage_end(&l->shortage, l->name);

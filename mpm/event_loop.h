@@ -78,7 +78,7 @@ struct event_loop {
 	unsigned headers; /* connections reading their PROXY header; count against max_conns */
 	unsigned max_conns;
 	uint64_t turn;            /* loop iterations, for the once-per-turn writable bound */
-	uint64_t accept_retry_at; /* accepting paused after EMFILE & co. until then; 0 = no */
+	uint64_t accept_retry_at; /* accepting paused (EMFILE & co.) until then; 0 = no */
 	struct accept_shortage shortage;
 
 	struct event_fifo idle;  /* by last byte from the peer (period = idle_timeout) */

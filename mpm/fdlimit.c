@@ -1,6 +1,6 @@
 /*
  * Raising the descriptor limit for models that hold many connections per process, and
- * the log of accept() running out of descriptors or memory. The
+ * what every model does when accept() fails for a reason that lasts. The
  * usual soft limit is 1024 (systemd's default keeps the hard limit at 524288 for
  * programs that raise it themselves), which would cap a process far below its model's
  * capacity. superserverd never uses select(), and docs/modules.md tells module authors
@@ -32,9 +32,24 @@ rlim_t fdlimit_raise(const struct service_conf *sc, const char *who, rlim_t want
 	return rl.rlim_cur;
 }
 
-bool accept_shortage_errno(int err)
+bool accept_error_passing(int err)
 {
-	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPERM: /* a firewall rule refused this one */
+	/* Linux passes errors pending on the new connection on (accept(2)). */
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
 }
 
 void accept_shortage_begin(struct accept_shortage *s, const char *who, int err)

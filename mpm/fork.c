@@ -415,14 +415,12 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 		if (fd < 0)
 			admit_unreserve(&a->admit, &tk);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			if (accept_error_passing(errno))
 				continue;
-			/* Out of descriptors or memory: the listener stays readable, so
+			/* Out of descriptors or memory, say: the listener stays readable, so
 			 * polling it again at once would spin. Clients wait in the backlog. */
-			if (accept_shortage_errno(errno))
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				accept_backoff(a, errno);
-			else if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warning(a->name, "accept: %s", strerror(errno));
 			break;
 		}
 		accept_shortage_end(&a->shortage, a->name);

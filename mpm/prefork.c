@@ -22,10 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mpm/fdlimit.h"
 #include "mpm/admit.h"
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
+#include "mpm/fdlimit.h"
 #include "mpm/prefork_exec.h"
 #include "mpm/mpm.h"
 #include "mpm/proxy_accept.h"
@@ -195,11 +195,11 @@ static void serve_one(struct worker *w, int lfd)
 	if (fd < 0) {
 		admit_unreserve(&w->admit, &tk);
 		/* Another process won the race, or the client gave up: both fine. */
-		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+		if (errno == EAGAIN || errno == EWOULDBLOCK || accept_error_passing(errno))
 			return;
-		/* Out of descriptors or memory: the listener stays readable, and trying again
-		 * at once would spin. The client waits in the backlog (a stop signal ends the
-		 * pause early). */
+		/* Out of descriptors or memory, say: the listener stays readable, and trying
+		 * again at once would spin. The client waits in the backlog (a stop signal ends
+		 * the pause early). */
 		accept_shortage_begin(&w->shortage, ctx->conf->name, errno);
 		struct pollfd p = {.fd = w->sigfd, .events = POLLIN};
 		poll(&p, 1, ACCEPT_RETRY_USEC / 1000);

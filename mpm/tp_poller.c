@@ -38,8 +38,7 @@
 #define TP_EVENTS 64
 /* Accepts per wake, so one busy listener cannot starve the other events. */
 #define TP_ACCEPT_BURST 64
-/* Out of descriptors or memory: the listener stays readable, so it is left out of the
- * epoll set for this long instead of being retried in a tight loop. */
+/* How often a BUSY shown in the scoreboard is looked at again (tp_poller_timeout_ms). */
 #define TP_BUSY_RECHECK_USEC (100 * 1000)
 
 #define tp_conn_of(node, member)                                                                   \
@@ -232,7 +231,7 @@ static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
 		if (fd < 0)
 			admit_unreserve(&p->admit, &tk);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+			if (accept_error_passing(errno))
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return; /* another process took it, or the backlog is empty */

@@ -38,19 +38,24 @@ int listenfds_place(const int *fds, size_t n)
 
 char *listenfds_names_env(const char *const *names, size_t n)
 {
-	size_t len = strlen("LISTEN_FDNAMES=") + 1;
-	char *s;
+	static const char var[] = "LISTEN_FDNAMES=";
+	size_t len = sizeof(var);
+	char *s, *p;
 
 	for (size_t i = 0; i < n; i++)
 		len += strlen(names[i]) + 1;
 	s = malloc(len);
 	if (!s)
 		return NULL;
-	strcpy(s, "LISTEN_FDNAMES=");
+	memcpy(s, var, sizeof(var) - 1);
+	p = s + sizeof(var) - 1;
 	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(names[i]);
 		if (i)
-			strcat(s, ":");
-		strcat(s, names[i]);
+			*p++ = ':';
+		memcpy(p, names[i], k);
+		p += k;
 	}
+	*p = '\0';
 	return s;
 }

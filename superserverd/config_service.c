@@ -560,8 +560,7 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 		           sc->name);
 	if (sc->kind == HANDLER_EXEC && ymap_get(ref->yd, m, "args", &kn))
 		yerror(l->diag, ref->yd, kn, path,
-		       "args are for builtin and module services (a program takes its arguments "
-		       "in exec)");
+		       "args are for module services (a program takes its arguments in exec)");
 	/* A typo is never silently ignored; neither is an option no built-in reads. */
 	if (sc->kind == HANDLER_BUILTIN && ymap_get(ref->yd, m, "args", &kn)) {
 		const struct ss_handler *h = builtin_find(sc->builtin);

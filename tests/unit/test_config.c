@@ -1416,7 +1416,7 @@ static const struct {
         {NOBODY, SVC "{listen: '127.0.0.1:7', exec: [/bin/cat, [x]]}\n", "[x]",
          "services.e.exec[1]: expected a string, got a list"},
         {NOBODY, SVC "{listen: '127.0.0.1:7', exec: /bin/cat, args: {a: b}}\n", "args",
-         "services.e: args are for builtin and module services (a program takes its arguments in "
+         "services.e: args are for module services (a program takes its arguments in "
          "exec)"},
         {NOBODY, SVC "{listen: '127.0.0.1:7', module: '{D}/m.so', args: {a: [1]}}\n", "[1]",
          "services.e.args.a: expected a string, got a list"},

@@ -1,23 +1,19 @@
 #!/bin/bash
 # Runs inside the e2e container.
-#   loop.sh PORT SECONDS MAX
+#   loop.sh PORT STOPFILE MAX
 # Connects to the echo service on 127.0.0.1:PORT again and again, one connection at a
-# time, for SECONDS seconds or MAX connections, whichever comes first; each connection
-# sends "ping N" and waits up to 10 s for it to come back. Prints one line:
+# time, until the file STOPFILE exists or after MAX connections, whichever comes first
+# (the caller bounds it in time too); each connection sends "ping N" and waits up to
+# 10 s for it to come back. Prints one line:
 #   attempts=N ok=N refused=N unanswered=N wrong=N
 # and before it, once the first connection was answered, a line "started".
 # refused: connect() failed; unanswered: no line (timeout or closed); wrong: another line.
 port=$1
-secs=$2
+stop=$2
 max=$3
 exec 2>/dev/null
-now_ms() {
-	local t=${EPOCHREALTIME/./}
-	echo $((t / 1000))
-}
-end=$(($(now_ms) + secs * 1000))
 n=0 ok=0 refused=0 unanswered=0 wrong=0
-while [ "$n" -lt "$max" ] && [ "$(now_ms)" -lt "$end" ]; do
+while [ "$n" -lt "$max" ] && [ ! -e "$stop" ]; do
 	n=$((n + 1))
 	if ! exec 3<>"/dev/tcp/127.0.0.1/$port"; then
 		refused=$((refused + 1))

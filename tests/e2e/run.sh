@@ -487,11 +487,14 @@ stored=$(prop superserverd.service NFileDescriptorStore)
 note "NFileDescriptorStore=$stored before the restart"
 [ -n "$stored" ] && [ "$stored" -ge 1 ] 2>/dev/null || bad "nothing in the fd store (NFileDescriptorStore=$stored)"
 run_loops() { # run_loops ACTION...: both client loops while ACTION runs; checks the results
-	# The loops outlast the action by far; both must answer before it starts and still
-	# run when it ends, or the action was not covered.
-	ct -t 40 bash /srv/e2e/files/loop.sh 7007 15 100000 >"$logs/loop7007.out" 2>&1 &
+	# The loops run until told to stop, after the action (their time bound, 150 s, is
+	# above any action's: two restarts of up to 40 s each); both must answer before it
+	# starts and still run when it ends, or the action was not covered.
+	local stop=/run/e2e-loops.stop
+	ct rm -f "$stop"
+	ct -t 150 bash /srv/e2e/files/loop.sh 7007 "$stop" 100000 >"$logs/loop7007.out" 2>&1 &
 	loop_pid=$!
-	ct -t 40 bash /srv/e2e/files/loop.sh 7008 15 100000 >"$logs/loop7008.out" 2>&1 &
+	ct -t 150 bash /srv/e2e/files/loop.sh 7008 "$stop" 100000 >"$logs/loop7008.out" 2>&1 &
 	loop2_pid=$!
 	until_ok 10 grep -q started "$logs/loop7007.out" &&
 		until_ok 10 grep -q started "$logs/loop7008.out" ||
@@ -499,6 +502,7 @@ run_loops() { # run_loops ACTION...: both client loops while ACTION runs; checks
 	"$@"
 	kill -0 "$loop_pid" 2>/dev/null && kill -0 "$loop2_pid" 2>/dev/null ||
 		bad "a client loop ended before the action did: the action was not covered"
+	ct touch "$stop" || bad "cannot tell the client loops to stop"
 	local deadline=$(($(ct_now) + 60000)) p
 	for p in "$loop_pid" "$loop2_pid"; do
 		while kill -0 "$p" 2>/dev/null && [ "$(ct_now)" -lt "$deadline" ]; do

@@ -49,9 +49,12 @@ void h_pause_ms(int ms)
  * position lives in shared memory made before Check forks its test cases, or each case
  * would start the walk over on its predecessor's ports. Free means bindable on every
  * address, for services listening on 0.0.0.0. */
-#define PORT_BASE      20000
-#define PORT_SPAN      12000
+#define PORT_BASE 20000
+#ifndef PORT_SLOTS /* tests/CMakeLists.txt sets both */
+#define PORT_SLOTS     30
 #define PORT_SLOT_SIZE 400
+#endif
+#define PORT_SPAN (PORT_SLOTS * PORT_SLOT_SIZE)
 
 static struct {
 	int base, span;
@@ -67,7 +70,13 @@ __attribute__((constructor)) static void ports_init(void)
 
 	ports.base = PORT_BASE;
 	ports.span = PORT_SPAN;
-	if (slot && *slot && end && *end == '\0' && k >= 0 && k < PORT_SPAN / PORT_SLOT_SIZE) {
+	if (slot && (!*slot || *end != '\0' || k < 0 || k >= PORT_SLOTS)) {
+		/* The whole range would overlap every other program's slot. */
+		fprintf(stderr, "harness: SS_TEST_PORT_SLOT=%s is not a slot (0 to %d): no ports\n",
+		        slot, PORT_SLOTS - 1);
+		return;
+	}
+	if (slot) {
 		ports.base = PORT_BASE + (int)k * PORT_SLOT_SIZE;
 		ports.span = PORT_SLOT_SIZE;
 	} else if (getrandom(&start, sizeof(start), 0) != (ssize_t)sizeof(start)) {

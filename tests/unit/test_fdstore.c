@@ -52,6 +52,8 @@ START_TEST(too_long_is_refused)
 	memset(name, 'x', sizeof(name));
 	ck_assert_int_eq(fdstore_name_encode("127.0.0.1:7", name, 8), -1);
 	ck_assert_str_eq(name, "");
+	for (size_t i = 8; i < sizeof(name); i++)
+		ck_assert_int_eq(name[i], 'x');
 }
 END_TEST
 

@@ -149,9 +149,7 @@ START_TEST(garbage_and_eof_are_errors)
 	ck_assert_int_eq(proxy_accept_step(&pa, err, sizeof(err)), PROXY_NEED_MORE);
 	shutdown(sv[1], SHUT_WR);
 	ck_assert_int_eq(proxy_accept_step(&pa, err, sizeof(err)), PROXY_ERROR);
-	ck_assert_msg(strstr(err, "closed before the PROXY header ended") ||
-	                      strstr(err, "unexpected EOF"),
-	              "%s", err);
+	ck_assert_str_eq(err, "connection closed before the PROXY header ended");
 	/* Had the deadline come first, the reason says how much came. */
 	proxy_accept_timeout_reason(&pa, err, sizeof(err));
 	ck_assert_str_eq(err, "no PROXY header within 300 ms (14 bytes of it came)");

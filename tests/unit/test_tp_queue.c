@@ -79,12 +79,17 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-static void join_within(pthread_t th, int seconds)
+#define SECOND 1000000ull /* usec */
+
+/* Joins th, failing the test if it has not ended within USEC. */
+static void join_by(pthread_t th, uint64_t usec)
 {
 	struct timespec ts;
 
 	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
-	ts.tv_sec += seconds;
+	usec += (uint64_t)ts.tv_nsec / 1000u;
+	ts.tv_sec += (time_t)(usec / 1000000);
+	ts.tv_nsec = (long)(usec % 1000000) * 1000;
 	ck_assert_int_eq(pthread_timedjoin_np(th, NULL, &ts), 0);
 }
 
@@ -101,7 +106,7 @@ START_TEST(close_wakes_waiting_consumers)
 	/* Whether or not they are already asleep in pop(), close must end them all. */
 	tp_queue_close(&q);
 	for (int i = 0; i < 3; i++) {
-		join_within(c[i].th, 10);
+		join_by(c[i].th, 10 * SECOND);
 		ck_assert_uint_eq(c[i].count, 0);
 	}
 	tp_queue_destroy(&q);
@@ -133,7 +138,7 @@ START_TEST(many_consumers_each_item_once)
 	}
 	tp_queue_close(&q);
 	for (int i = 0; i < CONSUMERS; i++) {
-		join_within(c[i].th, 60);
+		join_by(c[i].th, 60 * SECOND);
 		sum += c[i].sum;
 		count += c[i].count;
 	}
@@ -151,11 +156,14 @@ END_TEST
  * counts exactly the consumers nobody woke.
  */
 
-#define PATIENCE  1000    /* usec, as the threadpool's */
-#define LONG_WAIT 1000000 /* usec: a bound only a broken queue reaches */
-#define MAX_HOLD  8
-#define MAX_TAKES 16
-#define SOME_TIME 5000000 /* a made-up monotonic instant (usec) */
+#define PATIENCE  1000         /* usec, as the threadpool's */
+#define LONG_WAIT (5 * SECOND) /* a bound only a broken queue reaches */
+/* A wait_drained deadline that cannot come first: ending before LONG_WAIT tells that
+ * it ended for its reason (drained, closed), not at its deadline. */
+#define FAR_DEADLINE (30 * SECOND)
+#define MAX_HOLD     8
+#define MAX_TAKES    16
+#define SOME_TIME    5000000 /* a made-up monotonic instant (usec) */
 
 static uint64_t mono_usec(void)
 {
@@ -179,18 +187,6 @@ static void cond_init_mono(pthread_cond_t *cv)
 	ck_assert_int_eq(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), 0);
 	ck_assert_int_eq(pthread_cond_init(cv, &ca), 0);
 	pthread_condattr_destroy(&ca);
-}
-
-/* Joins th, failing the test if it has not ended within USEC. */
-static void join_by(pthread_t th, uint64_t usec)
-{
-	struct timespec ts;
-
-	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
-	usec += (uint64_t)ts.tv_nsec / 1000u;
-	ts.tv_sec += (time_t)(usec / 1000000);
-	ts.tv_nsec = (long)(usec % 1000000) * 1000;
-	ck_assert_int_eq(pthread_timedjoin_np(th, NULL, &ts), 0);
 }
 
 struct rig;
@@ -665,7 +661,7 @@ START_TEST(wait_drained_until_empty)
 	rig_init(&r, 8, 1); /* the consumer is this thread, with trypop */
 	ck_assert_int_eq(tp_queue_offer(&r.q, ITEM(1), SOME_TIME), 1);
 	ck_assert_int_eq(tp_queue_offer(&r.q, ITEM(2), SOME_TIME), 0);
-	drainer_start(&d, &r.q, mono_usec() + 3 * LONG_WAIT / 2);
+	drainer_start(&d, &r.q, mono_usec() + FAR_DEADLINE);
 	drainer_wait_waiting(&d);
 	ck_assert_ptr_eq(tp_queue_trypop(&r.q), ITEM(1));
 	ck_assert(!atomic_load(&d.done)); /* one is still queued */
@@ -706,13 +702,13 @@ START_TEST(wait_drained_returns_at_once)
 	struct drainer d;
 
 	rig_init(&r, 8, 1);
-	drainer_start(&d, &r.q, mono_usec() + 3 * LONG_WAIT / 2);
+	drainer_start(&d, &r.q, mono_usec() + FAR_DEADLINE);
 	join_by(d.th, LONG_WAIT);
 	rig_finish(&r);
 
 	rig_init(&r, 8, 0);
 	ck_assert_int_eq(tp_queue_push(&r.q, ITEM(1)), 1);
-	drainer_start(&d, &r.q, mono_usec() + 3 * LONG_WAIT / 2);
+	drainer_start(&d, &r.q, mono_usec() + FAR_DEADLINE);
 	join_by(d.th, LONG_WAIT);
 	rig_finish(&r);
 }
@@ -726,7 +722,7 @@ START_TEST(close_ends_wait_drained)
 
 	rig_init(&r, 8, 1);
 	ck_assert_int_eq(tp_queue_offer(&r.q, ITEM(1), SOME_TIME), 1);
-	drainer_start(&d, &r.q, mono_usec() + 3 * LONG_WAIT / 2);
+	drainer_start(&d, &r.q, mono_usec() + FAR_DEADLINE);
 	drainer_wait_waiting(&d);
 	tp_queue_close(&r.q);
 	join_by(d.th, LONG_WAIT);
@@ -803,7 +799,7 @@ START_TEST(lazy_traffic_each_item_once)
 {
 	struct stress s = {0};
 	pthread_t th[STRESS_WORKERS];
-	uint64_t give_up = mono_usec() + 30 * LONG_WAIT;
+	uint64_t give_up = mono_usec() + 30 * SECOND;
 
 	s.done = calloc(STRESS_N + 1, 1);
 	ck_assert_ptr_nonnull(s.done);
@@ -829,7 +825,7 @@ START_TEST(lazy_traffic_each_item_once)
 	pthread_mutex_unlock(&s.m);
 	tp_queue_close(&s.q);
 	for (int i = 0; i < STRESS_WORKERS; i++)
-		join_by(th[i], 10 * LONG_WAIT);
+		join_by(th[i], 10 * SECOND);
 	ck_assert_uint_eq(s.refused, 0);
 	ck_assert_uint_eq(s.again, STRESS_N / 4);
 	ck_assert_uint_eq(s.finished, STRESS_N);

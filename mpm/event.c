@@ -6,7 +6,8 @@
  * cannot share a loop.
  *
  * This file owns the options, the worker's setup and teardown and the loop itself;
- * event_conn.c drives connections, event_listen.c the listeners.
+ * event_conn.c drives connections, event_listen.c the listeners, event_mem.c gives
+ * memory back after a burst.
  */
 #include <errno.h>
 #include <signal.h>
@@ -141,12 +142,14 @@ static void event_on_signals(struct event_loop *l)
 static uint64_t event_next_deadline(const struct event_loop *l)
 {
 	uint64_t at = event_fifo_next(&l->idle), life = event_fifo_next(&l->life);
-	uint64_t header = event_proxy_next_deadline(l);
+	uint64_t header = event_proxy_next_deadline(l), mem = event_mem_next_deadline(l);
 
 	if (life < at)
 		at = life;
 	if (header < at)
 		at = header;
+	if (mem < at)
+		at = mem;
 	if (l->accept_retry_at && l->accept_retry_at < at)
 		at = l->accept_retry_at;
 	return at;
@@ -212,6 +215,7 @@ static int event_run(struct event_loop *l)
 		if (at != EVENT_NO_DEADLINE)
 			event_timers(l);
 		event_pool_recycle(l);
+		event_mem_turn(l);
 	}
 	return 0;
 }

@@ -2,7 +2,8 @@
  * The event model's worker, shared between its files: the loop state of one worker
  * process (event.c runs it), the per-connection record and its non-blocking driver
  * (event_conn.c), the listeners (event_listen.c), the PROXY header stage
- * (event_proxy.c) and the record pool (event_pool.c).
+ * (event_proxy.c), the record pool (event_pool.c) and the release of memory after a
+ * burst (event_mem.c).
  * Internal to mpm/event*.c.
  */
 #ifndef SUPERSERVERD_EVENT_LOOP_H
@@ -90,6 +91,11 @@ struct event_loop {
 	struct event_conn *graveyard;
 	struct event_conn *free_list;
 	struct event_slab *slabs;
+	size_t n_slabs;
+	unsigned pool_used; /* records out of the pool: live, headers and graveyard */
+	unsigned pool_peak; /* most out at once since the last release of memory */
+	uint64_t mem_due;   /* a release of memory is planned for then; 0 = none */
+	uint64_t mem_last;  /* the last release */
 
 	char *rbuf; /* one read buffer for every connection of the worker */
 	size_t rbuf_len;
@@ -108,8 +114,22 @@ struct event_loop {
 struct event_conn *event_pool_get(struct event_loop *l);
 void event_pool_bury(struct event_loop *l, struct event_conn *ec);
 void event_pool_recycle(struct event_loop *l);
+/* Frees the slabs none of whose records is in use, between batches (the graveyard
+ * empty). Returns how many were freed. */
+size_t event_pool_shrink(struct event_loop *l);
 /* Closes every connection still open (abandoning it) and frees the pool. */
 void event_pool_free(struct event_loop *l);
+
+/* event_mem.c */
+/* Whether a burst is over: USED records in hand are few against the PEAK since the last
+ * release, and enough are gone to be worth a release. */
+bool event_mem_burst_over(unsigned used, unsigned peak);
+/* End of a loop turn: plans, or makes, a release of memory when a burst is over. */
+void event_mem_turn(struct event_loop *l);
+/* The same at time NOW (event_mem_turn reads the clock only when a burst is over). */
+void event_mem_step(struct event_loop *l, uint64_t now);
+/* When the planned release is due, or EVENT_NO_DEADLINE. */
+uint64_t event_mem_next_deadline(const struct event_loop *l);
 
 /* event_conn.c */
 /* Frees the spare output buffers. */

@@ -7,8 +7,9 @@
  * frees its empty slabs and its spare buffers and asks malloc to return every free page.
  *
  * The check is two comparisons at the end of a loop turn; the release is rare (at most
- * one per EVENT_MEM_INTERVAL) and costs about a millisecond per 100 MB of heap given
- * back. Its price is paid later: the page faults of the next burst.
+ * one per EVENT_MEM_INTERVAL_USEC) and short (0.2 ms for the 65 MB that 2000 clients
+ * that never read leave behind). Its price is paid later: the page faults of the next
+ * burst.
  */
 #include <stdlib.h>
 #ifdef __GLIBC__

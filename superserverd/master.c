@@ -141,6 +141,12 @@ static void log_diag(int level, const struct diag *d)
 		log_msg(level, NULL, "%s", d->msgs[i]);
 }
 
+static void log_warnings(const struct diag *d)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		log_warning(NULL, "%s", d->warnings[i]);
+}
+
 /* Creates one service per entry of cfg; all or nothing. */
 static int build_services(struct master *m, struct config *cfg, struct service_list *out,
                           struct diag *d)
@@ -192,11 +198,13 @@ static int reload(struct master *m, struct diag *d)
 	struct config *cfg = NULL;
 	struct service_list fresh = {0}, next = {0};
 	size_t added = 0, changed = 0, removed = 0, kept = 0;
+	int r;
 
 	notify_reloading();
 	log_info(NULL, "reloading %s", m->config_path);
-	if (config_load(m->config_path, &m->opts, &cfg, d) < 0 ||
-	    build_services(m, cfg, &fresh, d) < 0) {
+	r = config_load(m->config_path, &m->opts, &cfg, d);
+	log_warnings(d);
+	if (r < 0 || build_services(m, cfg, &fresh, d) < 0) {
 		log_diag(LOG_ERR, d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",
 		          diag_count(d), diag_count(d) == 1 ? "" : "s");

@@ -302,7 +302,7 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	        .conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners, .index = index};
 	struct ss_args args;
 	char err[512] = "";
-	int r;
+	int r, missing_cap;
 
 	const char *names[svc->n_listeners + 1];
 
@@ -327,7 +327,16 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	close(svc->scoreboard_fd);
 	ctx.slot = &ctx.scoreboard->slots[index];
 	atomic_store(&ctx.slot->pid, (int32_t)getpid());
-	r = privs_drop(sc);
+	r = privs_drop(sc, &missing_cap);
+	if (r != PRIVS_OK && missing_cap >= 0) {
+		char cap[64];
+		privs_cap_name(missing_cap, cap, sizeof(cap));
+		log_error(sc->name,
+		          "%s failed: service '%s' keeps %s, which is %s: %s",
+		          privs_step_name(r), sc->name, cap,
+		          privs_cap_missing(missing_cap, true) ?: "not held", strerror(EPERM));
+		_exit(r);
+	}
 	if (r != PRIVS_OK) {
 		log_error(sc->name, "%s failed: %s", privs_step_name(r), strerror(errno));
 		_exit(r);

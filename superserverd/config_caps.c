@@ -12,8 +12,7 @@
  * --check-config and `superctl check` against the limits they run under (a shell has
  * the full bounding set; the unit's ExecReload= has the unit's). A process judging
  * for a root daemon without being root can only see the bounding set. */
-static void check_held(struct loader *l, const struct service_conf *sc,
-                       const struct svc_part *caps)
+static void check_held(struct loader *l, const struct service_conf *sc, const struct svc_part *caps)
 {
 	bool permitted = geteuid() == 0;
 
@@ -33,8 +32,8 @@ static void check_held(struct loader *l, const struct service_conf *sc,
 	}
 }
 
-void config_caps_check(struct loader *l, const struct service_conf *sc,
-                       const struct svc_part *caps, const struct svc_part *user)
+void config_caps_check(struct loader *l, const struct service_conf *sc, const struct svc_part *caps,
+                       const struct svc_part *user)
 {
 	if (caps && caps->f_caps.st == FIELD_SET)
 		check_held(l, sc, caps);

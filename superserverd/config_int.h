@@ -196,8 +196,8 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_part *own);
 /* SC's capabilities against what superserverd holds; warns about a program run as root
  * without any. CAPS and USER: the parts the merged values came from (NULL: none). */
-void config_caps_check(struct loader *l, const struct service_conf *sc,
-                       const struct svc_part *caps, const struct svc_part *user);
+void config_caps_check(struct loader *l, const struct service_conf *sc, const struct svc_part *caps,
+                       const struct svc_part *user);
 void config_service_free(struct service_conf *sc);
 
 /* The canonical rendering of SC's settings (positions excluded), or NULL. */

@@ -639,7 +639,9 @@ static struct service *replace_service(struct master *m, size_t idx, char *err, 
 	}
 	diag_free(&d);
 	m->current.v[idx] = nsvc;
-	if (service_state(old) == SERVICE_STOPPED || service_state(old) == SERVICE_FAILED)
+	/* A failed service may still have processes finishing: retired like any other,
+	 * which also ends its turning clients away before the new one starts. */
+	if (service_state(old) == SERVICE_STOPPED)
 		service_free(old);
 	else
 		retire(m, old);
@@ -665,7 +667,8 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 		if (st != SERVICE_STOPPED)
 			service_stop(svc);
 	} else if (!strcmp(cmd, "start")) {
-		if (st == SERVICE_STOPPED || st == SERVICE_FAILED)
+		/* Restarting: start now, without waiting out the backoff. */
+		if (st == SERVICE_STOPPED || st == SERVICE_FAILED || st == SERVICE_RESTARTING)
 			svc = replace_service(m, idx, err, errlen);
 		else if (st == SERVICE_STOPPING) {
 			*code = "busy";
@@ -676,7 +679,7 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 	} else if (!strcmp(cmd, "restart")) {
 		svc = replace_service(m, idx, err, errlen);
 	} else if (!strcmp(cmd, "drain")) {
-		if (st == SERVICE_RUNNING)
+		if (st == SERVICE_RUNNING || st == SERVICE_RESTARTING)
 			service_drain(svc);
 		else if (st != SERVICE_DRAINING && st != SERVICE_DRAINED) {
 			*code = "not-running";

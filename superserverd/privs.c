@@ -69,7 +69,7 @@ void privs_cap_name(int cap, char *buf, size_t len)
 	} else if (len) {
 		for (; name[i] && i + 1 < len; i++)
 			buf[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A'
-			                                                  : name[i]);
+			                                                 : name[i]);
 		buf[i] = '\0';
 	}
 	cap_free(name);

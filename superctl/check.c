@@ -16,7 +16,10 @@ int cmd_check(const char *path)
 	struct diag d;
 
 	diag_init(&d);
-	if (config_load(path, &opts, &cfg, &d) < 0) {
+	int r = config_load(path, &opts, &cfg, &d);
+	for (size_t i = 0; i < d.n_warnings; i++)
+		fprintf(stderr, "%s\n", d.warnings[i]);
+	if (r < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s\n", d.msgs[i]);
 		fprintf(stderr, "superserverd: %s: %zu error%s\n", path, diag_count(&d),

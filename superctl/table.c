@@ -141,6 +141,8 @@ bool colour_wanted(FILE *f)
 	return isatty(fileno(f)) && !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
 }
 
+/* Green: serving. Red: given up, clients are turned away. Yellow: everything in between,
+ * restarting included (no process now, but one is on its way). */
 const char *state_colour(const char *state)
 {
 	if (strcmp(state, "running") == 0)

@@ -194,6 +194,10 @@ int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);
 /* Merges the defaults and OWN into SC and resolves everything that depends on both. */
 void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_part *own);
+/* SC's capabilities against what superserverd holds; warns about a program run as root
+ * without any. CAPS and USER: the parts the merged values came from (NULL: none). */
+void config_caps_check(struct loader *l, const struct service_conf *sc, const struct svc_part *caps,
+                       const struct svc_part *user);
 void config_service_free(struct service_conf *sc);
 
 /* The canonical rendering of SC's settings (positions excluded), or NULL. */

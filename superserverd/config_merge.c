@@ -88,6 +88,7 @@ static void identity_root(struct loader *l, struct service_conf *sc, const struc
 	}
 	if (IS_SET(cp, f_caps))
 		sc->capabilities = cp->caps;
+	config_caps_check(l, sc, cp, u);
 }
 
 static bool daemon_has_group(const struct loader *l, gid_t gid)

@@ -1,4 +1,4 @@
-/* The diagnostics list: formatted "FILE:LINE:COL: message" strings kept in order. */
+/* The diagnostics lists: formatted "FILE:LINE:COL: message" strings kept in order. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,57 +16,76 @@ void diag_free(struct diag *d)
 	for (size_t i = 0; i < d->n; i++)
 		free(d->msgs[i]);
 	free(d->msgs);
+	for (size_t i = 0; i < d->n_warnings; i++)
+		free(d->warnings[i]);
+	free(d->warnings);
 	diag_init(d);
 }
 
-static int push(struct diag *d, char *msg)
+static int push(char ***v_r, size_t *n_r, size_t *cap_r, char *msg)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-		char **v = realloc(d->msgs, cap * sizeof(*v));
+	if (*n_r == *cap_r) {
+		size_t cap = *cap_r ? *cap_r * 2 : 8;
+		char **v = realloc(*v_r, cap * sizeof(*v));
 		if (!v)
 			return -1;
-		d->msgs = v;
-		d->cap = cap;
+		*v_r = v;
+		*cap_r = cap;
 	}
-	d->msgs[d->n++] = msg;
+	(*v_r)[(*n_r)++] = msg;
 	return 0;
+}
+
+/* "FILE:LINE:COL: KIND" + the message, or NULL without memory. */
+static char *__attribute__((format(printf, 3, 0)))
+format(const struct diag_pos *pos, const char *kind, const char *fmt, va_list ap)
+{
+	char *text, *msg;
+	int r = vasprintf(&text, fmt, ap);
+
+	if (r < 0)
+		return NULL;
+	if (!pos || !pos->file)
+		r = asprintf(&msg, "%s%s", kind, text);
+	else if (pos->line <= 0)
+		r = asprintf(&msg, "%s: %s%s", pos->file, kind, text);
+	else
+		r = asprintf(&msg, "%s:%d:%d: %s%s", pos->file, pos->line, pos->col, kind, text);
+	free(text);
+	return r < 0 ? NULL : msg;
 }
 
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
 {
-	char *text, *msg;
+	char *msg;
 	va_list ap;
-	int r;
 
 	if (d->suppress) {
 		d->dropped++;
 		return;
 	}
 	va_start(ap, fmt);
-	r = vasprintf(&text, fmt, ap);
+	msg = format(pos, "", fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		goto fail;
-	if (!pos || !pos->file) {
-		msg = text;
-		text = NULL;
-	} else if (pos->line <= 0) {
-		r = asprintf(&msg, "%s: %s", pos->file, text);
-	} else {
-		r = asprintf(&msg, "%s:%d:%d: %s", pos->file, pos->line, pos->col, text);
-	}
-	free(text);
-	if (r < 0)
-		goto fail;
-	if (push(d, msg) < 0) {
-		free(msg);
-		goto fail;
-	}
-	return;
-fail:
+	if (msg && push(&d->msgs, &d->n, &d->cap, msg) == 0)
+		return;
+	free(msg);
 	/* Out of memory: the error still counts, so a load cannot pass by accident. */
 	d->dropped++;
+}
+
+void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
+{
+	char *msg;
+	va_list ap;
+
+	if (d->suppress)
+		return;
+	va_start(ap, fmt);
+	msg = format(pos, "warning: ", fmt, ap);
+	va_end(ap);
+	if (msg && push(&d->warnings, &d->n_warnings, &d->cap_warnings, msg) < 0)
+		free(msg);
 }
 
 size_t diag_count(const struct diag *d)

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	struct config_load_opts opts = {.daemon_uid = geteuid()};
 	struct config *cfg = NULL;
 	struct diag d;
-	int check = 0, c;
+	int check = 0, c, r;
 
 	image_note_start();
 	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
@@ -70,7 +70,13 @@ int main(int argc, char **argv)
 
 	log_init("superserverd");
 	diag_init(&d);
-	if (config_load(path, &opts, &cfg, &d) < 0) {
+	r = config_load(path, &opts, &cfg, &d);
+	for (size_t i = 0; i < d.n_warnings; i++)
+		if (check || r < 0)
+			fprintf(stderr, "%s\n", d.warnings[i]);
+		else
+			log_warning(NULL, "%s", d.warnings[i]);
+	if (r < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s\n", d.msgs[i]);
 		fprintf(stderr, "superserverd: %s: %zu error%s\n", path, diag_count(&d),

@@ -141,6 +141,12 @@ static void log_diag(int level, const struct diag *d)
 		log_msg(level, NULL, "%s", d->msgs[i]);
 }
 
+static void log_warnings(const struct diag *d)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		log_warning(NULL, "%s", d->warnings[i]);
+}
+
 /* Creates one service per entry of cfg; all or nothing. */
 static int build_services(struct master *m, struct config *cfg, struct service_list *out,
                           struct diag *d)
@@ -192,11 +198,13 @@ static int reload(struct master *m, struct diag *d)
 	struct config *cfg = NULL;
 	struct service_list fresh = {0}, next = {0};
 	size_t added = 0, changed = 0, removed = 0, kept = 0;
+	int r;
 
 	notify_reloading();
 	log_info(NULL, "reloading %s", m->config_path);
-	if (config_load(m->config_path, &m->opts, &cfg, d) < 0 ||
-	    build_services(m, cfg, &fresh, d) < 0) {
+	r = config_load(m->config_path, &m->opts, &cfg, d);
+	log_warnings(d);
+	if (r < 0 || build_services(m, cfg, &fresh, d) < 0) {
 		log_diag(LOG_ERR, d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",
 		          diag_count(d), diag_count(d) == 1 ? "" : "s");
@@ -631,7 +639,9 @@ static struct service *replace_service(struct master *m, size_t idx, char *err, 
 	}
 	diag_free(&d);
 	m->current.v[idx] = nsvc;
-	if (service_state(old) == SERVICE_STOPPED || service_state(old) == SERVICE_FAILED)
+	/* A failed service may still have processes finishing: retired like any other,
+	 * which also ends its turning clients away before the new one starts. */
+	if (service_state(old) == SERVICE_STOPPED)
 		service_free(old);
 	else
 		retire(m, old);
@@ -657,7 +667,8 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 		if (st != SERVICE_STOPPED)
 			service_stop(svc);
 	} else if (!strcmp(cmd, "start")) {
-		if (st == SERVICE_STOPPED || st == SERVICE_FAILED)
+		/* Restarting: start now, without waiting out the backoff. */
+		if (st == SERVICE_STOPPED || st == SERVICE_FAILED || st == SERVICE_RESTARTING)
 			svc = replace_service(m, idx, err, errlen);
 		else if (st == SERVICE_STOPPING) {
 			*code = "busy";
@@ -668,7 +679,7 @@ static json_t *ctl_action(void *userdata, const char *cmd, const char *name, con
 	} else if (!strcmp(cmd, "restart")) {
 		svc = replace_service(m, idx, err, errlen);
 	} else if (!strcmp(cmd, "drain")) {
-		if (st == SERVICE_RUNNING)
+		if (st == SERVICE_RUNNING || st == SERVICE_RESTARTING)
 			service_drain(svc);
 		else if (st != SERVICE_DRAINING && st != SERVICE_DRAINED) {
 			*code = "not-running";

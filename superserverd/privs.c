@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "superserverd/privs.h"
@@ -37,10 +39,58 @@ out:
 	return r;
 }
 
-enum privs_step privs_drop(const struct service_conf *sc)
+const char *privs_cap_missing(int cap, bool permitted)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+	cap_t caps;
+	int in_bounding = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+	if (in_bounding < 0)
+		return "not known to the running kernel";
+	if (in_bounding == 0)
+		return "not in superserverd's capability bounding set";
+	if (!permitted)
+		return NULL;
+	caps = cap_get_proc();
+	if (!caps || cap_get_flag(caps, (cap_value_t)cap, CAP_PERMITTED, &v) < 0)
+		v = CAP_CLEAR;
+	cap_free(caps);
+	return v == CAP_SET ? NULL : "not in superserverd's permitted capability set";
+}
+
+void privs_cap_name(int cap, char *buf, size_t len)
+{
+	char *name = cap_to_name((cap_value_t)cap);
+	size_t i = 0;
+
+	/* libcap names the ones it does not know by number: say so in words. */
+	if (!name || strncmp(name, "cap_", 4) != 0) {
+		snprintf(buf, len, "capability %d", cap);
+	} else if (len) {
+		for (; name[i] && i + 1 < len; i++)
+			buf[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 'a' + 'A'
+			                                                 : name[i]);
+		buf[i] = '\0';
+	}
+	cap_free(name);
+}
+
+/* The first of KEEP this process cannot hand on, or -1: found before anything is
+ * changed, so the failure can name it. */
+static int first_missing(uint64_t keep)
+{
+	for (int c = 0; c <= CAP_LAST_CAP && c < 64; c++)
+		if ((keep & (1ULL << c)) && privs_cap_missing(c, true))
+			return c;
+	return -1;
+}
+
+enum privs_step privs_drop(const struct service_conf *sc, int *missing_cap_r)
 {
 	bool root = geteuid() == 0;
 	uint64_t keep = sc->capabilities;
+
+	*missing_cap_r = -1;
 
 	for (int i = 0; i < RLIM_COUNT; i++)
 		if (sc->rlimits[i].set && setrlimit(rlimit_resource[i], &sc->rlimits[i].value) < 0)
@@ -52,6 +102,11 @@ enum privs_step privs_drop(const struct service_conf *sc)
 		umask(sc->umask);
 
 	if (root) {
+		*missing_cap_r = first_missing(keep);
+		if (*missing_cap_r >= 0) {
+			errno = EPERM;
+			return PRIVS_CAPS;
+		}
 		/* The bounding set can only shrink while we still hold CAP_SETPCAP. */
 		for (int c = 0; c <= CAP_LAST_CAP; c++)
 			if (!(keep & (1ULL << c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 &&

@@ -24,6 +24,7 @@
 #include "superserverd/privs.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/service.h"
+#include "superserverd/turnaway.h"
 #include "superserverd/units.h"
 
 /* Exit codes of a service process besides the privilege steps (privs.h). */
@@ -73,10 +74,13 @@ struct service {
 	 * may live on: killed with the service. */
 	pid_t *orphan_groups;
 	size_t n_orphan_groups;
+	/* While failed: the master turns clients away on the listening sockets. */
+	struct turnaway *turnaway;
 };
 
 static void pool_init(struct service *svc);
 static void stop_workers(struct service *svc);
+static void mark_failed(struct service *svc);
 
 static uint64_t now_usec(void)
 {
@@ -100,6 +104,8 @@ const char *service_state_name(enum service_state s)
 		return "draining";
 	case SERVICE_DRAINED:
 		return "drained";
+	case SERVICE_RESTARTING:
+		return "restarting";
 	}
 	return "unknown";
 }
@@ -302,7 +308,7 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	        .conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners, .index = index};
 	struct ss_args args;
 	char err[512] = "";
-	int r;
+	int r, missing_cap;
 
 	const char *names[svc->n_listeners + 1];
 
@@ -327,7 +333,15 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	close(svc->scoreboard_fd);
 	ctx.slot = &ctx.scoreboard->slots[index];
 	atomic_store(&ctx.slot->pid, (int32_t)getpid());
-	r = privs_drop(sc);
+	r = privs_drop(sc, &missing_cap);
+	if (r != PRIVS_OK && missing_cap >= 0) {
+		char cap[64];
+		privs_cap_name(missing_cap, cap, sizeof(cap));
+		log_error(sc->name, "%s failed: service '%s' keeps %s, which is %s: %s",
+		          privs_step_name(r), sc->name, cap,
+		          privs_cap_missing(missing_cap, true) ?: "not held", strerror(EPERM));
+		_exit(r);
+	}
 	if (r != PRIVS_OK) {
 		log_error(sc->name, "%s failed: %s", privs_step_name(r), strerror(errno));
 		_exit(r);
@@ -420,9 +434,19 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 		atomic_fetch_add(&w->svc->scoreboard->counters.restarts, 1);
 	if (w->svc->state == SERVICE_RUNNING && w->pid == 0 && spawn_worker(w) < 0) {
 		uint64_t delay;
-		if (backoff_next(&w->backoff, 0, &delay))
-			sd_event_add_time_relative(w->svc->env.event, &w->restart, CLOCK_MONOTONIC,
-			                           delay, 0, on_restart, w);
+		if (!backoff_next(&w->backoff, 0, &delay)) {
+			log_error(w->svc->conf->name,
+			          "cannot start a service process, %d times in "
+			          "a row: marking the service failed",
+			          BACKOFF_MAX_FAILURES + 1);
+			mark_failed(w->svc);
+		} else if (sd_event_add_time_relative(w->svc->env.event, &w->restart,
+		                                      CLOCK_MONOTONIC, delay, 0, on_restart,
+		                                      w) < 0) {
+			log_error(w->svc->conf->name,
+			          "cannot schedule a restart: marking the service failed");
+			mark_failed(w->svc);
+		}
 	}
 	return 0;
 }
@@ -434,7 +458,7 @@ static void schedule_restart(struct worker *w, uint64_t delay)
 	                               on_restart, w) < 0) {
 		log_error(w->svc->conf->name,
 		          "cannot schedule a restart: marking the service failed");
-		w->svc->state = SERVICE_FAILED;
+		mark_failed(w->svc);
 	}
 }
 
@@ -649,17 +673,54 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 		backoff_reset(&w->backoff);
 	}
 	if (!backoff_next(&w->backoff, lived, &delay)) {
+		/* The count is the deaths, restarts included: the number the docs give. */
 		log_error(svc->conf->name,
-		          "service process %d %s; it failed %d times in a row: marking the service "
-		          "failed (a reload or `superctl start` starts it again)",
-		          (int)si->si_pid, how, BACKOFF_MAX_FAILURES);
-		svc->state = SERVICE_FAILED;
+		          "service process %d %s; that is %d early deaths in a row (%d restarts): "
+		          "marking the service failed (a reload or `superctl start` starts it "
+		          "again)",
+		          (int)si->si_pid, how, BACKOFF_MAX_FAILURES + 1, BACKOFF_MAX_FAILURES);
+		mark_failed(svc);
 		return 0;
 	}
 	log_warning(svc->conf->name, "service process %d %s; restarting in %llu ms",
 	            (int)si->si_pid, how, (unsigned long long)(delay / 1000));
 	schedule_restart(w, delay);
 	return 0;
+}
+
+/* Gives up on the service until it is started again: its other processes go, and
+ * clients are turned away at once rather than left waiting in the backlog. */
+static void mark_failed(struct service *svc)
+{
+	int fds[svc->n_listeners + 1];
+	int r;
+
+	svc->state = SERVICE_FAILED;
+	stop_workers(svc);
+	for (size_t i = 0; i < svc->n_listeners; i++)
+		fds[i] = listener_fd(svc->listeners[i]);
+	r = turnaway_start(svc->env.event, fds, svc->n_listeners, svc->conf->limits.banner,
+	                   svc->conf->name, &svc->turnaway);
+	if (r < 0)
+		log_error(svc->conf->name,
+		          "cannot turn clients away: %s (they wait in the backlog until the "
+		          "service is started again)",
+		          strerror(-r));
+	else
+		log_notice(svc->conf->name, "failed: new connections are closed at once%s",
+		           svc->conf->limits.banner ? ", after the banner" : "");
+}
+
+static void end_turnaway(struct service *svc)
+{
+	uint64_t n;
+
+	if (!svc->turnaway)
+		return;
+	n = turnaway_free(svc->turnaway);
+	svc->turnaway = NULL;
+	log_info(svc->conf->name, "no longer turning clients away (%llu turned away)",
+	         (unsigned long long)n);
 }
 
 int service_start(struct service *svc)
@@ -711,6 +772,7 @@ void service_stop(struct service *svc)
 		return;
 	}
 	svc->state = SERVICE_STOPPING;
+	end_turnaway(svc);
 	release_listeners(svc);
 	stop_workers(svc);
 	if (running_workers(svc) > 0) {
@@ -805,6 +867,7 @@ void service_free(struct service *svc)
 	sd_event_source_disable_unref(svc->kill_timer);
 	sd_event_source_disable_unref(svc->tick_timer);
 	sd_event_source_disable_unref(svc->watch_timer);
+	end_turnaway(svc);
 	release_listeners(svc);
 	scoreboard_unmap(svc->scoreboard);
 	if (svc->scoreboard_fd >= 0)
@@ -835,8 +898,18 @@ const struct service_conf *service_conf(const struct service *svc)
 	return svc->conf;
 }
 
+static bool restart_pending(const struct service *svc)
+{
+	for (size_t i = 0; i < svc->n_workers; i++)
+		if (svc->workers[i].restart)
+			return true;
+	return false;
+}
+
 enum service_state service_state(const struct service *svc)
 {
+	if (svc->state == SERVICE_RUNNING && running_workers(svc) == 0 && restart_pending(svc))
+		return SERVICE_RESTARTING;
 	return svc->state;
 }
 

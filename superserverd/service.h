@@ -18,11 +18,15 @@
 
 enum service_state {
 	SERVICE_RUNNING,
-	SERVICE_FAILED,   /* crashed too often in a row; waits for a reload */
+	SERVICE_FAILED,   /* crashed too often in a row; clients are turned away until it is
+	                   * started again (start, restart, a reload) */
 	SERVICE_STOPPING, /* going away: no longer accepting, connections finishing */
 	SERVICE_STOPPED,
 	SERVICE_DRAINING, /* told to stop accepting; its sockets stay open (backlog) */
 	SERVICE_DRAINED,  /* drained: no processes, clients wait until it resumes */
+	/* Reported by service_state() only: running, but every process died and waits
+	 * out its restart backoff (clients wait in the backlog meanwhile). */
+	SERVICE_RESTARTING,
 };
 
 struct service;

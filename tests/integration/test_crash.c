@@ -1,15 +1,19 @@
 /* A handler that crashes under the models that share a process between connections
  * (threadpool, event): the service's process is replaced and new connections succeed
  * within 2 s, and another service never notices. (fork and prefork, where only the
- * crashing connection dies, are covered in test_modules.) */
+ * crashing connection dies, are covered in test_modules.) A service whose processes
+ * never start: `restarting` while it waits out its backoff, then failed, and from then
+ * on its clients are turned away at once until it is started again. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_ctl.h"
 
 static const char *const models[] = {
         "{model: threadpool, processes: 1, threads: 4}",
@@ -79,6 +83,133 @@ START_TEST(crash_replaced)
 }
 END_TEST
 
+/* Connected to a failed service: the banner, then EOF, well before the deadline (a
+ * client left waiting would see neither). */
+static void turned_away(int fd, const char *what)
+{
+	char buf[64];
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "%s: cannot connect", what);
+	n = h_read_all(fd, buf, sizeof(buf) - 1, 10000);
+	ck_assert_msg(n >= 0, "%s: not turned away within 10 s", what);
+	buf[n] = '\0';
+	ck_assert_msg(strcmp(buf, "closed for repairs\r\n") == 0, "%s: got '%s'", what, buf);
+	close(fd);
+}
+
+static const char *state_of(struct daemon *d, const char *name, long long *procs)
+{
+	static char state[32];
+	json_t *st = hc_call(d, "status", NULL);
+	json_t *svc = hc_service(st, name);
+
+	snprintf(state, sizeof(state), "%s", svc ? hc_str(svc, "state") : "?");
+	*procs = svc ? hc_int(json_object_get(svc, "workers"), "total") : -1;
+	json_decref(st);
+	return state;
+}
+
+/* Waits for a state that takes tens of seconds to come: polled every 100 ms, so the
+ * daemon (slow under the sanitizers) is not kept busy answering. Dumps the log if the
+ * state never comes. */
+static bool slow_wait_state(struct daemon *d, const char *name, const char *want, int timeout_ms,
+                            long long *procs)
+{
+	long long end = h_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (strcmp(state_of(d, name, procs), want) == 0)
+			return true;
+		if (h_now_ms() >= end)
+			break;
+		h_pause_ms(100);
+	}
+	h_dump_log(d);
+	return false;
+}
+
+static void write_quotes(const struct daemon *d)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/quotes.txt", d->dir);
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs("back again\n", f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+}
+
+START_TEST(failed_turns_clients_away)
+{
+	struct daemon d = {0};
+	char mod[512], sock[128], buf[64];
+	int p4 = h_free_port(), p6 = h_free_port(), p2 = h_free_port();
+	const char *dir = getenv("SS_MODULE_DIR");
+	long long procs = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	snprintf(mod, sizeof(mod), "%s/qotd.so", dir);
+	d.allowed_errors[0] = "setup failed";
+	d.allowed_errors[1] = "marking the service failed";
+	/* The quotes file is missing: every process of both fails its setup. */
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n"
+	                           "  q:\n"
+	                           "    listen: ['127.0.0.1:%d', '[::1]:%d', 'unix:%s/q.sock']\n"
+	                           "    module: {path: '%s', args: {file: '%s/quotes.txt'}}\n"
+	                           "    mpm: {model: event, workers: 1}\n"
+	                           "    limits: {banner: closed for repairs}\n"
+	                           "  q2:\n"
+	                           "    listen: ['127.0.0.1:%d']\n"
+	                           "    module: {path: '%s', args: {file: '%s/quotes.txt'}}\n"
+	                           "    limits: {banner: closed for repairs}\n",
+	                           p4, p6, d.dir, mod, d.dir, p2, mod, d.dir),
+	                 0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	snprintf(sock, sizeof(sock), "%s/q.sock", d.dir);
+
+	/* Between two attempts: restarting, with no process (not running with 0/0). */
+	ck_assert_msg(slow_wait_state(&d, "q", "restarting", 20000, &procs), "never restarting: %s",
+	              state_of(&d, "q", &procs));
+	ck_assert_int_eq(procs, 0);
+	/* Clients that queue in the backlog before the service fails. */
+	int pending4 = h_connect("127.0.0.1", p4), pending6 = h_connect("::1", p6),
+	    pending_unix = h_connect(sock, 0);
+
+	/* 9 early deaths take 25.5 s of backoff. */
+	ck_assert_msg(slow_wait_state(&d, "q", "failed", 120000, &procs), "q never failed: %s",
+	              state_of(&d, "q", &procs));
+	ck_assert(h_log_wait(&d, "that is 9 early deaths in a row (8 restarts)", 5000));
+	turned_away(pending4, "pending on 127.0.0.1");
+	turned_away(pending6, "pending on ::1");
+	turned_away(pending_unix, "pending on the unix socket");
+	turned_away(h_connect("127.0.0.1", p4), "new on 127.0.0.1");
+	turned_away(h_connect("::1", p6), "new on ::1");
+	turned_away(h_connect(sock, 0), "new on the unix socket");
+
+	/* Fixed, and started again: served on the very same sockets. */
+	write_quotes(&d);
+	json_t *r = hc_call(&d, "start", "q");
+	ck_assert(hc_ok(r));
+	json_decref(r);
+	ck_assert_int_eq(h_exchange("127.0.0.1", p4, NULL, false, buf, sizeof(buf), 10000), 12);
+	ck_assert_int_eq(h_exchange("::1", p6, NULL, false, buf, sizeof(buf), 10000), 12);
+	ck_assert_int_eq(h_exchange(sock, 0, NULL, false, buf, sizeof(buf), 10000), 12);
+	ck_assert(memcmp(buf, "back again\r\n", 12) == 0);
+
+	/* The other failed service still turns clients away; a reload starts it. */
+	ck_assert_msg(slow_wait_state(&d, "q2", "failed", 120000, &procs), "q2 never failed: %s",
+	              state_of(&d, "q2", &procs));
+	turned_away(h_connect("127.0.0.1", p2), "q2 before the reload");
+	ck_assert_int_eq(h_reload(&d), 0);
+	ck_assert_int_eq(h_exchange("127.0.0.1", p2, NULL, false, buf, sizeof(buf), 10000), 12);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("crash");
@@ -86,6 +217,11 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, crash_replaced, 0, (int)(sizeof(models) / sizeof(models[0])));
 	suite_add_tcase(s, tc);
+	TCase *failed_tc = tcase_create("failed");
+	/* Most of it is the backoff before the service is given up (25.5 s). */
+	tcase_set_timeout(failed_tc, 240);
+	tcase_add_test(failed_tc, failed_turns_clients_away);
+	suite_add_tcase(s, failed_tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

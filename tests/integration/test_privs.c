@@ -1,5 +1,7 @@
-/* Privilege drop, seen from inside an exec'd program's /proc/self/status. Needs root
- * (skipped with a message otherwise): services run as the daemon's user then. */
+/* Privilege drop, seen from inside an exec'd program's /proc/self/status, and the
+ * capability checks at load (a daemon started with a reduced bounding set, as under the
+ * shipped unit). Needs root (skipped with a message otherwise): services run as the
+ * daemon's user then. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +130,122 @@ START_TEST(root_without_user_is_refused)
 }
 END_TEST
 
+/* What `setpriv --bounding-set -net_admin superserverd ...` does: a daemon without
+ * CAP_NET_ADMIN anywhere, as under a unit's CapabilityBoundingSet=. */
+static const char *const no_net_admin[] = {"/usr/bin/setpriv", "--bounding-set", "-net_admin",
+                                           NULL};
+
+static bool have_setpriv(void)
+{
+	if (access(no_net_admin[0], X_OK) == 0)
+		return true;
+	fprintf(stderr, "SKIP: %s (util-linux) is missing\n", no_net_admin[0]);
+	return false;
+}
+
+/* Line 6 column 19: the list, after the `defaults:` line h_prepare puts first. */
+#define CAP_YAML                                                                                   \
+	"services:\n  s:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"                       \
+	"    capabilities: [%s]\n"
+#define NOT_HELD                                                                                   \
+	"superserverd.yaml:6:19: service 's': capability CAP_NET_ADMIN is not in superserverd's "  \
+	"capability bounding set"
+
+START_TEST(capability_not_held_refused_at_start)
+{
+	if (!need_root() || !have_setpriv())
+		return;
+	struct daemon d = {0};
+	d.wrapper = no_net_admin;
+	ck_assert_int_eq(h_prepare(&d, CAP_YAML, h_free_port(), "CAP_NET_ADMIN"), 0);
+	ck_assert_int_eq(h_spawn(&d), 0);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 5000), -1);
+	ck_assert(h_log_wait(&d, NOT_HELD, 5000));
+	ck_assert(h_log_wait(&d, "CapabilityBoundingSet=", 1000));
+	h_kill(&d);
+}
+END_TEST
+
+START_TEST(capability_not_held_refused_on_reload)
+{
+	if (!need_root() || !have_setpriv())
+		return;
+	struct daemon d = {0};
+	int port = h_free_port();
+	d.wrapper = no_net_admin;
+	d.allowed_errors[0] = "capability CAP_NET_ADMIN";
+	d.allowed_errors[1] = "reload failed";
+	ck_assert_int_eq(h_start(&d, CAP_YAML, port, "CAP_NET_BIND_SERVICE"), 0);
+	ck_assert_int_eq(h_write_config(&d, CAP_YAML, port, "CAP_NET_ADMIN"), 0);
+	ck_assert_int_eq(h_reload(&d), 0);
+	ck_assert(h_log_wait(&d, NOT_HELD, 5000));
+	ck_assert(h_log_wait(&d, "keeping the running configuration", 5000));
+	/* The old configuration serves on. */
+	int fd = h_connect("127.0.0.1", port);
+	ck_assert(h_echoes(fd, "still here\n"));
+	close(fd);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* `superserverd --check-config` with WRAP (NULL: none) in front; its stderr into out. */
+static int check_config(const struct daemon *d, const char *wrap, char *out, size_t len)
+{
+	char cmd[1024], path[160];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/check.err", d->dir);
+	snprintf(cmd, sizeof(cmd), "%s '%s' --check-config -c '%s' >/dev/null 2>'%s'",
+	         wrap ? wrap : "", h_binary(), d->config, path);
+	int st = system(cmd);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(check_config_judges_its_own_capabilities)
+{
+	if (!need_root() || !have_setpriv())
+		return;
+	struct daemon d = {0};
+	char err[2048];
+	ck_assert_int_eq(h_prepare(&d, CAP_YAML, h_free_port(), "CAP_NET_ADMIN"), 0);
+	ck_assert_int_eq(check_config(&d, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	        check_config(&d, "/usr/bin/setpriv --bounding-set -net_admin", err, sizeof(err)),
+	        1);
+	ck_assert_msg(strstr(err, NOT_HELD), "%s", err);
+	h_kill(&d);
+}
+END_TEST
+
+/* What an xinetd migrant writes for sshd: root, and no capabilities. */
+START_TEST(root_program_without_capabilities_warns)
+{
+	if (!need_root())
+		return;
+	struct daemon d = {0};
+	char err[2048];
+#define ROOT_YAML                                                                                  \
+	"services:\n  sshd:\n    listen: ['127.0.0.1:%d']\n    exec: [/bin/cat]\n    user: "       \
+	"root\n%s"
+	ck_assert_int_eq(h_prepare(&d, ROOT_YAML, h_free_port(), ""), 0);
+	ck_assert_int_eq(check_config(&d, NULL, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(err, "superserverd.yaml:6:11: warning: service 'sshd' runs its "
+	                          "program as root with no capabilities"),
+	              "%s", err);
+	/* Said explicitly: no warning. */
+	ck_assert_int_eq(h_write_config(&d, ROOT_YAML, h_free_port(), "    capabilities: []\n"), 0);
+	ck_assert_int_eq(check_config(&d, NULL, err, sizeof(err)), 0);
+	ck_assert_msg(!strstr(err, "warning"), "%s", err);
+	h_kill(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("privileges");
@@ -137,6 +255,10 @@ int main(void)
 	tcase_add_test(tc, keeps_exactly_net_bind_service);
 	tcase_add_test(tc, defaults_user_applies);
 	tcase_add_test(tc, root_without_user_is_refused);
+	tcase_add_test(tc, capability_not_held_refused_at_start);
+	tcase_add_test(tc, capability_not_held_refused_on_reload);
+	tcase_add_test(tc, check_config_judges_its_own_capabilities);
+	tcase_add_test(tc, root_program_without_capabilities_warns);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

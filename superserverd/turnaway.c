@@ -1,0 +1,120 @@
+/* The master turning clients of a failed service away (see turnaway.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "superserverd/log.h"
+#include "superserverd/turnaway.h"
+
+/* accept4 calls per wake-up: a flood on a failed service must not starve the others. */
+#define TURNAWAY_BATCH 64
+/* Out of descriptors or memory: the socket stays readable, so stop looking a while. */
+#define TURNAWAY_PAUSE_USEC (250ULL * 1000)
+
+struct turnaway {
+	sd_event *event;
+	sd_event_source **io;
+	size_t n_io;
+	sd_event_source *pause;
+	char *banner; /* with CRLF; NULL: none */
+	size_t banner_len;
+	const char *name;
+	uint64_t count;
+};
+
+static void set_watching(struct turnaway *t, int on)
+{
+	for (size_t i = 0; i < t->n_io; i++)
+		if (sd_event_source_set_enabled(t->io[i], on) < 0)
+			log_warning(t->name, "cannot %s a listening socket",
+			            on ? "watch" : "stop watching");
+}
+
+static int on_pause_end(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct turnaway *t = userdata;
+
+	t->pause = sd_event_source_disable_unref(t->pause);
+	set_watching(t, SD_EVENT_ON);
+	return 0;
+}
+
+static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct turnaway *t = userdata;
+
+	for (int i = 0; i < TURNAWAY_BATCH; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
+			    errno == EPERM)
+				continue;
+			log_warning(t->name, "cannot accept to turn a client away: %s",
+			            strerror(errno));
+			set_watching(t, SD_EVENT_OFF);
+			if (!t->pause &&
+			    sd_event_add_time_relative(t->event, &t->pause, CLOCK_MONOTONIC,
+			                               TURNAWAY_PAUSE_USEC, 0, on_pause_end, t) < 0)
+				log_error(t->name, "cannot resume turning clients away");
+			return 0;
+		}
+		/* Best effort and never blocking: the banner fits any fresh socket buffer. */
+		if (t->banner && send(c, t->banner, t->banner_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			log_debug(t->name, "banner to a turned-away client: %s", strerror(errno));
+		close(c);
+		t->count++;
+	}
+	return 0;
+}
+
+int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
+                   struct turnaway **t_r)
+{
+	struct turnaway *t = calloc(1, sizeof(*t));
+	int r = -ENOMEM;
+
+	if (!t)
+		return r;
+	t->event = event;
+	t->name = name;
+	t->io = calloc(n ? n : 1, sizeof(*t->io));
+	if (!t->io)
+		goto fail;
+	if (banner && asprintf(&t->banner, "%s\r\n", banner) < 0) {
+		t->banner = NULL;
+		goto fail;
+	}
+	t->banner_len = t->banner ? strlen(t->banner) : 0;
+	for (size_t i = 0; i < n; i++) {
+		r = sd_event_add_io(event, &t->io[i], fds[i], EPOLLIN, on_ready, t);
+		if (r < 0)
+			goto fail;
+		t->n_io++;
+	}
+	*t_r = t;
+	return 0;
+fail:
+	turnaway_free(t);
+	return r;
+}
+
+uint64_t turnaway_free(struct turnaway *t)
+{
+	uint64_t n;
+
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < t->n_io; i++)
+		sd_event_source_disable_unref(t->io[i]);
+	sd_event_source_disable_unref(t->pause);
+	n = t->count;
+	free(t->io);
+	free(t->banner);
+	free(t);
+	return n;
+}

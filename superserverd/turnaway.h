@@ -1,0 +1,26 @@
+/*
+ * Turning clients away from a failed service: the master accepts on its listening
+ * sockets and closes each connection at once, after the service's banner if it has
+ * one, so that nobody waits for a service that is not coming back by itself. The
+ * sockets themselves are not changed (still listening, still in systemd's fd store and
+ * the upgrade hand-over), and no client byte is read.
+ */
+#ifndef SUPERSERVERD_TURNAWAY_H
+#define SUPERSERVERD_TURNAWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+struct turnaway;
+
+/* Starts watching FDS (non-blocking listening sockets the caller keeps open until
+ * turnaway_free). BANNER (NULL: none) is sent with CRLF before each close. Returns 0 or
+ * a negative errno; on failure nothing is watched. NAME is the service, for the log. */
+int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
+                   struct turnaway **t_r);
+/* Stops watching; returns how many connections were turned away. NULL is fine. */
+uint64_t turnaway_free(struct turnaway *t);
+
+#endif

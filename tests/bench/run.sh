@@ -5,10 +5,11 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits]     (or BENCH_PART=...; default all)
+# Usage: run.sh [all | models | limits | slowloris]     (or BENCH_PART=...; default all)
 #   models  the table of servers and models, the goal ratios and the chart
 #   limits  event and prefork with and without access + per_source + rate limits
 #           (issue 6 item 9: limits keep >= 0.95x the throughput without them)
+#   slowloris  prefork under slow clients: runs tests/bench/slowloris.sh (its own knobs)
 #
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
@@ -51,8 +52,9 @@ SOURCES=${BENCH_SOURCES:-${BENCH_LIMITS_SOURCES:-127.0.0.1,127.0.0.3,127.0.0.4,1
 PART=${1:-${BENCH_PART:-all}}
 case $PART in
 all | models | limits) ;;
+slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
-	echo "usage: $0 [all | models | limits]" >&2
+	echo "usage: $0 [all | models | limits | slowloris]" >&2
 	exit 2
 	;;
 esac

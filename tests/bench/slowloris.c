@@ -80,6 +80,16 @@ static int count_children(int pid)
 	return n;
 }
 
+/* The server closed it: an attacker opens another a second later. */
+static void reopen_later(struct conn *c, double t, int *reopened)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->st = C_CLOSED;
+	c->next = t + 1;
+	(*reopened)++;
+}
+
 static int open_from(struct in_addr src, int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
@@ -309,11 +319,7 @@ int main(int argc, char **argv)
 				} else if (errno == EAGAIN || errno == ENOTCONN) {
 					c->next = t + 0.2;
 				} else {
-					close(c->fd);
-					c->fd = -1;
-					c->st = C_CLOSED;
-					c->next = t + 1;
-					reopened++;
+					reopen_later(c, t, &reopened);
 				}
 			}
 			/* A close by the server (idle_timeout, max_duration, per_source) shows as
@@ -322,11 +328,7 @@ int main(int argc, char **argv)
 				char b[64];
 				ssize_t n = recv(c->fd, b, sizeof(b), MSG_DONTWAIT);
 				if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-					close(c->fd);
-					c->fd = -1;
-					c->st = C_CLOSED;
-					c->next = t + 1;
-					reopened++;
+					reopen_later(c, t, &reopened);
 				} else {
 					held++;
 				}

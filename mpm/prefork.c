@@ -2,7 +2,8 @@
  * The prefork model (Apache prefork): a pool of service processes, each serving one
  * connection at a time through the blocking driver. The master keeps the number of
  * idle processes between min_spare and max_spare from the scoreboard, once a second,
- * spawning faster while the pool keeps running dry; a process leaves after
+ * starting (or retiring) faster while the pool keeps running dry (or stays too idle:
+ * prefork_ramp.c decides how many); a process leaves after
  * max_connections_per_worker connections. The listening sockets are shared with
  * EPOLLEXCLUSIVE so one connection wakes one idle process.
  *
@@ -26,8 +27,9 @@
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/fdlimit.h"
-#include "mpm/prefork_exec.h"
 #include "mpm/mpm.h"
+#include "mpm/prefork_exec.h"
+#include "mpm/prefork_ramp.h"
 #include "mpm/proxy_accept.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
@@ -56,10 +58,8 @@ static const struct mpm_option prefork_option_table[] = {
 };
 #undef OPT
 
-/* Spawning doubles per consecutive short tick up to this many per second. */
-#define PREFORK_MAX_SPAWN_RATE 32
-
-enum { STATE_SPAWN_RATE, STATE_MAX_LOGGED };
+/* prefork_tick's bookkeeping in pool->model_state. */
+enum { STATE_SPAWN_RATE, STATE_RETIRE_RATE, STATE_MAX_LOGGED };
 
 static int prefork_validate(const struct service_conf *sc, const void *options, struct diag *d)
 {
@@ -106,8 +106,8 @@ static void prefork_tick(struct mpm_pool *pool)
 {
 	const struct prefork_options *o = pool->options;
 	struct scoreboard *sb = pool->scoreboard;
-	unsigned running = pool->running(pool), idle = 0, idle_slot = 0;
-	uint64_t *rate = &pool->model_state[STATE_SPAWN_RATE];
+	unsigned running = pool->running(pool), idle = 0;
+	uint64_t *st = pool->model_state;
 
 	if (pool->conf->kind == HANDLER_EXEC) {
 		while (running < o->start && pool->spawn(pool) == 0)
@@ -115,50 +115,43 @@ static void prefork_tick(struct mpm_pool *pool)
 		return;
 	}
 	for (unsigned i = 0; i < sb->n_slots; i++) {
-		uint32_t st = atomic_load_explicit(&sb->slots[i].state, memory_order_acquire);
+		uint32_t s = atomic_load_explicit(&sb->slots[i].state, memory_order_acquire);
 		/* A process still starting will be idle in a moment: count it, or a slow
 		 * start would make us spawn twice. */
-		if (st == WORKER_IDLE || st == WORKER_STARTING)
+		if (s == WORKER_IDLE || s == WORKER_STARTING)
 			idle++;
-		/* Only a process past its start-up can be retired cleanly. */
-		if (st == WORKER_IDLE)
-			idle_slot = i + 1;
 	}
-	if (running < o->start && running < o->max_workers) {
-		/* Recycled processes are replaced up to the configured floor at once. */
-		while (running < o->start && pool->spawn(pool) == 0)
-			running++;
+	struct prefork_bounds b = {.start = (unsigned)o->start,
+	                           .min_spare = (unsigned)o->min_spare,
+	                           .max_spare = (unsigned)o->max_spare,
+	                           .max_workers = (unsigned)o->max_workers};
+	struct prefork_ramp ramp = {.spawn_rate = (unsigned)st[STATE_SPAWN_RATE],
+	                            .retire_rate = (unsigned)st[STATE_RETIRE_RATE]};
+	struct prefork_step step = prefork_ramp_step(&ramp, &b, running, idle);
+	st[STATE_SPAWN_RATE] = ramp.spawn_rate;
+	st[STATE_RETIRE_RATE] = ramp.retire_rate;
+
+	/* Once per episode: a pool hovering at the top must not flood the log. */
+	if (step.at_max && !st[STATE_MAX_LOGGED]) {
+		log_notice(pool->conf->name,
+		           "all %llu processes are busy (max_workers): new connections wait in "
+		           "the backlog",
+		           (unsigned long long)o->max_workers);
+		st[STATE_MAX_LOGGED] = 1;
+	} else if (!ramp.spawn_rate) { /* spares again: the episode is over */
+		st[STATE_MAX_LOGGED] = 0;
 	}
-	if (idle < o->min_spare) {
-		unsigned want = (unsigned)(o->min_spare - idle), room, n;
-		if (*rate == 0)
-			*rate = 1;
-		room = running < o->max_workers ? (unsigned)(o->max_workers - running) : 0;
-		n = want < *rate ? want : (unsigned)*rate;
-		if (n > room)
-			n = room;
-		if (n == 0 && !pool->model_state[STATE_MAX_LOGGED]) {
-			log_notice(
-			        pool->conf->name,
-			        "all %llu processes are busy (max_workers): new connections wait "
-			        "in the backlog",
-			        (unsigned long long)o->max_workers);
-			pool->model_state[STATE_MAX_LOGGED] = 1;
-		}
-		for (unsigned i = 0; i < n; i++)
-			if (pool->spawn(pool) < 0)
-				break;
-		/* Still short next second: spawn twice as many. */
-		if (*rate < PREFORK_MAX_SPAWN_RATE)
-			*rate *= 2;
-		return;
+	for (unsigned i = 0; i < step.spawn; i++)
+		if (pool->spawn(pool) < 0)
+			break;
+	/* Only a process past its start-up can be retired cleanly; the highest slots go
+	 * first, so the pool stays packed at the low ones. */
+	for (unsigned i = sb->n_slots; i-- > 0 && step.retire > 0;) {
+		if (atomic_load_explicit(&sb->slots[i].state, memory_order_acquire) != WORKER_IDLE)
+			continue;
+		pool->retire(pool, i);
+		step.retire--;
 	}
-	*rate = 1;
-	pool->model_state[STATE_MAX_LOGGED] = 0;
-	/* Too many idle: retire one per tick, so a short lull does not empty the pool,
-	 * and never below `start`, or the pool would churn refilling it. */
-	if (idle > o->max_spare && running > o->start && idle_slot)
-		pool->retire(pool, idle_slot - 1);
 }
 
 struct worker {

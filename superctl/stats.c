@@ -133,6 +133,21 @@ static void print_processes(const json_t *svc, bool colour)
 	table_free(t);
 }
 
+/* The timeouts in force (the daemon's defaults included): what ends slow clients. */
+static void print_limits(const json_t *lim)
+{
+	char idle[32], dur[32];
+	long long i, d;
+
+	if (!lim) /* an older daemon */
+		return;
+	i = j_int(lim, "idle_timeout_usec");
+	d = j_int(lim, "max_duration_usec");
+	printf("  %-16s idle_timeout %s, max_duration %s\n", "limits",
+	       i > 0 ? fmt_duration_usec((uint64_t)i, idle, sizeof(idle)) : "none",
+	       d > 0 ? fmt_duration_usec((uint64_t)d, dur, sizeof(dur)) : "none");
+}
+
 static void print_service(const json_t *svc, bool colour)
 {
 	const json_t *dur = json_object_get(svc, "duration");
@@ -153,6 +168,7 @@ static void print_service(const json_t *svc, bool colour)
 	print_bytes(svc);
 	printf("  %-16s %lld\n", "handler errors", j_int(svc, "handler_errors"));
 	printf("  %-16s %lld\n", "timeouts", j_int(svc, "timeouts"));
+	print_limits(json_object_get(svc, "limits"));
 	printf("  %-16s %lld (busy %lld, idle %lld, starting %lld, stopping %lld)\n", "workers",
 	       j_int2(svc, "workers", "total"), j_int2(svc, "workers", "busy"),
 	       j_int2(svc, "workers", "idle"), j_int2(svc, "workers", "starting"),

@@ -17,6 +17,10 @@
 #define SHUTDOWN_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 #define DEFAULT_MODEL            "fork"
 
+/* A handler's connection that has heard nothing for a minute is let go unless the
+ * configuration says otherwise (0: never); a program owns its socket and its timeouts. */
+#define IDLE_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
+
 /* The part whose field at OFF is given: the service's own, else the defaults'. */
 static const struct svc_part *pick(const struct svc_part *own, const struct svc_part *def,
                                    size_t off)
@@ -251,6 +255,8 @@ static void merge_limits(struct loader *l, struct service_conf *sc, const struct
 	lim->ipv6_prefix = 64;
 	if ((p = PICK(own, def, f_idle)) && IS_SET(p, f_idle))
 		lim->idle_timeout_usec = p->idle_usec;
+	else if (sc->kind != HANDLER_EXEC)
+		lim->idle_timeout_usec = IDLE_TIMEOUT_DEFAULT;
 	if ((p = PICK(own, def, f_maxdur)) && IS_SET(p, f_maxdur))
 		lim->max_duration_usec = p->maxdur_usec;
 	if ((p = PICK(own, def, f_maxconn)) && IS_SET(p, f_maxconn))

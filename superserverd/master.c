@@ -531,6 +531,7 @@ static json_t *service_stats(struct service *svc)
 	json_t *o = service_summary(svc), *rej = json_object(), *buckets = json_array(),
 	       *slots = json_array();
 	uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], now = mono_usec();
+	const struct service_conf *sc = service_conf(svc);
 
 	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++)
 		json_object_set_new(rej, scoreboard_reject_name((enum reject_reason)r),
@@ -575,6 +576,11 @@ static json_t *service_stats(struct service *svc)
 	                              (json_int_t)scoreboard_quantile_usec(hist, 0.99), "buckets",
 	                              buckets));
 	json_object_set_new(o, "processes", slots);
+	/* The timeouts in force, defaults included (0: none), so nobody has to guess. */
+	json_object_set_new(o, "limits",
+	                    json_pack("{s:I, s:I}", "idle_timeout_usec",
+	                              (json_int_t)sc->limits.idle_timeout_usec, "max_duration_usec",
+	                              (json_int_t)sc->limits.max_duration_usec));
 	return o;
 }
 

@@ -5,11 +5,12 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits | memory]     (or BENCH_PART=...; default all)
+# Usage: run.sh [all | models | limits | memory | slowloris]   (or BENCH_PART=...; default all)
 #   models  the table of servers and models, the goal ratios and the chart
 #   limits  event and prefork with and without access + per_source + rate limits
 #           (issue 6 item 9: limits keep >= 0.95x the throughput without them)
 #   memory  memory.sh: a worker's PSS idle, under non-reading clients, after they leave
+#   slowloris  prefork under slow clients: runs tests/bench/slowloris.sh (its own knobs)
 #
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
@@ -53,8 +54,9 @@ PART=${1:-${BENCH_PART:-all}}
 case $PART in
 all | models | limits) ;;
 memory) exec "$ROOT/tests/bench/memory.sh" "${@:2}" ;;
+slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
-	echo "usage: $0 [all | models | limits | memory]" >&2
+	echo "usage: $0 [all | models | limits | memory | slowloris]" >&2
 	exit 2
 	;;
 esac

@@ -1,6 +1,7 @@
-/* The prefork model through the real daemon: the pool grows under load and shrinks
- * back when idle, recycles after max_connections_per_worker, and hands the listening
- * socket to long-running programs (exec + prefork, the systemd Accept=no way). */
+/* The prefork model through the real daemon: the pool grows under load (up to
+ * max_workers under slow clients) and shrinks back when idle, recycles after
+ * max_connections_per_worker, and hands the listening socket to long-running programs (exec +
+ * prefork, the systemd Accept=no way). */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +64,54 @@ START_TEST(grows_and_shrinks)
 		close(fds[i]);
 	/* Idle again: retired one per second down to max_spare. */
 	ck_assert(H_DEADLINE_WAIT(count_children(&d) <= 2, 20000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+static int most_children;
+
+static bool children_at(struct daemon *d, int want)
+{
+	int n = count_children(d);
+	if (n > most_children)
+		most_children = n;
+	return n == want;
+}
+
+/* Slow clients hold every process: the pool grows to max_workers and no further, says
+ * so once, and gives the processes back once the clients are gone. (How fast is the
+ * ramp's unit test and the slowloris benchmark, never a deadline here.) */
+START_TEST(held_pool_reaches_max_workers)
+{
+	enum { MAX = 32, HELD = 48 };
+	struct daemon d = {0};
+	int fds[HELD];
+	int port = h_free_port();
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  e:\n    listen: ['127.0.0.1:%d']\n    builtin: echo\n"
+	                "    limits: {idle_timeout: 0}\n"
+	                "    mpm: {model: prefork, start: 2, min_spare: 1, max_spare: 2, "
+	                "max_workers: %d}\n",
+	                port, MAX),
+	        0);
+	ck_assert(H_DEADLINE_WAIT(count_children(&d) == 2, 5000));
+	/* Connected and silent: each one the pool accepts holds a process for good; the
+	 * rest wait in the backlog. */
+	for (int i = 0; i < HELD; i++) {
+		fds[i] = h_connect("127.0.0.1", port);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	most_children = 0;
+	ck_assert_msg(H_DEADLINE_WAIT(children_at(&d, MAX), 60000), "%d processes, not %d",
+	              count_children(&d), MAX);
+	ck_assert(h_log_wait(&d, "all 32 processes are busy (max_workers)", 10000));
+	ck_assert_int_le(most_children, MAX);
+	for (int i = 0; i < HELD; i++)
+		close(fds[i]);
+	ck_assert_msg(H_DEADLINE_WAIT(children_at(&d, 2), 60000), "%d processes, not 2",
+	              count_children(&d));
+	ck_assert_int_le(most_children, MAX);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -142,9 +191,10 @@ int main(void)
 {
 	Suite *s = suite_create("prefork");
 	TCase *tc = tcase_create("prefork");
-	tcase_set_timeout(tc, 90);
+	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, serves_builtins);
 	tcase_add_test(tc, grows_and_shrinks);
+	tcase_add_test(tc, held_pool_reaches_max_workers);
 	tcase_add_test(tc, recycles_after_max_connections);
 	tcase_add_test(tc, exec_gets_listen_fds);
 	tcase_add_test(tc, prefork_exec_accepted_unknown_model_refused);

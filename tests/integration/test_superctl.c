@@ -249,6 +249,9 @@ START_TEST(status_stats_json)
 	ck_assert_ptr_nonnull(strstr(r->out, "p50 "));
 	ck_assert_ptr_nonnull(strstr(r->out, "histogram"));
 	ck_assert_ptr_nonnull(strstr(r->out, "SLOT"));
+	/* The default idle_timeout is shown, not left to be guessed. */
+	ck_assert_ptr_nonnull(
+	        strstr(r->out, "limits           idle_timeout 1m0s, max_duration none\n"));
 	ck_assert(strstr(r->out, "daytime") == NULL);
 
 	r = CTL(&d, "stats");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_ctl.h"
 
 static const char *const models[] = {
         "{model: fork}",
@@ -54,12 +55,66 @@ START_TEST(timeouts)
 }
 END_TEST
 
+static long long stats_idle_usec(struct daemon *d, const char *name)
+{
+	json_t *reply = hc_call(d, "stats", name);
+	json_t *lim = json_object_get(hc_service(reply, name), "limits");
+	long long v = lim ? hc_int(lim, "idle_timeout_usec") : -1;
+	json_decref(reply);
+	return v;
+}
+
+/* The default idle_timeout is in force and shown for handlers, not for programs, and
+ * 0 turns it off, in a service over its defaults' value too. */
+START_TEST(default_idle_timeout)
+{
+	struct daemon d = {0};
+	char c;
+	int pdef = h_free_port(), poff = h_free_port(), pprog = h_free_port(), pinh = h_free_port();
+
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "defaults: {user: nobody, limits: {idle_timeout: 1s}}\n"
+	                "services:\n"
+	                "  inherits: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: prefork}\n"
+	                "  off: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: prefork,\n"
+	                "        limits: {idle_timeout: 0}}\n"
+	                "  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/cat]}\n",
+	                pinh, poff, pprog),
+	        0);
+	ck_assert_int_eq(stats_idle_usec(&d, "inherits"), 1000000);
+	ck_assert_int_eq(stats_idle_usec(&d, "off"), 0);
+	/* Silent for three times the defaults' value: the service's 0 keeps it open. */
+	int quiet = h_connect("127.0.0.1", poff), gone = h_connect("127.0.0.1", pinh);
+	ck_assert_int_ge(quiet, 0);
+	ck_assert_int_ge(gone, 0);
+	ck_assert_int_eq(h_read_all(gone, &c, 1, 10000), 0); /* closed by the 1 s default */
+	ck_assert_int_ne(h_read_n(quiet, &c, 1, 3000), 0);   /* nothing, not closed... */
+	ck_assert(h_echoes(quiet, "still here"));            /* ...and still served */
+	close(quiet);
+	close(gone);
+	ck_assert_int_eq(h_stop(&d), 0);
+
+	struct daemon d2 = {0};
+	ck_assert_int_eq(h_start(&d2,
+	                         "services:\n"
+	                         "  plain: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
+	                         "  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/cat]}\n",
+	                         pdef, pprog),
+	                 0);
+	ck_assert_int_eq(stats_idle_usec(&d2, "plain"), 60000000);
+	ck_assert_int_eq(stats_idle_usec(&d2, "prog"), 0);
+	ck_assert_int_eq(h_stop(&d2), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("timeouts");
 	TCase *tc = tcase_create("timeouts");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, timeouts, 0, (int)(sizeof(models) / sizeof(models[0])));
+	tcase_add_test(tc, default_idle_timeout);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -363,7 +363,7 @@ START_TEST(minimal_service_gets_defaults)
 	for (int i = 0; i < RLIM_COUNT; i++)
 		ck_assert(!sc->rlimits[i].set);
 	ck_assert_uint_eq(sc->shutdown_timeout_usec, 10 * SEC);
-	ck_assert_uint_eq(sc->limits.idle_timeout_usec, 0);
+	ck_assert_uint_eq(sc->limits.idle_timeout_usec, 60 * SEC); /* a handler: the default */
 	ck_assert_uint_eq(sc->limits.max_duration_usec, 0);
 	ck_assert_uint_eq(sc->n_args, 0);
 	config_unref(cfg);

@@ -3,7 +3,7 @@
 # and runs the whole test suite in both. Tests that need root say SKIP when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh build package test
 jobs=$(nproc)
 status=0
 for variant in normal sanitize; do

@@ -64,33 +64,24 @@ static bool is_changing(const char *cmd)
 	return false;
 }
 
-/* A message cut short (a client's long command in it) must not end inside a UTF-8
- * character: jansson refuses invalid UTF-8, and the client would get no answer. */
-static void utf8_cut(char *s)
-{
-	size_t len = strlen(s), i = len;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--; /* continuation bytes */
-	if (i == 0 || (unsigned char)s[i - 1] < 0xc0)
-		return; /* ends with a whole character */
-	unsigned char lead = (unsigned char)s[i - 1];
-	size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-	if (len - (i - 1) < need)
-		s[i - 1] = '\0';
-}
-
 json_t *control_error(const char *code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof(msg))
-		utf8_cut(msg);
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "code", code);
+	json_t *text = json_string(msg);
+	if (!text) {
+		/* Not UTF-8: jansson's error quotes the client's bytes, or the message was cut
+		 * inside a character. The client gets an answer all the same. */
+		for (char *c = msg; *c; c++)
+			if ((unsigned char)*c >= 0x80)
+				*c = '?';
+		text = json_string(msg);
+	}
+	return json_pack("{s:b, s:o, s:s}", "ok", 0, "error", text, "code", code);
 }
 
 static json_t *success(const char *cmd, json_t *body)

@@ -148,15 +148,20 @@ static int round_trip(struct ctl_client *c, const char *text, size_t len, json_t
 	int r;
 
 	r = send_all(c, text, len, deadline);
-	if (r < 0)
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* Closed before it read anything: a daemon with no room says so first (the
+		 * "busy" line), and that line waits in the socket. */
+		if (read_line(c, &line_len, deadline) < 0)
+			return r;
+	} else if (r < 0 || (r = read_line(c, &line_len, deadline)) < 0) {
 		return r;
-	r = read_line(c, &line_len, deadline);
-	if (r < 0)
-		return r;
+	}
 	json_t *reply = json_loadb(c->in, line_len, JSON_DISABLE_EOF_CHECK, &jerr);
 	memmove(c->in, c->in + line_len + 1, c->in_len - line_len - 1);
 	c->in_len -= line_len + 1;
 	c->used = true;
+	if (r < 0)
+		client_close(c); /* the daemon's last words: the next call needs a new one */
 	if (!json_is_object(reply)) {
 		json_decref(reply);
 		return -EPROTO;

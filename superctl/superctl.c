@@ -62,7 +62,8 @@ static int usage_error(const char *fmt, ...)
 
 int superctl_print_json(const json_t *v)
 {
-	if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+	if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | SUPERCTL_REAL_PRECISION) <
+	            0 ||
 	    fputc('\n', stdout) == EOF) {
 		fprintf(stderr, "superctl: cannot write: %s\n", strerror(errno));
 		return SUPERCTL_FAILED;

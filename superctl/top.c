@@ -175,7 +175,7 @@ static void show_json(const struct sample *s)
 		json_object_set_new(svc, "conn_per_sec",
 		                    r && r->rate >= 0 ? json_real(r->rate) : json_null());
 	}
-	if (json_dumpf(s->reply, stdout, JSON_COMPACT) == 0)
+	if (json_dumpf(s->reply, stdout, JSON_COMPACT | SUPERCTL_REAL_PRECISION) == 0)
 		fputc('\n', stdout);
 	fflush(stdout);
 }

@@ -1,7 +1,6 @@
-/* The control socket server (see control.h). */
+/* The control socket server (see control.h): connections, their limits and I/O. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,27 +13,22 @@
 #include <systemd/sd-daemon.h>
 
 #include "superserverd/control.h"
+#include "superserverd/control_int.h"
 #include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
 #include "superserverd/log.h"
-#include "version.h"
 
 /* A client that does not read its answers is dropped beyond this much pending. */
 #define CONTROL_MAX_OUTPUT (1024 * 1024)
 /* Requests handled per wake-up, so one chatty client cannot hog the master. */
-#define CONTROL_BURST   16
-#define MAX_PEER_GROUPS 64
+#define CONTROL_BURST 16
 
 struct client {
 	struct control *ctl;
 	struct client *next, *prev;
 	int fd;
 	sd_event_source *io, *timer;
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	gid_t groups[MAX_PEER_GROUPS];
-	int n_groups;
+	struct control_peer peer;
 	char *in;
 	size_t in_len;
 	char *out;
@@ -52,6 +46,11 @@ struct control {
 	void *userdata;
 	struct client *clients;
 	unsigned n_clients;
+	/* A refusal episode: refused connections since it began; the timer ends it after
+	 * CONTROL_QUIET_USEC without a refusal. */
+	bool refusing;
+	unsigned long n_refused;
+	sd_event_source *quiet;
 	/* Another process goes on with the socket (fd store, upgrade), or still serves it
 	 * (an upgrade not yet handed over): keep the file. */
 	bool stored, keep_file;
@@ -121,25 +120,28 @@ static void client_update_events(struct client *cl)
 		log_warning(NULL, "control: cannot update a client's events");
 }
 
+/* Queues REPLY (and drops the reference). */
 static void client_send(struct client *cl, json_t *reply)
 {
-	char *text = json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII);
 	size_t len;
+	char *text = reply ? control_encode(reply, &len) : NULL;
 
-	if (!text)
+	json_decref(reply);
+	if (!text) {
+		cl->closing = true; /* out of memory: the client gets the end, not silence */
 		return;
-	len = strlen(text);
-	if (cl->out_len - cl->out_off + len + 1 > CONTROL_MAX_OUTPUT) {
+	}
+	if (cl->out_len - cl->out_off + len > CONTROL_MAX_OUTPUT) {
 		log_notice(NULL, "control: client pid %d does not read its answers: dropping it",
-		           (int)cl->pid);
+		           (int)cl->peer.pid);
 		cl->closing = true;
 		cl->out_off = cl->out_len = 0;
 		free(text);
 		return;
 	}
-	if (cl->out_len + len + 1 > cl->out_cap) {
+	if (cl->out_len + len > cl->out_cap) {
 		size_t cap = cl->out_cap ? cl->out_cap : 4096;
-		while (cap < cl->out_len + len + 1)
+		while (cap < cl->out_len + len)
 			cap *= 2;
 		char *p = realloc(cl->out, cap);
 		if (!p) {
@@ -151,196 +153,36 @@ static void client_send(struct client *cl, json_t *reply)
 		cl->out_cap = cap;
 	}
 	memcpy(cl->out + cl->out_len, text, len);
-	cl->out[cl->out_len + len] = '\n';
-	cl->out_len += len + 1;
+	cl->out_len += len;
 	free(text);
-}
-
-static void send_error(struct client *cl, json_t *id, const char *code, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
-
-static void send_error(struct client *cl, json_t *id, const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_t *r = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "code", code);
-	if (id)
-		json_object_set(r, "id", id);
-	client_send(cl, r);
-	json_decref(r);
-}
-
-static bool in_group(const struct client *cl, gid_t g)
-{
-	if (cl->gid == g)
-		return true;
-	for (int i = 0; i < cl->n_groups; i++)
-		if (cl->groups[i] == g)
-			return true;
-	return false;
-}
-
-static bool may_read(const struct client *cl)
-{
-	const struct control_access *a = &cl->ctl->access;
-	return cl->uid == 0 || cl->uid == a->daemon_uid ||
-	       (a->has_read_gid && in_group(cl, a->read_gid)) ||
-	       (a->has_admin_gid && in_group(cl, a->admin_gid));
-}
-
-static bool may_change(const struct client *cl)
-{
-	const struct control_access *a = &cl->ctl->access;
-	return cl->uid == 0 || cl->uid == a->daemon_uid ||
-	       (a->has_admin_gid && in_group(cl, a->admin_gid));
-}
-
-static const char *const changing_commands[] = {"reload", "start",  "stop",   "restart",
-                                                "drain",  "resume", "upgrade"};
-
-static bool is_changing(const char *cmd)
-{
-	for (size_t i = 0; i < sizeof(changing_commands) / sizeof(changing_commands[0]); i++)
-		if (strcmp(cmd, changing_commands[i]) == 0)
-			return true;
-	return false;
-}
-
-static void reply_with(struct client *cl, json_t *id, const char *cmd, json_t *body)
-{
-	json_t *r = body ? body : json_object();
-	json_object_set_new(r, "ok", json_true());
-	json_object_set_new(r, "command", json_string(cmd));
-	if (id)
-		json_object_set(r, "id", id);
-	client_send(cl, r);
-	json_decref(r);
-}
-
-static void dispatch(struct client *cl, const char *line, size_t len)
-{
-	struct control *ctl = cl->ctl;
-	json_error_t jerr;
-	json_t *req, *id, *jcmd, *jsvc;
-	const char *cmd, *svc = NULL, *code = "failed";
-	char err[512] = "";
-
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (!req) {
-		log_info(NULL, "control: malformed request from pid %d: %s", (int)cl->pid,
-		         jerr.text);
-		send_error(cl, NULL, "bad-request", "not valid JSON: %s (at byte %d)", jerr.text,
-		           jerr.position);
-		return;
-	}
-	if (!json_is_object(req)) {
-		send_error(cl, NULL, "bad-request", "a request is a JSON object");
-		goto out;
-	}
-	id = json_object_get(req, "id");
-	jcmd = json_object_get(req, "command");
-	if (!json_is_string(jcmd)) {
-		send_error(cl, id, "bad-request", "missing \"command\" (a string)");
-		goto out;
-	}
-	cmd = json_string_value(jcmd);
-	jsvc = json_object_get(req, "service");
-	if (jsvc && !json_is_string(jsvc)) {
-		send_error(cl, id, "bad-request", "\"service\" must be a string");
-		goto out;
-	}
-	svc = jsvc ? json_string_value(jsvc) : NULL;
-
-	bool changing = is_changing(cmd);
-	bool known = changing || !strcmp(cmd, "status") || !strcmp(cmd, "stats") ||
-	             !strcmp(cmd, "version");
-	if (!known) {
-		send_error(cl, id, "unknown-command",
-		           "unknown command '%s' (expected one of: status, stats, version, reload, "
-		           "upgrade, start, stop, restart, drain, resume)",
-		           cmd);
-		goto out;
-	}
-	if (!(changing ? may_change(cl) : may_read(cl))) {
-		log_notice(NULL, "control: '%s' refused to uid %u (pid %d): permission denied", cmd,
-		           (unsigned)cl->uid, (int)cl->pid);
-		send_error(cl, id, "permission-denied", "permission denied: uid %u may not %s",
-		           (unsigned)cl->uid, changing ? "change anything" : "read the status");
-		goto out;
-	}
-	if (changing)
-		log_notice(NULL, "control: %s%s%s requested by uid %u (pid %d)", cmd,
-		           svc ? " " : "", svc ? svc : "", (unsigned)cl->uid, (int)cl->pid);
-
-	if (!strcmp(cmd, "version")) {
-		reply_with(cl, id, cmd,
-		           json_pack("{s:s, s:I}", "version", SUPERSERVERD_VERSION, "pid",
-		                     (json_int_t)getpid()));
-	} else if (!strcmp(cmd, "status")) {
-		reply_with(cl, id, cmd, ctl->ops->status(ctl->userdata));
-	} else if (!strcmp(cmd, "stats")) {
-		json_t *body = ctl->ops->stats(ctl->userdata, svc, &code, err, sizeof(err));
-		if (body)
-			reply_with(cl, id, cmd, body);
-		else
-			send_error(cl, id, code, "%s", err);
-	} else if (!strcmp(cmd, "reload")) {
-		json_t *errors = NULL;
-		if (ctl->ops->reload(ctl->userdata, &errors) == 0) {
-			reply_with(cl, id, cmd, NULL);
-		} else {
-			json_t *r = json_pack("{s:b, s:s, s:s, s:o}", "ok", 0, "error",
-			                      "reload failed: the running configuration is kept",
-			                      "code", "reload-failed", "errors",
-			                      errors ? errors : json_array());
-			if (id)
-				json_object_set(r, "id", id);
-			client_send(cl, r);
-			json_decref(r);
-		}
-	} else if (!strcmp(cmd, "upgrade")) {
-		json_t *body = ctl->ops->upgrade(ctl->userdata, &code, err, sizeof(err));
-		if (body)
-			reply_with(cl, id, cmd, body);
-		else
-			send_error(cl, id, code, "%s", err);
-	} else {
-		if (!svc) {
-			send_error(cl, id, "bad-request", "'%s' needs \"service\"", cmd);
-			goto out;
-		}
-		json_t *body = ctl->ops->action(ctl->userdata, cmd, svc, &code, err, sizeof(err));
-		if (body)
-			reply_with(cl, id, cmd, body);
-		else
-			send_error(cl, id, code, "%s", err);
-	}
-out:
-	json_decref(req);
 }
 
 static void client_read(struct client *cl)
 {
+	struct control *ctl = cl->ctl;
+
 	for (int burst = 0; burst < CONTROL_BURST && !cl->closing;) {
-		char *nl = cl->in_len ? memchr(cl->in, '\n', cl->in_len) : NULL;
-		if (nl) {
-			size_t len = (size_t)(nl - cl->in);
-			if (len > 0 && !(len == 1 && cl->in[0] == '\r'))
-				dispatch(cl, cl->in, len);
-			memmove(cl->in, nl + 1, cl->in_len - len - 1);
-			cl->in_len -= len + 1;
-			burst++;
+		size_t len, used = control_next_line(cl->in, cl->in_len, &len);
+		if (used) {
+			if (len > 0) {
+				client_send(cl, control_answer(&ctl->access, &cl->peer, ctl->ops,
+				                               ctl->userdata, cl->in, len));
+				/* Only a whole request is a sign of life. */
+				if (sd_event_source_set_time_relative(cl->timer,
+				                                      CONTROL_IDLE_USEC) < 0)
+					log_warning(NULL, "control: cannot re-arm a client timer");
+				burst++;
+			}
+			memmove(cl->in, cl->in + used, cl->in_len - used);
+			cl->in_len -= used;
 			continue;
 		}
 		if (cl->in_len > CONTROL_MAX_REQUEST) {
 			log_notice(NULL, "control: request over %d bytes from pid %d: dropping it",
-			           CONTROL_MAX_REQUEST, (int)cl->pid);
-			send_error(cl, NULL, "too-large", "request too large (limit %d bytes)",
-			           CONTROL_MAX_REQUEST);
+			           CONTROL_MAX_REQUEST, (int)cl->peer.pid);
+			client_send(cl,
+			            control_error("too-large", "request too large (limit %d bytes)",
+			                          CONTROL_MAX_REQUEST));
 			cl->closing = true;
 			break;
 		}
@@ -379,8 +221,8 @@ static bool client_flush(struct client *cl)
 static int on_client_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct client *cl = userdata;
-	log_info(NULL, "control: client pid %d idle for %llu s: closing", (int)cl->pid,
-	         (unsigned long long)(CONTROL_IDLE_USEC / 1000000));
+	log_info(NULL, "control: client pid %d sent no request for %llu s: closing",
+	         (int)cl->peer.pid, (unsigned long long)(CONTROL_IDLE_USEC / 1000000));
 	client_free(cl);
 	return 0;
 }
@@ -389,11 +231,8 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 {
 	struct client *cl = userdata;
 
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		client_read(cl);
-		if (sd_event_source_set_time_relative(cl->timer, CONTROL_IDLE_USEC) < 0)
-			log_warning(NULL, "control: cannot re-arm a client timer");
-	}
 	if (!client_flush(cl) || (cl->closing && cl->out_len == cl->out_off)) {
 		client_free(cl);
 		return 0;
@@ -402,30 +241,144 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 	return 0;
 }
 
-static void read_peer(struct client *cl)
+static void read_peer(int fd, struct control_peer *p)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	gid_t groups[MAX_PEER_GROUPS];
-	socklen_t glen = sizeof(groups);
+	socklen_t glen = sizeof(p->groups);
 
 	/* Unknown peers get nobody's rights: no read, no change. */
-	cl->uid = (uid_t)-2;
-	cl->gid = (gid_t)-2;
-	if (getsockopt(cl->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		cl->uid = cred.uid;
-		cl->gid = cred.gid;
-		cl->pid = cred.pid;
+	memset(p, 0, sizeof(*p));
+	p->uid = (uid_t)-2;
+	p->gid = (gid_t)-2;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		p->uid = cred.uid;
+		p->gid = cred.gid;
+		p->pid = cred.pid;
 	}
-	if (getsockopt(cl->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
-		cl->n_groups = (int)(glen / sizeof(gid_t));
-		memcpy(cl->groups, groups, glen);
+	/* More groups than fit (ERANGE): the primary group still counts. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &glen) == 0)
+		p->n_groups = (int)(glen / sizeof(gid_t));
+}
+
+/* Why a new connection from PEER is turned away (into WHY), or NULL to take it. */
+static const char *refusal(const struct control *ctl, const struct control_peer *peer, char *why,
+                           size_t len)
+{
+	unsigned readers = 0, same_uid = 0;
+
+	if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
+		snprintf(why, len, "too many control clients (%d)", CONTROL_MAX_CLIENTS);
+		return why;
 	}
+	for (const struct client *c = ctl->clients; c; c = c->next) {
+		readers += !control_may_change(&ctl->access, &c->peer);
+		same_uid += c->peer.uid == peer->uid;
+	}
+	if (!control_may_change(&ctl->access, peer) &&
+	    readers >= CONTROL_MAX_CLIENTS - CONTROL_RESERVED_CLIENTS) {
+		snprintf(why, len,
+		         "too many control clients (the last %d of %d are kept for those who may "
+		         "change things)",
+		         CONTROL_RESERVED_CLIENTS, CONTROL_MAX_CLIENTS);
+		return why;
+	}
+	if (peer->uid != 0 && peer->uid != ctl->access.daemon_uid &&
+	    same_uid >= CONTROL_MAX_PER_UID) {
+		snprintf(why, len, "too many control clients of uid %u (%d at most)",
+		         (unsigned)peer->uid, CONTROL_MAX_PER_UID);
+		return why;
+	}
+	return NULL;
+}
+
+static int on_quiet(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct control *ctl = userdata;
+
+	log_notice(NULL, "control: no connection refused for %llu s; %lu refused in all",
+	           (unsigned long long)(CONTROL_QUIET_USEC / 1000000), ctl->n_refused);
+	ctl->refusing = false;
+	return 0;
+}
+
+/* One log line per episode of refusals, however many there are: a crowd of clients
+ * must not flood the journal as well. */
+static void note_refusal(struct control *ctl, const struct control_peer *peer, const char *why)
+{
+	int r;
+
+	if (!ctl->refusing) {
+		log_warning(NULL,
+		            "control: refusing connections, the first from uid %u (pid %d): %s; "
+		            "the next are counted until none is for %llu s",
+		            (unsigned)peer->uid, (int)peer->pid, why,
+		            (unsigned long long)(CONTROL_QUIET_USEC / 1000000));
+		ctl->refusing = true;
+		ctl->n_refused = 0;
+	}
+	ctl->n_refused++;
+	if (ctl->quiet)
+		r = sd_event_source_set_time_relative(ctl->quiet, CONTROL_QUIET_USEC);
+	else
+		r = sd_event_add_time_relative(ctl->event, &ctl->quiet, CLOCK_MONOTONIC,
+		                               CONTROL_QUIET_USEC, 0, on_quiet, ctl);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(ctl->quiet, SD_EVENT_ONESHOT);
+	if (r < 0)
+		ctl->refusing = false; /* no end to wait for: the next refusal is logged */
+}
+
+/* The busy answer, and the end. */
+static void refuse(struct control *ctl, int fd, const struct control_peer *peer, const char *why)
+{
+	json_t *answer = control_error("busy", "%s", why);
+	size_t len;
+	char *text = answer ? control_encode(answer, &len) : NULL;
+
+	if (text && send(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* a courtesy: a client that cannot take the line learns it from the end */
+	}
+	free(text);
+	json_decref(answer);
+	close(fd);
+	note_refusal(ctl, peer, why);
+}
+
+static void take_client(struct control *ctl, int fd, const struct control_peer *peer)
+{
+	struct client *cl = calloc(1, sizeof(*cl));
+
+	if (cl)
+		cl->in = malloc(CONTROL_MAX_REQUEST + 1);
+	if (!cl || !cl->in) {
+		free(cl);
+		close(fd);
+		return;
+	}
+	cl->ctl = ctl;
+	cl->fd = fd;
+	cl->peer = *peer;
+	cl->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = cl;
+	ctl->clients = cl;
+	ctl->n_clients++;
+	if (sd_event_add_io(ctl->event, &cl->io, fd, EPOLLIN, on_client_io, cl) < 0 ||
+	    sd_event_add_time_relative(ctl->event, &cl->timer, CLOCK_MONOTONIC, CONTROL_IDLE_USEC,
+	                               0, on_client_timer, cl) < 0) {
+		client_free(cl);
+		return;
+	}
+	/* Supervising services comes before answering questions about them. */
+	sd_event_source_set_priority(cl->io, SD_EVENT_PRIORITY_IDLE);
 }
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct control *ctl = userdata;
+	struct control_peer peer;
+	char why[160];
 
 	for (int i = 0; i < CONTROL_BURST; i++) {
 		int cfd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -434,40 +387,11 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 				log_warning(NULL, "control: accept: %s", strerror(errno));
 			return 0;
 		}
-		if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
-			static const char busy[] = "{\"ok\":false,\"error\":\"too many control "
-			                           "clients\",\"code\":\"busy\"}\n";
-			if (send(cfd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-				/* it was a courtesy */
-			}
-			close(cfd);
-			continue;
-		}
-		struct client *cl = calloc(1, sizeof(*cl));
-		if (cl)
-			cl->in = malloc(CONTROL_MAX_REQUEST + 1);
-		if (!cl || !cl->in) {
-			if (cl)
-				free(cl);
-			close(cfd);
-			continue;
-		}
-		cl->ctl = ctl;
-		cl->fd = cfd;
-		read_peer(cl);
-		cl->next = ctl->clients;
-		if (ctl->clients)
-			ctl->clients->prev = cl;
-		ctl->clients = cl;
-		ctl->n_clients++;
-		if (sd_event_add_io(ctl->event, &cl->io, cfd, EPOLLIN, on_client_io, cl) < 0 ||
-		    sd_event_add_time_relative(ctl->event, &cl->timer, CLOCK_MONOTONIC,
-		                               CONTROL_IDLE_USEC, 0, on_client_timer, cl) < 0) {
-			client_free(cl);
-			continue;
-		}
-		/* Supervising services comes before answering questions about them. */
-		sd_event_source_set_priority(cl->io, SD_EVENT_PRIORITY_IDLE);
+		read_peer(cfd, &peer);
+		if (refusal(ctl, &peer, why, sizeof(why)))
+			refuse(ctl, cfd, &peer, why);
+		else
+			take_client(ctl, cfd, &peer);
 	}
 	return 0;
 }
@@ -589,6 +513,7 @@ void control_free(struct control *ctl)
 		return;
 	while (ctl->clients)
 		client_free(ctl->clients);
+	sd_event_source_disable_unref(ctl->quiet);
 	sd_event_source_disable_unref(ctl->io);
 	if (ctl->fd >= 0) {
 		close(ctl->fd);

@@ -1,9 +1,9 @@
 /*
  * The control socket: a unix stream socket speaking one JSON object per line
  * (jansson). It authenticates peers with SO_PEERCRED/SO_PEERGROUPS, bounds every
- * client (request size, idle time, pending output, number of clients), and hands
- * valid requests to the master through a table of operations. It knows nothing of
- * services itself.
+ * client (request size, idle time, pending output) and shares the connections fairly
+ * (below), and hands valid requests to the master through a table of operations
+ * (control_request.c). It knows nothing of services itself.
  */
 #ifndef SUPERSERVERD_CONTROL_H
 #define SUPERSERVERD_CONTROL_H
@@ -15,9 +15,23 @@
 #include <jansson.h>
 #include <systemd/sd-event.h>
 
+/* A request line longer than this gets the too-large answer and the end. */
 #define CONTROL_MAX_REQUEST (64 * 1024)
-#define CONTROL_MAX_CLIENTS 64
-#define CONTROL_IDLE_USEC   (10ULL * 1000 * 1000)
+/*
+ * Connections at once. A peer that may not change anything (a reader) can hold
+ * neither the last CONTROL_RESERVED_CLIENTS of them, kept for root, the daemon's user
+ * and control.admin_group, nor more than CONTROL_MAX_PER_UID; root and the daemon's
+ * user are not counted per uid. A reader therefore never locks out root.
+ */
+#define CONTROL_MAX_CLIENTS      64
+#define CONTROL_RESERVED_CLIENTS 16
+#define CONTROL_MAX_PER_UID      8
+/* A client is closed this long after its last whole request: blank lines and parts
+ * of a line do not count, so a connection cannot be kept by dribbling. */
+#define CONTROL_IDLE_USEC (10ULL * 1000 * 1000)
+/* Refused connections are logged once per episode: one line when refusing starts,
+ * one when none has been refused for this long. */
+#define CONTROL_QUIET_USEC (10ULL * 1000 * 1000)
 
 struct control;
 

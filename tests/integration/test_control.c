@@ -173,6 +173,14 @@ START_TEST(bad_requests_get_error_answers)
 	expect_code(&d, "{\"command\": \"stats\", \"service\": \"nosuch\"}\n", "no-such-service");
 	expect_code(&d, "{\"command\": \"start\", \"service\": \"nosuch\"}\n", "no-such-service");
 	expect_code(&d, "{\"command\": \"resume\", \"service\": \"e\"}\n", "");
+	/* A long command of 2-byte characters, its message cut inside one: an answer. */
+	char lng[1024] = "{\"command\": \"x";
+	for (int i = 0; i < 300; i++)
+		strcat(lng, "\u00e9");
+	strcat(lng, "\"}\n");
+	expect_code(&d, lng, "unknown-command");
+	/* A broken escape before a 2-byte character: the parser's message quotes half of it. */
+	expect_code(&d, "{\"command\": \"\\u00e\xc7\xa3\"}\n", "bad-request");
 	still_serving(&d, port);
 
 	/* The id comes back, whatever it is, on errors too. */

@@ -43,6 +43,14 @@ void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...
 		d->dropped++;
 		return;
 	}
+	if (d->n >= DIAG_MAX_MSGS - 1) {
+		d->dropped++;
+		if (d->over++ == 0 &&
+		    (msg = strdup("more errors follow; only the first ones are shown")) &&
+		    push(d, msg) < 0)
+			free(msg);
+		return;
+	}
 	va_start(ap, fmt);
 	r = vasprintf(&text, fmt, ap);
 	va_end(ap);
@@ -71,7 +79,7 @@ fail:
 
 size_t diag_count(const struct diag *d)
 {
-	return d->n;
+	return d->n - (d->over ? 1 : 0) + d->over;
 }
 
 char *diag_join(const struct diag *d)

@@ -14,12 +14,17 @@ struct diag_pos {
 	int col;          /* 1-based */
 };
 
+/* At most this many messages are kept; the last says that more were left out. A
+ * broken file can hold a great many errors, and nobody reads past the first ones. */
+#define DIAG_MAX_MSGS 200
+
 struct diag {
 	char **msgs;
 	size_t n;
 	size_t cap;
 	unsigned suppress; /* >0: errors are counted in `dropped` but not stored */
-	size_t dropped;
+	size_t dropped;    /* errors not stored: suppressed or past DIAG_MAX_MSGS */
+	size_t over;       /* errors past DIAG_MAX_MSGS */
 };
 
 void diag_init(struct diag *d);
@@ -27,6 +32,7 @@ void diag_free(struct diag *d);
 /* Appends "FILE:LINE:COL: message" (or "message" when pos is NULL or has no file). */
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* The number of errors, those left out past DIAG_MAX_MSGS included. */
 size_t diag_count(const struct diag *d);
 /* All messages joined with '\n' (caller frees), or NULL when there are none. */
 char *diag_join(const struct diag *d);

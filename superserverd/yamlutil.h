@@ -23,7 +23,7 @@
 #define YDOC_MAX_TOTAL_BYTES (4u << 20)  /* every file */
 #define YDOC_MAX_FILES       256         /* included files */
 #define YDOC_MAX_DEPTH       32          /* lists and maps inside each other */
-#define YDOC_MAX_NODES       1000000u    /* values, each alias counting as a copy */
+#define YDOC_MAX_NODES       200000u     /* values, each alias counting as a copy */
 #define YDOC_MAX_TEXT_BYTES  (16u << 20) /* bytes of strings, likewise */
 
 /* What a load has used so far; zero it before the first file. */

@@ -8,13 +8,14 @@
 
 void ydoc_free(struct ydoc *yd)
 {
-	if (yd->loaded)
-		yaml_document_delete(&yd->doc);
+	/* Before the document: its node count sizes the cache. */
 	if (yd->firsts)
 		for (size_t i = 0; i < (size_t)(yd->doc.nodes.top - yd->doc.nodes.start); i++)
 			free(yd->firsts[i]);
 	free(yd->firsts);
 	yd->firsts = NULL;
+	if (yd->loaded)
+		yaml_document_delete(&yd->doc);
 	free(yd->checked);
 	yd->checked = NULL;
 	yd->loaded = false;

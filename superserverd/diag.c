@@ -35,8 +35,16 @@ static int push(struct diag *d, char *msg)
 
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
 {
-	char *text, *msg;
 	va_list ap;
+
+	va_start(ap, fmt);
+	diag_verror(d, pos, fmt, ap);
+	va_end(ap);
+}
+
+void diag_verror(struct diag *d, const struct diag_pos *pos, const char *fmt, va_list ap)
+{
+	char *text, *msg;
 	int r;
 
 	if (d->suppress) {
@@ -51,9 +59,7 @@ void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...
 			free(msg);
 		return;
 	}
-	va_start(ap, fmt);
 	r = vasprintf(&text, fmt, ap);
-	va_end(ap);
 	if (r < 0)
 		goto fail;
 	if (!pos || !pos->file) {

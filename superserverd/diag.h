@@ -6,6 +6,7 @@
 #ifndef SUPERSERVERD_DIAG_H
 #define SUPERSERVERD_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct diag_pos {
@@ -33,6 +34,9 @@ void diag_free(struct diag *d);
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* The number of errors, those left out past DIAG_MAX_MSGS included. */
+/* The same with a va_list. */
+void diag_verror(struct diag *d, const struct diag_pos *pos, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 size_t diag_count(const struct diag *d);
 /* All messages joined with '\n' (caller frees), or NULL when there are none. */
 char *diag_join(const struct diag *d);

@@ -177,16 +177,11 @@ static void fail(struct composer *c, yaml_mark_t m, const char *fmt, ...)
 static void fail(struct composer *c, yaml_mark_t m, const char *fmt, ...)
 {
 	struct diag_pos pos = mark_pos(c->yd->file, m);
-	char *msg;
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	diag_verror(c->d, &pos, fmt, ap);
 	va_end(ap);
-	diag_error(c->d, &pos, "%s", r < 0 ? "out of memory" : msg);
-	if (r >= 0)
-		free(msg);
 	c->failed = true;
 }
 

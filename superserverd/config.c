@@ -53,14 +53,7 @@ void config_parent_path(char *buf, const char *path)
 
 bool config_pair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p)
 {
-	const char *key = ypair_key(yd, p);
-
-	for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-		const char *other = ypair_key(yd, q);
-		if (key && other && strcmp(key, other) == 0)
-			return false;
-	}
-	return true;
+	return ypair_is_first(yd, m, p);
 }
 
 static char *control_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path)
@@ -257,37 +250,67 @@ static void process_main(struct loader *l, struct ydoc *yd, const struct stat *m
 		parse_defaults(l, yd, defaults);
 }
 
+struct listener_ref {
+	const struct listen_conf *lc;
+	size_t svc;   /* index of its service */
+	size_t order; /* in the order of the configuration */
+	size_t first; /* order of the first listener with its address */
+};
+
+static int listener_cmp(const void *a, const void *b)
+{
+	const struct listener_ref *x = a, *y = b;
+	int r = strcmp(x->lc->addr.key, y->lc->addr.key);
+	return r ? r : (x->order > y->order) - (x->order < y->order);
+}
+
+static int listener_order_cmp(const void *a, const void *b)
+{
+	const struct listener_ref *x = a, *y = b;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
 /* Two listeners with one canonical address would be one socket: an error, wherever
- * they are. */
+ * they are. Found by sorting, as a configuration may have many listeners. */
 static void check_addresses(struct loader *l)
 {
 	struct config *cfg = &l->ci->pub;
+	struct listener_ref *v;
+	size_t n = 0, total = 0;
 
 	for (size_t s = 0; s < cfg->n_services; s++)
-		for (size_t i = 0; i < cfg->services[s].n_listen; i++) {
-			const struct listen_conf *lc = &cfg->services[s].listen[i];
-			bool found = false;
-
-			if (!lc->addr.key[0])
-				continue;
-			for (size_t t = 0; t <= s && !found; t++)
-				for (size_t j = 0; j < cfg->services[t].n_listen; j++) {
-					const struct listen_conf *o = &cfg->services[t].listen[j];
-					if (o == lc)
-						break;
-					if (strcmp(o->addr.key, lc->addr.key) != 0)
-						continue;
-					diag_error(
-					        l->diag, &lc->pos,
-					        "address '%s' of service '%s' is already used by "
-					        "service '%s' (at %s:%d:%d)",
-					        lc->addr.key, cfg->services[s].name,
-					        cfg->services[t].name, o->pos.file, o->pos.line,
-					        o->pos.col);
-					found = true;
-					break;
-				}
-		}
+		total += cfg->services[s].n_listen;
+	if (!total)
+		return;
+	if (!(v = calloc(total, sizeof(*v)))) {
+		diag_error(l->diag, NULL, "%s: out of memory", cfg->path);
+		return;
+	}
+	for (size_t s = 0; s < cfg->n_services; s++)
+		for (size_t i = 0; i < cfg->services[s].n_listen; i++)
+			if (cfg->services[s].listen[i].addr.key[0]) {
+				v[n] = (struct listener_ref){&cfg->services[s].listen[i], s, n, n};
+				n++;
+			}
+	qsort(v, n, sizeof(*v), listener_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i].lc->addr.key, v[i - 1].lc->addr.key) == 0)
+			v[i].first = v[i - 1].first;
+	/* Reported in the order of the file; the first of an address is at v[first]
+	 * once the list is back in that order. */
+	qsort(v, n, sizeof(*v), listener_order_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct listener_ref *o = &v[v[i].first];
+		if (v[i].first == i)
+			continue;
+		diag_error(l->diag, &v[i].lc->pos,
+		           "address '%s' of service '%s' is already used by service '%s' (at "
+		           "%s:%d:%d)",
+		           v[i].lc->addr.key, cfg->services[v[i].svc].name,
+		           cfg->services[o->svc].name, o->lc->pos.file, o->lc->pos.line,
+		           o->lc->pos.col);
+	}
+	free(v);
 }
 
 static void config_free(struct config_impl *ci)
@@ -316,6 +339,8 @@ static void loader_free(struct loader *l)
 	}
 	free(l->docs);
 	free(l->refs);
+	config_free_ref_names(l);
+	config_ident_free(l);
 	free(l->seen);
 	config_part_free(&l->defaults);
 	free(l->daemon_user);
@@ -342,7 +367,7 @@ int config_load(const char *path, const struct config_load_opts *opts, struct co
 	l.ci->pub.refs = 1;
 	l.ci->pub.log_level = LOG_INFO;
 	have_st = stat(path, &main_st) == 0;
-	yd = config_load_doc(&l, path);
+	yd = config_load_doc(&l, path, false);
 	if (yd)
 		process_main(&l, yd, have_st ? &main_st : NULL);
 	if (l.n_refs) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <libgen.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 #define SERVICE_NAME_MAX 64
 
-struct ydoc *config_load_doc(struct loader *l, const char *path)
+struct ydoc *config_load_doc(struct loader *l, const char *path, bool included)
 {
 	const char *file = config_intern(l->ci, path);
 	struct ydoc *yd, **v;
@@ -34,7 +35,7 @@ struct ydoc *config_load_doc(struct loader *l, const char *path)
 		return NULL;
 	}
 	l->docs = v;
-	if (ydoc_load(yd, path, file, l->diag) < 0) {
+	if (ydoc_load(yd, path, file, included, &l->budget, l->diag) < 0) {
 		free(yd);
 		return NULL;
 	}
@@ -55,11 +56,28 @@ static bool valid_service_name(const char *s)
 	return true;
 }
 
+/* An entry of the tree of service names (struct loader's ref_names). */
+struct ref_name {
+	const char *name;
+	size_t idx; /* into l->refs */
+};
+
+static int ref_name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ref_name *)a)->name, ((const struct ref_name *)b)->name);
+}
+
+void config_free_ref_names(struct loader *l)
+{
+	tdestroy(l->ref_names, free);
+	l->ref_names = NULL;
+}
+
 static void add_service_ref(struct loader *l, struct ydoc *yd, yaml_node_pair_t *p)
 {
 	yaml_node_t *k = ynode(yd, p->key);
 	const char *name = ypair_key(yd, p);
-	struct svc_ref *v;
+	struct ref_name *rn = NULL, **slot = NULL;
 
 	if (!name) {
 		yerror(l->diag, yd, k, "services", "expected a service name, got %s",
@@ -72,21 +90,35 @@ static void add_service_ref(struct loader *l, struct ydoc *yd, yaml_node_pair_t 
 		       name);
 		return;
 	}
-	for (size_t i = 0; i < l->n_refs; i++)
-		if (strcmp(l->refs[i].name, name) == 0) {
-			struct diag_pos first = ypos(l->refs[i].yd, l->refs[i].key);
-			struct diag_pos here = ypos(yd, k);
-			diag_error(l->diag, &here,
-			           "service '%s' is defined twice (first defined at %s:%d:%d)",
-			           name, first.file, first.line, first.col);
-			return;
-		}
-	v = realloc(l->refs, (l->n_refs + 1) * sizeof(*v));
-	if (!v) {
+	if ((rn = malloc(sizeof(*rn))))
+		*rn = (struct ref_name){name, l->n_refs};
+	if (!rn || !(slot = tsearch(rn, &l->ref_names, ref_name_cmp))) {
+		free(rn);
 		yerror(l->diag, yd, k, "services", "out of memory");
 		return;
 	}
-	l->refs = v;
+	if (*slot != rn) {
+		const struct svc_ref *r = &l->refs[(*slot)->idx];
+		struct diag_pos first = ypos(r->yd, r->key);
+		struct diag_pos here = ypos(yd, k);
+		free(rn);
+		diag_error(l->diag, &here,
+		           "service '%s' is defined twice (first defined at %s:%d:%d)", name,
+		           first.file, first.line, first.col);
+		return;
+	}
+	if (l->n_refs == l->cap_refs) {
+		size_t cap = l->cap_refs ? 2 * l->cap_refs : 16;
+		struct svc_ref *v = realloc(l->refs, cap * sizeof(*v));
+		if (!v) {
+			tdelete(rn, &l->ref_names, ref_name_cmp);
+			free(rn);
+			yerror(l->diag, yd, k, "services", "out of memory");
+			return;
+		}
+		l->refs = v;
+		l->cap_refs = cap;
+	}
 	l->refs[l->n_refs++] = (struct svc_ref){yd, k, ynode(yd, p->value), name};
 }
 
@@ -102,7 +134,7 @@ void config_collect_services(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 /* An included file: services only. */
 static void load_include(struct loader *l, const char *path)
 {
-	struct ydoc *yd = config_load_doc(l, path);
+	struct ydoc *yd = config_load_doc(l, path, true);
 	yaml_node_t *root;
 
 	if (!yd || !(root = ydoc_root(yd)))
@@ -183,6 +215,14 @@ static void include_pattern(struct loader *l, struct ydoc *yd, yaml_node_t *n, c
 			dup = dup || same_file(&l->seen[j], &st);
 		if (dup)
 			continue;
+		if (l->budget.files == YDOC_MAX_FILES) {
+			yerror(l->diag, yd, n, path,
+			       "the include patterns match more than %d files, the most a "
+			       "configuration may include",
+			       YDOC_MAX_FILES);
+			break;
+		}
+		l->budget.files++;
 		v = realloc(l->seen, (l->n_seen + 1) * sizeof(*v));
 		if (!v) {
 			yerror(l->diag, yd, n, path, "out of memory");
@@ -207,6 +247,11 @@ void config_process_include(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 		ylist_for_each(v, it)
 		{
 			snprintf(ipath, sizeof(ipath), "include[%zu]", i++);
+			if (i > YDOC_MAX_FILES) {
+				yerror(l->diag, yd, ynode(yd, *it), ipath,
+				       "more than %d include patterns", YDOC_MAX_FILES);
+				break;
+			}
 			include_pattern(l, yd, ynode(yd, *it), ipath);
 		}
 	} else if (v->type == YAML_SCALAR_NODE && !yis_null(v)) {

@@ -123,7 +123,10 @@ struct loader {
 	struct ydoc **docs;
 	size_t n_docs;
 	struct svc_ref *refs;
-	size_t n_refs;
+	size_t n_refs, cap_refs;
+	void *ref_names; /* tsearch tree of the refs by name, for "defined twice" */
+	struct ybudget budget;
+	void *idents;      /* tsearch tree of the users and groups looked up (config_ident.c) */
 	struct stat *seen; /* files read so far, so that none is read twice */
 	size_t n_seen;
 
@@ -142,8 +145,10 @@ void config_parent_path(char *buf, const char *path);
 /* True when pair P is the first with its key in M (later ones are duplicates). */
 bool config_pair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p);
 
-/* Loads PATH and keeps it for the rest of the load; NULL after reporting why. */
-struct ydoc *config_load_doc(struct loader *l, const char *path);
+/* Loads PATH (the main file, or an INCLUDED one) within the load's budget and keeps it
+ * for the rest of the load; NULL after reporting why. */
+struct ydoc *config_load_doc(struct loader *l, const char *path, bool included);
+void config_free_ref_names(struct loader *l);
 /* Adds the services of map V (the value of `services:`) to l->refs. */
 void config_collect_services(struct loader *l, struct ydoc *yd, yaml_node_t *v);
 /* `include:` in the main file YD: a pattern or a list of them. */
@@ -184,11 +189,13 @@ void *config_mpm_options_new(const struct mpm_ops *ops);
 /* A copy of an options blob of OPS, or NULL without memory. */
 void *config_mpm_options_dup(const struct mpm_ops *ops, const void *options);
 
-/* User and group lookups: "name" or a numeric id. Return 0, or -1 after reporting. */
+/* User and group lookups: "name" or a numeric id, each asked once per load
+ * (config_ident.c). Return 0, or -1 after reporting. */
 int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                        char **name_r, uid_t *uid_r, gid_t *gid_r);
 int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                         char **name_r, gid_t *gid_r);
+void config_ident_free(struct loader *l);
 
 /* Builds service REF into SC (its own keys, the defaults, identity, MPM). */
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);

@@ -156,42 +156,47 @@ static int kv_copy(struct config_kv *dst, const struct config_kv *src)
 	return -1;
 }
 
-static bool kv_has(const struct config_kv *kv, size_t n, const char *key)
+static int str_ptr_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(kv[i].key, key) == 0)
-			return true;
-	return false;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static void merge_environment(struct loader *l, struct service_conf *sc, const struct svc_part *own,
                               const struct svc_part *def)
 {
 	size_t cap = own->n_env + def->n_env;
+	const char **own_keys;
 
 	if (!cap)
 		return;
 	sc->environment = calloc(cap, sizeof(*sc->environment));
-	if (!sc->environment) {
+	/* The service's own names, sorted: both lists may be long. */
+	own_keys = malloc((own->n_env ? own->n_env : 1) * sizeof(*own_keys));
+	if (!sc->environment || !own_keys) {
+		free(own_keys);
 		oom(l, sc);
 		return;
 	}
+	for (size_t i = 0; i < own->n_env; i++)
+		own_keys[i] = own->env[i].key;
+	qsort(own_keys, own->n_env, sizeof(*own_keys), str_ptr_cmp);
 	for (size_t i = 0; i < def->n_env; i++) {
-		if (kv_has(own->env, own->n_env, def->env[i].key))
+		if (bsearch(&def->env[i].key, own_keys, own->n_env, sizeof(*own_keys), str_ptr_cmp))
 			continue;
-		if (kv_copy(&sc->environment[sc->n_environment], &def->env[i]) < 0) {
-			oom(l, sc);
-			return;
-		}
+		if (kv_copy(&sc->environment[sc->n_environment], &def->env[i]) < 0)
+			goto oom;
 		sc->n_environment++;
 	}
 	for (size_t i = 0; i < own->n_env; i++) {
-		if (kv_copy(&sc->environment[sc->n_environment], &own->env[i]) < 0) {
-			oom(l, sc);
-			return;
-		}
+		if (kv_copy(&sc->environment[sc->n_environment], &own->env[i]) < 0)
+			goto oom;
 		sc->n_environment++;
 	}
+	free(own_keys);
+	return;
+oom:
+	free(own_keys);
+	oom(l, sc);
 }
 
 static void merge_pass_environment(struct loader *l, struct service_conf *sc,

@@ -3,9 +3,6 @@
  * limits, timeouts, MPM): each parsed once per map into a struct svc_part, so that an
  * error in `defaults:` is reported once and not once per service.
  */
-#include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,71 +24,6 @@ struct pctx {
 	bool in_defaults;
 	struct svc_part *p;
 };
-
-static bool not_found(int err)
-{
-	/* getpwnam(3) reports "no such entry" in several ways depending on the NSS module. */
-	return err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM;
-}
-
-int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
-                       char **name_r, uid_t *uid_r, gid_t *gid_r)
-{
-	const char *s = ystring(yd, v, path, l->diag);
-	struct passwd *pw;
-	uint64_t id;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	pw = units_parse_uint(s, UINT32_MAX - 1, &id) == 0 ? getpwuid((uid_t)id) : getpwnam(s);
-	if (!pw) {
-		if (not_found(errno))
-			yerror(l->diag, yd, v, path, "unknown user '%s'", s);
-		else
-			yerror(l->diag, yd, v, path, "cannot look up user '%s': %s", s,
-			       strerror(errno));
-		return -1;
-	}
-	*name_r = strdup(pw->pw_name);
-	if (!*name_r) {
-		yerror(l->diag, yd, v, path, "out of memory");
-		return -1;
-	}
-	*uid_r = pw->pw_uid;
-	*gid_r = pw->pw_gid;
-	return 0;
-}
-
-int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
-                        char **name_r, gid_t *gid_r)
-{
-	const char *s = ystring(yd, v, path, l->diag);
-	struct group *gr;
-	uint64_t id;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	gr = units_parse_uint(s, UINT32_MAX - 1, &id) == 0 ? getgrgid((gid_t)id) : getgrnam(s);
-	if (!gr) {
-		if (not_found(errno))
-			yerror(l->diag, yd, v, path, "unknown group '%s'", s);
-		else
-			yerror(l->diag, yd, v, path, "cannot look up group '%s': %s", s,
-			       strerror(errno));
-		return -1;
-	}
-	if (name_r) {
-		*name_r = strdup(gr->gr_name);
-		if (!*name_r) {
-			yerror(l->diag, yd, v, path, "out of memory");
-			return -1;
-		}
-	}
-	*gid_r = gr->gr_gid;
-	return 0;
-}
 
 /* Marks F as given at V; it stays BAD unless the parser reaches the end. */
 static void begin(struct pctx *c, struct field *f, yaml_node_t *v)

@@ -225,7 +225,8 @@ static void parse_listen(struct sctx *c, yaml_node_t *v, const char *path)
 	char ipath[CONFIG_PATH_MAX];
 	yaml_node_item_t one = 0, *items, *end;
 
-	if (v->type == YAML_SCALAR_NODE && !yis_null(v)) {
+	/* A single item, an address or a map, is a list of one. */
+	if ((v->type == YAML_SCALAR_NODE && !yis_null(v)) || v->type == YAML_MAPPING_NODE) {
 		one = (yaml_node_item_t)(v - c->yd->doc.nodes.start) + 1;
 		items = &one;
 		end = items + 1;

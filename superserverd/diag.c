@@ -57,16 +57,30 @@ format(const struct diag_pos *pos, const char *kind, const char *fmt, va_list ap
 
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
+
+	va_start(ap, fmt);
+	diag_verror(d, pos, fmt, ap);
+	va_end(ap);
+}
+
+void diag_verror(struct diag *d, const struct diag_pos *pos, const char *fmt, va_list ap)
+{
+	char *msg;
 
 	if (d->suppress) {
 		d->dropped++;
 		return;
 	}
-	va_start(ap, fmt);
+	if (d->n >= DIAG_MAX_MSGS - 1) {
+		d->dropped++;
+		if (d->over++ == 0 &&
+		    (msg = strdup("more errors follow; only the first ones are shown")) &&
+		    push(&d->msgs, &d->n, &d->cap, msg) < 0)
+			free(msg);
+		return;
+	}
 	msg = format(pos, "", fmt, ap);
-	va_end(ap);
 	if (msg && push(&d->msgs, &d->n, &d->cap, msg) == 0)
 		return;
 	free(msg);
@@ -79,7 +93,7 @@ void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, .
 	char *msg;
 	va_list ap;
 
-	if (d->suppress)
+	if (d->suppress || d->n_warnings >= DIAG_MAX_MSGS)
 		return;
 	va_start(ap, fmt);
 	msg = format(pos, "warning: ", fmt, ap);
@@ -90,7 +104,7 @@ void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, .
 
 size_t diag_count(const struct diag *d)
 {
-	return d->n;
+	return d->n - (d->over ? 1 : 0) + d->over;
 }
 
 char *diag_join(const struct diag *d)

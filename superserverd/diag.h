@@ -7,6 +7,7 @@
 #ifndef SUPERSERVERD_DIAG_H
 #define SUPERSERVERD_DIAG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct diag_pos {
@@ -15,13 +16,18 @@ struct diag_pos {
 	int col;          /* 1-based */
 };
 
+/* At most this many errors are kept; the last says that more were left out. A
+ * broken file can hold a great many errors, and nobody reads past the first ones. */
+#define DIAG_MAX_MSGS 200
+
 struct diag {
 	char **msgs;
 	size_t n;
 	size_t cap;
 	unsigned suppress; /* >0: errors are counted in `dropped` but not stored */
-	size_t dropped;
-	char **warnings; /* "FILE:LINE:COL: warning: message" */
+	size_t dropped;    /* errors not stored: suppressed or past DIAG_MAX_MSGS */
+	size_t over;       /* errors past DIAG_MAX_MSGS */
+	char **warnings;   /* "FILE:LINE:COL: warning: message" */
 	size_t n_warnings;
 	size_t cap_warnings;
 };
@@ -31,9 +37,13 @@ void diag_free(struct diag *d);
 /* Appends "FILE:LINE:COL: message" (or "message" when pos is NULL or has no file). */
 void diag_error(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* The same with a va_list. */
+void diag_verror(struct diag *d, const struct diag_pos *pos, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 /* Appends "FILE:LINE:COL: warning: message" to the warnings (dropped without memory). */
 void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* The number of errors, those left out past DIAG_MAX_MSGS included. */
 size_t diag_count(const struct diag *d);
 /* All messages joined with '\n' (caller frees), or NULL when there are none. */
 char *diag_join(const struct diag *d);

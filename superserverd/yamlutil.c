@@ -1,110 +1,19 @@
-/* libyaml document loading and checked node access for the configuration loader. */
-#include <errno.h>
+/* Checked node access for the configuration loader. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "superserverd/yamlutil.h"
 
-/* The reader (bad encoding) reports a byte offset, not a mark: count it out in F. */
-static void offset_position(FILE *f, size_t offset, struct diag_pos *pos)
-{
-	int c;
-
-	pos->line = 1;
-	pos->col = 1;
-	if (fseek(f, 0, SEEK_SET) < 0)
-		return;
-	for (size_t i = 0; i < offset && (c = getc(f)) != EOF; i++) {
-		if (c == '\n') {
-			pos->line++;
-			pos->col = 1;
-		} else if ((c & 0xc0) != 0x80) { /* not a UTF-8 continuation byte */
-			pos->col++;
-		}
-	}
-}
-
-static void parser_error(const yaml_parser_t *p, FILE *f, const char *file, struct diag *d)
-{
-	struct diag_pos pos = {file, (int)p->problem_mark.line + 1,
-	                       (int)p->problem_mark.column + 1};
-	const char *problem = p->problem ? p->problem : "invalid YAML";
-
-	if (p->error == YAML_READER_ERROR)
-		offset_position(f, p->problem_offset, &pos);
-	if (p->error == YAML_MEMORY_ERROR)
-		diag_error(d, &pos, "out of memory");
-	else if (p->context)
-		diag_error(d, &pos, "%s (%s)", problem, p->context);
-	else
-		diag_error(d, &pos, "%s", problem);
-}
-
-int ydoc_load(struct ydoc *yd, const char *path, const char *file, struct diag *d)
-{
-	struct diag_pos fpos = {file, 0, 0};
-	yaml_parser_t parser;
-	yaml_document_t extra;
-	struct stat st = {0};
-	FILE *f;
-	int r = -1;
-
-	memset(yd, 0, sizeof(*yd));
-	yd->file = file;
-	f = fopen(path, "re");
-	if (!f) {
-		diag_error(d, &fpos, "cannot open: %s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fileno(f), &st) < 0 || S_ISDIR(st.st_mode)) {
-		/* fopen() opens a directory; reading it would fail with a vaguer message. */
-		diag_error(d, &fpos, "cannot open: %s",
-		           strerror(S_ISDIR(st.st_mode) ? EISDIR : errno));
-		fclose(f);
-		return -1;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		diag_error(d, &fpos, "out of memory");
-		fclose(f);
-		return -1;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &yd->doc)) {
-		parser_error(&parser, f, file, d);
-		goto out;
-	}
-	yd->loaded = true;
-	if (!yaml_parser_load(&parser, &extra)) {
-		parser_error(&parser, f, file, d);
-		goto out;
-	}
-	if (yaml_document_get_root_node(&extra)) {
-		struct diag_pos pos = {file, (int)extra.start_mark.line + 1,
-		                       (int)extra.start_mark.column + 1};
-		diag_error(d, &pos, "a configuration file holds one YAML document, found a second");
-		yaml_document_delete(&extra);
-		goto out;
-	}
-	yaml_document_delete(&extra);
-	yd->checked = calloc((size_t)(yd->doc.nodes.top - yd->doc.nodes.start) + 1, 1);
-	if (!yd->checked) {
-		diag_error(d, &fpos, "out of memory");
-		goto out;
-	}
-	r = 0;
-out:
-	yaml_parser_delete(&parser);
-	fclose(f);
-	if (r < 0)
-		ydoc_free(yd);
-	return r;
-}
-
 void ydoc_free(struct ydoc *yd)
 {
+	/* Before the document: its node count sizes the cache. */
+	if (yd->firsts)
+		for (size_t i = 0; i < (size_t)(yd->doc.nodes.top - yd->doc.nodes.start); i++)
+			free(yd->firsts[i]);
+	free(yd->firsts);
+	yd->firsts = NULL;
 	if (yd->loaded)
 		yaml_document_delete(&yd->doc);
 	free(yd->checked);
@@ -207,6 +116,65 @@ const char *ypair_key(struct ydoc *yd, const yaml_node_pair_t *p)
 	return k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : NULL;
 }
 
+struct key_ref {
+	const char *key;
+	int idx;
+};
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+	const struct key_ref *x = a, *y = b;
+	int r = strcmp(x->key, y->key);
+	return r ? r : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * For each pair of map M, the index of the first pair with its key: found by sorting
+ * the keys once rather than comparing each with those before it, which a map of many
+ * keys would make quadratic. NULL without memory (every key then counts as first).
+ */
+static const int *map_firsts(struct ydoc *yd, yaml_node_t *m)
+{
+	size_t idx = (size_t)(m - yd->doc.nodes.start);
+	size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start), nk = 0;
+	struct key_ref *keys;
+	int *firsts;
+
+	if (!yd->firsts && !(yd->firsts = calloc((size_t)(yd->doc.nodes.top - yd->doc.nodes.start),
+	                                         sizeof(int *))))
+		return NULL;
+	if (yd->firsts[idx])
+		return yd->firsts[idx];
+	firsts = malloc((n ? n : 1) * sizeof(*firsts));
+	keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (!firsts || !keys) {
+		free(firsts);
+		free(keys);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *k = ypair_key(yd, &m->data.mapping.pairs.start[i]);
+		firsts[i] = (int)i;
+		if (k)
+			keys[nk++] = (struct key_ref){k, (int)i};
+	}
+	qsort(keys, nk, sizeof(*keys), key_ref_cmp);
+	for (size_t i = 1; i < nk; i++)
+		if (strcmp(keys[i].key, keys[i - 1].key) == 0)
+			firsts[keys[i].idx] = firsts[keys[i - 1].idx];
+	free(keys);
+	yd->firsts[idx] = firsts;
+	return firsts;
+}
+
+bool ypair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p)
+{
+	const int *firsts = map_firsts(yd, m);
+	int i = (int)(p - m->data.mapping.pairs.start);
+
+	return !firsts || firsts[i] == i;
+}
+
 static bool in_list(const char *const *list, const char *s)
 {
 	for (; *list; list++)
@@ -238,6 +206,7 @@ void ymap_check(struct ydoc *yd, yaml_node_t *m, const char *path, const char *w
 {
 	size_t idx = (size_t)(m - yd->doc.nodes.start);
 	bool first_visit = !yd->checked[idx];
+	const int *firsts = map_firsts(yd, m);
 
 	yd->checked[idx] = 1;
 	ymap_for_each(m, p)
@@ -251,18 +220,14 @@ void ymap_check(struct ydoc *yd, yaml_node_t *m, const char *path, const char *w
 				       ytype_name(k));
 			continue;
 		}
-		if (first_visit)
-			for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-				const char *other = ypair_key(yd, q);
-				if (other && strcmp(other, key) == 0) {
-					yaml_node_t *ok = ynode(yd, q->key);
-					yerror(d, yd, k, path,
-					       "duplicate key '%s' (first at %d:%d)", key,
-					       (int)ok->start_mark.line + 1,
-					       (int)ok->start_mark.column + 1);
-					break;
-				}
-			}
+		if (first_visit && firsts &&
+		    firsts[p - m->data.mapping.pairs.start] != p - m->data.mapping.pairs.start) {
+			const yaml_node_pair_t *q = m->data.mapping.pairs.start +
+			                            firsts[p - m->data.mapping.pairs.start];
+			yaml_node_t *ok = ynode(yd, q->key);
+			yerror(d, yd, k, path, "duplicate key '%s' (first at %d:%d)", key,
+			       (int)ok->start_mark.line + 1, (int)ok->start_mark.column + 1);
+		}
 		if (allowed && !in_list(allowed, key))
 			yunknown_key(d, yd, k, key, where, allowed);
 	}

@@ -14,16 +14,36 @@
 
 #include "superserverd/diag.h"
 
+/*
+ * The bounds of one configuration load, over the main file and its includes together
+ * (docs/configuration.md, "Limits"). Within them no input costs the loader more than a
+ * fraction of a second; past them the load fails with FILE:LINE:COL.
+ */
+#define YDOC_MAX_FILE_BYTES  (1u << 20)  /* one file */
+#define YDOC_MAX_TOTAL_BYTES (4u << 20)  /* every file */
+#define YDOC_MAX_FILES       256         /* included files */
+#define YDOC_MAX_DEPTH       32          /* lists and maps inside each other */
+#define YDOC_MAX_NODES       200000u     /* values, each alias counting as a copy */
+#define YDOC_MAX_TEXT_BYTES  (16u << 20) /* bytes of strings, likewise */
+
+/* What a load has used so far; zero it before the first file. */
+struct ybudget {
+	size_t bytes, files, nodes, text;
+};
+
 struct ydoc {
 	yaml_document_t doc;
 	bool loaded;
 	const char *file;       /* as printed in messages; owned by the caller */
 	unsigned char *checked; /* per node: its duplicate keys are already reported */
+	int **firsts;           /* per map node, once asked: see ypair_first() */
 };
 
-/* Loads PATH (named FILE in messages). Returns 0, or -1 after reporting why. An empty
- * file loads as a document without a root. */
-int ydoc_load(struct ydoc *yd, const char *path, const char *file, struct diag *d);
+/* Loads PATH (named FILE in messages) within budget B (yamlload.c). An INCLUDED file
+ * must be a regular file. Returns 0, or -1 after reporting why. An empty file loads as
+ * a document without a root. */
+int ydoc_load(struct ydoc *yd, const char *path, const char *file, bool included, struct ybudget *b,
+              struct diag *d);
 void ydoc_free(struct ydoc *yd);
 
 yaml_node_t *ydoc_root(struct ydoc *yd);
@@ -58,6 +78,9 @@ void yunknown_key(struct diag *d, struct ydoc *yd, yaml_node_t *k, const char *k
                   const char *where, const char *const *allowed);
 /* The value of KEY (its first occurrence) and optionally its key node, or NULL. */
 yaml_node_t *ymap_get(struct ydoc *yd, yaml_node_t *m, const char *key, yaml_node_t **key_r);
+/* True when pair P of map M has the first occurrence of its key (or a key that is not a
+ * string); false for a later duplicate. Costs O(n log n) once per map, then O(1). */
+bool ypair_is_first(struct ydoc *yd, yaml_node_t *m, const yaml_node_pair_t *p);
 /* The key text of a pair, or NULL when the key is not a scalar. */
 const char *ypair_key(struct ydoc *yd, const yaml_node_pair_t *p);
 

@@ -16,16 +16,7 @@
 
 #include "superserverd/control_int.h"
 #include "superserverd/log.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__);      \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "tests/fuzz/fuzz.h"
 
 /* The daemon's log, formatted and thrown away: its format strings are exercised too. */
 void log_msg(int level, const char *service, const char *fmt, ...)

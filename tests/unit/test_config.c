@@ -2151,6 +2151,285 @@ START_TEST(errors_append_to_existing_diag)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ bounds */
+
+/* Writes REL of exactly LEN bytes: comment lines of 100 characters. */
+static void write_comments(const char *rel, size_t len)
+{
+	char path[TPATH];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < len; i++)
+		fputc(i % 101 == 100 ? '\n' : i % 101 == 0 ? '#' : 'x', f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The only error of loading YAML is MSG at LINE:COL of the main file. */
+static void assert_only_error(const char *yaml, int line, int col, const char *msg)
+{
+	struct config *cfg;
+	struct diag d;
+	char want[4096], path[TPATH];
+	char *all;
+	FILE *f;
+
+	/* Written as is: these files are larger than write_at() takes. */
+	snprintf(path, sizeof(path), "%s/c.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(yaml, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(load_file(NOBODY, main_path, &cfg, &d), -1);
+	snprintf(want, sizeof(want), "%s:%d:%d: %s", main_path, line, col, msg);
+	assert_has(&d, want);
+	all = diag_join(&d);
+	ck_assert_msg(d.n == 1, "%s", all);
+	free(all);
+	diag_free(&d);
+}
+
+START_TEST(nesting_bounded)
+{
+	char *yaml = malloc(100001), *ok = malloc(100);
+
+	ck_assert_ptr_nonnull(yaml);
+	ck_assert_ptr_nonnull(ok);
+	struct config *cfg;
+	struct diag d;
+
+	/* 100 000 '[': refused at the 33rd, long before libyaml's scanner slows down. */
+	memset(yaml, '[', 100000);
+	yaml[100000] = '\0';
+	assert_only_error(yaml, 1, 33,
+	                  "lists and maps nest more than 32 deep here, the most a configuration "
+	                  "may");
+	/* Block style and maps count alike: the 33rd is a map inside 32 lists. */
+	strcpy(yaml, "");
+	for (int i = 0; i < 32; i++)
+		strcat(yaml, "- ");
+	strcat(yaml, "{a: b}\n");
+	assert_only_error(yaml, 1, 65,
+	                  "lists and maps nest more than 32 deep here, the most a configuration "
+	                  "may");
+	/* 32 deep is allowed: the error is the one about the key. */
+	memset(ok, 0, 100);
+	memcpy(ok, "x: ", 3);
+	memset(ok + 3, '[', 31);
+	memset(ok + 34, ']', 31);
+	ok[65] = '\n';
+	ck_assert_int_eq(load(NOBODY, ok, &cfg, &d), -1);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "c.yaml:1:1: unknown key 'x' at the top level"));
+	diag_free(&d);
+	free(yaml);
+	free(ok);
+}
+END_TEST
+
+START_TEST(file_size_bounded)
+{
+	struct config *cfg;
+	struct diag d;
+	char want[1024];
+
+	/* 1 MiB exactly is allowed (only comments: no services). */
+	write_comments("c.yaml", 1u << 20);
+	cfg = load_ok_path(NOBODY, main_path);
+	ck_assert_uint_eq(cfg->n_services, 0);
+	config_unref(cfg);
+	/* One byte more is not: the error is where the file goes past the bound. */
+	write_comments("c.yaml", (1u << 20) + 1);
+	ck_assert_int_eq(load_file(NOBODY, main_path, &cfg, &d), -1);
+	snprintf(want, sizeof(want),
+	         "%s:%u:%u: the file goes on past 1048576 bytes, the most a configuration file "
+	         "may hold",
+	         main_path, (1u << 20) / 101 + 1, (1u << 20) % 101 + 1);
+	assert_has(&d, want);
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(total_size_bounded)
+{
+	struct config *cfg;
+	struct diag d;
+	char want[1024], last[TPATH];
+	size_t main_len = strlen("include: 'inc/*.yaml'\n"), left;
+
+	mkdir_at("inc");
+	for (int i = 0; i < 5; i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "inc/%d.yaml", i);
+		write_comments(rel, 1000000);
+	}
+	ck_assert_int_eq(load(NOBODY, "include: 'inc/*.yaml'\n", &cfg, &d), -1);
+	/* The main file and four includes leave this much of the 4 MiB to the fifth. */
+	left = (4u << 20) - main_len - 4 * 1000000;
+	snprintf(last, sizeof(last), "%s/inc/4.yaml", dir);
+	snprintf(want, sizeof(want),
+	         "%s:%zu:%zu: the configuration goes on past 4194304 bytes, the most the main "
+	         "file and its includes may hold together",
+	         last, left / 101 + 1, left % 101 + 1);
+	assert_has(&d, want);
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(include_count_bounded)
+{
+	static const char *yaml = "include: ['a/*.yaml']\n";
+	struct config *cfg;
+	struct diag d;
+	char path[TPATH];
+
+	mkdir_at("a");
+	for (int i = 0; i < 257; i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "a/%03d.yaml", i);
+		write_at(rel, "");
+	}
+	assert_only_error(yaml, 1, 11,
+	                  "include[0]: the include patterns match more than 256 files, the most "
+	                  "a configuration may include");
+	/* 256 are fine. */
+	snprintf(path, sizeof(path), "%s/a/256.yaml", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	cfg = load_ok(NOBODY, yaml);
+	config_unref(cfg);
+	/* An include is a regular file: a FIFO would block the load. */
+	snprintf(path, sizeof(path), "%s/a/000.yaml", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/a/fifo.yaml", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	snprintf(path, sizeof(path), "%s/a/fifo.yaml: not a regular file", dir);
+	assert_has(&d, path);
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+/* "NAME: [*a, *a, ...]" with N aliases after "a: &a VALUE": the column of alias K. */
+static char *alias_yaml(const char *value, int n)
+{
+	size_t len = strlen(value) + 16 + 4 * (size_t)n;
+	char *y = malloc(len);
+
+	ck_assert_ptr_nonnull(y);
+	snprintf(y, len, "a: &a %s\nb: [", value);
+	for (int i = 0; i < n; i++)
+		strcat(y, "*a, ");
+	strcat(y, "]\n");
+	return y;
+}
+
+START_TEST(aliases_bounded)
+{
+	char *list = malloc(3 * 1000 + 3), *text = malloc(60000 + 3), *yaml;
+	char want[512];
+
+	/* A list of 1000 strings named 250 times would be 250 000 values. The loader walks
+	 * what aliases name as often as they name it, so each counts in full: past 200 000
+	 * the alias that goes over is refused. Values before it: the root map, 'a', the list
+	 * and its 1000 strings, 'b', the list of aliases; each alias adds 1001. */
+	strcpy(list, "[");
+	for (int i = 0; i < 1000; i++)
+		strcat(list, "x, ");
+	strcat(list, "]");
+	yaml = alias_yaml(list, 250);
+	int k = (int)((200000 - 1004 - 2) / 1001) + 1; /* the first alias past the bound */
+	snprintf(want, sizeof(want),
+	         "this alias makes the configuration more than 200000 values (lists, maps and "
+	         "strings), an alias counting as a copy of what it names");
+	assert_only_error(yaml, 2, 5 + 4 * (k - 1), want);
+	free(yaml);
+
+	/* Bytes of strings likewise: 60 000 bytes named 300 times pass 16 MiB. */
+	memset(text, 'y', 60000);
+	text[60000] = '\0';
+	yaml = alias_yaml(text, 300);
+	k = (int)(((16u << 20) - 60000 - 2) / 60000) + 1;
+	assert_only_error(yaml, 2, 5 + 4 * (k - 1),
+	                  "this alias makes the configuration more than 16777216 bytes of "
+	                  "strings, an alias counting as a copy of what it names");
+	free(yaml);
+	free(list);
+	free(text);
+
+	/* libyaml let an alias name the map it is in: a cycle. */
+	assert_only_error("services: &s {x: *s}\n", 1, 18,
+	                  "alias '*s' is inside the list or map it names (at 1:11)");
+	assert_only_error("a: &x 1\nb: &x 2\n", 2, 4,
+	                  "anchor '&x' is defined twice (first at 1:4)");
+}
+END_TEST
+
+START_TEST(errors_capped)
+{
+	char *yaml = malloc(300 * 16 + 1);
+	struct config *cfg;
+	struct diag d;
+
+	yaml[0] = '\0';
+	for (int i = 0; i < 300; i++)
+		sprintf(yaml + strlen(yaml), "k%d: 1\n", i);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	/* 199 messages and a last one saying more were left out; the count is all 300. */
+	ck_assert_uint_eq(d.n, 200);
+	ck_assert_str_eq(d.msgs[199], "more errors follow; only the first ones are shown");
+	ck_assert_ptr_nonnull(strstr(d.msgs[198], ":199:1: unknown key 'k198'"));
+	ck_assert_uint_eq(diag_count(&d), 300);
+	diag_free(&d);
+	free(yaml);
+}
+END_TEST
+
+START_TEST(duplicate_keys_far_apart)
+{
+	static const char *yaml = "services:\n"
+	                          "  e:\n"
+	                          "    listen: '127.0.0.1:1'\n"
+	                          "    builtin: echo\n"
+	                          "    environment: {A: 1, B: 2, C: 3, A: 4, D: 5, A: 6, B: 7}\n";
+	struct config *cfg;
+	struct diag d;
+
+	/* Each later one names the first, as when keys were compared one by one. */
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "3, ^A: 4",
+	                "services.e.environment: duplicate key 'A' (first at 5:19)");
+	assert_error_at(&d, main_path, yaml, "5, ^A: 6",
+	                "services.e.environment: duplicate key 'A' (first at 5:19)");
+	assert_error_at(&d, main_path, yaml, "6, ^B",
+	                "services.e.environment: duplicate key 'B' (first at 5:25)");
+	ck_assert_uint_eq(d.n, 3);
+	diag_free(&d);
+}
+END_TEST
+
+START_TEST(listen_single_map)
+{
+	struct config *cfg = load_ok(NOBODY, "services:\n"
+	                                     "  e:\n"
+	                                     "    listen: {address: '127.0.0.1:7', backlog: 5}\n"
+	                                     "    builtin: echo\n");
+	const struct service_conf *sc = svc(cfg, "e");
+
+	ck_assert_uint_eq(sc->n_listen, 1);
+	ck_assert_str_eq(sc->listen[0].addr.key, "127.0.0.1:7");
+	ck_assert_int_eq(sc->listen[0].backlog, 5);
+	config_unref(cfg);
+	/* Its errors are those of a list item, at the map's own path. */
+	assert_only_error("services:\n  e:\n    listen: {backlog: 5}\n    builtin: echo\n", 3, 13,
+	                  "services.e.listen: expected 'address'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -2213,6 +2492,18 @@ int main(void)
 	tcase_add_test(errs, every_error_reported);
 	tcase_add_loop_test(errs, default_error_once, 0, N(default_errors));
 	tcase_add_test(errs, aliased_map_checked_once);
+	tcase_add_test(errs, duplicate_keys_far_apart);
+	tcase_add_test(errs, errors_capped);
+	tcase_add_test(valid, listen_single_map);
+
+	TCase *bounds = tcase_create("bounds");
+	tcase_add_checked_fixture(bounds, setup, teardown);
+	tcase_add_test(bounds, nesting_bounded);
+	tcase_add_test(bounds, file_size_bounded);
+	tcase_add_test(bounds, total_size_bounded);
+	tcase_add_test(bounds, include_count_bounded);
+	tcase_add_test(bounds, aliases_bounded);
+	suite_add_tcase(s, bounds);
 	suite_add_tcase(s, errs);
 
 	sr = srunner_create(s);

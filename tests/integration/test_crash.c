@@ -83,7 +83,6 @@ int main(void)
 {
 	Suite *s = suite_create("crash");
 	TCase *tc = tcase_create("crash");
-	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, crash_replaced, 0, (int)(sizeof(models) / sizeof(models[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

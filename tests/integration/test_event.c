@@ -607,7 +607,6 @@ int main(void)
 	Suite *s = suite_create("event model (daemon)");
 	TCase *bytes = tcase_create("bytes");
 	tcase_add_unchecked_fixture(bytes, start_builtins, stop_daemon);
-	tcase_set_timeout(bytes, 120);
 	tcase_add_test(bytes, echo_bytes);
 	tcase_add_test(bytes, discard_bytes);
 	tcase_add_test(bytes, chargen_bytes);
@@ -618,7 +617,6 @@ int main(void)
 	suite_add_tcase(s, bytes);
 
 	TCase *limits = tcase_create("limits");
-	tcase_set_timeout(limits, 120);
 	tcase_add_test(limits, idle_timeout);
 	tcase_add_test(limits, max_duration);
 	tcase_add_test(limits, chargen_slow_readers_bounded);
@@ -627,7 +625,6 @@ int main(void)
 	suite_add_tcase(s, limits);
 
 	TCase *life = tcase_create("lifecycle");
-	tcase_set_timeout(life, 120);
 	tcase_add_test(life, sigterm_drains);
 	tcase_add_test(life, killed_worker_returns);
 	tcase_add_test(life, exec_refused);

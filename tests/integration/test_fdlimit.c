@@ -247,7 +247,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, raised_by_model);
 	tcase_add_test(tc, fork_exec_out_of_descriptors);
 	tcase_add_loop_test(tc, out_of_descriptors_no_spin, 0,

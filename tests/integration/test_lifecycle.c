@@ -141,7 +141,6 @@ int main(void)
 {
 	Suite *s = suite_create("lifecycle");
 	TCase *tc = tcase_create("lifecycle");
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, sigterm_drains);
 	tcase_add_test(tc, shutdown_timeout_kills);
 	tcase_add_test(tc, killed_service_process_returns);

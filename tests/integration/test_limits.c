@@ -275,7 +275,6 @@ int main(void)
 {
 	Suite *s = suite_create("limits and access");
 	TCase *tc = tcase_create("limits");
-	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, max_connections_wait, 0, N_MODELS);
 	tcase_add_loop_test(tc, max_connections_reject, 0, N_MODELS);
 	tcase_add_loop_test(tc, per_source, 0, N_MODELS);

@@ -142,7 +142,6 @@ int main(void)
 {
 	Suite *s = suite_create("prefork");
 	TCase *tc = tcase_create("prefork");
-	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, serves_builtins);
 	tcase_add_test(tc, grows_and_shrinks);
 	tcase_add_test(tc, recycles_after_max_connections);

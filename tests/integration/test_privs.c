@@ -132,7 +132,6 @@ int main(void)
 {
 	Suite *s = suite_create("privileges");
 	TCase *tc = tcase_create("privileges");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, nobody_without_capabilities);
 	tcase_add_test(tc, keeps_exactly_net_bind_service);
 	tcase_add_test(tc, defaults_user_applies);

@@ -147,7 +147,6 @@ int main(void)
 {
 	Suite *s = suite_create("reload");
 	TCase *tc = tcase_create("reload");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, reload_add_change_remove);
 	tcase_add_test(tc, bad_config_at_start);
 	tcase_add_test(tc, address_in_use_at_start);

@@ -897,7 +897,6 @@ int main(void)
 {
 	Suite *s = suite_create("superctl");
 	TCase *tc = tcase_create("superctl");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, unreachable_and_usage);
 	tcase_add_test(tc, status_stats_json);
 	tcase_add_test(tc, actions_block_until_done);

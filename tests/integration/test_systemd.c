@@ -278,7 +278,6 @@ int main(void)
 {
 	Suite *s = suite_create("systemd");
 	TCase *tc = tcase_create("systemd");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, socket_activation_by_name);
 	tcase_add_test(tc, unused_inherited_socket_closed);
 	tcase_add_test(tc, missing_systemd_socket_is_an_error);

@@ -545,7 +545,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, builtins_exact_bytes_concurrently);
 	tcase_add_test(tc, large_echo_and_misbehaving_clients);
 	tcase_add_test(tc, idle_connections_hold_no_thread);

@@ -199,7 +199,7 @@ START_TEST(upgrade_under_load)
 	                          10000));
 
 	pid_t first = upgrade_by_signal(&d, true);
-	ck_assert(h_log_wait(&d, "from the previous process (upgrade)", 2000));
+	ck_assert(h_log_wait(&d, "from the previous process (upgrade)", 10000));
 	/* Served after the handover too. */
 	long seen = atomic_load(&tcp.ok), seen_ev = atomic_load(&ev.ok),
 	     seen_ux = atomic_load(&ux.ok);

@@ -637,7 +637,6 @@ int main(void)
 {
 	Suite *s = suite_create("event loop");
 	TCase *tc = tcase_create("loop");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, data_error_closes_without_flush);
 	tcase_add_test(tc, open_error_closes_without_flush);
 	tcase_add_test(tc, ends_from_data);

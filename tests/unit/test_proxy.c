@@ -877,7 +877,6 @@ int main(void)
 	tcase_add_test(tc, garbage_refused_at_first_byte);
 	suite_add_tcase(s, tc);
 	TCase *rd = tcase_create("readers");
-	tcase_set_timeout(rd, 30);
 	tcase_add_test(rd, blocking_leaves_app_bytes);
 	tcase_add_test(rd, blocking_header_in_pieces);
 	tcase_add_test(rd, blocking_timeout_without_spinning);

@@ -406,7 +406,6 @@ int main(void)
 	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, one_thread_serializes_and_nobody_is_refused);
 	tcase_add_test(tc, threads_run_connections_in_parallel);
 	tcase_add_test(tc, many_clients_close_once);

@@ -848,7 +848,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, zero_capacity_refused);
 	tcase_add_test(tc, fifo_and_bounds);
 	tcase_add_test(tc, close_drains_then_ends);

@@ -266,15 +266,15 @@ START_TEST(idle_timeout)
 	 * 900 ms stall of a loaded machine would be needed to fail it). */
 	for (int i = 0; i < 20; i++) {
 		ck_assert_int_eq(h_write_all(talker, "t", 1), 0);
-		ck_assert_int_eq(h_read_n(talker, buf, 1, 2000), 0);
+		ck_assert_int_eq(h_read_n(talker, buf, 1, 10000), 0);
 		h_pause_ms(100);
 	}
-	ck_assert_int_eq(h_read_all(silent, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_eq(h_read_all(silent, buf, sizeof(buf), 10000), 0);
 	long long silent_ms = h_now_ms() - t0;
 	ck_assert_int_ge(silent_ms, 950);
 	/* Then the talker goes quiet too, and is closed in its turn. */
 	long long t1 = h_now_ms();
-	ck_assert_int_eq(h_read_all(talker, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_eq(h_read_all(talker, buf, sizeof(buf), 10000), 0);
 	ck_assert_int_ge(h_now_ms() - t1, 500);
 	ck_assert_int_ge(h_now_ms() - t0, 2000);
 	close(silent);
@@ -561,8 +561,8 @@ START_TEST(killed_worker_returns)
 	ck_assert(h_wait_gone(old, 5000));
 	long long t0 = h_now_ms();
 	ck_assert(H_DEADLINE_WAIT(
-	        h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 500) == 5, 2000));
-	ck_assert(h_now_ms() - t0 < 2000);
+	        h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 500) == 5, 10000));
+	ck_assert(h_now_ms() - t0 < 5000);
 	ck_assert(h_log_wait(&d, "restarting", 5000));
 	ck_assert(H_DEADLINE_WAIT(
 	        h_children(d.pid, pids, 4) == 2 && pids[0] != old && pids[1] != old, 5000));

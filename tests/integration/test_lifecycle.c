@@ -83,7 +83,7 @@ START_TEST(killed_service_process_returns)
 	d.allowed_errors[0] = "killed by signal";
 	ck_assert_int_eq(kill(old, SIGKILL), 0);
 	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, pids, 4) == 1 && pids[0] != old, 10000));
-	ck_assert(h_log_wait(&d, "restarting in", 2000));
+	ck_assert(h_log_wait(&d, "restarting in", 10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 5000), 5);
 	ck_assert_int_eq(h_stop(&d), 0);
 }

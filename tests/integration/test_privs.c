@@ -122,8 +122,8 @@ START_TEST(root_without_user_is_refused)
 	                               "['127.0.0.1:9'], builtin: echo}\n"),
 	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
-	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
-	ck_assert(h_log_wait(&d, "would run as root", 1000));
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 30000), -1);
+	ck_assert(h_log_wait(&d, "would run as root", 10000));
 	h_kill(&d);
 }
 END_TEST

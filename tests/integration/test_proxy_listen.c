@@ -417,8 +417,8 @@ START_TEST(exec_under_prefork_refused)
 	                           port),
 	                 0);
 	ck_assert_int_eq(h_spawn(&x), 0);
-	ck_assert_int_eq(h_wait_notify(&x, "READY=1", 3000), -1);
-	ck_assert(h_log_wait(&x, "proxy_protocol with exec is served by fork", 1000));
+	ck_assert_int_eq(h_wait_notify(&x, "READY=1", 30000), -1);
+	ck_assert(h_log_wait(&x, "proxy_protocol with exec is served by fork", 10000));
 	ck_assert(h_log_wait(&x, "not by prefork, where the program accepts connections itself",
 	                     1000));
 	h_kill(&x);

@@ -459,7 +459,18 @@ START_TEST(upgrade_drops_and_adds_addresses)
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 10000), 0);
 	reap_old(&d, old);
 	ck_assert_int_eq(access(sock, F_OK), -1);
-	ck_assert_int_eq(h_connect("127.0.0.1", p2), -1);
+	/* The dropped port stops being served. Waited for: under load a connection to it
+	 * was, once in some 40 runs, accepted and reset within a millisecond after all
+	 * the above (a copy of the socket outliving the new process's close briefly; not
+	 * another program: it happened in port slots no other program uses). One that is
+	 * never closed still fails here. */
+	ck_assert(H_DEADLINE_WAIT(({
+		                          int fd = h_connect("127.0.0.1", p2);
+		                          if (fd >= 0)
+			                          close(fd);
+		                          fd < 0;
+	                          }),
+	                          10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", p3, "n\n", true, buf, sizeof(buf), 5000), 2);
 	/* The dropped port is free again. */
 	ck_assert_int_eq(h_write_config(&d,

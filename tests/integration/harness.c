@@ -515,6 +515,15 @@ int h_connect(const char *host, int port)
 	return -1;
 }
 
+bool h_refused(const char *host, int port)
+{
+	int fd = h_connect(host, port);
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0;
+}
+
 ssize_t h_read_all(int fd, void *buf, size_t cap, int timeout_ms)
 {
 	long long end = h_now_ms() + timeout_ms;

@@ -632,12 +632,14 @@ static int run_wait(const struct opts *o)
 	return 1;
 }
 
-/* Prints a port of o->addr that can be bound now, below the ephemeral range. */
+/* Prints a port of o->addr that can be bound now, below the ephemeral range and below
+ * the integration tests' ports (20000 to 31999), so that a benchmark never takes a port
+ * a test on the same machine has drawn and not bound yet. */
 static int run_free_port(const struct opts *o)
 {
 	srand((unsigned)(now_ns() ^ (uint64_t)getpid()));
 	for (int i = 0; i < 1000; i++) {
-		int port = 20000 + rand() % 12000;
+		int port = 10000 + rand() % 10000;
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return 1;

@@ -43,12 +43,17 @@ void h_pause_ms(int ms)
 /* Ports are drawn below the kernel's ephemeral range (32768 and up by default): a port
  * the kernel hands to some test's client socket a moment later could not be bound by the
  * daemon. A port found free here is bound by the daemon only later, so two programs must
- * never draw from the same ports: CTest runs test programs side by side and gives each a
- * slot of PORT_SLOT_SIZE ports of its own (SS_TEST_PORT_SLOT). Within its range a program
- * walks the ports in turn, so it reuses one only after PORT_SLOT_SIZE others. The walk's
- * position lives in shared memory made before Check forks its test cases, or each case
- * would start the walk over on its predecessor's ports. Free means bindable on every
- * address, for services listening on 0.0.0.0. */
+ * never hand out the same port. CTest runs test programs side by side and gives each a
+ * slot of PORT_SLOT_SIZE ports of its own (SS_TEST_PORT_SLOT), but the same program may
+ * run in several build trees at once (two builds, several checkouts on one machine), in
+ * the same slot: so a port is also claimed, machine-wide, by binding the abstract unix
+ * socket "@superserverd-test-port-N" (see claim_port). The claim lasts as long as the
+ * process that drew the port (the test case Check forked), and the kernel drops it when
+ * that process dies, however it dies. Within its range a program walks the ports in turn,
+ * so it reuses one only after PORT_SLOT_SIZE others. The walk's position lives in shared
+ * memory made before Check forks its test cases, or each case would start the walk over
+ * on its predecessor's ports. Free means bindable on every address, for services
+ * listening on 0.0.0.0. */
 #define PORT_BASE 20000
 #ifndef PORT_SLOTS /* tests/CMakeLists.txt sets both */
 #define PORT_SLOTS     30
@@ -90,6 +95,38 @@ __attribute__((constructor)) static void ports_init(void)
 	*ports.next = start;
 }
 
+/* Claims PORT for this process among every process running this harness: the claim is
+ * an abstract unix socket, left open (close-on-exec, so not in the daemon) until this
+ * process exits. Returns 1 if claimed, 0 if another process (or this one) holds it, -1
+ * on error. */
+static int claim_port(int port)
+{
+	/* Ports this process claimed (a forked test case inherits its parent's claims):
+	 * after a walk all around the range, reused rather than refused. */
+	static unsigned char mine[PORT_SPAN / 8 + 1];
+	int bit = port - PORT_BASE;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	if (bit >= 0 && bit < PORT_SPAN && (mine[bit / 8] & (1u << (bit % 8))))
+		return 1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* sun_path[0] stays '\0': an abstract name, no file to clean up. */
+	int len = snprintf(sun.sun_path + 1, sizeof(sun.sun_path) - 1, "superserverd-test-port-%d",
+	                   port);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun,
+	         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len)) == 0) {
+		if (bit >= 0 && bit < PORT_SPAN)
+			mine[bit / 8] |= (unsigned char)(1u << (bit % 8));
+		return 1; /* fd deliberately kept: the claim */
+	}
+	int e = errno;
+	close(fd);
+	return e == EADDRINUSE ? 0 : -1;
+}
+
 int h_free_port(void)
 {
 	if (!ports.next)
@@ -104,7 +141,14 @@ int h_free_port(void)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
 		close(fd);
-		if (r == 0)
+		if (r != 0)
+			continue; /* in use by someone, maybe not a test */
+		/* Free now, but another harness may have drawn it and not started its daemon
+		 * yet: only a port this process could claim is ours. */
+		int c = claim_port(port);
+		if (c < 0)
+			return -1;
+		if (c > 0)
 			return port;
 	}
 	return -1;
@@ -271,6 +315,14 @@ int h_launch(struct daemon *d)
 		return -1;
 	if (h_wait_notify(d, "READY=1", 15000) < 0) {
 		fprintf(stderr, "superserverd did not become ready\n");
+		/* Harnesses never hand out the same port (claim_port); a program that is not
+		 * one can still bind it between h_free_port and the daemon's bind. */
+		if (h_log_wait(d, "Address already in use", 0))
+			fprintf(stderr,
+			        "a port h_free_port found free was taken by another program "
+			        "before the daemon could bind it: is something else (a "
+			        "benchmark?) using ports %d to %d?\n",
+			        ports.base, ports.base + ports.span - 1);
 		h_dump_log(d);
 		return -1;
 	}
@@ -461,6 +513,15 @@ int h_connect(const char *host, int port)
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+bool h_refused(const char *host, int port)
+{
+	int fd = h_connect(host, port);
+
+	if (fd >= 0)
+		close(fd);
+	return fd < 0;
 }
 
 ssize_t h_read_all(int fd, void *buf, size_t cap, int timeout_ms)

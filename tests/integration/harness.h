@@ -72,6 +72,9 @@ void h_dump_log(struct daemon *d);
 
 /* Connects to host:port (or unix path when port is 0); -1 on failure. */
 int h_connect(const char *host, int port);
+/* True once a connection to host:port is refused (one that succeeds is closed): wait
+ * for a listener to be gone with H_DEADLINE_WAIT(h_refused(...), ms). */
+bool h_refused(const char *host, int port);
 /* Reads until EOF or timeout; returns bytes read or -1 on timeout/error. */
 ssize_t h_read_all(int fd, void *buf, size_t cap, int timeout_ms);
 /* Reads exactly n bytes (deadline); returns 0 or -1. */

@@ -196,7 +196,6 @@ int main(void)
 	Suite *s = suite_create("builtins (daemon)");
 	TCase *tc = tcase_create("bytes");
 	tcase_add_checked_fixture(tc, start, stop);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, echo_bytes);
 	tcase_add_test(tc, echo_large);
 	tcase_add_test(tc, discard_bytes);

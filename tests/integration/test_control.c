@@ -640,7 +640,6 @@ int main(void)
 {
 	Suite *s = suite_create("control");
 	TCase *tc = tcase_create("control");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, counters_exact_under_every_model);
 	tcase_add_test(tc, bad_requests_get_error_answers);
 	tcase_add_test(tc, truncated_oversized_and_abandoned_requests);

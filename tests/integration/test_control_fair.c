@@ -466,7 +466,6 @@ int main(void)
 {
 	Suite *s = suite_create("control_fair");
 	TCase *tc = tcase_create("control_fair");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, readers_cannot_take_every_slot);
 	tcase_add_test(tc, only_whole_requests_keep_a_connection);
 	tcase_add_test(tc, superctl_prints_busy);

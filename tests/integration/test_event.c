@@ -266,15 +266,15 @@ START_TEST(idle_timeout)
 	 * 900 ms stall of a loaded machine would be needed to fail it). */
 	for (int i = 0; i < 20; i++) {
 		ck_assert_int_eq(h_write_all(talker, "t", 1), 0);
-		ck_assert_int_eq(h_read_n(talker, buf, 1, 2000), 0);
+		ck_assert_int_eq(h_read_n(talker, buf, 1, 10000), 0);
 		h_pause_ms(100);
 	}
-	ck_assert_int_eq(h_read_all(silent, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_eq(h_read_all(silent, buf, sizeof(buf), 10000), 0);
 	long long silent_ms = h_now_ms() - t0;
 	ck_assert_int_ge(silent_ms, 950);
 	/* Then the talker goes quiet too, and is closed in its turn. */
 	long long t1 = h_now_ms();
-	ck_assert_int_eq(h_read_all(talker, buf, sizeof(buf), 3000), 0);
+	ck_assert_int_eq(h_read_all(talker, buf, sizeof(buf), 10000), 0);
 	ck_assert_int_ge(h_now_ms() - t1, 500);
 	ck_assert_int_ge(h_now_ms() - t0, 2000);
 	close(silent);
@@ -523,13 +523,7 @@ START_TEST(sigterm_drains)
 	ck_assert_int_eq(h_read_n(fd, buf, 1, 5000), 0);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "STOPPING=1", 5000), 0);
-	ck_assert(H_DEADLINE_WAIT(({
-		                          int c = h_connect("127.0.0.1", port);
-		                          if (c >= 0)
-			                          close(c);
-		                          c < 0;
-	                          }),
-	                          5000));
+	ck_assert(H_DEADLINE_WAIT(h_refused("127.0.0.1", port), 10000));
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(h_write_all(fd, "drain\n", 6), 0);
 		ck_assert_int_eq(h_read_n(fd, buf, 6, 5000), 0);
@@ -561,8 +555,8 @@ START_TEST(killed_worker_returns)
 	ck_assert(h_wait_gone(old, 5000));
 	long long t0 = h_now_ms();
 	ck_assert(H_DEADLINE_WAIT(
-	        h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 500) == 5, 2000));
-	ck_assert(h_now_ms() - t0 < 2000);
+	        h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 500) == 5, 10000));
+	ck_assert(h_now_ms() - t0 < 5000);
 	ck_assert(h_log_wait(&d, "restarting", 5000));
 	ck_assert(H_DEADLINE_WAIT(
 	        h_children(d.pid, pids, 4) == 2 && pids[0] != old && pids[1] != old, 5000));
@@ -607,7 +601,6 @@ int main(void)
 	Suite *s = suite_create("event model (daemon)");
 	TCase *bytes = tcase_create("bytes");
 	tcase_add_unchecked_fixture(bytes, start_builtins, stop_daemon);
-	tcase_set_timeout(bytes, 120);
 	tcase_add_test(bytes, echo_bytes);
 	tcase_add_test(bytes, discard_bytes);
 	tcase_add_test(bytes, chargen_bytes);
@@ -618,7 +611,6 @@ int main(void)
 	suite_add_tcase(s, bytes);
 
 	TCase *limits = tcase_create("limits");
-	tcase_set_timeout(limits, 120);
 	tcase_add_test(limits, idle_timeout);
 	tcase_add_test(limits, max_duration);
 	tcase_add_test(limits, chargen_slow_readers_bounded);
@@ -627,7 +619,6 @@ int main(void)
 	suite_add_tcase(s, limits);
 
 	TCase *life = tcase_create("lifecycle");
-	tcase_set_timeout(life, 120);
 	tcase_add_test(life, sigterm_drains);
 	tcase_add_test(life, killed_worker_returns);
 	tcase_add_test(life, exec_refused);

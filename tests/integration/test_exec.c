@@ -163,7 +163,6 @@ int main(void)
 {
 	Suite *s = suite_create("exec services");
 	TCase *tc = tcase_create("exec");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, cat_echoes);
 	tcase_add_test(tc, env_vars);
 	tcase_add_test(tc, stderr_goes_to_log);

@@ -186,7 +186,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, builtin_trimmed);
 	tcase_add_test(tc, module_whole);
 	suite_add_tcase(s, tc);

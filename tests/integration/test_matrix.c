@@ -160,7 +160,6 @@ int main(void)
 {
 	Suite *s = suite_create("every handler under every model");
 	TCase *tc = tcase_create("matrix");
-	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, matrix, 0, (int)(sizeof(models) / sizeof(models[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -416,17 +416,14 @@ int main(void)
 	TCase *q = tcase_create("qotd"), *bad = tcase_create("refused"),
 	      *crash = tcase_create("crash");
 
-	tcase_set_timeout(q, 60);
 	tcase_add_test(q, qotd_fork);
 	tcase_add_test(q, qotd_prefork);
 	tcase_add_test(q, qotd_setup_errors);
 	suite_add_tcase(s, q);
-	tcase_set_timeout(bad, 60);
 	tcase_add_test(bad, nonexistent_module_is_a_config_error);
 	tcase_add_test(bad, wrong_abi_and_no_symbol_fail_setup);
 	tcase_add_test(bad, constructors_run_unprivileged);
 	suite_add_tcase(s, bad);
-	tcase_set_timeout(crash, 60);
 	tcase_add_test(crash, crash_fork);
 	tcase_add_test(crash, crash_prefork);
 	suite_add_tcase(s, crash);

@@ -417,8 +417,8 @@ START_TEST(exec_under_prefork_refused)
 	                           port),
 	                 0);
 	ck_assert_int_eq(h_spawn(&x), 0);
-	ck_assert_int_eq(h_wait_notify(&x, "READY=1", 3000), -1);
-	ck_assert(h_log_wait(&x, "proxy_protocol with exec is served by fork", 1000));
+	ck_assert_int_eq(h_wait_notify(&x, "READY=1", 30000), -1);
+	ck_assert(h_log_wait(&x, "proxy_protocol with exec is served by fork", 10000));
 	ck_assert(h_log_wait(&x, "not by prefork, where the program accepts connections itself",
 	                     1000));
 	h_kill(&x);
@@ -434,7 +434,6 @@ int main(void)
 	for (size_t m = 0; m < N_MODELS; m++) {
 		TCase *tc = tcase_create(models[m].name);
 		tcase_add_checked_fixture(tc, starts[m], stop);
-		tcase_set_timeout(tc, 60);
 		tcase_add_test(tc, v1_real_client_allowed);
 		tcase_add_test(tc, v1_real_client_denied);
 		tcase_add_test(tc, v2_header);
@@ -447,11 +446,9 @@ int main(void)
 	}
 	TCase *tx = tcase_create("exec under fork");
 	tcase_add_checked_fixture(tx, start_exec, stop);
-	tcase_set_timeout(tx, 60);
 	tcase_add_test(tx, exec_env_shows_proxied_client);
 	suite_add_tcase(s, tx);
 	TCase *tr = tcase_create("refusal");
-	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, exec_under_prefork_refused);
 	suite_add_tcase(s, tr);
 	SRunner *sr = srunner_create(s);

@@ -135,7 +135,6 @@ int main(void)
 {
 	Suite *s = suite_create("connection records");
 	TCase *tc = tcase_create("records");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, json_records);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -372,7 +372,7 @@ START_TEST(actions_block_until_done)
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, start_echo, &d), 0);
 	ck_assert(H_DEADLINE_WAIT(h_count_in_file(d.log, "start echo requested") > asked, 10000));
-	ck_assert(hc_wait_state(&d, "echo", "stopping", 1000));
+	ck_assert(hc_wait_state(&d, "echo", "stopping", 10000));
 	close(held);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert_msg(start_result.status == 0, "start: %s", start_result.err);
@@ -900,7 +900,6 @@ int main(void)
 {
 	Suite *s = suite_create("superctl");
 	TCase *tc = tcase_create("superctl");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, unreachable_and_usage);
 	tcase_add_test(tc, status_stats_json);
 	tcase_add_test(tc, actions_block_until_done);

@@ -57,7 +57,7 @@ START_TEST(socket_activation_by_name)
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 10);
 	ck_assert(memcmp(buf, "activated\n", 10) == 0);
 	close(fd);
-	ck_assert(h_log_wait(&d, "inherited 1 socket", 2000));
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", other, NULL, false, buf, sizeof(buf), 5000), 4);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -85,8 +85,8 @@ START_TEST(unused_inherited_socket_closed)
 	int fd = -1;
 	ck_assert(H_DEADLINE_WAIT((fd = h_connect("127.0.0.1", port)) >= 0, 10000));
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
-	ck_assert(h_log_wait(&d, "systemd:stray", 2000));
-	ck_assert(h_log_wait(&d, "not used by any service", 2000));
+	ck_assert(h_log_wait(&d, "systemd:stray", 10000));
+	ck_assert(h_log_wait(&d, "not used by any service", 10000));
 	close(fd);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -99,9 +99,9 @@ START_TEST(missing_systemd_socket_is_an_error)
 	                               "echo}\n"),
 	                 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
-	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 3000), -1);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 30000), -1);
 	ck_assert(WIFEXITED(d.exit_status) && WEXITSTATUS(d.exit_status) == 1);
-	ck_assert(h_log_wait(&d, "FileDescriptorName", 1000));
+	ck_assert(h_log_wait(&d, "FileDescriptorName", 10000));
 	h_kill(&d);
 }
 END_TEST
@@ -224,7 +224,7 @@ START_TEST(fd_store_restored)
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 9);
 	ck_assert(memcmp(buf, "restored\n", 9) == 0);
 	close(fd);
-	ck_assert(h_log_wait(&d, "no longer configured: closing it", 2000));
+	ck_assert(h_log_wait(&d, "no longer configured: closing it", 10000));
 	snprintf(buf, sizeof(buf), "FDSTOREREMOVE=1\nFDNAME=ssd-127.0.0.1%%3A%d", gone);
 	ck_assert_int_eq(h_wait_notify(&d, buf, 5000), 0);
 	ck_assert_int_eq(h_connect("127.0.0.1", gone), -1);
@@ -267,7 +267,7 @@ START_TEST(fd_store_unix_mode_reapplied)
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 5000), 2);
 	close(fd);
-	ck_assert(h_log_wait(&d, "inherited 1 socket", 2000));
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 10000));
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0666);
 	ck_assert_int_eq(h_stop(&d), 0);
@@ -278,7 +278,6 @@ int main(void)
 {
 	Suite *s = suite_create("systemd");
 	TCase *tc = tcase_create("systemd");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, socket_activation_by_name);
 	tcase_add_test(tc, unused_inherited_socket_closed);
 	tcase_add_test(tc, missing_systemd_socket_is_an_error);

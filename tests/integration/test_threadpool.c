@@ -363,7 +363,7 @@ START_TEST(one_thread_no_queue_serves_everyone)
 		h_dump_log(&d);
 	ck_assert_int_eq(failed, 0);
 	/* The single thread was taken, so the listener was left to the backlog... */
-	ck_assert(h_log_wait(&d, "pause accepting", 2000));
+	ck_assert(h_log_wait(&d, "pause accepting", 10000));
 	/* ...and nobody was turned away for it. */
 	ck_assert(!h_log_wait(&d, "cannot accept", 0));
 	ck_assert_int_eq(h_stop(&d), 0);
@@ -439,7 +439,7 @@ START_TEST(idle_timeout)
 	}
 	ck_assert_int_ge(silent_end, 990); /* not before its time */
 	ck_assert_int_ge(sent, 20);
-	ck_assert_int_eq(h_read_n(talker, buf, (size_t)(sent - echoed), 2000), 0);
+	ck_assert_int_eq(h_read_n(talker, buf, (size_t)(sent - echoed), 10000), 0);
 	/* Output does not count: a client that only reads is idle too. */
 	int reader = h_connect("127.0.0.1", chargen);
 	ck_assert_int_ge(reader, 0);
@@ -493,13 +493,7 @@ START_TEST(sigterm_drains)
 	ck_assert_int_eq(h_read_n(fd, buf, 1, 5000), 0);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "STOPPING=1", 5000), 0);
-	ck_assert(H_DEADLINE_WAIT(({
-		                          int c = h_connect("127.0.0.1", port);
-		                          if (c >= 0)
-			                          close(c);
-		                          c < 0;
-	                          }),
-	                          5000));
+	ck_assert(H_DEADLINE_WAIT(h_refused("127.0.0.1", port), 10000));
 	/* The open connection is still served while the service drains... */
 	ck_assert_int_eq(h_write_all(fd, "2", 1), 0);
 	ck_assert_int_eq(h_read_n(fd, buf, 1, 5000), 0);
@@ -531,9 +525,9 @@ START_TEST(killed_process_is_restarted)
 	ck_assert(h_wait_gone(old, 5000));
 	/* The listener stays open in the master: this client waits in the backlog for
 	 * the new process instead of being refused. */
-	ck_assert_int_eq(h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 2000), 5);
-	ck_assert_int_lt(h_now_ms() - t0, 2000);
-	ck_assert(h_log_wait(&d, "restarting", 2000));
+	ck_assert_int_eq(h_exchange("127.0.0.1", port, "back\n", true, buf, sizeof(buf), 10000), 5);
+	ck_assert_int_lt(h_now_ms() - t0, 5000);
+	ck_assert(h_log_wait(&d, "restarting", 10000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -545,7 +539,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, builtins_exact_bytes_concurrently);
 	tcase_add_test(tc, large_echo_and_misbehaving_clients);
 	tcase_add_test(tc, idle_connections_hold_no_thread);

@@ -112,7 +112,6 @@ int main(void)
 {
 	Suite *s = suite_create("timeouts");
 	TCase *tc = tcase_create("timeouts");
-	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, timeouts, 0, (int)(sizeof(models) / sizeof(models[0])));
 	tcase_add_test(tc, default_idle_timeout);
 	suite_add_tcase(s, tc);

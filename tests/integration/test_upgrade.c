@@ -199,7 +199,7 @@ START_TEST(upgrade_under_load)
 	                          10000));
 
 	pid_t first = upgrade_by_signal(&d, true);
-	ck_assert(h_log_wait(&d, "from the previous process (upgrade)", 2000));
+	ck_assert(h_log_wait(&d, "from the previous process (upgrade)", 10000));
 	/* Served after the handover too. */
 	long seen = atomic_load(&tcp.ok), seen_ev = atomic_load(&ev.ok),
 	     seen_ux = atomic_load(&ux.ok);
@@ -459,7 +459,12 @@ START_TEST(upgrade_drops_and_adds_addresses)
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 10000), 0);
 	reap_old(&d, old);
 	ck_assert_int_eq(access(sock, F_OK), -1);
-	ck_assert_int_eq(h_connect("127.0.0.1", p2), -1);
+	/* The dropped port stops being served. Waited for: under load a connection to it
+	 * was, once in some 40 runs, accepted and reset within a millisecond after all
+	 * the above (a copy of the socket outliving the new process's close briefly; not
+	 * another program: it happened in port slots no other program uses). One that is
+	 * never closed still fails here. */
+	ck_assert(H_DEADLINE_WAIT(h_refused("127.0.0.1", p2), 10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", p3, "n\n", true, buf, sizeof(buf), 5000), 2);
 	/* The dropped port is free again. */
 	ck_assert_int_eq(h_write_config(&d,
@@ -478,7 +483,6 @@ static Suite *suite(void)
 {
 	Suite *s = suite_create("upgrade");
 	TCase *tc = tcase_create("upgrade");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, upgrade_under_load);
 	tcase_add_test(tc, upgrade_with_superctl);
 	tcase_add_test(tc, failed_upgrade_keeps_serving);

@@ -27,6 +27,11 @@ struct drv_run {
 	int sndbuf; /* set before drv_start: SO_SNDBUF of the driver's end, 0 = default */
 };
 
+/* The deadline for anything that must happen (bytes, an EOF, the driver's end): it
+ * costs time only when the test fails, so it is generous for a loaded machine. Timing
+ * checks use their own, wide, bounds (see tests/README.md). */
+#define TEST_WAIT_MS 20000
+
 static inline uint64_t test_now_ms(void)
 {
 	struct timespec ts;

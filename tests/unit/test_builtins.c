@@ -47,11 +47,11 @@ START_TEST(echo_short)
 
 	drv_start(&r, builtin_find("echo"), NULL);
 	client_send_all(r.client, "hello\r\n", 7);
-	client_read_exact(r.client, buf, 7, 3000);
+	client_read_exact(r.client, buf, 7, TEST_WAIT_MS);
 	ck_assert(memcmp(buf, "hello\r\n", 7) == 0);
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
-	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), 3000), 0);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), TEST_WAIT_MS), 0);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	ck_assert_uint_eq(r.c.bytes_in, 7);
 	ck_assert_uint_eq(r.c.bytes_out, 7);
 }
@@ -96,8 +96,8 @@ START_TEST(echo_bulk)
 		}
 	}
 	ck_assert(memcmp(in, out, TOTAL) == 0);
-	ck_assert_uint_eq(client_read_to_eof(r.client, in, sizeof(in), 3000), 0);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	ck_assert_uint_eq(client_read_to_eof(r.client, in, sizeof(in), TEST_WAIT_MS), 0);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	ck_assert_uint_eq(r.c.bytes_out, TOTAL);
 }
 END_TEST
@@ -113,8 +113,8 @@ START_TEST(discard_sends_nothing)
 	drv_start(&r, builtin_find("discard"), NULL);
 	client_send_all(r.client, out, sizeof(out));
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
-	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), 5000), 0);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), TEST_WAIT_MS), 0);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	ck_assert_uint_eq(r.c.bytes_in, TOTAL);
 	ck_assert_uint_eq(r.c.bytes_out, 0);
 }
@@ -159,7 +159,7 @@ START_TEST(chargen_stream)
 	char want[LINE];
 
 	drv_start(&r, builtin_find("chargen"), NULL);
-	client_read_exact(r.client, got, sizeof(got), 5000);
+	client_read_exact(r.client, got, sizeof(got), TEST_WAIT_MS);
 	ck_assert(memcmp(got,
 	                 " !\"#$%&'()*+,-./"
 	                 "0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n"
@@ -175,7 +175,7 @@ START_TEST(chargen_stream)
 	}
 	ck_assert_int_eq(close(r.client), 0);
 	r.client = -1;
-	enum driver_outcome o = drv_join(&r, 3000);
+	enum driver_outcome o = drv_join(&r, TEST_WAIT_MS);
 	ck_assert(o == DRIVER_PEER_GONE || o == DRIVER_COMPLETED);
 }
 END_TEST
@@ -188,10 +188,10 @@ START_TEST(chargen_half_close_ends_cleanly)
 	char line[LINE];
 
 	drv_start(&r, builtin_find("chargen"), NULL);
-	client_read_exact(r.client, line, sizeof(line), 3000);
+	client_read_exact(r.client, line, sizeof(line), TEST_WAIT_MS);
 	ck_assert_int_eq(shutdown(r.client, SHUT_WR), 0);
-	size_t n = client_read_to_eof(r.client, got, sizeof(got), 5000);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	size_t n = client_read_to_eof(r.client, got, sizeof(got), TEST_WAIT_MS);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	ck_assert_uint_eq(r.c.bytes_out, n + LINE);
 	ck_assert_uint_le(n, 2 * SS_CONN_HIGH_WATER);
 }
@@ -238,7 +238,7 @@ START_TEST(chargen_bounded_against_non_reader)
 {
 	struct drv_run r = {0};
 	struct pollfd pfd;
-	uint64_t deadline = test_now_ms() + 5000;
+	uint64_t deadline = test_now_ms() + TEST_WAIT_MS;
 
 	memset(&cg, 0, sizeof(cg));
 	drv_start(&r, &cg_probe, NULL);
@@ -254,7 +254,7 @@ START_TEST(chargen_bounded_against_non_reader)
 	pfd = (struct pollfd){.fd = r.client, .events = POLLRDHUP};
 	ck_assert_int_eq(poll(&pfd, 1, 400), 0); /* observe: the server must not hang up */
 	r.stop = 1;
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_STOPPED);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_STOPPED);
 	ck_assert_int_gt(cg.writables, 0);
 	ck_assert_uint_gt(r.c.bytes_out, SS_CONN_HIGH_WATER);
 	ck_assert_uint_le(cg.max_pending, SS_CONN_HIGH_WATER);
@@ -270,8 +270,8 @@ START_TEST(daytime_line)
 	time_t now = time(NULL);
 
 	drv_start(&r, builtin_find("daytime"), NULL);
-	size_t n = client_read_to_eof(r.client, buf, sizeof(buf) - 1, 3000);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	size_t n = client_read_to_eof(r.client, buf, sizeof(buf) - 1, TEST_WAIT_MS);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	ck_assert_uint_eq(n, 26);
 	ck_assert(buf[24] == '\r' && buf[25] == '\n');
 	char *end = strptime(buf, "%a %b %e %H:%M:%S %Y", &tm);
@@ -306,8 +306,8 @@ START_TEST(time_value)
 	uint32_t v;
 
 	drv_start(&r, builtin_find("time"), NULL);
-	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), 3000), 4);
-	ck_assert_int_eq(drv_join(&r, 3000), DRIVER_COMPLETED);
+	ck_assert_uint_eq(client_read_to_eof(r.client, buf, sizeof(buf), TEST_WAIT_MS), 4);
+	ck_assert_int_eq(drv_join(&r, TEST_WAIT_MS), DRIVER_COMPLETED);
 	memcpy(&v, buf, 4);
 	v = ntohl(v);
 	uint32_t now = (uint32_t)((uint64_t)time(NULL) + 2208988800u);
@@ -330,7 +330,6 @@ static Suite *builtins_suite(void)
 	Suite *s = suite_create("builtins");
 	TCase *tc = tcase_create("builtins");
 
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, table);
 	tcase_add_test(tc, echo_short);
 	tcase_add_test(tc, echo_bulk);

@@ -129,7 +129,7 @@ START_TEST(write_then_flush)
 	ck_assert_int_eq(conn_flush(&p.c), 0);
 	ck_assert_uint_eq(ss_conn_pending(&p.c), 0);
 	ck_assert_uint_eq(p.c.bytes_out, 5);
-	client_read_exact(p.client, buf, 5, 3000);
+	client_read_exact(p.client, buf, 5, TEST_WAIT_MS);
 	ck_assert(memcmp(buf, "abcde", 5) == 0);
 	ck_assert_int_eq(conn_flush(&p.c), 0); /* nothing pending */
 	pair_close(&p);
@@ -166,7 +166,7 @@ START_TEST(flush_would_block_keeps_order)
 		ck_assert_int_ge(r, 0);
 		if (r == 1) {
 			blocked++;
-			ssize_t n = client_recv(p.client, got + received, 1000, 3000);
+			ssize_t n = client_recv(p.client, got + received, 1000, TEST_WAIT_MS);
 			ck_assert_int_gt(n, 0);
 			received += (size_t)n;
 		} else if (produced == TOTAL) {
@@ -175,7 +175,7 @@ START_TEST(flush_would_block_keeps_order)
 		ck_assert_uint_le(p.c.out_cap, 16 * CHUNK);
 	}
 	if (received < TOTAL)
-		client_read_exact(p.client, got + received, TOTAL - received, 5000);
+		client_read_exact(p.client, got + received, TOTAL - received, TEST_WAIT_MS);
 	ck_assert_int_gt(blocked, 0);
 	for (size_t i = 0; i < TOTAL; i++)
 		if (got[i] != pat(i))
@@ -203,7 +203,7 @@ START_TEST(write_reuses_sent_space)
 	ck_assert_uint_eq(p.c.out_cap, cap);
 	ck_assert_uint_eq(ss_conn_pending(&p.c), 3500);
 	ck_assert_int_eq(conn_flush(&p.c), 0);
-	client_read_exact(p.client, got, sizeof(got), 3000);
+	client_read_exact(p.client, got, sizeof(got), TEST_WAIT_MS);
 	ck_assert(memcmp(got, a + 2500, 500) == 0);
 	ck_assert(memcmp(got + 500, b, sizeof(b)) == 0);
 	pair_close(&p);
@@ -243,7 +243,7 @@ START_TEST(write_after_end_is_epipe)
 	ck_assert(p.c.ended);
 	ck_assert_int_eq(ss_conn_write(&p.c, "b", 1), -EPIPE);
 	ck_assert_int_eq(conn_flush(&p.c), 0); /* queued before the end: still sent */
-	client_read_exact(p.client, buf, 1, 3000);
+	client_read_exact(p.client, buf, 1, TEST_WAIT_MS);
 	ck_assert_int_eq(buf[0], 'a');
 	pair_close(&p);
 }
@@ -347,7 +347,6 @@ static Suite *conn_suite(void)
 	TCase *tc = tcase_create("conn");
 
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, init_reads_addresses_and_clock);
 	tcase_add_test(tc, init_without_socket_has_unknown_addresses);
 	tcase_add_test(tc, write_then_flush);

@@ -150,7 +150,7 @@ START_TEST(data_error_closes_without_flush)
 	ck_assert_int_eq(write(fd, "x", 1), 1);
 	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 1);
 	ck_assert_uint_eq(counter(&w.sb->counters.bytes_in), 1);
 	ck_assert_uint_eq(counter(&w.sb->counters.bytes_out), 0);
@@ -170,7 +170,7 @@ START_TEST(open_error_closes_without_flush)
 	int fd = connect_to(&w);
 	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 1);
 	ck_assert_int_eq(st->opens, 1);
 	ck_assert_int_eq(st->closes, 1);
@@ -196,7 +196,7 @@ START_TEST(ends_from_data)
 		close(fd);
 	}
 	/* The counters follow the close callback: wait for them. */
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 50, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 50, 10000));
 	ck_assert_int_eq(st->closes, 50);
 	ck_assert_uint_eq(counter(&w.sb->counters.accepted), 50);
 	ck_assert_uint_eq(counter(&w.sb->counters.handler_errors), 0);
@@ -221,7 +221,7 @@ START_TEST(lazy_writable_does_not_spin)
 	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
 	ck_assert_int_ge(now_ms() - t0, 250);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_int_eq(st->closes, 1);
 	ck_assert_int_ge(st->writables, 1);
 	ck_assert_int_le(st->writables, 5);
@@ -245,7 +245,7 @@ START_TEST(greedy_writer_flow_controlled)
 			ck_abort_msg("byte %zu differs", i);
 	close(fd);
 	free(buf);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_int_eq(st->closes, 1);
 	ck_assert_int_eq(st->writables, GREEDY_TOTAL / GREEDY_CHUNK + 1);
 	ck_assert_uint_lt(st->max_pending_at_writable, SS_CONN_LOW_WATER);
@@ -277,11 +277,11 @@ START_TEST(greedy_writer_waits_for_slow_reader)
 		ck_assert_int_eq(write(fd, "w", 1), 1);
 		usleep(5000); /* pacing: each byte is its own wake-up */
 	}
-	ck_assert(WAIT_FOR(st->datas >= 1, 3000));
+	ck_assert(WAIT_FOR(st->datas >= 1, 10000));
 	ck_assert_uint_lt(st->max_pending_at_writable, SS_CONN_LOW_WATER);
 	ck_assert_uint_le(st->max_pending, SS_CONN_LOW_WATER + GREEDY_CHUNK + 40);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_int_eq(st->closes, 1);
 	ck_assert_int_eq(stop(&w), 0);
 }
@@ -299,18 +299,20 @@ START_TEST(greedy_writer_does_not_starve)
 	start(&w, &su);
 	int hog = connect_to(&w);
 	int other = connect_to(&w);
-	ck_assert(WAIT_FOR(atomic_load(&w.sb->slots[0].active) == 2, 3000));
+	ck_assert(WAIT_FOR(atomic_load(&w.sb->slots[0].active) == 2, 10000));
 	for (int i = 0; i < 50; i++) {
 		/* Keep the hog's stream flowing between exchanges. */
 		for (int k = 0; k < 8; k++)
 			ck_assert_int_gt(read(hog, sink, sizeof(sink)), 0);
 		long long t0 = now_ms();
 		ck_assert_int_eq(write(other, "ping", 4), 4);
-		read_exact(other, buf, 4, 2000);
+		read_exact(other, buf, 4, 10000);
 		ck_assert_msg(memcmp(buf, "ping", 4) == 0, "round %d: %02x %02x %02x %02x", i,
 		              (unsigned char)buf[0], (unsigned char)buf[1], (unsigned char)buf[2],
 		              (unsigned char)buf[3]);
-		ck_assert_int_lt(now_ms() - t0, 2000);
+		/* Served between the hog's chunks, not after it: a starved client waits
+		 * for ever, a loaded machine a moment. */
+		ck_assert_int_lt(now_ms() - t0, 5000);
 	}
 	ck_assert_int_gt(st->writables, 50);
 	close(hog);
@@ -346,7 +348,7 @@ START_TEST(echo_backpressure)
 	ck_assert_uint_gt(st->max_pending, 0);
 	ck_assert_uint_le(st->max_pending, SS_CONN_HIGH_WATER + 16 * 1024);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.completed) == 1, 10000));
 	ck_assert_int_eq(st->closes, 1);
 	ck_assert_int_eq(stop(&w), 0);
 }
@@ -368,7 +370,7 @@ START_TEST(max_duration_counts_timeout)
 	ck_assert_uint_eq(read_to_eof(fd, buf, sizeof(buf), 3000), 0);
 	ck_assert_int_ge(now_ms() - t0, 150);
 	close(fd);
-	ck_assert(WAIT_FOR(counter(&w.sb->counters.timeouts) == 1, 3000));
+	ck_assert(WAIT_FOR(counter(&w.sb->counters.timeouts) == 1, 10000));
 	ck_assert_int_eq(stop(&w), 0);
 }
 END_TEST
@@ -384,7 +386,7 @@ START_TEST(scoreboard_states_and_drain)
 	start(&w, &su);
 	struct scoreboard_slot *slot = &w.sb->slots[0];
 	int a = connect_to(&w);
-	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_BUSY, 3000));
+	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_BUSY, 10000));
 	ck_assert_uint_eq(atomic_load(&slot->active), 1);
 	int b = connect_to(&w); /* waits in the backlog */
 	ck_assert_int_eq(write(b, "b", 1), 1);
@@ -396,14 +398,14 @@ START_TEST(scoreboard_states_and_drain)
 	ck_assert_uint_eq(counter(&w.sb->counters.accepted), 2);
 
 	ck_assert_int_eq(kill(w.pid, SIGTERM), 0);
-	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_STOPPING, 3000));
+	ck_assert(WAIT_FOR(atomic_load(&slot->state) == WORKER_STOPPING, 10000));
 	ck_assert_int_eq(write(b, "c", 1), 1);
 	read_exact(b, &c, 1, 3000);
 	ck_assert_int_eq(c, 'c');
 	int status;
 	ck_assert_int_eq(waitpid(w.pid, &status, WNOHANG), 0); /* still draining */
 	close(b);
-	ck_assert(WAIT_FOR(waitpid(w.pid, &status, WNOHANG) == w.pid, 3000));
+	ck_assert(WAIT_FOR(waitpid(w.pid, &status, WNOHANG) == w.pid, 10000));
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_uint_eq(counter(&w.sb->counters.completed), 2);
 	ck_assert_int_eq(st->closes, 2);
@@ -416,7 +418,6 @@ int main(void)
 {
 	Suite *s = suite_create("event loop");
 	TCase *tc = tcase_create("loop");
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, data_error_closes_without_flush);
 	tcase_add_test(tc, open_error_closes_without_flush);
 	tcase_add_test(tc, ends_from_data);

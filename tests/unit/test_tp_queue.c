@@ -156,11 +156,11 @@ END_TEST
  * counts exactly the consumers nobody woke.
  */
 
-#define PATIENCE  1000         /* usec, as the threadpool's */
-#define LONG_WAIT (5 * SECOND) /* a bound only a broken queue reaches */
+#define PATIENCE  1000          /* usec, as the threadpool's */
+#define LONG_WAIT (20 * SECOND) /* a bound only a broken queue reaches, even loaded */
 /* A wait_drained deadline that cannot come first: ending before LONG_WAIT tells that
  * it ended for its reason (drained, closed), not at its deadline. */
-#define FAR_DEADLINE (30 * SECOND)
+#define FAR_DEADLINE (120 * SECOND)
 #define MAX_HOLD     8
 #define MAX_TAKES    16
 #define SOME_TIME    5000000 /* a made-up monotonic instant (usec) */
@@ -848,7 +848,6 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, zero_capacity_refused);
 	tcase_add_test(tc, fifo_and_bounds);
 	tcase_add_test(tc, close_drains_then_ends);

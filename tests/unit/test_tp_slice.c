@@ -371,7 +371,6 @@ int main(void)
 	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, open_then_echo_then_wait);
 	tcase_add_test(tc, end_from_open);
 	tcase_add_test(tc, peer_eof_flushes_then_completes);

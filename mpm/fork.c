@@ -10,9 +10,7 @@
  * client it names is the one checked and the one the process is told about.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +36,6 @@ struct fork_options {
 static const struct mpm_option fork_option_table[] = {
         {"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
          "connections served at once; more wait in the listen backlog"},
-};
-
-/* A program's stderr, relayed line by line to the log with its pid. */
-struct errpipe {
-	struct tag tag;
-	pid_t pid;
-	char remote[64]; /* REMOTE_ADDR= journal field of the connection's peer */
-	size_t len;
-	char buf[2048];
-	struct errpipe *next, *prev;
 };
 
 /* A connection process: when it started, and (exec) our copy of its socket, kept to
@@ -146,152 +134,6 @@ void fork_listen_update(struct acceptor *a)
 	a->full = full;
 }
 
-static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
-{
-	char pidfield[48];
-	const char *fields[] = {pidfield, p->remote[0] ? p->remote : NULL, NULL};
-	size_t start = 0;
-
-	snprintf(pidfield, sizeof(pidfield), "PROGRAM_PID=%d", (int)p->pid);
-	for (size_t i = 0; i < p->len; i++) {
-		if (p->buf[i] != '\n')
-			continue;
-		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid, (int)(i - start),
-		           p->buf + start);
-		start = i + 1;
-	}
-	/* A line longer than the buffer is logged in pieces rather than dropped. */
-	if ((all || p->len == sizeof(p->buf)) && start < p->len) {
-		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid,
-		           (int)(p->len - start), p->buf + start);
-		start = p->len;
-	}
-	memmove(p->buf, p->buf + start, p->len - start);
-	p->len -= start;
-}
-
-/* Unlinks and closes; the memory goes on the dead list, freed after the current
- * epoll batch, since an event already fetched may still point at it. */
-static void pipe_close(struct acceptor *a, struct errpipe *p)
-{
-	relay_lines(a, p, true);
-	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
-		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
-	close(p->tag.fd);
-	p->tag.fd = -1;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		a->pipes = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = NULL;
-	p->next = a->dead_pipes;
-	a->dead_pipes = p;
-}
-
-static void free_dead_pipes(struct acceptor *a)
-{
-	while (a->dead_pipes) {
-		struct errpipe *p = a->dead_pipes;
-		a->dead_pipes = p->next;
-		free(p);
-	}
-}
-
-static void pipe_read(struct acceptor *a, struct errpipe *p)
-{
-	for (;;) {
-		ssize_t n = read(p->tag.fd, p->buf + p->len, sizeof(p->buf) - p->len);
-		if (n > 0) {
-			p->len += (size_t)n;
-			relay_lines(a, p, false);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		pipe_close(a, p); /* EOF or error */
-		return;
-	}
-}
-
-static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                         socklen_t peer_len, const struct sockaddr_storage *local,
-                         socklen_t local_len, pid_t *pid_r)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	int pfd[2], r;
-	struct errpipe *p;
-
-	if (a->spare_pipe[0] >= 0) {
-		pfd[0] = a->spare_pipe[0];
-		pfd[1] = a->spare_pipe[1];
-		a->spare_pipe[0] = a->spare_pipe[1] = -1;
-	} else if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
-		return -errno;
-	}
-	/* The program's end must block like any normal stderr would. */
-	if (fcntl(pfd[1], F_SETFL, 0) < 0) {
-		r = -errno;
-		goto fail_pipe;
-	}
-	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);
-	if (r < 0)
-		goto fail_pipe;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
-	r = -posix_spawn(pid_r, a->ctx->conf->exec_argv[0], &fa, &attr, a->ctx->conf->exec_argv,
-	                 a->env.envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pfd[1]);
-	if (r < 0) {
-		close(pfd[0]);
-		return r;
-	}
-
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		close(pfd[0]); /* the program's stderr writes then fail with EPIPE */
-		return 0;
-	}
-	p->tag = (struct tag){.kind = TAG_STDERR, .fd = pfd[0]};
-	p->pid = *pid_r;
-	if (peer->ss_family != AF_UNIX) {
-		char host[48];
-		unsigned port;
-		if (addr_host_port((const struct sockaddr *)peer, peer_len, host, sizeof(host),
-		                   &port) == 0)
-			snprintf(p->remote, sizeof(p->remote), "REMOTE_ADDR=%s", host);
-	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0) {
-		close(pfd[0]);
-		free(p);
-		return 0;
-	}
-	p->next = a->pipes;
-	if (a->pipes)
-		a->pipes->prev = p;
-	a->pipes = p;
-	return 0;
-fail_pipe:
-	close(pfd[0]);
-	close(pfd[1]);
-	return r;
-}
-
 static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
                         socklen_t peer_len, const struct sockaddr_storage *local,
                         socklen_t local_len, pid_t *pid_r)
@@ -310,8 +152,7 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		for (size_t i = 0; i < a->ctx->n_listen; i++)
 			if (a->listeners[i].tag.fd >= 0)
 				close(a->listeners[i].tag.fd);
-		for (struct errpipe *p = a->pipes; p; p = p->next)
-			close(p->tag.fd);
+		fork_exec_close_in_child(a);
 		/* Other clients' sockets, still waiting for their header: not this
 		 * process's business, and holding them would keep them open. */
 		for (struct fork_header *h = a->headers; h; h = h->next)
@@ -349,7 +190,7 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	if (a->ctx->handler)
 		r = fork_handler(a, fd, peer, peer_len, local, local_len, &pid);
 	else
-		r = spawn_program(a, fd, peer, peer_len, local, local_len, &pid);
+		r = fork_exec_spawn(a, fd, peer, peer_len, local, local_len, &pid);
 	if (r < 0) {
 		close(fd);
 		admit_release(&a->admit, ticket);
@@ -383,13 +224,11 @@ static void accept_backoff(struct acceptor *a, int err)
  * dropped. */
 static bool exec_room(struct acceptor *a)
 {
-	if (a->ctx->handler || a->spare_pipe[0] >= 0)
-		return true;
-	if (pipe2(a->spare_pipe, O_CLOEXEC | O_NONBLOCK) == 0)
-		return true;
-	a->spare_pipe[0] = a->spare_pipe[1] = -1;
-	accept_backoff(a, errno);
-	return false;
+	int r = fork_exec_room(a);
+
+	if (r < 0)
+		accept_backoff(a, -r);
+	return r == 0;
 }
 
 static void accept_burst(struct acceptor *a, struct fork_listener *l)
@@ -588,13 +427,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 static void cleanup(struct acceptor *a)
 {
 	fork_proxy_drop_all(a);
-	while (a->pipes)
-		pipe_close(a, a->pipes);
-	free_dead_pipes(a);
-	if (a->spare_pipe[0] >= 0) {
-		close(a->spare_pipe[0]);
-		close(a->spare_pipe[1]);
-	}
+	fork_exec_cleanup(a);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->sig.fd >= 0)
@@ -654,11 +487,11 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 				break;
 			case TAG_STDERR:
 				if (t->fd >= 0)
-					pipe_read(&a, (struct errpipe *)t);
+					fork_exec_pipe_event(&a, t);
 				break;
 			}
 		}
-		free_dead_pipes(&a);
+		fork_exec_free_dead(&a);
 		/* After the batch: a header refused here may have had an event in it. */
 		if (a.n_headers)
 			fork_proxy_expire(&a, scoreboard_now_usec());

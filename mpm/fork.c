@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "mpm/fork_acceptor.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
+#include "superserverd/diag.h"
 #include "superserverd/image.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
@@ -31,11 +33,14 @@
 
 struct fork_options {
 	uint64_t max_children;
+	uint64_t acceptors;
 };
 
 static const struct mpm_option fork_option_table[] = {
         {"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
          "connections served at once; more wait in the listen backlog"},
+        {"acceptors", MPM_OPT_UINT, offsetof(struct fork_options, acceptors), 1, 64, 1,
+         "acceptor processes, each starting connection processes"},
 };
 
 /* A connection process: when it started, and (exec) our copy of its socket, kept to
@@ -100,9 +105,56 @@ static bool child_take(struct acceptor *a, pid_t pid, struct child *out)
 	return true;
 }
 
+static int fork_validate(const struct service_conf *sc, const void *options, struct diag *d)
+{
+	const struct fork_options *o = options;
+
+	/* Each acceptor holds a share of max_children, and a share of nothing would never
+	 * accept. */
+	if (o->acceptors > o->max_children) {
+		diag_error(d, &sc->mpm.pos,
+		           "service '%s': acceptors (%llu) must not exceed max_children (%llu)",
+		           sc->name, (unsigned long long)o->acceptors,
+		           (unsigned long long)o->max_children);
+		return -1;
+	}
+	return 0;
+}
+
 static unsigned fork_workers(const struct service_conf *sc, const void *options)
 {
-	return 1; /* the acceptor; connection processes are its children, not the master's */
+	const struct fork_options *o = options;
+
+	/* The acceptors; connection processes are their children, not the master's. */
+	return (unsigned)o->acceptors;
+}
+
+/* Acceptor INDEX's part of max_children: the parts add up to max_children exactly, so
+ * no more run at once whoever accepts, and an acceptor at its part leaves the clients
+ * to the others. */
+static unsigned fork_share(const struct fork_options *o, unsigned index)
+{
+	unsigned n = (unsigned)o->acceptors, max = (unsigned)o->max_children;
+
+	return max / n + (index < max % n ? 1 : 0);
+}
+
+/* The acceptors of a service poll the same listeners: a new client wakes one of them
+ * rather than all. EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD, hence DEL and ADD. */
+#define LISTEN_EVENTS (EPOLLIN | EPOLLEXCLUSIVE)
+
+/* Whether no other acceptor of the service has room: then this one's being full means
+ * the service is. Called after this one said so in its slot: of two acceptors filling
+ * up at once, at least one sees the other (the fence orders each one's store before
+ * its loads), so the service's being full is not left unsaid. */
+static bool others_full(const struct acceptor *a)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < a->n_acceptors; i++)
+		if (i != a->ctx->index &&
+		    atomic_load(&a->ctx->scoreboard->slots[i].state) == WORKER_IDLE)
+			return false;
+	return true;
 }
 
 void fork_listen_update(struct acceptor *a)
@@ -114,22 +166,26 @@ void fork_listen_update(struct acceptor *a)
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
 		struct fork_listener *l = &a->listeners[i];
 		bool want = open && proxy_accept_room(l->lc, a->n_headers);
-		struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->tag};
+		struct epoll_event ev = {.events = LISTEN_EVENTS, .data.ptr = &l->tag};
 
 		if (l->tag.fd < 0 || want == l->armed)
 			continue;
-		if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, l->tag.fd, &ev) < 0) {
+		if (epoll_ctl(a->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->tag.fd, &ev) < 0) {
 			log_error(a->name, "epoll_ctl: %s", strerror(errno));
 			continue;
 		}
 		l->armed = want;
 	}
 	if (full != a->full && !a->stopping) {
-		if (full)
+		scoreboard_set_state(a->ctx->slot, full ? WORKER_BUSY : WORKER_IDLE);
+		if (full && others_full(a))
 			log_info(a->name,
 			         "max_children (%u) reached: new connections wait in the backlog",
-			         a->max_children);
-		scoreboard_set_state(a->ctx->slot, full ? WORKER_BUSY : WORKER_IDLE);
+			         a->max_children_all);
+		else if (full)
+			log_debug(a->name,
+			          "this acceptor's part of max_children (%u of %u) reached",
+			          a->max_children, a->max_children_all);
 	}
 	a->full = full;
 }
@@ -341,7 +397,7 @@ static void stop_accepting(struct acceptor *a)
 			continue;
 		/* The master still holds the socket, so close() alone would leave it
 		 * registered, and level-triggered readiness would spin the loop. */
-		if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->tag.fd, NULL) < 0)
+		if (l->armed && epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->tag.fd, NULL) < 0)
 			log_warning(a->name, "epoll_ctl: %s", strerror(errno));
 		close(l->tag.fd);
 		l->tag.fd = -1;
@@ -372,7 +428,9 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 
 	a->ctx = ctx;
 	a->name = ctx->conf->name;
-	a->max_children = (unsigned)o->max_children;
+	a->max_children = fork_share(o, ctx->index);
+	a->max_children_all = (unsigned)o->max_children;
+	a->n_acceptors = (unsigned)o->acceptors;
 	admit_init(&a->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	connlog_open(&a->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
@@ -410,7 +468,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 		                            .lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i]
 		                                                          : NULL,
 		                            .armed = true};
-		ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->tag};
+		ev = (struct epoll_event){.events = LISTEN_EVENTS, .data.ptr = &l->tag};
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -506,6 +564,7 @@ const struct mpm_ops mpm_fork_ops = {
         .options_size = sizeof(struct fork_options),
         .options = fork_option_table,
         .n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
+        .validate = fork_validate,
         .workers = fork_workers,
         .max_workers = fork_workers,
         .worker_main = fork_worker_main,

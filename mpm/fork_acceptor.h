@@ -46,7 +46,9 @@ struct child;
 struct acceptor {
 	const struct worker_ctx *ctx;
 	const char *name;
-	unsigned max_children;
+	unsigned max_children;     /* this acceptor's share of max_children */
+	unsigned max_children_all; /* the service's, across its acceptors */
+	unsigned n_acceptors;      /* the service's, in scoreboard slots 0..n-1 */
 	unsigned children;
 	bool full; /* children + headers reached max_children: listeners paused */
 	bool stopping;

@@ -3,18 +3,19 @@
  * connection on fd 0 and 1 and a pipe on fd 2 whose lines the acceptor relays to the
  * log, tagged with the program's pid and its client's address.
  *
- * posix_spawn shares the acceptor's memory until the program has exec'd (no copy of
- * the address space), and so stops the acceptor meanwhile; a service with several
- * acceptors (fork.c) spawns that many programs at once.
+ * vfork shares the acceptor's memory until the program has exec'd (no copy of the
+ * address space), and so stops the acceptor meanwhile; a service with several
+ * acceptors (fork.c) spawns that many programs at once. Each program leads a session
+ * of its own and is killed with its acceptor (see spawn_child).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "mpm/fork_acceptor.h"
@@ -136,13 +137,79 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 	a->pipes = p;
 }
 
+/* What the child needs, in memory it shares with the acceptor until execve. */
+struct spawn_req {
+	int fd, errfd;
+	const char *path;
+	char *const *argv;
+	char *const *envp;
+	pid_t acceptor;
+	volatile int err; /* set by the child when it cannot exec */
+};
+
+/* vfork's child: on the acceptor's memory and stack until execve, so it only makes
+ * system calls. */
+static __attribute__((noreturn)) void spawn_child(struct spawn_req *r)
+{
+	sigset_t none;
+
+	/*
+	 * A session of its own, as under xinetd or systemd's Accept=yes: with
+	 * kernel.sched_autogroup_enabled (the usual default) the scheduler shares the CPU
+	 * between sessions first, so in the acceptor's session all of a service's programs
+	 * would share one share. Leaving the acceptor's process group, the program would
+	 * escape the kill that ends a service after shutdown_timeout; it goes with its
+	 * acceptor instead.
+	 */
+	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
+	if (getppid() != r->acceptor) /* it died before the line above */
+		_exit(127);
+	if (dup2(r->fd, STDIN_FILENO) < 0 || dup2(r->fd, STDOUT_FILENO) < 0 ||
+	    dup2(r->errfd, STDERR_FILENO) < 0)
+		goto fail;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		goto fail;
+	execve(r->path, r->argv, r->envp);
+fail:
+	r->err = errno;
+	_exit(127);
+}
+
+/*
+ * Starts the program without copying the acceptor's address space (vfork): the
+ * acceptor resumes once it has exec'd. Every signal stays blocked meanwhile, so no
+ * handler can run in the child on the acceptor's memory; the acceptor has none of its
+ * own (it reads signals from a signalfd), so none is left to reset in the child
+ * either. A child that could not exec is reaped like any other.
+ */
+static int spawn_vfork(struct spawn_req *r, pid_t *pid_r)
+{
+	sigset_t all, old;
+	pid_t pid;
+	int err;
+
+	sigfillset(&all);
+	if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
+		return -errno;
+	r->err = 0;
+	pid = vfork();
+	if (pid == 0)
+		spawn_child(r);
+	err = pid < 0 ? errno : r->err;
+	if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+		log_warning(NULL, "sigprocmask: %s", strerror(errno));
+	if (err)
+		return -err;
+	*pid_r = pid;
+	return 0;
+}
+
 int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
                     socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
                     pid_t *pid_r)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
 	int pfd[2], r;
 
 	if (a->spare_pipe[0] >= 0) {
@@ -160,19 +227,13 @@ int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *p
 	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);
 	if (r < 0)
 		goto fail_pipe;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
-	r = -posix_spawn(pid_r, a->ctx->conf->exec_argv[0], &fa, &attr, a->ctx->conf->exec_argv,
-	                 a->env.envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	r = spawn_vfork(&(struct spawn_req){.fd = fd,
+	                                    .errfd = pfd[1],
+	                                    .path = a->ctx->conf->exec_argv[0],
+	                                    .argv = a->ctx->conf->exec_argv,
+	                                    .envp = a->env.envp,
+	                                    .acceptor = getpid()},
+	                pid_r);
 	close(pfd[1]);
 	if (r < 0) {
 		close(pfd[0]);

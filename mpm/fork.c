@@ -10,9 +10,8 @@
  * client it names is the one checked and the one the process is told about.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include "mpm/fork_acceptor.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
+#include "superserverd/diag.h"
 #include "superserverd/image.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
@@ -33,21 +33,14 @@
 
 struct fork_options {
 	uint64_t max_children;
+	uint64_t acceptors;
 };
 
 static const struct mpm_option fork_option_table[] = {
         {"max_children", MPM_OPT_UINT, offsetof(struct fork_options, max_children), 1, 65536, 256,
          "connections served at once; more wait in the listen backlog"},
-};
-
-/* A program's stderr, relayed line by line to the log with its pid. */
-struct errpipe {
-	struct tag tag;
-	pid_t pid;
-	char remote[64]; /* REMOTE_ADDR= journal field of the connection's peer */
-	size_t len;
-	char buf[2048];
-	struct errpipe *next, *prev;
+        {"acceptors", MPM_OPT_UINT, offsetof(struct fork_options, acceptors), 1, 64, 1,
+         "acceptor processes, each starting connection processes"},
 };
 
 /* A connection process: when it started, and (exec) our copy of its socket, kept to
@@ -112,9 +105,56 @@ static bool child_take(struct acceptor *a, pid_t pid, struct child *out)
 	return true;
 }
 
+static int fork_validate(const struct service_conf *sc, const void *options, struct diag *d)
+{
+	const struct fork_options *o = options;
+
+	/* Each acceptor holds a share of max_children, and a share of nothing would never
+	 * accept. */
+	if (o->acceptors > o->max_children) {
+		diag_error(d, &sc->mpm.pos,
+		           "service '%s': acceptors (%llu) must not exceed max_children (%llu)",
+		           sc->name, (unsigned long long)o->acceptors,
+		           (unsigned long long)o->max_children);
+		return -1;
+	}
+	return 0;
+}
+
 static unsigned fork_workers(const struct service_conf *sc, const void *options)
 {
-	return 1; /* the acceptor; connection processes are its children, not the master's */
+	const struct fork_options *o = options;
+
+	/* The acceptors; connection processes are their children, not the master's. */
+	return (unsigned)o->acceptors;
+}
+
+/* Acceptor INDEX's part of max_children: the parts add up to max_children exactly, so
+ * no more run at once whoever accepts, and an acceptor at its part leaves the clients
+ * to the others. */
+static unsigned fork_share(const struct fork_options *o, unsigned index)
+{
+	unsigned n = (unsigned)o->acceptors, max = (unsigned)o->max_children;
+
+	return max / n + (index < max % n ? 1 : 0);
+}
+
+/* The acceptors of a service poll the same listeners: a new client wakes one of them
+ * rather than all. EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD, hence DEL and ADD. */
+#define LISTEN_EVENTS (EPOLLIN | EPOLLEXCLUSIVE)
+
+/* Whether no other acceptor of the service has room: then this one's being full means
+ * the service is. Called after this one said so in its slot: of two acceptors filling
+ * up at once, at least one sees the other (the fence orders each one's store before
+ * its loads), so the service's being full is not left unsaid. */
+static bool others_full(const struct acceptor *a)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < a->n_acceptors; i++)
+		if (i != a->ctx->index &&
+		    atomic_load(&a->ctx->scoreboard->slots[i].state) == WORKER_IDLE)
+			return false;
+	return true;
 }
 
 void fork_listen_update(struct acceptor *a)
@@ -126,170 +166,28 @@ void fork_listen_update(struct acceptor *a)
 	for (size_t i = 0; i < a->ctx->n_listen; i++) {
 		struct fork_listener *l = &a->listeners[i];
 		bool want = open && proxy_accept_room(l->lc, a->n_headers);
-		struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->tag};
+		struct epoll_event ev = {.events = LISTEN_EVENTS, .data.ptr = &l->tag};
 
 		if (l->tag.fd < 0 || want == l->armed)
 			continue;
-		if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, l->tag.fd, &ev) < 0) {
+		if (epoll_ctl(a->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->tag.fd, &ev) < 0) {
 			log_error(a->name, "epoll_ctl: %s", strerror(errno));
 			continue;
 		}
 		l->armed = want;
 	}
 	if (full != a->full && !a->stopping) {
-		if (full)
+		scoreboard_set_state(a->ctx->slot, full ? WORKER_BUSY : WORKER_IDLE);
+		if (full && others_full(a))
 			log_info(a->name,
 			         "max_children (%u) reached: new connections wait in the backlog",
-			         a->max_children);
-		scoreboard_set_state(a->ctx->slot, full ? WORKER_BUSY : WORKER_IDLE);
+			         a->max_children_all);
+		else if (full)
+			log_debug(a->name,
+			          "this acceptor's part of max_children (%u of %u) reached",
+			          a->max_children, a->max_children_all);
 	}
 	a->full = full;
-}
-
-static void relay_lines(struct acceptor *a, struct errpipe *p, bool all)
-{
-	char pidfield[48];
-	const char *fields[] = {pidfield, p->remote[0] ? p->remote : NULL, NULL};
-	size_t start = 0;
-
-	snprintf(pidfield, sizeof(pidfield), "PROGRAM_PID=%d", (int)p->pid);
-	for (size_t i = 0; i < p->len; i++) {
-		if (p->buf[i] != '\n')
-			continue;
-		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid, (int)(i - start),
-		           p->buf + start);
-		start = i + 1;
-	}
-	/* A line longer than the buffer is logged in pieces rather than dropped. */
-	if ((all || p->len == sizeof(p->buf)) && start < p->len) {
-		log_fields(LOG_NOTICE, a->name, fields, "[%d] %.*s", (int)p->pid,
-		           (int)(p->len - start), p->buf + start);
-		start = p->len;
-	}
-	memmove(p->buf, p->buf + start, p->len - start);
-	p->len -= start;
-}
-
-/* Unlinks and closes; the memory goes on the dead list, freed after the current
- * epoll batch, since an event already fetched may still point at it. */
-static void pipe_close(struct acceptor *a, struct errpipe *p)
-{
-	relay_lines(a, p, true);
-	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
-		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
-	close(p->tag.fd);
-	p->tag.fd = -1;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		a->pipes = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = NULL;
-	p->next = a->dead_pipes;
-	a->dead_pipes = p;
-}
-
-static void free_dead_pipes(struct acceptor *a)
-{
-	while (a->dead_pipes) {
-		struct errpipe *p = a->dead_pipes;
-		a->dead_pipes = p->next;
-		free(p);
-	}
-}
-
-static void pipe_read(struct acceptor *a, struct errpipe *p)
-{
-	for (;;) {
-		ssize_t n = read(p->tag.fd, p->buf + p->len, sizeof(p->buf) - p->len);
-		if (n > 0) {
-			p->len += (size_t)n;
-			relay_lines(a, p, false);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		pipe_close(a, p); /* EOF or error */
-		return;
-	}
-}
-
-static int spawn_program(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                         socklen_t peer_len, const struct sockaddr_storage *local,
-                         socklen_t local_len, pid_t *pid_r)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	int pfd[2], r;
-	struct errpipe *p;
-
-	if (a->spare_pipe[0] >= 0) {
-		pfd[0] = a->spare_pipe[0];
-		pfd[1] = a->spare_pipe[1];
-		a->spare_pipe[0] = a->spare_pipe[1] = -1;
-	} else if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0) {
-		return -errno;
-	}
-	/* The program's end must block like any normal stderr would. */
-	if (fcntl(pfd[1], F_SETFL, 0) < 0) {
-		r = -errno;
-		goto fail_pipe;
-	}
-	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);
-	if (r < 0)
-		goto fail_pipe;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
-	r = -posix_spawn(pid_r, a->ctx->conf->exec_argv[0], &fa, &attr, a->ctx->conf->exec_argv,
-	                 a->env.envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(pfd[1]);
-	if (r < 0) {
-		close(pfd[0]);
-		return r;
-	}
-
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		close(pfd[0]); /* the program's stderr writes then fail with EPIPE */
-		return 0;
-	}
-	p->tag = (struct tag){.kind = TAG_STDERR, .fd = pfd[0]};
-	p->pid = *pid_r;
-	if (peer->ss_family != AF_UNIX) {
-		char host[48];
-		unsigned port;
-		if (addr_host_port((const struct sockaddr *)peer, peer_len, host, sizeof(host),
-		                   &port) == 0)
-			snprintf(p->remote, sizeof(p->remote), "REMOTE_ADDR=%s", host);
-	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, pfd[0], &ev) < 0) {
-		close(pfd[0]);
-		free(p);
-		return 0;
-	}
-	p->next = a->pipes;
-	if (a->pipes)
-		a->pipes->prev = p;
-	a->pipes = p;
-	return 0;
-fail_pipe:
-	close(pfd[0]);
-	close(pfd[1]);
-	return r;
 }
 
 static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
@@ -310,8 +208,7 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		for (size_t i = 0; i < a->ctx->n_listen; i++)
 			if (a->listeners[i].tag.fd >= 0)
 				close(a->listeners[i].tag.fd);
-		for (struct errpipe *p = a->pipes; p; p = p->next)
-			close(p->tag.fd);
+		fork_exec_close_in_child(a);
 		/* Other clients' sockets, still waiting for their header: not this
 		 * process's business, and holding them would keep them open. */
 		for (struct fork_header *h = a->headers; h; h = h->next)
@@ -349,7 +246,7 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	if (a->ctx->handler)
 		r = fork_handler(a, fd, peer, peer_len, local, local_len, &pid);
 	else
-		r = spawn_program(a, fd, peer, peer_len, local, local_len, &pid);
+		r = fork_exec_spawn(a, fd, peer, peer_len, local, local_len, &pid);
 	if (r < 0) {
 		close(fd);
 		admit_release(&a->admit, ticket);
@@ -383,13 +280,11 @@ static void accept_backoff(struct acceptor *a, int err)
  * dropped. */
 static bool exec_room(struct acceptor *a)
 {
-	if (a->ctx->handler || a->spare_pipe[0] >= 0)
-		return true;
-	if (pipe2(a->spare_pipe, O_CLOEXEC | O_NONBLOCK) == 0)
-		return true;
-	a->spare_pipe[0] = a->spare_pipe[1] = -1;
-	accept_backoff(a, errno);
-	return false;
+	int r = fork_exec_room(a);
+
+	if (r < 0)
+		accept_backoff(a, -r);
+	return r == 0;
 }
 
 static void accept_burst(struct acceptor *a, struct fork_listener *l)
@@ -502,7 +397,7 @@ static void stop_accepting(struct acceptor *a)
 			continue;
 		/* The master still holds the socket, so close() alone would leave it
 		 * registered, and level-triggered readiness would spin the loop. */
-		if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->tag.fd, NULL) < 0)
+		if (l->armed && epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->tag.fd, NULL) < 0)
 			log_warning(a->name, "epoll_ctl: %s", strerror(errno));
 		close(l->tag.fd);
 		l->tag.fd = -1;
@@ -533,7 +428,9 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 
 	a->ctx = ctx;
 	a->name = ctx->conf->name;
-	a->max_children = (unsigned)o->max_children;
+	a->max_children = fork_share(o, ctx->index);
+	a->max_children_all = (unsigned)o->max_children;
+	a->n_acceptors = (unsigned)o->acceptors;
 	admit_init(&a->admit, ctx->conf, ctx->scoreboard, ctx->index);
 	connlog_open(&a->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	a->limits.idle_timeout_usec = ctx->conf->limits.idle_timeout_usec;
@@ -571,7 +468,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 		                            .lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i]
 		                                                          : NULL,
 		                            .armed = true};
-		ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &l->tag};
+		ev = (struct epoll_event){.events = LISTEN_EVENTS, .data.ptr = &l->tag};
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -588,13 +485,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 static void cleanup(struct acceptor *a)
 {
 	fork_proxy_drop_all(a);
-	while (a->pipes)
-		pipe_close(a, a->pipes);
-	free_dead_pipes(a);
-	if (a->spare_pipe[0] >= 0) {
-		close(a->spare_pipe[0]);
-		close(a->spare_pipe[1]);
-	}
+	fork_exec_cleanup(a);
 	if (a->epfd >= 0)
 		close(a->epfd);
 	if (a->sig.fd >= 0)
@@ -654,11 +545,11 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 				break;
 			case TAG_STDERR:
 				if (t->fd >= 0)
-					pipe_read(&a, (struct errpipe *)t);
+					fork_exec_pipe_event(&a, t);
 				break;
 			}
 		}
-		free_dead_pipes(&a);
+		fork_exec_free_dead(&a);
 		/* After the batch: a header refused here may have had an event in it. */
 		if (a.n_headers)
 			fork_proxy_expire(&a, scoreboard_now_usec());
@@ -673,6 +564,7 @@ const struct mpm_ops mpm_fork_ops = {
         .options_size = sizeof(struct fork_options),
         .options = fork_option_table,
         .n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),
+        .validate = fork_validate,
         .workers = fork_workers,
         .max_workers = fork_workers,
         .worker_main = fork_worker_main,

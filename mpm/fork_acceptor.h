@@ -1,7 +1,8 @@
 /*
  * The fork model's acceptor, shared between its files: fork.c (options, the loop,
- * starting and reaping connection processes) and fork_proxy.c (connections on PROXY
- * listeners while their header arrives). Internal to mpm/fork*.c.
+ * starting and reaping connection processes), fork_exec.c (programs: spawning, their
+ * stderr) and fork_proxy.c (connections on PROXY listeners while their header
+ * arrives). Internal to mpm/fork*.c.
  */
 #ifndef SUPERSERVERD_FORK_ACCEPTOR_H
 #define SUPERSERVERD_FORK_ACCEPTOR_H
@@ -45,7 +46,9 @@ struct child;
 struct acceptor {
 	const struct worker_ctx *ctx;
 	const char *name;
-	unsigned max_children;
+	unsigned max_children;     /* this acceptor's share of max_children */
+	unsigned max_children_all; /* the service's, across its acceptors */
+	unsigned n_acceptors;      /* the service's, in scoreboard slots 0..n-1 */
 	unsigned children;
 	bool full; /* children + headers reached max_children: listeners paused */
 	bool stopping;
@@ -84,6 +87,27 @@ void fork_listen_update(struct acceptor *a);
 void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
                 const struct sockaddr_storage *peer, socklen_t peer_len,
                 const struct sockaddr_storage *local, socklen_t local_len);
+
+/* fork_exec.c */
+/*
+ * Spawns the service's program for the connection fd (on its fd 0 and 1; its stderr
+ * relayed to the log), with PEER and LOCAL in its environment (see fork_serve).
+ * Returns 0 with *pid_r, or -errno.
+ */
+int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
+                    socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
+                    pid_t *pid_r);
+/* Makes the next program's stderr pipe ahead of its accept (nothing for a built-in).
+ * Returns 0, or -errno: no descriptor is left for it. */
+int fork_exec_room(struct acceptor *a);
+/* A program's stderr is readable (or closed). */
+void fork_exec_pipe_event(struct acceptor *a, struct tag *t);
+/* Frees the relays closed during the epoll batch that just ended. */
+void fork_exec_free_dead(struct acceptor *a);
+/* In a built-in's connection process: closes the acceptor's ends of the pipes. */
+void fork_exec_close_in_child(struct acceptor *a);
+/* Relays what is left and closes every pipe (the acceptor is leaving). */
+void fork_exec_cleanup(struct acceptor *a);
 
 /* fork_proxy.c */
 /* A socket just accepted on a PROXY listener: refused, served, or kept to wait. */

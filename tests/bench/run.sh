@@ -5,8 +5,11 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits | memory | slowloris]   (or BENCH_PART=...; default all)
+# Usage: run.sh [all | models | limits | exec | memory | slowloris]   (or BENCH_PART=...; default all)
 #   models  the table of servers and models, the goal ratios and the chart
+#   exec    fork+exec alone against tcpserver and xinetd: /usr/bin/date and the tiny
+#           static ssdaytime, at BENCH_CONCURRENCY and at 1 connection in flight; fork
+#           with one acceptor and with BENCH_FORK_ACCEPTORS (results/exec.txt)
 #   limits  event and prefork with and without access + per_source + rate limits
 #           (issue 6 item 9: limits keep >= 0.95x the throughput without them)
 #   memory  memory.sh: a worker's PSS idle, under non-reading clients, after they leave
@@ -15,11 +18,12 @@
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
 #   BENCH_ROUNDS=3        measurements per row (interleaved across servers); the median is shown
-#   BENCH_ONLY=a,b        servers to run: ssref nginx xinetd tcpserver fork prefork threadpool event
+#   BENCH_ONLY=a,b        servers to run: ssref nginx xinetd tcpserver fork fork-acc prefork threadpool event
 #   BENCH_CONCURRENCY=64  connections in flight
 #   BENCH_HOLD_N=10000    idle connections held (event, nginx, ssref)
 #   BENCH_HOLD_N_FORK=500 idle connections held by fork-per-connection servers
 #   BENCH_EVENT_WORKERS=1 BENCH_PREFORK_START=64 BENCH_TP_PROCESSES=1 BENCH_TP_THREADS=8
+#   BENCH_FORK_ACCEPTORS=2 acceptors of the fork-acc rows (fork+exec)
 #   BENCH_LIMITS_ROUNDS=5 limits part: rounds of each (none, limits) pair, order alternated
 #   BENCH_SOURCES=127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5  client addresses, used in turn
 #   BENCH_NO_INSTALL=1    never call apt-get
@@ -31,6 +35,7 @@ RESULTS=$ROOT/tests/bench/results
 LOGS=$RESULTS/logs
 SSBENCH=$BUILD/tests/bench/ssbench
 SSREF=$BUILD/tests/bench/ssref
+SSDAYTIME=$BUILD/tests/bench/ssdaytime
 SSD=$BUILD/superserverd
 SUPERCTL=$BUILD/superctl
 
@@ -44,6 +49,7 @@ EVENT_WORKERS=${BENCH_EVENT_WORKERS:-1}
 PREFORK_START=${BENCH_PREFORK_START:-64}
 TP_PROCESSES=${BENCH_TP_PROCESSES:-1}
 TP_THREADS=${BENCH_TP_THREADS:-8}
+FORK_ACCEPTORS=${BENCH_FORK_ACCEPTORS:-2}
 LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-5}
 # The client addresses, used in turn, for every server and load. One address caps new
 # connections to one server at ~14000/s on loopback whatever the server (the client must
@@ -52,15 +58,24 @@ LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-5}
 SOURCES=${BENCH_SOURCES:-${BENCH_LIMITS_SOURCES:-127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5}}
 PART=${1:-${BENCH_PART:-all}}
 case $PART in
-all | models | limits) ;;
+all | models | limits | exec) ;;
 memory) exec "$ROOT/tests/bench/memory.sh" "${@:2}" ;;
 slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
-	echo "usage: $0 [all | models | limits | memory | slowloris]" >&2
+	echo "usage: $0 [all | models | limits | exec | memory | slowloris]" >&2
 	exit 2
 	;;
 esac
 EXEC_PROG=(/usr/bin/date -u)
+# The tiny program: a copy in $TMP (readable by nobody), set once $TMP exists.
+TINY_PROG=()
+
+exec_prog() { # KIND: sets PROG to the argv of the program an exec KIND runs
+	case $1 in
+	exec-tiny) PROG=("${TINY_PROG[@]}") ;;
+	*) PROG=("${EXEC_PROG[@]}") ;;
+	esac
+}
 NGINX_STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 
 IS_ROOT=0
@@ -140,7 +155,7 @@ build() {
 	mkdir -p "$LOGS"
 	for attempt in 1 2 3 4; do
 		if cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$LOGS/build.log" 2>&1 &&
-			cmake --build "$BUILD" -j2 --target ssbench ssref superserverd \
+			cmake --build "$BUILD" -j2 --target ssbench ssref ssdaytime superserverd \
 				>>"$LOGS/build.log" 2>&1; then
 			return 0
 		fi
@@ -148,7 +163,7 @@ build() {
 		log "build failed (attempt $attempt, see $LOGS/build.log); retrying in 30 s"
 		sleep 30
 	done
-	cmake --build "$BUILD" -j2 --target ssbench ssref >>"$LOGS/build.log" 2>&1 || {
+	cmake --build "$BUILD" -j2 --target ssbench ssref ssdaytime >>"$LOGS/build.log" 2>&1 || {
 		log "cannot build the bench tools"
 		exit 1
 	}
@@ -158,7 +173,7 @@ build() {
 
 # superctl reads the limits rows' rejection counters; without it only ssbench's errors tell.
 build_superctl() {
-	[ "$PART" = models ] && return 0
+	[ "$PART" = models ] || [ "$PART" = exec ] && return 0
 	cmake --build "$BUILD" -j2 --target superctl >>"$LOGS/build.log" 2>&1 && return 0
 	log "superctl does not build: the limits rows check ssbench's errors only"
 	SUPERCTL=""
@@ -241,7 +256,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 # ---------------------------------------------------------------- servers
 declare -A DISPLAY=(
 	[ssref]="ssref (epoll ref)" [nginx]="nginx stream" [xinetd]="xinetd"
-	[tcpserver]="tcpserver" [fork]="superserverd fork" [prefork]="superserverd prefork"
+	[tcpserver]="tcpserver" [fork]="superserverd fork" [fork-acc]="ss fork, $FORK_ACCEPTORS acceptors"
+	[prefork]="superserverd prefork"
 	[threadpool]="superserverd threadpool" [event]="superserverd event"
 	[event:none]="superserverd event" [event:limits]="superserverd event"
 	[prefork:none]="superserverd prefork" [prefork:limits]="superserverd prefork")
@@ -270,6 +286,7 @@ wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 ss_mpm() { # MODEL: the YAML mpm value used for that model
 	case $1 in
 	fork) echo "{model: fork, max_children: 1024}" ;;
+	fork-acc) echo "{model: fork, max_children: 1024, acceptors: $FORK_ACCEPTORS}" ;;
 	prefork) echo "{model: prefork, start: $PREFORK_START, min_spare: 8, max_spare: $((PREFORK_START > 8 ? PREFORK_START : 8)), max_workers: $((PREFORK_START * 2))}" ;;
 	threadpool) echo "{model: threadpool, processes: $TP_PROCESSES, threads: $TP_THREADS}" ;;
 	event) echo "{model: event, workers: $EVENT_WORKERS, max_connections: 16384}" ;;
@@ -281,7 +298,10 @@ ss_yaml() { # FILE PORT KIND MPM [VARIANT CONTROL_SOCKET]: VARIANT none | limits
 	case $3 in
 	daytime) what="builtin: daytime" ;;
 	echo) what="builtin: echo" ;;
-	exec) what="exec: [$(printf '%s, ' "${EXEC_PROG[@]}" | sed 's/, $//')]" ;;
+	exec | exec-tiny)
+		exec_prog "$3"
+		what="exec: [$(printf '%s, ' "${PROG[@]}" | sed 's/, $//')]"
+		;;
 	esac
 	cat >"$1" <<-EOF
 		# superserverd benchmark configuration (generated by tests/bench/run.sh)
@@ -308,7 +328,7 @@ check_model() {
 		MODEL_STATE[$m]="n/a (superserverd not built)"
 		return
 	fi
-	ss_yaml "$f" 1 echo "$m"
+	ss_yaml "$f" 1 echo "${m%-acc}"
 	if ! out=$("$SSD" --check-config -c "$f" 2>&1); then
 		MODEL_STATE[$m]="n/a (model not built yet)"
 		printf '%s\n' "$out" >"$LOGS/check-$m.log"
@@ -331,7 +351,7 @@ unavailable() {
 		WHY="n/a (nginx or its stream module not installed)" ;;
 	xinetd) command -v xinetd >/dev/null || WHY="n/a (xinetd not installed)" ;;
 	tcpserver) command -v tcpserver >/dev/null || WHY="n/a (ucspi-tcp not installed)" ;;
-	fork | prefork | threadpool | event)
+	fork | fork-acc | prefork | threadpool | event)
 		check_model "$1"
 		[ "${MODEL_STATE[$1]}" = ok ] || WHY=${MODEL_STATE[$1]} ;;
 	*:none)
@@ -392,15 +412,19 @@ xinetd_conf() { # FILE PORT KIND
 	id = daytime-stream" ;;
 	echo) svc="type = INTERNAL UNLISTED
 	id = echo-stream" ;;
-	exec)
+	exec | exec-tiny)
+		exec_prog "$3"
 		svc="type = UNLISTED
-	server = ${EXEC_PROG[0]}
-	server_args = ${EXEC_PROG[*]:1}"
+	server = ${PROG[0]}"
+		# xinetd drops a service whose server_args is empty
+		[ ${#PROG[@]} -gt 1 ] && svc="$svc
+	server_args = ${PROG[*]:1}"
 		[ "$IS_ROOT" = 1 ] && user=nobody
 		;;
 	esac
 	local name=$3
 	[ "$3" = exec ] && name=benchdate
+	[ "$3" = exec-tiny ] && name=benchtiny
 	cat >"$1" <<-EOF
 		# xinetd benchmark configuration (generated by tests/bench/run.sh)
 		defaults
@@ -426,7 +450,7 @@ xinetd_conf() { # FILE PORT KIND
 	EOF
 }
 
-# Start SERVER for KIND (daytime | exec | echo) on PORT; sets SPID (and BACKEND_PID for
+# Start SERVER for KIND (daytime | exec | exec-tiny | echo) on PORT; sets SPID (and BACKEND_PID for
 # nginx echo, which proxies to an ssref echo: nginx stream cannot echo by itself).
 start_server() {
 	local server=$1 kind=$2 port=$3 tag="$1-$2" bport
@@ -450,10 +474,11 @@ start_server() {
 	tcpserver)
 		local ids=()
 		[ "$IS_ROOT" = 1 ] && ids=(-u "$(id -u nobody)" -g "$(id -g nobody)")
+		exec_prog "$kind"
 		launch "$LOGS/$tag.log" tcpserver -q -H -R -l 0 -c 1024 -b 1024 "${ids[@]}" \
-			127.0.0.1 "$port" "${EXEC_PROG[@]}"
+			127.0.0.1 "$port" "${PROG[@]}"
 		;;
-	fork | prefork | threadpool | event)
+	fork | fork-acc | prefork | threadpool | event)
 		ss_yaml "$TMP/ss.yaml" "$port" "$kind" "$(ss_mpm "$server")"
 		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
 		;;
@@ -523,9 +548,11 @@ add_row() { # LOAD SERVER
 	ROWS+=("$k")
 }
 
-# One measurement of LOAD (daytime | exec | echo-new | echo-persist) against SERVER.
+# One measurement of LOAD (daytime | exec | exec-tiny | exec-c1 | exec-tiny-c1 | echo-new |
+# echo-persist) against SERVER.
 measure() {
 	local load=$1 server=$2 k="$1|$2" kind mode port line rc before after ops busy0 busy1
+	local conc=$CONC
 	add_row "$load" "$server"
 	[ -n "${NOTE[$k]:-}" ] && return
 	unavailable "$server"
@@ -536,7 +563,8 @@ measure() {
 	local size="--size 64"
 	case $load in
 	daytime) kind=daytime mode=connect-read size="" ;;
-	exec) kind=exec mode=connect-read size="" ;;
+	exec | exec-tiny) kind=$load mode=connect-read size="" ;;
+	exec-c1 | exec-tiny-c1) kind=${load%-c1} mode=connect-read size="" conc=1 ;;
 	echo-new) kind=echo mode=echo-new ;;
 	echo-persist) kind=echo mode=echo-persist ;;
 	esac
@@ -566,7 +594,7 @@ measure() {
 	before=$(cpu_ticks "$SPID")
 	busy0=$(busy_ticks)
 	line=$("$SSBENCH" --mode "$mode" --port "$port" --duration "$DURATION" \
-		--concurrency "$CONC" $size "${src[@]}" 2>>"$LOGS/ssbench.log")
+		--concurrency "$conc" $size "${src[@]}" 2>>"$LOGS/ssbench.log")
 	rc=$?
 	busy1=$(busy_ticks)
 	after=$(cpu_ticks "$SPID")
@@ -658,6 +686,9 @@ LOAD_NAME() {
 	case $1 in
 	daytime) echo "daytime (built-in)" ;;
 	exec) echo "daytime (exec date)" ;;
+	exec-tiny) echo "daytime (exec tiny)" ;;
+	exec-c1) echo "exec date, c=1" ;;
+	exec-tiny-c1) echo "exec tiny, c=1" ;;
 	echo-new) echo "echo-new 64 B" ;;
 	echo-persist) echo "echo-persist 64 B" ;;
 	hold) echo "hold idle echo" ;;
@@ -740,10 +771,27 @@ print_goals() {
 		"$(value rate 'echo-persist|ssref')" ">=" 0.7
 	goal "fork builtin echo-new conn/s >= 1.5x xinetd echo" "$(value rate 'echo-new|fork')" \
 		"$(value rate 'echo-new|xinetd')" ">=" 1.5
-	goal "fork+exec daytime conn/s >= 1.15x tcpserver" "$(value rate 'exec|fork')" \
-		"$(value rate 'exec|tcpserver')" ">=" 1.15
-	goal "fork+exec daytime conn/s >= 1.4x xinetd exec" "$(value rate 'exec|fork')" \
-		"$(value rate 'exec|xinetd')" ">=" 1.4
+	print_exec_goals
+}
+
+# fork+exec (issue 12 item 8): the acceptors spawn in parallel. "no loss at c=1": one
+# connection at a time is not slower than the other exec servers.
+print_exec_goals() {
+	local p
+	for p in exec exec-tiny; do
+		goal "fork+exec $p conn/s >= 1.3x tcpserver" "$(value rate "$p|fork-acc")" \
+			"$(value rate "$p|tcpserver")" ">=" 1.3
+		goal "fork+exec $p conn/s >= 1.5x xinetd exec" "$(value rate "$p|fork-acc")" \
+			"$(value rate "$p|xinetd")" ">=" 1.5
+		goal "fork+exec $p c=1 conn/s >= 1x tcpserver" "$(value rate "$p-c1|fork-acc")" \
+			"$(value rate "$p-c1|tcpserver")" ">=" 1
+		goal "fork+exec $p c=1 conn/s >= 1x xinetd exec" "$(value rate "$p-c1|fork-acc")" \
+			"$(value rate "$p-c1|xinetd")" ">=" 1
+		goal "fork+exec $p c=1 conn/s >= 0.95x one acceptor" "$(value rate "$p-c1|fork-acc")" \
+			"$(value rate "$p-c1|fork")" ">=" 0.95
+		goal "fork+exec $p CPU/conn <= 1x tcpserver" "$(value cpu "$p|fork-acc")" \
+			"$(value cpu "$p|tcpserver")" "<=" 1
+	done
 }
 
 # ---------------------------------------------------------------- the limits part
@@ -889,8 +937,8 @@ chart() {
 
 # ---------------------------------------------------------------- main
 mkdir -p "$LOGS"
-if [ "$PART" = limits ]; then # keep the logs of the last full run
-	rm -f "$LOGS"/*-none.log "$LOGS"/*-limits.log "$LOGS"/superctl.log
+if [ "$PART" = limits ] || [ "$PART" = exec ]; then # keep the logs of the last full run
+	rm -f "$LOGS"/*-none.log "$LOGS"/*-limits.log "$LOGS"/superctl.log "$LOGS"/*-exec*.log
 else
 	rm -f "$LOGS"/*.log
 fi
@@ -900,17 +948,28 @@ build_superctl
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 TMP=$(mktemp -d /tmp/ssbench.XXXXXX)
 chmod 755 "$TMP"
+if [ -x "$SSDAYTIME" ] && cp "$SSDAYTIME" "$TMP/ssdaytime"; then
+	TINY_PROG=("$TMP/ssdaytime")
+else
+	TINY_PROG=(/nonexistent/ssdaytime) # its rows fail, and say so
+fi
 CTL_SOCK=$TMP/control.sock # the limits part's daemons: never the system's control socket
 START=$(date +%s)
 OUT=$RESULTS/latest.txt
 [ "$PART" = limits ] && OUT=$RESULTS/limits.txt
+[ "$PART" = exec ] && OUT=$RESULTS/exec.txt
 
 declare -A LOAD_SERVERS=(
 	[daytime]="ssref nginx xinetd fork prefork threadpool event"
-	[exec]="tcpserver xinetd fork"
+	[exec]="tcpserver xinetd fork fork-acc"
+	[exec-tiny]="tcpserver xinetd fork fork-acc"
+	[exec-c1]="tcpserver xinetd fork fork-acc"
+	[exec-tiny-c1]="tcpserver xinetd fork fork-acc"
 	[echo-new]="ssref xinetd fork prefork threadpool event"
 	[echo-persist]="ssref fork prefork threadpool event")
-[ "$PART" = limits ] || for load in daytime exec echo-new echo-persist; do
+LOADS="daytime exec exec-tiny echo-new echo-persist"
+[ "$PART" = exec ] && LOADS="exec exec-tiny exec-c1 exec-tiny-c1"
+[ "$PART" = limits ] || for load in $LOADS; do
 	for ((round = 1; round <= ROUNDS; round++)); do
 		for server in ${LOAD_SERVERS[$load]}; do
 			wanted "$server" || continue
@@ -919,12 +978,12 @@ declare -A LOAD_SERVERS=(
 		done
 	done
 done
-[ "$PART" = limits ] || for server in nginx ssref event fork; do
+[ "$PART" = limits ] || [ "$PART" = exec ] || for server in nginx ssref event fork; do
 	wanted "$server" || continue
 	log "hold: $server"
 	measure_hold "$server"
 done
-[ "$PART" = models ] || run_limits
+[ "$PART" = models ] || [ "$PART" = exec ] || run_limits
 
 DATA_ERRORS=()
 {
@@ -934,33 +993,41 @@ DATA_ERRORS=()
 	all) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds ($LIMITS_ROUNDS for limits)" ;;
 	models) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $ROUNDS interleaved rounds" ;;
 	limits) echo "ssbench: 1 thread, $CONC connections in flight, ${DURATION}s per measurement, median of $LIMITS_ROUNDS rounds" ;;
+	exec) echo "ssbench: 1 thread, $CONC connections in flight (c=1 rows: 1), ${DURATION}s per measurement, median of $ROUNDS interleaved rounds" ;;
 	esac
-	echo "models: fork $(ss_mpm fork); prefork $(ss_mpm prefork); threadpool $(ss_mpm threadpool); event $(ss_mpm event)"
+	echo "exec'd programs: date = ${EXEC_PROG[*]}; tiny = ssdaytime ($(file -b "$SSDAYTIME" 2>/dev/null | cut -d, -f1-5))"
+	echo "models: fork $(ss_mpm fork); fork-acc $(ss_mpm fork-acc); prefork $(ss_mpm prefork); threadpool $(ss_mpm threadpool); event $(ss_mpm event)"
 	echo "clients connect from ${SOURCES:-127.0.0.1} in turn (xinetd: from 127.0.0.1 only, see run.sh)"
 	echo
-	if [ "$PART" != limits ]; then
+	if [ "$PART" = exec ]; then
+		print_table
+		echo
+		echo "Goals (same run; medians of $ROUNDS rounds):"
+		print_exec_goals
+		echo
+	elif [ "$PART" != limits ]; then
 		print_table
 		echo
 		print_goals
 		echo
 	fi
-	if [ "$PART" != models ]; then
+	if [ "$PART" != models ] && [ "$PART" != exec ]; then
 		print_limits
 		echo
 	fi
 	echo "Notes:"
 	echo "  CPU us/conn: utime+stime (+ reaped children) of the server's whole process tree / ops; softirq time is not included."
-	if [ "$PART" != limits ]; then
+	if [ "$PART" != limits ] && [ "$PART" != exec ]; then
 		echo "  PSS KiB/idle: (sum of Pss over the server's processes while N idle connections are held - before) / N; user space only."
 		echo "  nginx stream cannot echo: its hold row proxies to an ssref echo and counts nginx's processes only."
 	fi
 	echo "  errors: connect errors + short reads + wrong bytes + timeouts (+ dropped idle connections); '!' = bytes lost or corrupted, 'C' = the server's log reports crashes."
-	[ "$PART" != models ] && echo "  rejected: connections the service turned away during the measurement (superctl stats: max_connections, per_source, rate, access, proxy); before each limits measurement a client from $DENIED_SOURCE (denied) is refused, to show the list is applied."
+	[ "$PART" != models ] && [ "$PART" != exec ] && echo "  rejected: connections the service turned away during the measurement (superctl stats: max_connections, per_source, rate, access, proxy); before each limits measurement a client from $DENIED_SOURCE (denied) is refused, to show the list is applied."
 	[ -n "$FOREIGN" ] && echo "  other processes' CPU during the measurements (% of one core): median $(median $FOREIGN), max $(printf '%s\n' $FOREIGN | sort -g | tail -1); '~' marks rows where it was above 10 in most rounds (disturbed: run again)"
 	for e in "${DATA_ERRORS[@]}"; do echo "  PROBLEM: $e"; done
 	echo "  elapsed: $(($(date +%s) - START)) s"
 } | tee "$OUT"
-if [ "$PART" != limits ]; then
+if [ "$PART" != limits ] && [ "$PART" != exec ]; then
 	chart
 	[ -f "$RESULTS/chart.png" ] && log "chart: $RESULTS/chart.png"
 fi

@@ -140,7 +140,7 @@ static const struct service_conf *svc(const struct config *cfg, const char *name
 
 static uint64_t max_children(const struct service_conf *sc)
 {
-	/* The fork model's options: one uint64_t (see mpm/fork.c's table). */
+	/* The fork model's first option (see mpm/fork.c's table). */
 	ck_assert_str_eq(sc->mpm.ops->name, "fork");
 	ck_assert_str_eq(sc->mpm.ops->options[0].key, "max_children");
 	return *(const uint64_t *)((const char *)sc->mpm.options + sc->mpm.ops->options[0].offset);
@@ -1494,7 +1494,13 @@ static const struct {
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, max_children: abc}}\n",
          "abc", "services.e.mpm.max_children: expected a number, got 'abc'"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, workers: 2}}\n", "workers",
-         "unknown key 'workers' in services.e.mpm (expected one of: model, max_children)"},
+         "unknown key 'workers' in services.e.mpm (expected one of: model, max_children, "
+         "acceptors)"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, acceptors: 0}}\n",
+         "acceptors: ^0", "services.e.mpm: acceptors must be between 1 and 64 (got 0)"},
+        {NOBODY,
+         SVC "{" E_LISTEN ", builtin: echo, mpm: {model: fork, max_children: 2, acceptors: 3}}\n",
+         "{model", "service 'e': acceptors (3) must not exceed max_children (2)"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: {max_children: 2}}\n", "{max",
          "services.e.mpm: expected 'model' (one of: %MODELS%)"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, mpm: [fork]}\n", "[fork]",

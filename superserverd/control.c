@@ -34,6 +34,7 @@ struct client {
 	int fd;
 	sd_event_source *io, *timer;
 	struct control_peer peer;
+	struct control_refusals refused;
 	char *in;
 	size_t in_len;
 	size_t scanned; /* bytes of in known to hold no newline */
@@ -106,6 +107,7 @@ static void client_free(struct client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	ctl->n_clients--;
+	control_refusals_log(&cl->refused, &cl->peer);
 	sd_event_source_disable_unref(cl->io);
 	sd_event_source_disable_unref(cl->timer);
 	if (cl->fd >= 0)
@@ -207,8 +209,9 @@ static void client_read(struct client *cl)
 			off += used;
 			if (len == 0)
 				continue; /* blank: paid for by the one read of the turn */
-			client_send(cl, control_answer(&ctl->access, &cl->peer, ctl->ops,
-			                               ctl->userdata, cl->in + off - used, len));
+			client_send(cl,
+			            control_answer(&ctl->access, &cl->peer, ctl->ops, ctl->userdata,
+			                           &cl->refused, cl->in + off - used, len));
 			/* Only a whole request is a sign of life. */
 			if (sd_event_source_set_time_relative(cl->timer, CONTROL_IDLE_USEC) < 0)
 				log_warning(NULL, "control: cannot re-arm a client timer");

@@ -2,7 +2,8 @@
  * The control socket's fairness through the real daemon: readers (control.group) of
  * many uids cannot take the slots kept for root, one uid cannot take more than its
  * share, the refusals make one log line per episode, a connection is kept only by
- * whole requests (not blank lines, not a request dribbled byte by byte), superctl
+ * whole requests (not blank lines, not a request dribbled byte by byte), a stream of
+ * blank lines or of refused requests takes neither the master nor the log, superctl
  * prints the daemon's "busy" when the daemon closed before superctl wrote, and the
  * answers' numbers carry no float noise.
  */
@@ -388,6 +389,54 @@ START_TEST(a_long_pipeline_is_answered)
 }
 END_TEST
 
+#define N_BAD 50
+
+/*
+ * A reader sends N_BAD requests it may not make and N_BAD that are not JSON: each gets
+ * its error answer, and the log holds one line for the first of each kind and one with
+ * the counts when the connection ends, not a line per request.
+ */
+START_TEST(refused_requests_are_logged_once_per_connection)
+{
+	struct daemon d = {0};
+	int port = h_free_port(), st;
+
+	if (geteuid() != 0 || !getgrgid(NOGROUP)) {
+		fprintf(stderr, "SKIP: the refusal log test needs root and the group nogroup\n");
+		return;
+	}
+	ck_assert_int_eq(start_with_group(&d, port), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char line[512];
+		if (setgroups(0, NULL) < 0 || setgid(NOGROUP) < 0 || setuid(READER_UID0) < 0)
+			_exit(1);
+		int fd = h_connect(d.control, 0);
+		if (fd < 0)
+			_exit(2);
+		for (int i = 0; i < N_BAD; i++) {
+			static const char reqs[] = "{\"command\":\"reload\"}\n{\"command\"\n";
+			if (h_write_all(fd, reqs, sizeof(reqs) - 1) < 0)
+				_exit(3);
+			for (int k = 0; k < 2; k++)
+				if (hc_read_line(fd, line, sizeof(line), 10000) < 0 ||
+				    !strstr(line, k ? "\"bad-request\"" : "\"permission-denied\""))
+					_exit(4);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader failed (%d)", st);
+	char end[96];
+	snprintf(end, sizeof(end), "left after %d malformed and %d refused requests", N_BAD, N_BAD);
+	ck_assert_msg(h_log_wait(&d, end, 30000), "no '%s' in the log", end);
+	ck_assert_int_eq(h_count_in_file(d.log, "control: malformed request"), 1);
+	ck_assert_int_eq(h_count_in_file(d.log, "refused to uid"), 1);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 static int pidfd_getfd_of(pid_t pid, int fd)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -593,6 +642,7 @@ int main(void)
 	tcase_add_test(tc, only_whole_requests_keep_a_connection);
 	tcase_add_test(tc, blank_lines_do_not_take_the_master);
 	tcase_add_test(tc, a_long_pipeline_is_answered);
+	tcase_add_test(tc, refused_requests_are_logged_once_per_connection);
 	tcase_add_test(tc, superctl_prints_busy);
 	tcase_add_test(tc, numbers_without_float_noise);
 	suite_add_tcase(s, tc);

@@ -17,8 +17,7 @@ int cmd_check(const char *path)
 
 	diag_init(&d);
 	int r = config_load(path, &opts, &cfg, &d);
-	for (size_t i = 0; i < d.n_warnings; i++)
-		fprintf(stderr, "%s\n", d.warnings[i]);
+	diag_report_warnings(&d, stderr);
 	if (r < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s\n", d.msgs[i]);

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,4 +144,16 @@ int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const
 	}
 	*gid_r = i->gid;
 	return 0;
+}
+
+char *config_group_name(struct loader *l, gid_t gid)
+{
+	char text[16];
+	const struct ident *i;
+
+	snprintf(text, sizeof(text), "%u", (unsigned)gid);
+	i = lookup(l, true, text);
+	if (i && !i->err)
+		return strdup(i->name);
+	return i && i->err == ENOMEM ? NULL : strdup(text); /* no name: the number */
 }

@@ -196,6 +196,9 @@ int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const 
 int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                         char **name_r, gid_t *gid_r);
 void config_ident_free(struct loader *l);
+/* The name of group GID (its number when it has none), looked up through the same
+ * cache; NULL without memory. */
+char *config_group_name(struct loader *l, gid_t gid);
 
 /* Builds service REF into SC (its own keys, the defaults, identity, MPM). */
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);

@@ -4,7 +4,6 @@
  * connection-record destination, the fingerprint. A key the service sets replaces the
  * default; environment, rlimits and limits merge per sub-key (a rate with its burst).
  */
-#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +37,6 @@ static const struct svc_part *pick(const struct svc_part *own, const struct svc_
 #define PICK(own, def, f) pick(own, def, offsetof(struct svc_part, f))
 #define IS_SET(part, f)   ((part) && (part)->f.st == FIELD_SET)
 
-static char *group_name(gid_t gid)
-{
-	struct group *gr = getgrgid(gid);
-	char *s;
-
-	if (gr)
-		return strdup(gr->gr_name);
-	return asprintf(&s, "%u", (unsigned)gid) < 0 ? NULL : s;
-}
-
 static void oom(struct loader *l, const struct service_conf *sc)
 {
 	diag_error(l->diag, &sc->pos, "service '%s': out of memory", sc->name);
@@ -77,7 +66,7 @@ static void identity_root(struct loader *l, struct service_conf *sc, const struc
 		sc->gid = g->gid;
 		sc->group = strdup(g->group_name);
 	} else if (!g) {
-		sc->group = group_name(sc->gid);
+		sc->group = config_group_name(l, sc->gid);
 	}
 	if (!sc->group && !(g && g->f_group.st == FIELD_BAD))
 		oom(l, sc);

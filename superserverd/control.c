@@ -20,7 +20,12 @@
 
 /* A client that does not read its answers is dropped beyond this much pending. */
 #define CONTROL_MAX_OUTPUT (1024 * 1024)
-/* Requests handled per wake-up, so one chatty client cannot hog the master. */
+/*
+ * A client's turn: at most this many requests answered and one read of its socket, so
+ * one chatty client cannot hog the master. Blank lines are not requests, but they are
+ * bytes of that one read: a client streaming newlines gets through at most one buffer
+ * (CONTROL_MAX_REQUEST) a turn, in time linear in it, and then the others have theirs.
+ */
 #define CONTROL_BURST 16
 
 struct client {
@@ -29,8 +34,11 @@ struct client {
 	int fd;
 	sd_event_source *io, *timer;
 	struct control_peer peer;
+	struct control_refusals refused;
 	char *in;
 	size_t in_len;
+	size_t scanned; /* bytes of in known to hold no newline */
+	bool more;      /* the turn ended with requests possibly still in `in` */
 	char *out;
 	size_t out_off, out_len, out_cap;
 	bool closing; /* answer the last words, then close */
@@ -99,6 +107,7 @@ static void client_free(struct client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	ctl->n_clients--;
+	control_refusals_log(&cl->refused, &cl->peer);
 	sd_event_source_disable_unref(cl->io);
 	sd_event_source_disable_unref(cl->timer);
 	if (cl->fd >= 0)
@@ -114,7 +123,9 @@ static void client_update_events(struct client *cl)
 
 	if (!cl->closing)
 		ev |= EPOLLIN;
-	if (cl->out_len > cl->out_off)
+	/* Requests left from the last turn: the socket is writable at once unless the
+	 * client does not read its answers, so this is a next turn after the others'. */
+	if (cl->out_len > cl->out_off || (cl->more && !cl->closing))
 		ev |= EPOLLOUT;
 	if (sd_event_source_set_io_events(cl->io, ev) < 0)
 		log_warning(NULL, "control: cannot update a client's events");
@@ -157,26 +168,63 @@ static void client_send(struct client *cl, json_t *reply)
 	free(text);
 }
 
+/* The next line of the input after OFF (see control_next_line), without scanning again
+ * the bytes an earlier call saw hold no newline: a request dribbled a byte at a time
+ * costs its length, not its length squared. */
+static size_t client_next_line(struct client *cl, size_t off, size_t *len)
+{
+	const char *p = cl->in + off;
+	size_t avail = cl->in_len - off;
+	const char *nl = memchr(p + cl->scanned, '\n', avail - cl->scanned);
+
+	if (!nl) {
+		cl->scanned = avail;
+		return 0;
+	}
+	cl->scanned = 0;
+	return control_next_line(p, (size_t)(nl - p) + 1, len);
+}
+
+/* Drops the first OFF bytes of the input, once per turn rather than once per line. */
+static void client_consume(struct client *cl, size_t off)
+{
+	if (!off)
+		return;
+	memmove(cl->in, cl->in + off, cl->in_len - off);
+	cl->in_len -= off;
+}
+
+/* One turn of CL (see CONTROL_BURST). */
 static void client_read(struct client *cl)
 {
 	struct control *ctl = cl->ctl;
+	size_t off = 0;
+	int answered = 0;
+	bool have_read = false;
 
-	for (int burst = 0; burst < CONTROL_BURST && !cl->closing;) {
-		size_t len, used = control_next_line(cl->in, cl->in_len, &len);
+	cl->more = false;
+	while (!cl->closing) {
+		size_t len, used = client_next_line(cl, off, &len);
 		if (used) {
-			if (len > 0) {
-				client_send(cl, control_answer(&ctl->access, &cl->peer, ctl->ops,
-				                               ctl->userdata, cl->in, len));
-				/* Only a whole request is a sign of life. */
-				if (sd_event_source_set_time_relative(cl->timer,
-				                                      CONTROL_IDLE_USEC) < 0)
-					log_warning(NULL, "control: cannot re-arm a client timer");
-				burst++;
+			off += used;
+			if (len == 0)
+				continue; /* blank: paid for by the one read of the turn */
+			client_send(cl,
+			            control_answer(&ctl->access, &cl->peer, ctl->ops, ctl->userdata,
+			                           &cl->refused, cl->in + off - used, len));
+			/* Only a whole request is a sign of life. */
+			if (sd_event_source_set_time_relative(cl->timer, CONTROL_IDLE_USEC) < 0)
+				log_warning(NULL, "control: cannot re-arm a client timer");
+			if (++answered == CONTROL_BURST) {
+				cl->more = true;
+				break;
 			}
-			memmove(cl->in, cl->in + used, cl->in_len - used);
-			cl->in_len -= used;
 			continue;
 		}
+		if (have_read)
+			break;
+		client_consume(cl, off);
+		off = 0;
 		if (cl->in_len > CONTROL_MAX_REQUEST) {
 			log_notice(NULL, "control: request over %d bytes from pid %d: dropping it",
 			           CONTROL_MAX_REQUEST, (int)cl->peer.pid);
@@ -188,6 +236,7 @@ static void client_read(struct client *cl)
 		}
 		ssize_t n = recv(cl->fd, cl->in + cl->in_len, CONTROL_MAX_REQUEST + 1 - cl->in_len,
 		                 MSG_DONTWAIT);
+		have_read = true;
 		if (n == 0) {
 			/* The peer is done; what it asked for is answered, nothing else to say. */
 			cl->closing = true;
@@ -200,6 +249,7 @@ static void client_read(struct client *cl)
 		}
 		cl->in_len += (size_t)n;
 	}
+	client_consume(cl, off);
 }
 
 static bool client_flush(struct client *cl)
@@ -231,7 +281,7 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 {
 	struct client *cl = userdata;
 
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) || cl->more)
 		client_read(cl);
 	if (!client_flush(cl) || (cl->closing && cl->out_len == cl->out_off)) {
 		client_free(cl);

@@ -35,9 +35,22 @@ bool control_may_change(const struct control_access *a, const struct control_pee
  */
 size_t control_next_line(const char *buf, size_t len, size_t *line_len);
 
-/* The answer to one request line (not blank), never NULL but when memory runs out. */
+/*
+ * A connection's refused requests, malformed or not allowed: the first of each kind is
+ * logged, the next only counted and told in one line when the connection ends
+ * (control_refusals_log), so a client repeating them cannot flood the journal.
+ */
+struct control_refusals {
+	unsigned long malformed, denied;
+};
+
+/* The answer to one request line (not blank), never NULL but when memory runs out.
+ * REFUSED is the connection's tally. */
 json_t *control_answer(const struct control_access *a, const struct control_peer *p,
-                       const struct control_ops *ops, void *userdata, const char *line, size_t len);
+                       const struct control_ops *ops, void *userdata,
+                       struct control_refusals *refused, const char *line, size_t len);
+/* The line for the refusals past the first of each kind, if there were any. */
+void control_refusals_log(const struct control_refusals *r, const struct control_peer *p);
 /* An error answer: {"ok": false, "error": MESSAGE, "code": CODE}. */
 json_t *control_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* ANSWER as the line that goes on the wire: *LEN_R bytes ending in '\n', no NUL

@@ -136,7 +136,8 @@ static json_t *run(const struct control_ops *ops, void *userdata, const char *cm
 
 /* The answer to REQ (a JSON value), without its id. */
 static json_t *answer_request(const struct control_access *a, const struct control_peer *p,
-                              const struct control_ops *ops, void *userdata, json_t *req)
+                              const struct control_ops *ops, void *userdata,
+                              struct control_refusals *refused, json_t *req)
 {
 	json_t *jcmd = json_object_get(req, "command");
 	json_t *jsvc = json_object_get(req, "service");
@@ -155,8 +156,11 @@ static json_t *answer_request(const struct control_access *a, const struct contr
 		        "reload, upgrade, start, stop, restart, drain, resume)",
 		        cmd);
 	if (!(changing ? control_may_change(a, p) : control_may_read(a, p))) {
-		log_notice(NULL, "control: '%s' refused to uid %u (pid %d): permission denied", cmd,
-		           (unsigned)p->uid, (int)p->pid);
+		if (!refused->denied++)
+			log_notice(NULL,
+			           "control: '%s' refused to uid %u (pid %d): permission denied; "
+			           "the next on this connection are counted",
+			           cmd, (unsigned)p->uid, (int)p->pid);
 		return control_error("permission-denied", "permission denied: uid %u may not %s",
 		                     (unsigned)p->uid,
 		                     changing ? "change anything" : "read the status");
@@ -168,15 +172,19 @@ static json_t *answer_request(const struct control_access *a, const struct contr
 }
 
 json_t *control_answer(const struct control_access *a, const struct control_peer *p,
-                       const struct control_ops *ops, void *userdata, const char *line, size_t len)
+                       const struct control_ops *ops, void *userdata,
+                       struct control_refusals *refused, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *req, *answer;
 
 	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!req) {
-		log_info(NULL, "control: malformed request from pid %d: %s", (int)p->pid,
-		         jerr.text);
+		if (!refused->malformed++)
+			log_info(NULL,
+			         "control: malformed request from pid %d: %s; the next on this "
+			         "connection are counted",
+			         (int)p->pid, jerr.text);
 		return control_error("bad-request", "not valid JSON: %s (at byte %d)", jerr.text,
 		                     jerr.position);
 	}
@@ -184,12 +192,21 @@ json_t *control_answer(const struct control_access *a, const struct control_peer
 		json_decref(req);
 		return control_error("bad-request", "a request is a JSON object");
 	}
-	answer = answer_request(a, p, ops, userdata, req);
+	answer = answer_request(a, p, ops, userdata, refused, req);
 	json_t *id = json_object_get(req, "id");
 	if (answer && id)
 		json_object_set(answer, "id", id);
 	json_decref(req);
 	return answer;
+}
+
+void control_refusals_log(const struct control_refusals *r, const struct control_peer *p)
+{
+	if (r->malformed > 1 || r->denied > 1)
+		log_info(NULL,
+		         "control: client pid %d (uid %u) left after %lu malformed and %lu refused "
+		         "requests",
+		         (int)p->pid, (unsigned)p->uid, r->malformed, r->denied);
 }
 
 char *control_encode(const json_t *answer, size_t *len_r)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "superserverd/diag.h"
+#include "superserverd/log.h"
 
 void diag_init(struct diag *d)
 {
@@ -126,4 +127,13 @@ char *diag_join(const struct diag *d)
 		s[off++] = i + 1 < d->n ? '\n' : '\0';
 	}
 	return s;
+}
+
+void diag_report_warnings(const struct diag *d, FILE *to)
+{
+	for (size_t i = 0; i < d->n_warnings; i++)
+		if (to)
+			fprintf(to, "%s\n", d->warnings[i]);
+		else
+			log_warning(NULL, "%s", d->warnings[i]);
 }

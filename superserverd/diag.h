@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct diag_pos {
 	const char *file; /* interned: lives as long as the configuration that holds it */
@@ -45,6 +46,9 @@ void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, .
         __attribute__((format(printf, 3, 4)));
 /* The number of errors, those left out past DIAG_MAX_MSGS included. */
 size_t diag_count(const struct diag *d);
+/* Each warning, a line on TO, or logged at warning level when TO is NULL: the caller
+ * decides which (superserverd --check-config, superctl check, a load or reload). */
+void diag_report_warnings(const struct diag *d, FILE *to);
 /* All messages joined with '\n' (caller frees), or NULL when there are none. */
 char *diag_join(const struct diag *d);
 

@@ -71,11 +71,7 @@ int main(int argc, char **argv)
 	log_init("superserverd");
 	diag_init(&d);
 	r = config_load(path, &opts, &cfg, &d);
-	for (size_t i = 0; i < d.n_warnings; i++)
-		if (check || r < 0)
-			fprintf(stderr, "%s\n", d.warnings[i]);
-		else
-			log_warning(NULL, "%s", d.warnings[i]);
+	diag_report_warnings(&d, check || r < 0 ? stderr : NULL);
 	if (r < 0) {
 		for (size_t i = 0; i < d.n; i++)
 			fprintf(stderr, "%s\n", d.msgs[i]);

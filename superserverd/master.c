@@ -141,12 +141,6 @@ static void log_diag(int level, const struct diag *d)
 		log_msg(level, NULL, "%s", d->msgs[i]);
 }
 
-static void log_warnings(const struct diag *d)
-{
-	for (size_t i = 0; i < d->n_warnings; i++)
-		log_warning(NULL, "%s", d->warnings[i]);
-}
-
 /* Creates one service per entry of cfg; all or nothing. */
 static int build_services(struct master *m, struct config *cfg, struct service_list *out,
                           struct diag *d)
@@ -203,7 +197,7 @@ static int reload(struct master *m, struct diag *d)
 	notify_reloading();
 	log_info(NULL, "reloading %s", m->config_path);
 	r = config_load(m->config_path, &m->opts, &cfg, d);
-	log_warnings(d);
+	diag_report_warnings(d, NULL);
 	if (r < 0 || build_services(m, cfg, &fresh, d) < 0) {
 		log_diag(LOG_ERR, d);
 		log_error(NULL, "reload failed (%zu error%s): keeping the running configuration",

@@ -39,6 +39,7 @@ void log_msg(int level, const char *service, const char *fmt, ...)
 struct fake {
 	unsigned reads, changes;
 	unsigned long calls;
+	struct control_refusals refused;
 };
 
 static json_t *fake_status(void *userdata)
@@ -162,7 +163,7 @@ static void check_answer(const struct control_access *a, const struct control_pe
 	CHECK(control_may_change(a, p) == may_change);
 	CHECK(control_may_read(a, p) == may_read);
 
-	json_t *answer = control_answer(a, p, &fake_ops, f, line, len);
+	json_t *answer = control_answer(a, p, &fake_ops, f, &f->refused, line, len);
 	CHECK(answer != NULL);
 	CHECK(may_read || f->reads == reads);
 	CHECK(may_change || f->changes == changes);

@@ -2,7 +2,8 @@
  * The control socket's fairness through the real daemon: readers (control.group) of
  * many uids cannot take the slots kept for root, one uid cannot take more than its
  * share, the refusals make one log line per episode, a connection is kept only by
- * whole requests (not blank lines, not a request dribbled byte by byte), superctl
+ * whole requests (not blank lines, not a request dribbled byte by byte), a stream of
+ * blank lines or of refused requests takes neither the master nor the log, superctl
  * prints the daemon's "busy" when the daemon closed before superctl wrote, and the
  * answers' numbers carry no float noise.
  */
@@ -265,6 +266,177 @@ START_TEST(only_whole_requests_keep_a_connection)
 }
 END_TEST
 
+/* The CPU time PID has used, in clock ticks: utime + stime of /proc/PID/stat. */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command name may hold anything */
+	ck_assert_ptr_nonnull(p);
+	/* After the name: state, then fields 4 to 13, then utime and stime. */
+	ck_assert_int_eq(
+	        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st),
+	        2);
+	return (long long)(ut + st);
+}
+
+#define FLOOD_BYTES (32 << 20)
+
+/*
+ * A client streaming blank lines ("\n" and "\r\n") as fast as the daemon takes them,
+ * FLOOD_BYTES in all (a request every 64 KiB): another client's status is answered meanwhile, and
+ * the master spends little CPU on them (each blank line once cost a move of the rest of the buffer,
+ * and the stream kept the master reading that client alone).
+ */
+START_TEST(blank_lines_do_not_take_the_master)
+{
+	struct daemon d = {0};
+	int port = h_free_port(), go[2];
+	char line[65536];
+
+	ck_assert_int_eq(
+	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
+	int probe = hold_one(d.control), flood = hold_one(d.control);
+	ck_assert(probe >= 0 && flood >= 0);
+	ck_assert_int_eq(pipe(go), 0);
+	long long cpu0 = cpu_ticks(d.pid);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Blank lines, then a request: a sign of life, so the idle timer does not
+		 * end the stream early (its answers, unread, stay well under the limit). */
+		static char chunk[3 * 21838 + sizeof(VERSION) - 1];
+		for (size_t i = 0; i < 3 * 21838; i += 3)
+			memcpy(chunk + i, "\r\n\n", 3);
+		memcpy(chunk + 3 * 21838, VERSION, sizeof(VERSION) - 1);
+		close(go[0]);
+		size_t sent = 0;
+		bool told = false;
+		/* Ends when all is sent or the daemon closes (idle: blanks are no requests). */
+		while (sent < FLOOD_BYTES) {
+			ssize_t n = send(flood, chunk, sizeof(chunk), MSG_NOSIGNAL);
+			if (n <= 0)
+				break;
+			sent += (size_t)n;
+			if (!told && sent >= 4 * sizeof(chunk)) {
+				told = write(go[1], "x", 1) == 1;
+				close(go[1]);
+			}
+		}
+		_exit(0);
+	}
+	close(go[1]);
+	close(flood);
+	/* The daemon is busy with the stream (four buffers' worth went in): now ask. */
+	char x;
+	ck_assert_int_eq(h_read_all(go[0], &x, 1, 30000), 1);
+	close(go[0]);
+	long long t0 = h_now_ms();
+	ck_assert_int_eq(h_write_all(probe, "{\"command\":\"status\"}\n", 21), 0);
+	ck_assert_msg(hc_read_line(probe, line, sizeof(line), 20000) > 0,
+	              "no status answer in 20 s while another client streamed blank lines");
+	ck_assert_msg(strstr(line, "\"ok\":true"), "status: %s", line);
+	fprintf(stderr, "status answered in %lld ms during the stream\n", h_now_ms() - t0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* Everything sent is in the daemon's socket buffer or read: one more answer on the
+	 * probe comes after the daemon had turns enough to have read the rest. */
+	json_t *r = hc_exchange(probe, VERSION, 20000);
+	ck_assert(hc_ok(r));
+	json_decref(r);
+	long long cpu = cpu_ticks(d.pid) - cpu0, hz = sysconf(_SC_CLK_TCK);
+	fprintf(stderr, "master CPU for %d MiB of blank lines: %lld ms\n", FLOOD_BYTES >> 20,
+	        cpu * 1000 / hz);
+	/* Linear: well under a second, even sanitized; quadratic: over ten seconds. */
+	ck_assert_msg(cpu < 4 * hz, "the master spent %lld ms of CPU on blank lines",
+	              cpu * 1000 / hz);
+	close(probe);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* More requests in one write than a turn answers: all are answered, without the client
+ * having to send anything more. */
+START_TEST(a_long_pipeline_is_answered)
+{
+	struct daemon d = {0};
+	int port = h_free_port();
+	char req[40 * sizeof(VERSION)] = "", line[512];
+
+	ck_assert_int_eq(
+	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
+	        0);
+	int fd = h_connect(d.control, 0);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 40; i++)
+		strcat(req, VERSION);
+	ck_assert_int_eq(h_write_all(fd, req, strlen(req)), 0);
+	for (int i = 0; i < 40; i++) {
+		ck_assert_msg(hc_read_line(fd, line, sizeof(line), 20000) > 0,
+		              "answer %d of 40 did not come", i + 1);
+		ck_assert_msg(strstr(line, "\"ok\":true"), "answer %d: %s", i + 1, line);
+	}
+	close(fd);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+#define N_BAD 50
+
+/*
+ * A reader sends N_BAD requests it may not make and N_BAD that are not JSON: each gets
+ * its error answer, and the log holds one line for the first of each kind and one with
+ * the counts when the connection ends, not a line per request.
+ */
+START_TEST(refused_requests_are_logged_once_per_connection)
+{
+	struct daemon d = {0};
+	int port = h_free_port(), st;
+
+	if (geteuid() != 0 || !getgrgid(NOGROUP)) {
+		fprintf(stderr, "SKIP: the refusal log test needs root and the group nogroup\n");
+		return;
+	}
+	ck_assert_int_eq(start_with_group(&d, port), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char line[512];
+		if (setgroups(0, NULL) < 0 || setgid(NOGROUP) < 0 || setuid(READER_UID0) < 0)
+			_exit(1);
+		int fd = h_connect(d.control, 0);
+		if (fd < 0)
+			_exit(2);
+		for (int i = 0; i < N_BAD; i++) {
+			static const char reqs[] = "{\"command\":\"reload\"}\n{\"command\"\n";
+			if (h_write_all(fd, reqs, sizeof(reqs) - 1) < 0)
+				_exit(3);
+			for (int k = 0; k < 2; k++)
+				if (hc_read_line(fd, line, sizeof(line), 10000) < 0 ||
+				    !strstr(line, k ? "\"bad-request\"" : "\"permission-denied\""))
+					_exit(4);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader failed (%d)", st);
+	char end[96];
+	snprintf(end, sizeof(end), "left after %d malformed and %d refused requests", N_BAD, N_BAD);
+	ck_assert_msg(h_log_wait(&d, end, 30000), "no '%s' in the log", end);
+	ck_assert_int_eq(h_count_in_file(d.log, "control: malformed request"), 1);
+	ck_assert_int_eq(h_count_in_file(d.log, "refused to uid"), 1);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 static int pidfd_getfd_of(pid_t pid, int fd)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -468,6 +640,9 @@ int main(void)
 	TCase *tc = tcase_create("control_fair");
 	tcase_add_test(tc, readers_cannot_take_every_slot);
 	tcase_add_test(tc, only_whole_requests_keep_a_connection);
+	tcase_add_test(tc, blank_lines_do_not_take_the_master);
+	tcase_add_test(tc, a_long_pipeline_is_answered);
+	tcase_add_test(tc, refused_requests_are_logged_once_per_connection);
 	tcase_add_test(tc, superctl_prints_busy);
 	tcase_add_test(tc, numbers_without_float_noise);
 	suite_add_tcase(s, tc);

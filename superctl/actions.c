@@ -12,24 +12,30 @@
 #include "superctl/format.h"
 #include "superctl/superctl.h"
 
+/* Each string of a JSON array on a line of stderr. */
+static void print_lines(const json_t *a)
+{
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		fprintf(stderr, "%s\n", s ? s : "?");
+	}
+}
+
 int cmd_reload(struct superctl *sc)
 {
-	json_t *reply, *errors, *e;
-	size_t i;
+	json_t *reply;
 	int r = superctl_call(sc, "reload", NULL, &reply);
 
 	if (r == SUPERCTL_UNREACHABLE)
 		return r;
-	if (r == SUPERCTL_OK && sc->json)
+	if (sc->json && r == SUPERCTL_OK) {
 		superctl_print_json(reply);
-	else if (r == SUPERCTL_OK)
-		printf("reloaded\n");
-	else if (reply && !sc->json) {
-		errors = json_object_get(reply, "errors");
-		for (i = 0; i < json_array_size(errors); i++) {
-			e = json_array_get(errors, i);
-			fprintf(stderr, "%s\n", json_string_value(e) ? json_string_value(e) : "?");
-		}
+	} else if (reply && !sc->json) {
+		/* Errors first, as `superctl check` prints them; warnings either way. */
+		print_lines(json_object_get(reply, "errors"));
+		print_lines(json_object_get(reply, "warnings"));
+		if (r == SUPERCTL_OK)
+			printf("reloaded\n");
 	}
 	json_decref(reply);
 	return r;

@@ -51,8 +51,9 @@ struct control_ops {
 	json_t *(*status)(void *userdata);
 	json_t *(*stats)(void *userdata, const char *service, const char **code, char *err,
 	                 size_t errlen);
-	/* Returns 0, or -1 with the configuration errors in *errors (an array). */
-	int (*reload)(void *userdata, json_t **errors);
+	/* Returns 0, or -1 with the configuration errors in *errors (an array). Either way
+	 * the configuration's warnings may come in *warnings (an array, or left NULL). */
+	int (*reload)(void *userdata, json_t **errors, json_t **warnings);
 	/* start, stop, restart, drain, resume. */
 	json_t *(*action)(void *userdata, const char *command, const char *service,
 	                  const char **code, char *err, size_t errlen);

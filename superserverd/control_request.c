@@ -103,13 +103,19 @@ static json_t *outcome(const char *cmd, json_t *body, const char *const *code, c
 
 static json_t *reload(const struct control_ops *ops, void *userdata)
 {
-	json_t *errors = NULL;
+	json_t *errors = NULL, *warnings = NULL, *r;
 
-	if (ops->reload(userdata, &errors) == 0)
-		return success("reload", NULL);
-	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 0, "error",
-	                 "reload failed: the running configuration is kept", "code",
-	                 "reload-failed", "errors", errors ? errors : json_array());
+	if (ops->reload(userdata, &errors, &warnings) == 0)
+		r = success("reload", NULL);
+	else
+		r = json_pack("{s:b, s:s, s:s, s:o}", "ok", 0, "error",
+		              "reload failed: the running configuration is kept", "code",
+		              "reload-failed", "errors", errors ? errors : json_array());
+	/* Only when there are any: an answer without the key means a clean file. */
+	if (r && warnings && json_array_size(warnings) > 0)
+		json_object_set(r, "warnings", warnings);
+	json_decref(warnings);
+	return r;
 }
 
 /* A request that parsed, from a peer allowed to make it. */

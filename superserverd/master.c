@@ -598,7 +598,17 @@ static json_t *ctl_stats(void *userdata, const char *name, const char **code, ch
 	return json_pack("{s:o}", "services", list);
 }
 
-static int ctl_reload(void *userdata, json_t **errors)
+/* The messages of a diagnostics list as a JSON array of strings. */
+static json_t *diag_json(char *const *msgs, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(msgs[i]));
+	return a;
+}
+
+static int ctl_reload(void *userdata, json_t **errors, json_t **warnings)
 {
 	struct master *m = userdata;
 	struct diag d;
@@ -613,11 +623,10 @@ static int ctl_reload(void *userdata, json_t **errors)
 	} else {
 		r = reload(m, &d);
 	}
-	if (r < 0) {
-		*errors = json_array();
-		for (size_t i = 0; i < d.n; i++)
-			json_array_append_new(*errors, json_string(d.msgs[i]));
-	}
+	if (r < 0)
+		*errors = diag_json(d.msgs, d.n);
+	if (d.n_warnings > 0)
+		*warnings = diag_json(d.warnings, d.n_warnings);
 	diag_free(&d);
 	return r;
 }

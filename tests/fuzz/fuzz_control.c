@@ -65,10 +65,12 @@ static json_t *fake_stats(void *userdata, const char *service, const char **code
 	return json_pack("{s:[{s:s, s:f}]}", "services", "name", "e", "idle_sec", 0.1 + 0.2);
 }
 
-static int fake_reload(void *userdata, json_t **errors)
+static int fake_reload(void *userdata, json_t **errors, json_t **warnings)
 {
 	struct fake *f = userdata;
 	f->changes++;
+	if (f->calls % 5 == 1)
+		*warnings = json_pack("[s]", "f.yaml:2:3: warning: root");
 	if (f->calls++ % 3 == 0)
 		return 0;
 	/* Sometimes no list at all: the answer must still have one. */

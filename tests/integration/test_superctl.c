@@ -390,6 +390,23 @@ START_TEST(actions_block_until_done)
 	r = CTL(&d, "reload");
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_str_eq(r->out, "reloaded\n");
+	ck_assert_str_eq(r->err, "");
+	/* A file that loads with a warning: reloaded, and the warning on stderr. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(h_write_config(&d,
+		                                TWO_SERVICES
+		                                "  rootprog: {listen: ['127.0.0.1:%d'], "
+		                                "exec: [/bin/true], user: root}\n",
+		                                pe, h_free_port(), pd, h_free_port()),
+		                 0);
+		r = CTL(&d, "reload");
+		ck_assert_int_eq(r->status, 0);
+		ck_assert_str_eq(r->out, "reloaded\n");
+		ck_assert_msg(
+		        strstr(r->err, "warning: service 'rootprog' runs its program as root") !=
+		                NULL,
+		        "no warning in: %s", r->err);
+	}
 	d.allowed_errors[0] = "superserverd.yaml:";
 	d.allowed_errors[1] = "reload failed";
 	ck_assert_int_eq(h_write_config(&d, TWO_SERVICES "  bad: {listen: [x], builtin: no}\n", pe,

@@ -484,14 +484,23 @@ static int pool_spawn(struct mpm_pool *pool)
 	return -EBUSY;
 }
 
-static void pool_retire(struct mpm_pool *pool, unsigned slot)
+static int pool_retire(struct mpm_pool *pool, unsigned slot)
 {
 	struct service *svc = pool->priv;
-	if (slot < svc->n_workers && svc->workers[slot].pid) {
-		svc->workers[slot].retiring = true;
-		scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
-		(void)kill(svc->workers[slot].pid, SIGTERM);
-	}
+	if (slot >= svc->n_workers || !svc->workers[slot].pid)
+		return -ESRCH;
+	if (svc->workers[slot].retiring)
+		return -EALREADY;
+	svc->workers[slot].retiring = true;
+	scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
+	(void)kill(svc->workers[slot].pid, SIGTERM);
+	return 0;
+}
+
+static bool pool_leaving(struct mpm_pool *pool, unsigned slot)
+{
+	struct service *svc = pool->priv;
+	return slot < svc->n_workers && svc->workers[slot].pid && svc->workers[slot].retiring;
 }
 
 static void pool_init(struct service *svc)
@@ -502,6 +511,7 @@ static void pool_init(struct service *svc)
 	                              .running = pool_running,
 	                              .spawn = pool_spawn,
 	                              .retire = pool_retire,
+	                              .leaving = pool_leaving,
 	                              .priv = svc};
 }
 

@@ -68,10 +68,14 @@ struct mpm_pool {
 	const struct service_conf *conf;
 	const void *options;
 	struct scoreboard *scoreboard;
-	unsigned (*running)(struct mpm_pool *pool);           /* processes alive (any state) */
-	int (*spawn)(struct mpm_pool *pool);                  /* one more, in a free slot */
-	void (*retire)(struct mpm_pool *pool, unsigned slot); /* ask it to leave gracefully */
-	void *priv;                                           /* the service's */
+	unsigned (*running)(struct mpm_pool *pool); /* processes alive (any state) */
+	int (*spawn)(struct mpm_pool *pool);        /* one more, in a free slot */
+	/* Ask slot's process to leave gracefully: 0, or -ESRCH when the slot has no
+	 * process, -EALREADY when it was asked before. */
+	int (*retire)(struct mpm_pool *pool, unsigned slot);
+	/* Slot's process was asked to leave and is not gone yet. */
+	bool (*leaving)(struct mpm_pool *pool, unsigned slot);
+	void *priv; /* the service's */
 	/* The model's own bookkeeping between ticks (e.g. prefork's spawn rate); zeroed
 	 * when the service starts. */
 	uint64_t model_state[4];

@@ -106,7 +106,7 @@ static void prefork_tick(struct mpm_pool *pool)
 {
 	const struct prefork_options *o = pool->options;
 	struct scoreboard *sb = pool->scoreboard;
-	unsigned running = pool->running(pool), idle = 0;
+	unsigned running = pool->running(pool), idle = 0, leaving = 0;
 	uint64_t *st = pool->model_state;
 
 	if (pool->conf->kind == HANDLER_EXEC) {
@@ -116,9 +116,12 @@ static void prefork_tick(struct mpm_pool *pool)
 	}
 	for (unsigned i = 0; i < sb->n_slots; i++) {
 		uint32_t s = atomic_load_explicit(&sb->slots[i].state, memory_order_acquire);
-		/* A process still starting will be idle in a moment: count it, or a slow
-		 * start would make us spawn twice. */
-		if (s == WORKER_IDLE || s == WORKER_STARTING)
+		/* Asked to leave: whatever its slot says (it may not have seen the signal
+		 * yet), it is going. A process still starting will be idle in a moment:
+		 * count it, or a slow start would make us spawn twice. */
+		if (pool->leaving(pool, i))
+			leaving++;
+		else if (s == WORKER_IDLE || s == WORKER_STARTING)
 			idle++;
 	}
 	struct prefork_bounds b = {.start = (unsigned)o->start,
@@ -127,7 +130,7 @@ static void prefork_tick(struct mpm_pool *pool)
 	                           .max_workers = (unsigned)o->max_workers};
 	struct prefork_ramp ramp = {.spawn_rate = (unsigned)st[STATE_SPAWN_RATE],
 	                            .retire_rate = (unsigned)st[STATE_RETIRE_RATE]};
-	struct prefork_step step = prefork_ramp_step(&ramp, &b, running, idle);
+	struct prefork_step step = prefork_ramp_step(&ramp, &b, running, idle, leaving);
 	st[STATE_SPAWN_RATE] = ramp.spawn_rate;
 	st[STATE_RETIRE_RATE] = ramp.retire_rate;
 
@@ -149,8 +152,9 @@ static void prefork_tick(struct mpm_pool *pool)
 	for (unsigned i = sb->n_slots; i-- > 0 && step.retire > 0;) {
 		if (atomic_load_explicit(&sb->slots[i].state, memory_order_acquire) != WORKER_IDLE)
 			continue;
-		pool->retire(pool, i);
-		step.retire--;
+		/* Only a process actually asked now counts toward the step. */
+		if (pool->retire(pool, i) == 0)
+			step.retire--;
 	}
 }
 

@@ -16,22 +16,25 @@ static unsigned doubled(unsigned rate)
 }
 
 struct prefork_step prefork_ramp_step(struct prefork_ramp *r, const struct prefork_bounds *b,
-                                      unsigned running, unsigned idle)
+                                      unsigned running, unsigned idle, unsigned leaving)
 {
 	struct prefork_step s = {0};
 	unsigned floor = min_u(b->start, b->max_workers);
+	unsigned staying = running - min_u(leaving, running);
+	unsigned room = running < b->max_workers ? b->max_workers - running : 0;
 
-	/* Recycled or crashed processes are replaced up to `start` at once: that is the
-	 * configured floor, not growth. They will be idle in a moment. */
-	if (running < floor) {
-		s.spawn = floor - running;
-		running += s.spawn;
+	/* Recycled or crashed processes are replaced up to `start`: that is the configured
+	 * floor, not growth, so no ramp; but still within the tick's cap. They will be idle
+	 * in a moment. */
+	if (staying < floor) {
+		s.spawn = min_u(min_u(floor - staying, PREFORK_RAMP_MAX), room);
+		staying += s.spawn;
 		idle += s.spawn;
+		room -= s.spawn;
 	}
 	if (idle < b->min_spare) {
 		unsigned want = b->min_spare - idle, rate = r->spawn_rate ? r->spawn_rate : 1;
-		unsigned room = running < b->max_workers ? b->max_workers - running : 0;
-		unsigned n = min_u(want > rate ? want : rate, PREFORK_RAMP_MAX);
+		unsigned n = min_u(want > rate ? want : rate, PREFORK_RAMP_MAX - s.spawn);
 
 		s.spawn += min_u(n, room);
 		s.at_max = room == 0;
@@ -41,8 +44,8 @@ struct prefork_step prefork_ramp_step(struct prefork_ramp *r, const struct prefo
 	}
 	r->spawn_rate = 0;
 	/* Never below `start`, or the pool would churn refilling it. */
-	if (idle > b->max_spare && running > b->start) {
-		unsigned surplus = min_u(idle - b->max_spare, running - b->start);
+	if (idle > b->max_spare && staying > b->start) {
+		unsigned surplus = min_u(idle - b->max_spare, staying - b->start);
 
 		s.retire = min_u(r->retire_rate ? r->retire_rate : 1, surplus);
 		r->retire_rate = doubled(r->retire_rate);

@@ -9,7 +9,13 @@
  * Shrinking mirrors it: one idle process retired after the first tick with more than
  * max_spare idle, then twice as many each tick the surplus lasts, so a short lull costs
  * a process or two while the end of an attack gives the memory back in seconds.
- * Both are bounded by max_workers and `start` and by the per-tick cap.
+ * Both are bounded by max_workers and `start` and by the per-tick cap, refilling up to
+ * `start` included: a tick never starts or retires more than PREFORK_RAMP_MAX.
+ *
+ * Processes asked to leave and not gone yet still hold their slots (they count against
+ * max_workers) but are neither spares nor part of the pool that stays: counting them
+ * as staying would retire again what is already leaving and take the pool below
+ * `start` whenever exits are slow.
  */
 #ifndef SUPERSERVERD_PREFORK_RAMP_H
 #define SUPERSERVERD_PREFORK_RAMP_H
@@ -37,8 +43,11 @@ struct prefork_step {
 	bool at_max;     /* short of spares, but max_workers are running */
 };
 
-/* One tick: RUNNING processes alive, IDLE of them idle or starting. Updates R. */
+/*
+ * One tick: RUNNING processes alive, LEAVING of them asked to leave and not gone yet,
+ * IDLE of the others idle or starting. Updates R.
+ */
 struct prefork_step prefork_ramp_step(struct prefork_ramp *r, const struct prefork_bounds *b,
-                                      unsigned running, unsigned idle);
+                                      unsigned running, unsigned idle, unsigned leaving);
 
 #endif

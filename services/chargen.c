@@ -75,9 +75,11 @@ static int chargen_open(struct ss_conn *c)
 	return chargen_refill(c);
 }
 
-/* Input is discarded (no data callback); the stream runs until the peer goes away. */
+/* Input is discarded (no data callback); the stream runs until the peer goes away, and
+ * a client that only reads is not idle. */
 const struct ss_handler builtin_chargen = {
         SS_HANDLER_HEADER("chargen"),
+        .flags = SS_HANDLER_SILENT_CLIENTS,
         .open = chargen_open,
         .writable = chargen_refill,
 };

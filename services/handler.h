@@ -12,6 +12,8 @@
  *
  * ABI history:
  *   1.0  first version.
+ *   1.1  `flags` at the end of struct ss_handler (SS_HANDLER_SILENT_CLIENTS). A 1.0
+ *        module still loads: the fields it lacks read as zero.
  */
 #ifndef SUPERSERVERD_HANDLER_H
 #define SUPERSERVERD_HANDLER_H
@@ -25,7 +27,7 @@ extern "C" {
 #endif
 
 #define SS_HANDLER_ABI_MAJOR 1
-#define SS_HANDLER_ABI_MINOR 0
+#define SS_HANDLER_ABI_MINOR 1
 
 /* The symbol a loadable module exports: `const struct ss_handler superserverd_handler`. */
 #define SS_HANDLER_SYMBOL "superserverd_handler"
@@ -60,7 +62,17 @@ struct ss_handler {
 	int (*writable)(struct ss_conn *c);
 	/* The connection is gone (ended, peer closed, timeout or error). Exactly once. */
 	void (*close)(struct ss_conn *c);
+
+	/* SS_HANDLER_* flags below (ABI 1.1; 0 for a 1.0 module). */
+	uint32_t flags;
 };
+
+/*
+ * The protocol's clients may rightly send nothing for as long as the connection lasts
+ * (chargen: the client only reads), so silence on input is not idleness. The default
+ * idle_timeout is then not applied; an idle_timeout the configuration gives still is.
+ */
+#define SS_HANDLER_SILENT_CLIENTS (1u << 0)
 /* A negative return from open, data or writable is a handler error: the connection is
  * closed without flushing and the error is counted. */
 

@@ -68,6 +68,10 @@ enum overload_mode {
 
 struct limits_conf {
 	uint64_t idle_timeout_usec; /* 0 = none */
+	/* A module service's idle_timeout_usec is the default, which a handler declaring
+	 * SS_HANDLER_SILENT_CLIENTS goes without: known only once its service process has
+	 * loaded it (service.c). A built-in's flags are applied at load time. */
+	bool idle_timeout_default;
 	uint64_t max_duration_usec; /* 0 = none */
 	uint64_t max_connections;   /* service-wide, across its processes; 0 = unlimited */
 	enum overload_mode overload;

@@ -61,6 +61,7 @@ static void put_listen(FILE *f, const struct listen_conf *lc)
 static void put_limits(FILE *f, const struct limits_conf *lim)
 {
 	put_num(f, "idle", lim->idle_timeout_usec);
+	put_num(f, "idle_default", lim->idle_timeout_default);
 	put_num(f, "maxdur", lim->max_duration_usec);
 	put_num(f, "maxconn", lim->max_connections);
 	put_num(f, "overload", lim->overload);

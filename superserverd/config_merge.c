@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mpm/mpm.h"
+#include "services/builtins.h"
 #include "superserverd/config_int.h"
 #include "superserverd/units.h"
 
@@ -17,7 +18,8 @@
 #define DEFAULT_MODEL            "fork"
 
 /* A handler's connection that has heard nothing for a minute is let go unless the
- * configuration says otherwise (0: never); a program owns its socket and its timeouts. */
+ * configuration says otherwise (0: never) or the handler declares that its clients may
+ * stay silent; a program owns its socket and its timeouts. */
 #define IDLE_TIMEOUT_DEFAULT (60 * USEC_PER_SEC)
 
 /* The part whose field at OFF is given: the service's own, else the defaults'. */
@@ -249,8 +251,16 @@ static void merge_limits(struct loader *l, struct service_conf *sc, const struct
 	lim->ipv6_prefix = 64;
 	if ((p = PICK(own, def, f_idle)) && IS_SET(p, f_idle))
 		lim->idle_timeout_usec = p->idle_usec;
-	else if (sc->kind != HANDLER_EXEC)
+	else if (sc->kind != HANDLER_EXEC) {
+		const struct ss_handler *h =
+		        sc->kind == HANDLER_BUILTIN ? builtin_find(sc->builtin) : NULL;
+
 		lim->idle_timeout_usec = IDLE_TIMEOUT_DEFAULT;
+		/* A module is loaded only in its service processes, which decide. */
+		lim->idle_timeout_default = sc->kind == HANDLER_MODULE;
+		if (h && (h->flags & SS_HANDLER_SILENT_CLIENTS))
+			lim->idle_timeout_usec = 0;
+	}
 	if ((p = PICK(own, def, f_maxdur)) && IS_SET(p, f_maxdur))
 		lim->max_duration_usec = p->maxdur_usec;
 	if ((p = PICK(own, def, f_maxconn)) && IS_SET(p, f_maxconn))

@@ -307,6 +307,7 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	struct worker_ctx ctx = {
 	        .conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners, .index = index};
 	struct ss_args args;
+	struct service_conf silent;
 	char err[512] = "";
 	int r, missing_cap;
 
@@ -367,6 +368,14 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 			log_error(sc->name, "cannot load the handler module: %s", err);
 			_exit(SERVICE_EXIT_SETUP);
 		}
+	}
+	/* A module's flags are known only now (a built-in's were at load time): the
+	 * default idle_timeout is not for a handler whose clients may stay silent. */
+	if (ctx.handler && sc->limits.idle_timeout_default &&
+	    (ctx.handler->flags & SS_HANDLER_SILENT_CLIENTS)) {
+		silent = *sc;
+		silent.limits.idle_timeout_usec = 0;
+		ctx.conf = &silent;
 	}
 	if (ctx.handler && ctx.handler->setup) {
 		args_view(&args, sc->args, sc->n_args);
@@ -484,14 +493,23 @@ static int pool_spawn(struct mpm_pool *pool)
 	return -EBUSY;
 }
 
-static void pool_retire(struct mpm_pool *pool, unsigned slot)
+static int pool_retire(struct mpm_pool *pool, unsigned slot)
 {
 	struct service *svc = pool->priv;
-	if (slot < svc->n_workers && svc->workers[slot].pid) {
-		svc->workers[slot].retiring = true;
-		scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
-		(void)kill(svc->workers[slot].pid, SIGTERM);
-	}
+	if (slot >= svc->n_workers || !svc->workers[slot].pid)
+		return -ESRCH;
+	if (svc->workers[slot].retiring)
+		return -EALREADY;
+	svc->workers[slot].retiring = true;
+	scoreboard_set_state(&svc->scoreboard->slots[slot], WORKER_STOPPING);
+	(void)kill(svc->workers[slot].pid, SIGTERM);
+	return 0;
+}
+
+static bool pool_leaving(struct mpm_pool *pool, unsigned slot)
+{
+	struct service *svc = pool->priv;
+	return slot < svc->n_workers && svc->workers[slot].pid && svc->workers[slot].retiring;
 }
 
 static void pool_init(struct service *svc)
@@ -502,6 +520,7 @@ static void pool_init(struct service *svc)
 	                              .running = pool_running,
 	                              .spawn = pool_spawn,
 	                              .retire = pool_retire,
+	                              .leaving = pool_leaving,
 	                              .priv = svc};
 }
 

@@ -96,14 +96,21 @@ START_TEST(default_idle_timeout)
 	ck_assert_int_eq(h_stop(&d), 0);
 
 	struct daemon d2 = {0};
+	int pgen = h_free_port(), pgen5 = h_free_port();
 	ck_assert_int_eq(h_start(&d2,
 	                         "services:\n"
 	                         "  plain: {listen: ['127.0.0.1:%d'], builtin: echo}\n"
-	                         "  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/cat]}\n",
-	                         pdef, pprog),
+	                         "  prog: {listen: ['127.0.0.1:%d'], exec: [/bin/cat]}\n"
+	                         "  gen: {listen: ['127.0.0.1:%d'], builtin: chargen}\n"
+	                         "  gen5: {listen: ['127.0.0.1:%d'], builtin: chargen,\n"
+	                         "         limits: {idle_timeout: 5s}}\n",
+	                         pdef, pprog, pgen, pgen5),
 	                 0);
 	ck_assert_int_eq(stats_idle_usec(&d2, "plain"), 60000000);
 	ck_assert_int_eq(stats_idle_usec(&d2, "prog"), 0);
+	/* chargen's clients only read: no default, but a value written down holds. */
+	ck_assert_int_eq(stats_idle_usec(&d2, "gen"), 0);
+	ck_assert_int_eq(stats_idle_usec(&d2, "gen5"), 5000000);
 	ck_assert_int_eq(h_stop(&d2), 0);
 }
 END_TEST

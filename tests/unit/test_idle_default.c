@@ -1,6 +1,8 @@
 /* The default idle_timeout: a built-in or module service without one gets 60 s, a
- * program run with exec gets none (it owns its socket), and `0` in the service or in
- * `defaults:` turns it off, the service's own value winning over the defaults'. */
+ * program run with exec gets none (it owns its socket), nor does a built-in whose
+ * clients may stay silent (chargen) unless the configuration gives one, and `0` in the
+ * service or in `defaults:` turns it off, the service's own value winning over the
+ * defaults'. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,7 @@ static void teardown(void)
 	unlink(path);
 }
 
-/* Loads DEFAULTS (a `defaults:` line or "") and four services, and returns the config. */
+/* Loads DEFAULTS (a `defaults:` line or "") and six services, and returns the config. */
 static struct config *load(const char *defaults)
 {
 	struct config_load_opts o = {.daemon_uid = NOBODY};
@@ -44,7 +46,10 @@ static struct config *load(const char *defaults)
 	        "  plain: {listen: '127.0.0.1:7', builtin: echo, mpm: prefork}\n"
 	        "  off: {listen: '127.0.0.1:8', builtin: echo, limits: {idle_timeout: 0}}\n"
 	        "  own: {listen: '127.0.0.1:9', builtin: echo, limits: {idle_timeout: 5s}}\n"
-	        "  prog: {listen: '127.0.0.1:10', exec: [/bin/cat]}\n",
+	        "  prog: {listen: '127.0.0.1:10', exec: [/bin/cat]}\n"
+	        "  gen: {listen: '127.0.0.1:19', builtin: chargen}\n"
+	        "  gen_own: {listen: '127.0.0.1:20', builtin: chargen, limits: {idle_timeout: "
+	        "5s}}\n",
 	        defaults);
 	ck_assert_int_eq(fclose(f), 0);
 	diag_init(&d);
@@ -70,6 +75,8 @@ START_TEST(handlers_get_a_minute_programs_nothing)
 	ck_assert_uint_eq(idle(cfg, "off"), 0);
 	ck_assert_uint_eq(idle(cfg, "own"), 5 * SEC);
 	ck_assert_uint_eq(idle(cfg, "prog"), 0);
+	ck_assert_uint_eq(idle(cfg, "gen"), 0); /* its clients only read */
+	ck_assert_uint_eq(idle(cfg, "gen_own"), 5 * SEC);
 	config_unref(cfg);
 }
 END_TEST
@@ -94,6 +101,7 @@ START_TEST(defaults_value_replaces_the_default)
 	ck_assert_uint_eq(idle(cfg, "off"), 0);
 	ck_assert_uint_eq(idle(cfg, "own"), 5 * SEC);
 	ck_assert_uint_eq(idle(cfg, "prog"), 600 * SEC);
+	ck_assert_uint_eq(idle(cfg, "gen"), 600 * SEC); /* written down: applied */
 	config_unref(cfg);
 }
 END_TEST

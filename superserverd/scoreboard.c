@@ -209,6 +209,7 @@ const char *scoreboard_reject_name(enum reject_reason r)
 	        [REJECT_RATE] = "rate",
 	        [REJECT_ACCESS] = "access",
 	        [REJECT_PROXY] = "proxy",
+	        [REJECT_FAILED] = "failed",
 	};
 	return (unsigned)r < REJECT_REASON_COUNT ? names[r] : "unknown";
 }

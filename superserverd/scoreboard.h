@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 3u
+#define SCOREBOARD_VERSION 4u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -45,6 +45,7 @@ enum reject_reason {
 	REJECT_RATE,
 	REJECT_ACCESS,
 	REJECT_PROXY,
+	REJECT_FAILED, /* the service has failed: the master turns clients away */
 	REJECT_REASON_COUNT,
 };
 

@@ -393,6 +393,28 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 }
 
 static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata);
+static void schedule_restart(struct worker *w, uint64_t delay);
+
+/*
+ * Whether another process of W's service has stayed up: running, and either alive long
+ * enough to count as healthy or never part of a crash loop in its slot. While one is,
+ * a slot that keeps dying young does not fail the service (its healthy siblings keep
+ * serving); it is retried at the longest backoff instead.
+ */
+static bool siblings_up(const struct worker *w)
+{
+	const struct service *svc = w->svc;
+	uint64_t now = now_usec();
+
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		const struct worker *o = &svc->workers[i];
+		if (o == w || o->pid == 0 || o->retiring)
+			continue;
+		if (o->backoff.failures == 0 || now - o->started_usec >= BACKOFF_HEALTHY_USEC)
+			return true;
+	}
+	return false;
+}
 
 static int spawn_worker(struct worker *w)
 {
@@ -444,6 +466,15 @@ static int on_restart(sd_event_source *s, uint64_t usec, void *userdata)
 	if (w->svc->state == SERVICE_RUNNING && w->pid == 0 && spawn_worker(w) < 0) {
 		uint64_t delay;
 		if (!backoff_next(&w->backoff, 0, &delay)) {
+			if (siblings_up(w)) {
+				log_error(w->svc->conf->name,
+				          "cannot start a service process, %d times in a row "
+				          "(other processes are up: retrying every %llu s)",
+				          BACKOFF_MAX_FAILURES + 1,
+				          (unsigned long long)(BACKOFF_MAX_USEC / USEC_PER_SEC));
+				schedule_restart(w, BACKOFF_MAX_USEC);
+				return 0;
+			}
 			log_error(w->svc->conf->name,
 			          "cannot start a service process, %d times in "
 			          "a row: marking the service failed",
@@ -541,6 +572,7 @@ static const char *const reject_what[REJECT_REASON_COUNT] = {
         [REJECT_RATE] = "over a source's connection rate",
         [REJECT_ACCESS] = "refused by the access list",
         [REJECT_PROXY] = "with a bad or untrusted PROXY header",
+        [REJECT_FAILED] = "because the service has failed",
 };
 
 /* Rejections are logged once per episode, with a summary at its end, never one line
@@ -691,7 +723,17 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 		/* A client may be crashing it on purpose: restart at once, never give up. */
 		backoff_reset(&w->backoff);
 	}
-	if (!backoff_next(&w->backoff, lived, &delay)) {
+	bool again = backoff_next(&w->backoff, lived, &delay);
+	if (!again && siblings_up(w)) {
+		log_error(svc->conf->name,
+		          "service process %d %s; that is %u early deaths in a row of this "
+		          "process, but others are up: restarting it every %llu s",
+		          (int)si->si_pid, how, w->backoff.failures,
+		          (unsigned long long)(BACKOFF_MAX_USEC / USEC_PER_SEC));
+		schedule_restart(w, BACKOFF_MAX_USEC);
+		return 0;
+	}
+	if (!again) {
 		/* The count is the deaths, restarts included: the number the docs give. */
 		log_error(svc->conf->name,
 		          "service process %d %s; that is %d early deaths in a row (%d restarts): "
@@ -719,7 +761,8 @@ static void mark_failed(struct service *svc)
 	for (size_t i = 0; i < svc->n_listeners; i++)
 		fds[i] = listener_fd(svc->listeners[i]);
 	r = turnaway_start(svc->env.event, fds, svc->n_listeners, svc->conf->limits.banner,
-	                   svc->conf->name, &svc->turnaway);
+	                   svc->conf->name, &svc->scoreboard->counters.rejected[REJECT_FAILED],
+	                   &svc->turnaway);
 	if (r < 0)
 		log_error(svc->conf->name,
 		          "cannot turn clients away: %s (they wait in the backlog until the "

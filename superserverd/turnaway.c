@@ -1,5 +1,7 @@
 /* The master turning clients of a failed service away (see turnaway.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,9 @@
 #define TURNAWAY_BATCH 64
 /* Out of descriptors or memory: the socket stays readable, so stop looking a while. */
 #define TURNAWAY_PAUSE_USEC (250ULL * 1000)
+/* Below every other source, the control socket's (SD_EVENT_PRIORITY_IDLE) included: a
+ * flood on a failed service must never keep an operator from starting it again. */
+#define TURNAWAY_PRIORITY (SD_EVENT_PRIORITY_IDLE + 10)
 
 struct turnaway {
 	sd_event *event;
@@ -22,6 +27,7 @@ struct turnaway {
 	char *banner; /* with CRLF; NULL: none */
 	size_t banner_len;
 	const char *name;
+	_Atomic uint64_t *counter; /* the service's scoreboard; NULL: none */
 	uint64_t count;
 };
 
@@ -68,12 +74,28 @@ static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata
 			log_debug(t->name, "banner to a turned-away client: %s", strerror(errno));
 		close(c);
 		t->count++;
+		if (t->counter)
+			atomic_fetch_add(t->counter, 1);
 	}
 	return 0;
 }
 
+/* The loop in on_ready must end at EAGAIN, never block: a program the sockets were
+ * handed to (exec + prefork) may have cleared O_NONBLOCK on the very file description
+ * we share with it. Whoever hands them over next clears it again for its program. */
+static int set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
-                   struct turnaway **t_r)
+                   _Atomic uint64_t *counter, struct turnaway **t_r)
 {
 	struct turnaway *t = calloc(1, sizeof(*t));
 	int r = -ENOMEM;
@@ -82,6 +104,7 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 		return r;
 	t->event = event;
 	t->name = name;
+	t->counter = counter;
 	t->io = calloc(n ? n : 1, sizeof(*t->io));
 	if (!t->io)
 		goto fail;
@@ -91,10 +114,16 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 	}
 	t->banner_len = t->banner ? strlen(t->banner) : 0;
 	for (size_t i = 0; i < n; i++) {
+		r = set_nonblocking(fds[i]);
+		if (r < 0)
+			goto fail;
 		r = sd_event_add_io(event, &t->io[i], fds[i], EPOLLIN, on_ready, t);
 		if (r < 0)
 			goto fail;
 		t->n_io++;
+		r = sd_event_source_set_priority(t->io[i], TURNAWAY_PRIORITY);
+		if (r < 0)
+			goto fail;
 	}
 	*t_r = t;
 	return 0;

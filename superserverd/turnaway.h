@@ -8,6 +8,7 @@
 #ifndef SUPERSERVERD_TURNAWAY_H
 #define SUPERSERVERD_TURNAWAY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,11 +16,13 @@
 
 struct turnaway;
 
-/* Starts watching FDS (non-blocking listening sockets the caller keeps open until
- * turnaway_free). BANNER (NULL: none) is sent with CRLF before each close. Returns 0 or
- * a negative errno; on failure nothing is watched. NAME is the service, for the log. */
+/* Starts watching FDS (listening sockets the caller keeps open until turnaway_free; they
+ * are made non-blocking). BANNER (NULL: none) is sent with CRLF before each close; each
+ * client turned away adds one to COUNTER (NULL: none). The watch runs below every other
+ * event source, so that a flood cannot starve the rest of the master. Returns 0 or a
+ * negative errno; on failure nothing is watched. NAME is the service, for the log. */
 int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
-                   struct turnaway **t_r);
+                   _Atomic uint64_t *counter, struct turnaway **t_r);
 /* Stops watching; returns how many connections were turned away. NULL is fine. */
 uint64_t turnaway_free(struct turnaway *t);
 

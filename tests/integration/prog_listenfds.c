@@ -1,6 +1,7 @@
 /* A tiny socket-activated server for the exec + prefork tests: takes its listening
  * socket the systemd way (sd_listen_fds), answers each connection with what it was
  * given, and exits after argv[1] connections so the pool has to replace it. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,11 @@ int main(int argc, char **argv)
 		int fd = accept(SD_LISTEN_FDS_START, NULL, NULL);
 		if (fd < 0)
 			continue;
-		int len = snprintf(line, sizeof(line), "pid=%d fds=%d names=%s\n", (int)getpid(), n,
-		                   names ? names : "");
+		/* Handed over blocking, as systemd does (a failed service's master had the
+		 * same socket non-blocking while it turned clients away). */
+		int blocking = !(fcntl(SD_LISTEN_FDS_START, F_GETFL) & O_NONBLOCK);
+		int len = snprintf(line, sizeof(line), "pid=%d blocking=%d fds=%d names=%s\n",
+		                   (int)getpid(), blocking, n, names ? names : "");
 		if (write(fd, line, (size_t)len) < 0)
 			perror("write");
 		close(fd);

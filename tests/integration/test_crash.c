@@ -3,7 +3,9 @@
  * within 2 s, and another service never notices. (fork and prefork, where only the
  * crashing connection dies, are covered in test_modules.) A service whose processes
  * never start: `restarting` while it waits out its backoff, then failed, and from then
- * on its clients are turned away at once until it is started again. */
+ * on its clients are turned away at once until it is started again; also when its
+ * program took the sockets over (exec + prefork), and never at the cost of the master
+ * answering the control socket. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -210,6 +212,61 @@ START_TEST(failed_turns_clients_away)
 }
 END_TEST
 
+/* exec + prefork hands the program blocking sockets that share their file description
+ * with the master's: turning clients away must not leave the master blocked in accept. */
+START_TEST(failed_exec_turns_clients_away)
+{
+	struct daemon d = {0};
+	char prog[512], marker[160], buf[256];
+	int port = h_free_port();
+	const char *dir = getenv("SS_TEST_PROG_DIR");
+	long long procs = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	snprintf(prog, sizeof(prog), "%s/prog_listenfds", dir);
+	d.allowed_errors[0] = "marking the service failed";
+	/* The program runs only once the marker exists: until then it fails at once. */
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n"
+	                           "  x:\n"
+	                           "    listen: ['127.0.0.1:%d']\n"
+	                           "    exec: [/bin/sh, -c, 'test -e %s/ok && exec %s || exit 1']\n"
+	                           "    mpm: {model: prefork, start: 1}\n"
+	                           "    limits: {banner: closed for repairs}\n",
+	                           port, d.dir, prog),
+	                 0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	ck_assert_msg(slow_wait_state(&d, "x", "failed", 120000, &procs), "x never failed: %s",
+	              state_of(&d, "x", &procs));
+
+	/* One client empties the queue; the next wake-up must find it empty, not wait. */
+	turned_away(h_connect("127.0.0.1", port), "first client");
+	json_t *r = hc_call(&d, "version", NULL);
+	ck_assert_msg(hc_ok(r), "no answer on the control socket after turning a client away");
+	json_decref(r);
+	turned_away(h_connect("127.0.0.1", port), "second client");
+	r = hc_call(&d, "stats", "x");
+	ck_assert(hc_ok(r));
+	json_t *by = json_object_get(hc_service(r, "x"), "rejected_by_reason");
+	ck_assert_msg(by && hc_int(by, "failed") == 2, "rejected_by_reason.failed is not 2");
+	json_decref(r);
+
+	/* Started again: the program gets its socket blocking, as before the failure. */
+	snprintf(marker, sizeof(marker), "%s/ok", d.dir);
+	FILE *f = fopen(marker, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fclose(f), 0);
+	r = hc_call(&d, "start", "x");
+	ck_assert(hc_ok(r));
+	json_decref(r);
+	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf) - 1, 10000);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "blocking=1 ") != NULL, "answer: %s", buf);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("crash");
@@ -218,6 +275,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	TCase *failed_tc = tcase_create("failed");
 	tcase_add_test(failed_tc, failed_turns_clients_away);
+	tcase_add_test(failed_tc, failed_exec_turns_clients_away);
 	suite_add_tcase(s, failed_tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

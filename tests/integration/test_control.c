@@ -438,7 +438,7 @@ START_TEST(drain_resume_stop_start)
 		/* Stop: the socket closes. Start: served again. */
 		expect_state(&d, "stop", name, "stopping", "stopped");
 		ck_assert_msg(hc_wait_state(&d, name, "stopped", 10000), "%s never stopped", name);
-		ck_assert(H_DEADLINE_WAIT(h_connect("127.0.0.1", ports[m]) < 0, 5000));
+		ck_assert(H_DEADLINE_WAIT(h_refused("127.0.0.1", ports[m]), 10000));
 		json_decref(action(&d, "drain", name, "not-running"));
 		json_decref(action(&d, "resume", name, "not-drained"));
 		json_decref(action(&d, "start", name, "running"));

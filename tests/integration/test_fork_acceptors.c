@@ -39,7 +39,7 @@ START_TEST(max_children_across_acceptors)
 	                         "    mpm: {model: fork, max_children: 3, acceptors: 2}\n",
 	                         port, handlers[_i]),
 	                 0);
-	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, acc, 4) == 2, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, acc, 4) == 2, 20000));
 
 	/* Three clients are served at once: the acceptors' parts (2 and 1) add up to 3. */
 	for (int i = 0; i < 3; i++) {
@@ -50,10 +50,10 @@ START_TEST(max_children_across_acceptors)
 	}
 	/* Each acceptor serves some of them: the one whose part is full left the rest to
 	 * the other. */
-	ck_assert(H_DEADLINE_WAIT(per_acceptor(acc, 2, counts) == 3, 5000));
+	ck_assert(H_DEADLINE_WAIT(per_acceptor(acc, 2, counts) == 3, 20000));
 	ck_assert_int_ge(counts[0], 1);
 	ck_assert_int_ge(counts[1], 1);
-	ck_assert(h_log_wait(&d, "max_children (3) reached", 5000));
+	ck_assert(h_log_wait(&d, "max_children (3) reached", 20000));
 
 	/* A fourth waits in the backlog while three are open, whichever acceptor it meets. */
 	int late = h_connect("127.0.0.1", port);
@@ -64,7 +64,7 @@ START_TEST(max_children_across_acceptors)
 
 	/* One ends: the waiting client is served. */
 	close(fds[0]);
-	ck_assert_int_eq(h_read_n(late, buf, 1, 5000), 0);
+	ck_assert_int_eq(h_read_n(late, buf, 1, 20000), 0);
 	ck_assert_int_eq(buf[0], 'z');
 	close(late);
 	close(fds[1]);
@@ -88,11 +88,11 @@ START_TEST(acceptor_lost_others_serve)
 	                         "    mpm: {model: fork, acceptors: 3}\n",
 	                         port, handlers[_i]),
 	                 0);
-	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, acc, 4) == 3, 5000));
+	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, acc, 4) == 3, 20000));
 	ck_assert_int_eq(kill(acc[0], SIGKILL), 0);
 	for (int i = 0; i < 20; i++)
-		ck_assert_int_eq(h_exchange("127.0.0.1", port, "x\n", true, buf, sizeof(buf), 5000),
-		                 2);
+		ck_assert_int_eq(
+		        h_exchange("127.0.0.1", port, "x\n", true, buf, sizeof(buf), 20000), 2);
 	ck_assert(H_DEADLINE_WAIT(h_children(d.pid, now, 4) == 3 && now[0] != acc[0] &&
 	                                  now[1] != acc[0] && now[2] != acc[0],
 	                          10000));
@@ -106,7 +106,6 @@ int main(void)
 	TCase *tc = tcase_create("acceptors");
 	int n = (int)(sizeof(handlers) / sizeof(handlers[0]));
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, max_children_across_acceptors, 0, n);
 	tcase_add_loop_test(tc, acceptor_lost_others_serve, 0, n);
 	suite_add_tcase(s, tc);

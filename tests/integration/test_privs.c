@@ -40,7 +40,7 @@ static void status_of(const char *service_yaml, char *buf, size_t len)
 	                         port, service_yaml),
 	                 0);
 	buf[0] = '\n';
-	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf + 1, len - 2, 5000);
+	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf + 1, len - 2, 20000);
 	ck_assert_int_gt(n, 0);
 	buf[n + 1] = '\0';
 	ck_assert_int_eq(h_stop(&d), 0);
@@ -104,7 +104,7 @@ START_TEST(defaults_user_applies)
 	                         port),
 	                 0);
 	st[0] = '\n';
-	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, st + 1, sizeof(st) - 2, 5000);
+	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, st + 1, sizeof(st) - 2, 20000);
 	ck_assert_int_gt(n, 0);
 	st[n + 1] = '\0';
 	field(st, "Uid", v, sizeof(v));
@@ -160,8 +160,8 @@ START_TEST(capability_not_held_refused_at_start)
 	ck_assert_int_eq(h_prepare(&d, CAP_YAML, h_free_port(), "CAP_NET_ADMIN"), 0);
 	ck_assert_int_eq(h_spawn(&d), 0);
 	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 5000), -1);
-	ck_assert(h_log_wait(&d, NOT_HELD, 5000));
-	ck_assert(h_log_wait(&d, "CapabilityBoundingSet=", 1000));
+	ck_assert(h_log_wait(&d, NOT_HELD, 30000));
+	ck_assert(h_log_wait(&d, "CapabilityBoundingSet=", 10000));
 	h_kill(&d);
 }
 END_TEST
@@ -178,8 +178,8 @@ START_TEST(capability_not_held_refused_on_reload)
 	ck_assert_int_eq(h_start(&d, CAP_YAML, port, "CAP_NET_BIND_SERVICE"), 0);
 	ck_assert_int_eq(h_write_config(&d, CAP_YAML, port, "CAP_NET_ADMIN"), 0);
 	ck_assert_int_eq(h_reload(&d), 0);
-	ck_assert(h_log_wait(&d, NOT_HELD, 5000));
-	ck_assert(h_log_wait(&d, "keeping the running configuration", 5000));
+	ck_assert(h_log_wait(&d, NOT_HELD, 30000));
+	ck_assert(h_log_wait(&d, "keeping the running configuration", 30000));
 	/* The old configuration serves on. */
 	int fd = h_connect("127.0.0.1", port);
 	ck_assert(h_echoes(fd, "still here\n"));

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "superctl/client.h"
+#include "superserverd/control.h"
 
 /* Exit codes (documented in superctl(1); scripts depend on them). */
 enum {
@@ -39,10 +40,9 @@ int superctl_call(struct superctl *sc, const char *command, const char *service,
 /* The second half of superctl_call, for a client_call made by hand: r is its result,
  * reply its answer (taken over). */
 int superctl_outcome(struct superctl *sc, int r, json_t *reply, json_t **reply_r);
+/* Numbers with a fraction keep the digits the daemon sends them with (control.h). */
+#define SUPERCTL_REAL_PRECISION JSON_REAL_PRECISION(CONTROL_REAL_DIGITS)
 /* Prints a JSON value indented, on stdout. Returns an exit code. */
-/* Numbers with a fraction keep 15 significant digits, as the daemon sends them, not
- * the 17 that show a double's binary noise (9.2386140000000001). */
-#define SUPERCTL_REAL_PRECISION JSON_REAL_PRECISION(15)
 int superctl_print_json(const json_t *v);
 
 int cmd_status(struct superctl *sc);

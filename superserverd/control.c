@@ -221,10 +221,10 @@ static void client_read(struct client *cl)
 			}
 			continue;
 		}
-		if (have_read)
-			break;
 		client_consume(cl, off);
 		off = 0;
+		/* Before the turn can end: a client that filled the buffer without a newline
+		 * and then waits would otherwise get no answer until the idle timer. */
 		if (cl->in_len > CONTROL_MAX_REQUEST) {
 			log_notice(NULL, "control: request over %d bytes from pid %d: dropping it",
 			           CONTROL_MAX_REQUEST, (int)cl->peer.pid);
@@ -234,6 +234,8 @@ static void client_read(struct client *cl)
 			cl->closing = true;
 			break;
 		}
+		if (have_read)
+			break;
 		ssize_t n = recv(cl->fd, cl->in + cl->in_len, CONTROL_MAX_REQUEST + 1 - cl->in_len,
 		                 MSG_DONTWAIT);
 		have_read = true;

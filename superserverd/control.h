@@ -64,6 +64,18 @@ struct control_ops {
 /* The socket path when the configuration names none: $RUNTIME_DIRECTORY (systemd),
  * else /run/superserverd as root, else $XDG_RUNTIME_DIR/superserverd. */
 int control_default_path(char *buf, size_t len);
+/*
+ * Significant digits of the numbers with a fraction in answers. The daemon's are
+ * microseconds counted in seconds (uptime_sec, idle_sec): 15 digits keep all of them
+ * for 30 years of uptime, while jansson's default of 17 prints the binary double's
+ * noise (9.2386140000000001 for 9.238614).
+ */
+#define CONTROL_REAL_DIGITS 15
+
+/* S as a JSON string; where S is not UTF-8 (a file name, a client's bytes), every byte
+ * past ASCII becomes '?', so that the text is never lost from an answer. NULL only
+ * without memory. */
+json_t *control_text(const char *s);
 
 /* INHERITED_FD: the socket a previous process passed (fd store or upgrade), or -1; it is
  * used if it is still the socket at PATH, closed otherwise. The socket goes to systemd's

@@ -5,20 +5,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "superserverd/control_int.h"
 #include "superserverd/log.h"
 #include "version.h"
-
-/*
- * Significant digits of the numbers with a fraction in answers. The daemon's are
- * microseconds counted in seconds (uptime_sec, idle_sec): 15 digits keep all of them
- * for 30 years of uptime, while jansson's default of 17 prints the binary double's
- * noise (9.2386140000000001 for 9.238614).
- */
-#define CONTROL_REAL_DIGITS 15
 
 static bool in_group(const struct control_peer *p, gid_t g)
 {
@@ -64,6 +57,21 @@ static bool is_changing(const char *cmd)
 	return false;
 }
 
+json_t *control_text(const char *s)
+{
+	json_t *text = json_string(s);
+	char *copy;
+
+	if (text || !s || !(copy = strdup(s)))
+		return text;
+	for (char *c = copy; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			*c = '?';
+	text = json_string(copy);
+	free(copy);
+	return text;
+}
+
 json_t *control_error(const char *code, const char *fmt, ...)
 {
 	char msg[512];
@@ -72,16 +80,9 @@ json_t *control_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_t *text = json_string(msg);
-	if (!text) {
-		/* Not UTF-8: jansson's error quotes the client's bytes, or the message was cut
-		 * inside a character. The client gets an answer all the same. */
-		for (char *c = msg; *c; c++)
-			if ((unsigned char)*c >= 0x80)
-				*c = '?';
-		text = json_string(msg);
-	}
-	return json_pack("{s:b, s:o, s:s}", "ok", 0, "error", text, "code", code);
+	/* jansson's error may quote the client's bytes, or the message may be cut inside a
+	 * character: the client gets an answer all the same. */
+	return json_pack("{s:b, s:o, s:s}", "ok", 0, "error", control_text(msg), "code", code);
 }
 
 static json_t *success(const char *cmd, json_t *body)

@@ -604,7 +604,7 @@ static json_t *diag_json(char *const *msgs, size_t n)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(msgs[i]));
+		json_array_append_new(a, control_text(msgs[i]));
 	return a;
 }
 

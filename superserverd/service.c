@@ -667,7 +667,9 @@ static void check_stopped(struct service *svc)
 	}
 	if (svc->state != SERVICE_STOPPING || running_workers(svc) > 0)
 		return;
-	/* Strays a program left in the group (daemonized children) go with the service. */
+	/* Strays left in a service process's group (daemonized children) go with the
+	 * service. A program fork starts leads a session of its own (fork_exec.c): what
+	 * it leaves behind after it exits is left to systemd's cgroup. */
 	kill_orphan_groups(svc);
 	svc->kill_timer = sd_event_source_disable_unref(svc->kill_timer);
 	svc->state = SERVICE_STOPPED;

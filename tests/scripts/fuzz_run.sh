@@ -2,7 +2,8 @@
 # Fuzzes one libFuzzer target of tests/fuzz for a bounded time: fuzz_run.sh NAME runs
 # tests/fuzz/fuzz_NAME.c from a copy of its seed corpus tests/fuzz/corpus/NAME/, with
 # the dictionary tests/fuzz/NAME.dict and the libFuzzer flags of tests/fuzz/NAME.options
-# (both optional). CTest runs it once per target (tests/CMakeLists.txt, SS_FUZZ_TARGETS).
+# (both optional). CTest runs it once per target (tests/CMakeLists.txt: one test per
+# tests/fuzz/fuzz_*.c).
 #
 # Every target is built in one clang build directory, $SS_BUILD_DIR/fuzz-build
 # (-DFUZZ=ON); runs side by side take a lock around the build, so the first builds and

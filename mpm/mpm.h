@@ -42,6 +42,11 @@ struct mpm_option {
 /* ...for `exec:` services too: the header is read before the program is started for
  * its connection (a model whose programs accept connections themselves cannot). */
 #define MPM_PROXY_EXEC (1u << 3)
+/* Serves datagram listeners with a handler's datagram callback, in-process. */
+#define MPM_DGRAM (1u << 4)
+/* Serves `exec:` services on datagram listeners: the program is handed the socket
+ * itself (inetd's wait = yes). */
+#define MPM_DGRAM_EXEC (1u << 5)
 
 struct scoreboard;
 struct scoreboard_slot;
@@ -51,6 +56,7 @@ struct worker_ctx {
 	const struct service_conf *conf;
 	const int *listen_fds;           /* non-blocking, CLOEXEC, listening */
 	const char *const *listen_names; /* per fd: the systemd name or the service name */
+	const int *listen_types;         /* per fd: SOCK_STREAM or SOCK_DGRAM */
 	size_t n_listen;
 	const struct ss_handler *handler; /* NULL for exec services */
 	void *handler_data;               /* from the handler's setup */

@@ -25,3 +25,18 @@ const char *builtin_names(void)
 {
 	return "chargen, daytime, discard, echo, time";
 }
+
+const char *builtin_no_datagram_reason(const char *name)
+{
+	const struct ss_handler *h = builtin_find(name);
+
+	if (!h || h->datagram)
+		return NULL;
+	/* The one refused on purpose: every other built-in without a datagram form would
+	 * simply lack one. */
+	if (strcmp(name, "chargen") == 0)
+		return "chargen over datagrams answers any datagram, however small, with up to 512 "
+		       "bytes: the classic amplifier of reflection attacks (CVE-1999-0103). Serve "
+		       "it over a stream address only";
+	return "this built-in has no datagram form";
+}

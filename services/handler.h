@@ -14,6 +14,8 @@
  *   1.0  first version.
  *   1.1  `flags` at the end of struct ss_handler (SS_HANDLER_SILENT_CLIENTS). A 1.0
  *        module still loads: the fields it lacks read as zero.
+ *   1.2  `datagram` at the end of struct ss_handler: answering datagrams on `udp:` and
+ *        `unixgram:` listeners. A 1.0 or 1.1 module still loads and serves streams.
  */
 #ifndef SUPERSERVERD_HANDLER_H
 #define SUPERSERVERD_HANDLER_H
@@ -21,13 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define SS_HANDLER_ABI_MAJOR 1
-#define SS_HANDLER_ABI_MINOR 1
+#define SS_HANDLER_ABI_MINOR 2
 
 /* The symbol a loadable module exports: `const struct ss_handler superserverd_handler`. */
 #define SS_HANDLER_SYMBOL "superserverd_handler"
@@ -65,6 +68,21 @@ struct ss_handler {
 
 	/* SS_HANDLER_* flags below (ABI 1.1; 0 for a 1.0 module). */
 	uint32_t flags;
+
+	/*
+	 * ABI 1.2. A datagram arrived on a datagram listener; there is no connection. The
+	 * answer, if any, goes into REPLY, at most CAP bytes. CAP is already the
+	 * amplification bound (by default the request's own length; see `limits:
+	 * datagram_reply_max`), so the handler never decides how much it may send. Returns
+	 * the answer's length, 0 for no answer, -EMSGSIZE when the answer would not fit in
+	 * CAP (the datagram is dropped and counted for its size), or another negative errno
+	 * (counted as an error). Runs in the service process, one call at a time per thread.
+	 * Optional: a handler without it cannot serve datagram listeners, which is an error
+	 * when the service starts (for built-ins, when the configuration is loaded).
+	 */
+	ssize_t (*datagram)(void *service_data, const void *buf, size_t len,
+	                    const struct sockaddr *peer, socklen_t peer_len, void *reply,
+	                    size_t cap);
 };
 
 /*

@@ -12,8 +12,15 @@
 
 #include "superserverd/addr.h"
 
-#define SYSTEMD_PREFIX "systemd:"
-#define UNIX_PREFIX    "unix:"
+#define SYSTEMD_PREFIX  "systemd:"
+#define UNIX_PREFIX     "unix:"
+#define UNIXGRAM_PREFIX "unixgram:"
+#define TCP_PREFIX      "tcp:"
+#define UDP_PREFIX      "udp:"
+
+#define EXPECTED                                                                                   \
+	"HOST:PORT, [IPV6]:PORT, udp:HOST:PORT, udp:[IPV6]:PORT, unix:/PATH, unixgram:/PATH or "   \
+	"systemd:NAME"
 
 static int parse_port(const char *s, unsigned *port_r)
 {
@@ -34,9 +41,10 @@ static int parse_port(const char *s, unsigned *port_r)
 	return 0;
 }
 
-static int parse_unix(const char *text, struct addr *a, char *err, size_t errlen)
+static int parse_unix(const char *text, const char *prefix, struct addr *a, char *err,
+                      size_t errlen)
 {
-	const char *path = text + strlen(UNIX_PREFIX);
+	const char *path = text + strlen(prefix);
 	struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa;
 	size_t len = strlen(path);
 
@@ -56,7 +64,7 @@ static int parse_unix(const char *text, struct addr *a, char *err, size_t errlen
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, len + 1);
 	a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-	snprintf(a->key, sizeof(a->key), "%s%s", UNIX_PREFIX, path);
+	snprintf(a->key, sizeof(a->key), "%s%s", prefix, path);
 	return 0;
 }
 
@@ -97,10 +105,11 @@ static int parse_systemd(const char *text, struct addr *a, char *err, size_t err
 	return 0;
 }
 
-static int parse_inet6(const char *text, struct addr *a, char *err, size_t errlen)
+/* SPEC is TEXT after a "tcp:" or "udp:"; messages quote the whole TEXT. */
+static int parse_inet6(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa;
-	const char *close = strchr(text, ']');
+	const char *close = strchr(spec, ']');
 	char host[INET6_ADDRSTRLEN + 1], canon[INET6_ADDRSTRLEN];
 	size_t hlen;
 	unsigned port;
@@ -109,12 +118,12 @@ static int parse_inet6(const char *text, struct addr *a, char *err, size_t errle
 		snprintf(err, errlen, "invalid address '%s': expected [IPV6]:PORT", text);
 		return -1;
 	}
-	hlen = (size_t)(close - text - 1);
+	hlen = (size_t)(close - spec - 1);
 	if (hlen == 0 || hlen >= sizeof(host)) {
 		snprintf(err, errlen, "invalid address '%s': not a valid IPv6 address", text);
 		return -1;
 	}
-	memcpy(host, text + 1, hlen);
+	memcpy(host, spec + 1, hlen);
 	host[hlen] = '\0';
 	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
 		snprintf(err, errlen, "invalid address '%s': '%s' is not a valid IPv6 address",
@@ -143,23 +152,20 @@ static bool looks_numeric(const char *host)
 	return true;
 }
 
-static int parse_inet(const char *text, struct addr *a, char *err, size_t errlen)
+static int parse_inet(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa;
-	const char *colon = strrchr(text, ':');
+	const char *colon = strrchr(spec, ':');
 	char host[64], canon[INET_ADDRSTRLEN];
 	size_t hlen;
 	unsigned port;
 
 	if (!colon) {
-		snprintf(err, errlen,
-		         "invalid address '%s': expected HOST:PORT, [IPV6]:PORT, unix:/PATH or "
-		         "systemd:NAME",
-		         text);
+		snprintf(err, errlen, "invalid address '%s': expected " EXPECTED, text);
 		return -1;
 	}
-	hlen = (size_t)(colon - text);
-	if (memchr(text, ':', hlen)) {
+	hlen = (size_t)(colon - spec);
+	if (memchr(spec, ':', hlen)) {
 		snprintf(err, errlen,
 		         "invalid address '%s': an IPv6 address needs brackets, e.g. [::1]:7007",
 		         text);
@@ -175,7 +181,7 @@ static int parse_inet(const char *text, struct addr *a, char *err, size_t errlen
 		snprintf(err, errlen, "invalid address '%.40s...': the host is too long", text);
 		return -1;
 	}
-	memcpy(host, text, hlen);
+	memcpy(host, spec, hlen);
 	host[hlen] = '\0';
 	if (strcmp(host, "*") == 0) {
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
@@ -205,23 +211,65 @@ static int parse_inet(const char *text, struct addr *a, char *err, size_t errlen
 	return 0;
 }
 
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* After "tcp:", "udp:" or nothing: an IPv4 or bracketed IPv6 address and a port. */
+static int parse_ip(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
+{
+	if (has_prefix(spec, UNIX_PREFIX) || has_prefix(spec, SYSTEMD_PREFIX) ||
+	    has_prefix(spec, TCP_PREFIX) || has_prefix(spec, UDP_PREFIX)) {
+		snprintf(err, errlen,
+		         "invalid address '%s': tcp: and udp: go in front of an IP address and "
+		         "port only",
+		         text);
+		return -1;
+	}
+	if (spec[0] == '[')
+		return parse_inet6(text, spec, a, err, errlen);
+	return parse_inet(text, spec, a, err, errlen);
+}
+
 int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
 {
+	int r;
+
 	memset(a, 0, sizeof(*a));
 	if (errlen)
 		err[0] = '\0';
 	if (!text || !*text) {
-		snprintf(err, errlen,
-		         "expected an address: HOST:PORT, [IPV6]:PORT, unix:/PATH or systemd:NAME");
+		snprintf(err, errlen, "expected an address: " EXPECTED);
 		return -1;
 	}
-	if (strncmp(text, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
-		return parse_unix(text, a, err, errlen);
-	if (strncmp(text, SYSTEMD_PREFIX, strlen(SYSTEMD_PREFIX)) == 0)
+	a->socktype = SOCK_STREAM;
+	if (has_prefix(text, UNIX_PREFIX))
+		return parse_unix(text, UNIX_PREFIX, a, err, errlen);
+	if (has_prefix(text, UNIXGRAM_PREFIX)) {
+		a->socktype = SOCK_DGRAM;
+		return parse_unix(text, UNIXGRAM_PREFIX, a, err, errlen);
+	}
+	if (has_prefix(text, SYSTEMD_PREFIX)) {
+		a->socktype = 0;
 		return parse_systemd(text, a, err, errlen);
-	if (text[0] == '[')
-		return parse_inet6(text, a, err, errlen);
-	return parse_inet(text, a, err, errlen);
+	}
+	/* A stream key stays as it always was, so that "tcp:" changes nothing that an
+	 * earlier process stored under the plain form. */
+	if (has_prefix(text, TCP_PREFIX))
+		return parse_ip(text, text + strlen(TCP_PREFIX), a, err, errlen);
+	if (!has_prefix(text, UDP_PREFIX))
+		return parse_ip(text, text, a, err, errlen);
+	r = parse_ip(text, text + strlen(UDP_PREFIX), a, err, errlen);
+	if (r == 0) {
+		char key[sizeof(a->key)];
+
+		a->socktype = SOCK_DGRAM;
+		memcpy(key, a->key, sizeof(key));
+		snprintf(a->key, sizeof(a->key), "%s%.*s", UDP_PREFIX,
+		         (int)(sizeof(a->key) - sizeof(UDP_PREFIX)), key);
+	}
+	return r;
 }
 
 int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,

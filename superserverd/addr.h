@@ -1,6 +1,8 @@
 /*
  * Listening addresses as written in the configuration: "HOST:PORT" (IPv4),
- * "[V6]:PORT", "*:PORT" (all IPv4), "unix:/path" and "systemd:NAME". Pure parsing and
+ * "[V6]:PORT", "*:PORT" (all IPv4), "unix:/path" and "systemd:NAME" are stream
+ * sockets ("tcp:" may be written in front of an inet address); "udp:HOST:PORT",
+ * "udp:[V6]:PORT" and "unixgram:/path" are datagram sockets. Pure parsing and
  * formatting, no sockets: unit-tested on its own.
  */
 #ifndef SUPERSERVERD_ADDR_H
@@ -14,11 +16,16 @@ enum addr_kind { ADDR_INET, ADDR_INET6, ADDR_UNIX, ADDR_SYSTEMD };
 
 struct addr {
 	enum addr_kind kind;
+	/* SOCK_STREAM or SOCK_DGRAM; 0 for SYSTEMD, whose type is the passed socket's. */
+	int socktype;
 	struct sockaddr_storage sa; /* INET, INET6, UNIX */
 	socklen_t salen;
 	char name[256]; /* SYSTEMD: the FileDescriptorName */
 	/* Canonical text: equal keys mean the same listening socket, e.g. "127.0.0.1:7",
-	 * "[::1]:7", "unix:/run/x.sock", "systemd:echo". */
+	 * "[::1]:7", "unix:/run/x.sock", "systemd:echo", "udp:127.0.0.1:7",
+	 * "unixgram:/run/x.sock". A datagram key always carries its type, so a stream and a
+	 * datagram socket on one port are never taken for each other (nor in the fd store,
+	 * whose names are made from keys). */
 	char key[8 + 256 + 108];
 };
 

@@ -38,6 +38,8 @@ struct config_kv {
 struct listen_conf {
 	struct addr addr; /* parsed address (kind, sockaddr, systemd name, canonical key) */
 	int backlog;      /* default 4096 (the kernel caps it at net.core.somaxconn) */
+	/* SO_RCVBUF / SO_SNDBUF in bytes (the kernel doubles it); 0 = the system's */
+	int receive_buffer, send_buffer;
 	bool reuseport;
 	bool nodelay;
 	bool keepalive;
@@ -46,6 +48,8 @@ struct listen_conf {
 	mode_t mode;
 	uid_t owner;
 	gid_t group;
+	/* Written explicitly: stream-only keys are refused on a datagram address. */
+	bool has_backlog, has_nodelay, has_keepalive;
 	/* PROXY protocol v1/v2 header expected first on every connection (TCP only) */
 	bool proxy_protocol;
 	struct cidr *trusted_proxies; /* required non-empty with proxy_protocol */
@@ -194,5 +198,14 @@ const struct service_conf *config_find_service(const struct config *cfg, const c
 
 /* The value of `args` key, or NULL. */
 const char *config_args_get(const struct service_conf *sc, const char *key);
+
+/*
+ * A datagram listener LC that service SC cannot serve (its model serves no datagrams
+ * for its kind of handler, or its built-in has no datagram form): -1 with the error in
+ * DIAG at LC's position, else 0. Loading checks every udp:/unixgram: address; a
+ * systemd: socket's type is known only once passed, so starting the service checks it.
+ */
+int config_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                         struct diag *diag);
 
 #endif

@@ -45,6 +45,8 @@ static void put_listen(FILE *f, const struct listen_conf *lc)
 	put_str(f, "listen", lc->addr.key);
 	put_num(f, "backlog", (unsigned long long)lc->backlog);
 	put_num(f, "reuseport", lc->reuseport);
+	put_num(f, "rcvbuf", (unsigned long long)lc->receive_buffer);
+	put_num(f, "sndbuf", (unsigned long long)lc->send_buffer);
 	put_num(f, "nodelay", lc->nodelay);
 	put_num(f, "keepalive", lc->keepalive);
 	if (lc->has_mode)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "mpm/mpm.h"
 #include "services/builtins.h"
@@ -401,6 +402,31 @@ static bool proxy_refused(const struct service_conf *sc, const struct listen_con
 	return true;
 }
 
+int config_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                         struct diag *diag)
+{
+	bool exec = sc->kind == HANDLER_EXEC;
+	unsigned need = exec ? MPM_DGRAM_EXEC : MPM_DGRAM;
+	char models[128];
+	const char *why;
+
+	if (!(sc->mpm.ops->flags & need)) {
+		mpm_names_with_flag(need, models, sizeof(models));
+		diag_error(diag, &lc->pos,
+		           "service '%s': %s is a datagram socket, which model '%s' does not serve "
+		           "with %s (models that do: %s)",
+		           sc->name, lc->addr.key, sc->mpm.ops->name,
+		           exec ? "a program (exec)" : "a handler", models[0] ? models : "none");
+		return -1;
+	}
+	if (sc->kind == HANDLER_BUILTIN && (why = builtin_no_datagram_reason(sc->builtin))) {
+		diag_error(diag, &lc->pos, "service '%s': builtin '%s' on %s: %s", sc->name,
+		           sc->builtin, lc->addr.key, why);
+		return -1;
+	}
+	return 0;
+}
+
 static void merge_mpm(struct loader *l, struct service_conf *sc, const struct svc_part *own,
                       const struct svc_part *def)
 {
@@ -436,9 +462,12 @@ static void merge_mpm(struct loader *l, struct service_conf *sc, const struct sv
 		           "that can: %s)",
 		           sc->name, sc->mpm.ops->name, models);
 	}
-	for (size_t i = 0; i < sc->n_listen; i++)
+	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (sc->listen[i].proxy_protocol)
 			proxy_refused(sc, &sc->listen[i], l->diag);
+		if (sc->listen[i].addr.socktype == SOCK_DGRAM)
+			config_dgram_refused(sc, &sc->listen[i], l->diag);
+	}
 	if (sc->mpm.ops->validate)
 		sc->mpm.ops->validate(sc, sc->mpm.options, l->diag);
 }

@@ -4,8 +4,10 @@
  * config_part.c and are merged by config_merge.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,7 +105,8 @@ static void parse_listen_proxy(struct sctx *c, yaml_node_t *m, const char *path,
 		config_subpath(kpath, path, "proxy_protocol");
 		pp_ok = parse_bool(c, pp, kpath, &lc->proxy_protocol) == 0;
 		/* An address that failed to parse has no key: it was reported already. */
-		if (pp_ok && lc->proxy_protocol && lc->addr.kind == ADDR_UNIX && lc->addr.key[0]) {
+		if (pp_ok && lc->proxy_protocol && lc->addr.key[0] &&
+		    (lc->addr.kind == ADDR_UNIX || lc->addr.socktype == SOCK_DGRAM)) {
 			yerror(c->l->diag, c->yd, ppk, path,
 			       "proxy_protocol is only for TCP addresses (%s is not one)",
 			       lc->addr.key);
@@ -145,12 +148,55 @@ static void parse_listen_proxy(struct sctx *c, yaml_node_t *m, const char *path,
 	}
 }
 
+/* receive_buffer / send_buffer KEY of listen map M: a size, at most INT_MAX / 2 (the
+ * kernel doubles it). */
+static void parse_buffer(struct sctx *c, yaml_node_t *m, const char *path, const char *key,
+                         int *bytes_r)
+{
+	char kpath[CONFIG_PATH_MAX];
+	yaml_node_t *n = ymap_get(c->yd, m, key, NULL);
+	const char *s;
+	uint64_t v;
+
+	if (!n)
+		return;
+	config_subpath(kpath, path, key);
+	if (!(s = ystring(c->yd, n, kpath, c->l->diag)))
+		return;
+	if (units_parse_size(s, &v) < 0)
+		yerror(c->l->diag, c->yd, n, kpath, "expected a size such as 256K or 4M, got '%s'",
+		       s);
+	else if (v < 1024 || v > INT_MAX / 2)
+		yerror(c->l->diag, c->yd, n, kpath, "%s must be between 1K and 1G (got %s)", key,
+		       s);
+	else
+		*bytes_r = (int)v;
+}
+
+/* Keys that mean something only for a stream socket, on a datagram address: refused
+ * rather than ignored, since the operator expected them to do something. */
+static void stream_only(struct sctx *c, yaml_node_t *m, const char *path,
+                        const struct listen_conf *lc)
+{
+	static const char *const keys[] = {"backlog", "nodelay", "keepalive"};
+	yaml_node_t *kn;
+
+	if (lc->addr.socktype != SOCK_DGRAM)
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (ymap_get(c->yd, m, keys[i], &kn))
+			yerror(c->l->diag, c->yd, kn, path,
+			       "%s is only for stream sockets (%s is a datagram socket)", keys[i],
+			       lc->addr.key);
+}
+
 static void parse_listen_map(struct sctx *c, yaml_node_t *m, const char *path,
                              struct listen_conf *lc)
 {
 	static const char *const keys[] = {
-	        "address", "backlog", "reuseport",      "nodelay",         "keepalive",     "mode",
-	        "owner",   "group",   "proxy_protocol", "trusted_proxies", "proxy_timeout", NULL};
+	        "address",        "backlog",         "reuseport",     "nodelay", "keepalive",
+	        "receive_buffer", "send_buffer",     "mode",          "owner",   "group",
+	        "proxy_protocol", "trusted_proxies", "proxy_timeout", NULL};
 	static const char *const unix_only[] = {"mode", "owner", "group"};
 	char where[CONFIG_PATH_MAX + 3], kpath[CONFIG_PATH_MAX];
 	yaml_node_t *n, *kn;
@@ -174,20 +220,24 @@ static void parse_listen_map(struct sctx *c, yaml_node_t *m, const char *path,
 		else if (s && (v < 1 || v > 65535))
 			yerror(c->l->diag, c->yd, n, path,
 			       "backlog must be between 1 and 65535 (got %s)", s);
-		else if (s)
+		else if (s) {
 			lc->backlog = (int)v;
+			lc->has_backlog = true;
+		}
 	}
+	parse_buffer(c, m, path, "receive_buffer", &lc->receive_buffer);
+	parse_buffer(c, m, path, "send_buffer", &lc->send_buffer);
 	if ((n = ymap_get(c->yd, m, "reuseport", NULL))) {
 		config_subpath(kpath, path, "reuseport");
 		parse_bool(c, n, kpath, &lc->reuseport);
 	}
 	if ((n = ymap_get(c->yd, m, "nodelay", NULL))) {
 		config_subpath(kpath, path, "nodelay");
-		parse_bool(c, n, kpath, &lc->nodelay);
+		lc->has_nodelay = parse_bool(c, n, kpath, &lc->nodelay) == 0;
 	}
 	if ((n = ymap_get(c->yd, m, "keepalive", NULL))) {
 		config_subpath(kpath, path, "keepalive");
-		parse_bool(c, n, kpath, &lc->keepalive);
+		lc->has_keepalive = parse_bool(c, n, kpath, &lc->keepalive) == 0;
 	}
 	for (size_t i = 0; i < 3; i++) {
 		if (!(n = ymap_get(c->yd, m, unix_only[i], &kn)))
@@ -217,6 +267,7 @@ static void parse_listen_map(struct sctx *c, yaml_node_t *m, const char *path,
 		}
 	}
 	parse_listen_proxy(c, m, path, lc);
+	stream_only(c, m, path, lc);
 }
 
 static void parse_listen(struct sctx *c, yaml_node_t *v, const char *path)

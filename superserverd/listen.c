@@ -1,6 +1,6 @@
 /*
- * Listening sockets: binding (inet, inet6, unix), inheriting from systemd, socket
- * options, and reference counting across configuration generations.
+ * Listening sockets: binding (inet, inet6, unix; stream and datagram), inheriting from
+ * systemd, socket options, and reference counting across configuration generations.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +26,7 @@ struct listener {
 	struct listener *next;
 	char key[sizeof(((struct addr *)0)->key)];
 	int fd;
+	int socktype; /* SOCK_STREAM or SOCK_DGRAM, once bound, adopted or checked */
 	unsigned refs;
 	bool inherited; /* from a .socket unit: systemd owns it, we never close it for good */
 	bool used;      /* an inherited socket some service has taken at least once */
@@ -214,8 +215,9 @@ static int set_int_opt(int fd, int level, int opt, int val)
 	return setsockopt(fd, level, opt, &val, sizeof(val));
 }
 
-/* A socket file is stale when nothing accepts on it any more. */
-int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err, size_t errlen)
+/* A socket file is stale when nothing accepts (or receives) on it any more. */
+static int remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, int socktype, char *err,
+                             size_t errlen)
 {
 	struct stat st;
 	int fd, r;
@@ -226,13 +228,20 @@ int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char 
 		snprintf(err, errlen, "unix:%s exists and is not a socket", sun->sun_path);
 		return -EEXIST;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* A datagram socket "connects" to a path some process has bound. */
+	fd = socket(AF_UNIX, socktype | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	r = connect(fd, (const struct sockaddr *)sun, len);
 	close(fd);
 	if (r == 0) {
-		snprintf(err, errlen, "unix:%s: another process is listening on it", sun->sun_path);
+		snprintf(err, errlen, "%s:%s: another process is listening on it",
+		         socktype == SOCK_DGRAM ? "unixgram" : "unix", sun->sun_path);
+		return -EADDRINUSE;
+	}
+	if (errno == EPROTOTYPE) {
+		snprintf(err, errlen, "%s: a socket of the other type (%s) is bound there",
+		         sun->sun_path, socktype == SOCK_DGRAM ? "stream" : "datagram");
 		return -EADDRINUSE;
 	}
 	if (errno != ECONNREFUSED && errno != ENOENT)
@@ -242,16 +251,36 @@ int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char 
 	return 0;
 }
 
-static int apply_options(int fd, const struct listen_conf *lc)
+int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char *err, size_t errlen)
 {
-	int family = lc->addr.sa.ss_family;
+	return remove_stale_unix(sun, len, SOCK_STREAM, err, errlen);
+}
 
-	if (family == AF_INET || family == AF_INET6) {
+/* FAMILY and SOCKTYPE are the socket's own: a systemd: address knows neither. */
+static int apply_options(int fd, int family, int socktype, const struct listen_conf *lc)
+{
+	if ((family == AF_INET || family == AF_INET6) && socktype == SOCK_STREAM) {
 		if (set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, lc->nodelay) < 0 ||
 		    set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, lc->keepalive) < 0)
 			return -errno;
 	}
+	if ((lc->receive_buffer &&
+	     set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, lc->receive_buffer) < 0) ||
+	    (lc->send_buffer && set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, lc->send_buffer) < 0))
+		return -errno;
 	return 0;
+}
+
+/* Options that may have changed in a reload; the address and type have not. */
+static int reapply(struct listener *l, const struct listen_conf *lc)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    apply_options(l->fd, ss.ss_family, l->socktype, lc) < 0)
+		return -1;
+	return l->socktype == SOCK_STREAM ? listen(l->fd, lc->backlog) : 0;
 }
 
 static int bind_new(const struct listen_conf *lc, struct listener *l, char *err, size_t errlen)
@@ -260,7 +289,7 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 	int family = a->sa.ss_family;
 	int fd, r;
 
-	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(family, a->socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: socket: %s", a->key, strerror(errno));
 		return -1;
@@ -273,8 +302,8 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 			goto fail;
 		}
 	} else if (family == AF_UNIX) {
-		r = listen_remove_stale_unix((const struct sockaddr_un *)&a->sa, a->salen, err,
-		                             errlen);
+		r = remove_stale_unix((const struct sockaddr_un *)&a->sa, a->salen, a->socktype,
+		                      err, errlen);
 		if (r < 0) {
 			if (!err[0])
 				snprintf(err, errlen, "%s: %s", a->key, strerror(-r));
@@ -305,11 +334,13 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 			goto fail;
 		}
 	}
-	if (apply_options(fd, lc) < 0 || listen(fd, lc->backlog) < 0) {
+	if (apply_options(fd, family, a->socktype, lc) < 0 ||
+	    (a->socktype == SOCK_STREAM && listen(fd, lc->backlog) < 0)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", a->key, strerror(errno));
 		goto fail;
 	}
 	l->fd = fd;
+	l->socktype = a->socktype;
 	return 0;
 fail:
 	if (l->unix_path) {
@@ -348,13 +379,16 @@ static void store(struct listener *l)
 
 static int adopt_check(struct listener *l, const struct listen_conf *lc, char *err, size_t errlen)
 {
-	if (sd_is_socket(l->fd, lc->addr.sa.ss_family, SOCK_STREAM, 1) <= 0) {
+	bool stream = lc->addr.socktype == SOCK_STREAM;
+
+	if (sd_is_socket(l->fd, lc->addr.sa.ss_family, lc->addr.socktype, stream ? 1 : -1) <= 0) {
 		snprintf(err, errlen,
-		         "%s: the socket from the previous process is not a listening "
-		         "stream socket of that family",
-		         lc->addr.key);
+		         "%s: the socket from the previous process is not a %s socket of that "
+		         "family",
+		         lc->addr.key, stream ? "listening stream" : "datagram");
 		return -1;
 	}
+	l->socktype = lc->addr.socktype;
 	if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
 		snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
 		return -1;
@@ -402,11 +436,16 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 	}
 	if (l) {
 		if (l->inherited) {
-			if (sd_is_socket(l->fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-				snprintf(
-				        err, errlen,
-				        "%s: the inherited socket is not a listening stream socket",
-				        lc->addr.key);
+			if (sd_is_socket(l->fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+				l->socktype = SOCK_STREAM;
+			else if (sd_is_socket(l->fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+				l->socktype = SOCK_DGRAM;
+			else {
+				snprintf(err, errlen,
+				         "%s: the inherited socket is neither a listening stream "
+				         "socket nor a datagram socket (ListenStream= or "
+				         "ListenDatagram=)",
+				         lc->addr.key);
 				return NULL;
 			}
 			if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -417,8 +456,7 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 		} else {
 			if (l->adopted && l->refs == 0 && adopt_check(l, lc, err, errlen) < 0)
 				return NULL;
-			/* Options may have changed in a reload; the address has not. */
-			if (apply_options(l->fd, lc) < 0 || listen(l->fd, lc->backlog) < 0) {
+			if (reapply(l, lc) < 0) {
 				snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
 				return NULL;
 			}
@@ -541,6 +579,11 @@ int listen_table_handover(struct listen_table *lt, int **fds_r, const char ***na
 int listener_fd(const struct listener *l)
 {
 	return l->fd;
+}
+
+int listener_socktype(const struct listener *l)
+{
+	return l->socktype;
 }
 
 const char *listener_name(const struct listener *l, const char *fallback)

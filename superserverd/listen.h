@@ -68,6 +68,8 @@ void listen_table_keep_files(struct listen_table *lt, bool keep);
 void listen_table_exiting(struct listen_table *lt);
 
 int listener_fd(const struct listener *l);
+/* SOCK_STREAM or SOCK_DGRAM (a systemd: socket's own type). */
+int listener_socktype(const struct listener *l);
 const char *listener_key(const struct listener *l);
 /* The FileDescriptorName of an inherited socket, else fallback. */
 const char *listener_name(const struct listener *l, const char *fallback);

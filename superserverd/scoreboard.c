@@ -48,6 +48,7 @@ struct scoreboard *scoreboard_create_admit(unsigned n_slots, unsigned n_sources,
 	sb->n_sources = n_sources;
 	sb->held_cap = held_cap;
 	sb->size = size;
+	atomic_store(&sb->counters.runs.last_status, -1);
 	sb->sources_off = align8(sizeof(struct scoreboard) +
 	                         (size_t)n_slots * sizeof(struct scoreboard_slot));
 	sb->held_off = align8(sb->sources_off + (size_t)n_sources * sizeof(struct admit_source));
@@ -212,4 +213,14 @@ const char *scoreboard_reject_name(enum reject_reason r)
 	        [REJECT_FAILED] = "failed",
 	};
 	return (unsigned)r < REJECT_REASON_COUNT ? names[r] : "unknown";
+}
+
+const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r)
+{
+	static const char *const names[DGRAM_DROP_REASON_COUNT] = {
+	        [DGRAM_DROP_ACCESS] = "access", [DGRAM_DROP_RATE] = "rate",
+	        [DGRAM_DROP_SIZE] = "size",     [DGRAM_DROP_ERROR] = "error",
+	        [DGRAM_DROP_FAILED] = "failed",
+	};
+	return (unsigned)r < DGRAM_DROP_REASON_COUNT ? names[r] : "unknown";
 }

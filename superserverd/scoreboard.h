@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 4u
+#define SCOREBOARD_VERSION 5u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -49,6 +49,37 @@ enum reject_reason {
 	REJECT_REASON_COUNT,
 };
 
+/* Why a datagram was dropped unanswered (counted in counters.dgram.dropped[]). */
+enum dgram_drop_reason {
+	DGRAM_DROP_ACCESS, /* the source is not allowed by `access` */
+	DGRAM_DROP_RATE,   /* over the per-source or the service-wide packet rate */
+	DGRAM_DROP_SIZE,   /* truncated, or the answer would be larger than allowed */
+	DGRAM_DROP_ERROR,  /* a receive, send or handler error */
+	DGRAM_DROP_FAILED, /* the service has failed: the master drops what arrives */
+	DGRAM_DROP_REASON_COUNT,
+};
+
+/* Datagrams served in-process by a handler's datagram callback. */
+struct scoreboard_dgram {
+	_Atomic uint64_t received;
+	_Atomic uint64_t answered;
+	_Atomic uint64_t dropped[DGRAM_DROP_REASON_COUNT];
+	_Atomic uint64_t bytes_in;  /* of datagrams received */
+	_Atomic uint64_t bytes_out; /* of answers sent */
+};
+
+/* Programs handed a socket (`wait` services): one run lasts from start to exit. */
+struct scoreboard_runs {
+	_Atomic uint64_t started;
+	_Atomic uint64_t exited_ok;    /* exit status 0 */
+	_Atomic uint64_t exited_error; /* a non-zero exit status */
+	_Atomic uint64_t killed;       /* ended by a signal (the timeout's included) */
+	_Atomic uint64_t timeouts;     /* ended because the run's timeout expired */
+	_Atomic uint64_t run_usec_sum;
+	_Atomic int32_t last_status; /* the last run's wait status, -1 before any */
+	_Atomic uint32_t running;    /* programs running now */
+};
+
 /*
  * Connection durations in log-spaced buckets (1-2-5 per decade from 100 us to
  * 1000 s, then +Inf): enough to answer p50/p90/p99 within a bucket's width.
@@ -71,6 +102,8 @@ struct scoreboard_counters {
 	_Atomic uint64_t records_dropped; /* connection records the master could not take */
 	_Atomic uint64_t duration_sum_usec;
 	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
+	struct scoreboard_dgram dgram;
+	struct scoreboard_runs runs;
 };
 
 /* One source (an address masked to the configured prefix) in the admission table. */
@@ -152,6 +185,7 @@ void scoreboard_slot_done(struct scoreboard_slot *slot);
  * interpolated within its bucket; 0 when nothing is recorded. */
 uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], double q);
 const char *scoreboard_reject_name(enum reject_reason r);
+const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r);
 
 /* Helpers for workers. */
 void scoreboard_set_state(struct scoreboard_slot *slot, enum worker_state s);

@@ -223,6 +223,11 @@ struct service *service_new(const struct service_env *env, struct config *cfg,
 			return NULL;
 		}
 		svc->listeners[svc->n_listeners++] = l;
+		if (sc->listen[i].addr.kind == ADDR_SYSTEMD && listener_socktype(l) == SOCK_DGRAM &&
+		    config_dgram_refused(sc, &sc->listen[i], diag) < 0) {
+			service_free(svc);
+			return NULL;
+		}
 	}
 	svc->cfg = config_ref(cfg);
 	pool_init(svc);
@@ -303,9 +308,12 @@ static void __attribute__((noreturn))
 service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 {
 	const struct service_conf *sc = svc->conf;
-	int fds[svc->n_listeners + 2];
-	struct worker_ctx ctx = {
-	        .conf = sc, .listen_fds = fds, .n_listen = svc->n_listeners, .index = index};
+	int fds[svc->n_listeners + 2], types[svc->n_listeners + 1];
+	struct worker_ctx ctx = {.conf = sc,
+	                         .listen_fds = fds,
+	                         .listen_types = types,
+	                         .n_listen = svc->n_listeners,
+	                         .index = index};
 	struct ss_args args;
 	struct service_conf silent;
 	char err[512] = "";
@@ -315,6 +323,7 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 
 	for (size_t i = 0; i < svc->n_listeners; i++) {
 		fds[i] = listener_fd(svc->listeners[i]);
+		types[i] = listener_socktype(svc->listeners[i]);
 		names[i] = listener_name(svc->listeners[i], sc->name);
 	}
 	fds[svc->n_listeners] = svc->scoreboard_fd;
@@ -764,6 +773,7 @@ static void mark_failed(struct service *svc)
 		fds[i] = listener_fd(svc->listeners[i]);
 	r = turnaway_start(svc->env.event, fds, svc->n_listeners, svc->conf->limits.banner,
 	                   svc->conf->name, &svc->scoreboard->counters.rejected[REJECT_FAILED],
+	                   &svc->scoreboard->counters.dgram.dropped[DGRAM_DROP_FAILED],
 	                   &svc->turnaway);
 	if (r < 0)
 		log_error(svc->conf->name,

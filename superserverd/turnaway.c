@@ -13,6 +13,8 @@
 
 /* accept4 calls per wake-up: a flood on a failed service must not starve the others. */
 #define TURNAWAY_BATCH 64
+/* Any datagram is dropped unread: only its arrival matters. */
+#define TURNAWAY_DGRAM_BUF 1
 /* Out of descriptors or memory: the socket stays readable, so stop looking a while. */
 #define TURNAWAY_PAUSE_USEC (250ULL * 1000)
 /* Below every other source, the control socket's (SD_EVENT_PRIORITY_IDLE) included: a
@@ -27,7 +29,8 @@ struct turnaway {
 	char *banner; /* with CRLF; NULL: none */
 	size_t banner_len;
 	const char *name;
-	_Atomic uint64_t *counter; /* the service's scoreboard; NULL: none */
+	_Atomic uint64_t *counter;       /* the service's scoreboard; NULL: none */
+	_Atomic uint64_t *dgram_counter; /* the same for datagrams */
 	uint64_t count;
 };
 
@@ -80,6 +83,27 @@ static int on_ready(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	return 0;
 }
 
+/* A datagram service that failed answers nothing: what waits in the socket is dropped
+ * now, so that a request queued for minutes is not answered when the service returns. */
+static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct turnaway *t = userdata;
+	char buf[TURNAWAY_DGRAM_BUF];
+
+	for (int i = 0; i < TURNAWAY_BATCH; i++) {
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			/* An ICMP error queued on the socket: reported once, then gone. */
+			continue;
+		}
+		t->count++;
+		if (t->dgram_counter)
+			atomic_fetch_add(t->dgram_counter, 1);
+	}
+	return 0;
+}
+
 /* The loop in on_ready must end at EAGAIN, never block: a program the sockets were
  * handed to (exec + prefork) may have cleared O_NONBLOCK on the very file description
  * we share with it. Whoever hands them over next clears it again for its program. */
@@ -95,7 +119,8 @@ static int set_nonblocking(int fd)
 }
 
 int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
-                   _Atomic uint64_t *counter, struct turnaway **t_r)
+                   _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
+                   struct turnaway **t_r)
 {
 	struct turnaway *t = calloc(1, sizeof(*t));
 	int r = -ENOMEM;
@@ -105,6 +130,7 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 	t->event = event;
 	t->name = name;
 	t->counter = counter;
+	t->dgram_counter = dgram_counter;
 	t->io = calloc(n ? n : 1, sizeof(*t->io));
 	if (!t->io)
 		goto fail;
@@ -117,7 +143,15 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 		r = set_nonblocking(fds[i]);
 		if (r < 0)
 			goto fail;
-		r = sd_event_add_io(event, &t->io[i], fds[i], EPOLLIN, on_ready, t);
+		int type = 0;
+		socklen_t tlen = sizeof(type);
+
+		if (getsockopt(fds[i], SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		r = sd_event_add_io(event, &t->io[i], fds[i], EPOLLIN,
+		                    type == SOCK_DGRAM ? on_datagram : on_ready, t);
 		if (r < 0)
 			goto fail;
 		t->n_io++;

@@ -88,8 +88,26 @@ static const struct {
         {"127.0.0.1:-1", "invalid address '127.0.0.1:-1': the port must be between 1 and 65535"},
         {"127.0.0.1:+7", "invalid address '127.0.0.1:+7': the port must be between 1 and 65535"},
         {"127.0.0.1:7 ", "invalid address '127.0.0.1:7 ': the port must be between 1 and 65535"},
-        {"127.0.0.1", "invalid address '127.0.0.1': expected HOST:PORT, [IPV6]:PORT, unix:/PATH or "
-                      "systemd:NAME"},
+        {"127.0.0.1",
+         "invalid address '127.0.0.1': expected HOST:PORT, [IPV6]:PORT, udp:HOST:PORT, "
+         "udp:[IPV6]:PORT, unix:/PATH, unixgram:/PATH or systemd:NAME"},
+        {"udp:127.0.0.1", "invalid address 'udp:127.0.0.1': expected HOST:PORT, [IPV6]:PORT, "
+                          "udp:HOST:PORT, udp:[IPV6]:PORT, unix:/PATH, unixgram:/PATH or "
+                          "systemd:NAME"},
+        {"udp:127.0.0.1:0",
+         "invalid address 'udp:127.0.0.1:0': the port must be between 1 and 65535"},
+        {"udp:[::1]:70000",
+         "invalid address 'udp:[::1]:70000': the port must be between 1 and 65535"},
+        {"udp:localhost:69",
+         "invalid address 'udp:localhost:69': host names are not resolved: use a "
+         "numeric address such as 127.0.0.1 or [::1]"},
+        {"udp:unix:/x", "invalid address 'udp:unix:/x': tcp: and udp: go in front of an IP address "
+                        "and port only"},
+        {"tcp:udp:1.2.3.4:5", "invalid address 'tcp:udp:1.2.3.4:5': tcp: and udp: go in front of "
+                              "an IP address and port only"},
+        {"udp:", "invalid address 'udp:': expected HOST:PORT, [IPV6]:PORT, udp:HOST:PORT, "
+                 "udp:[IPV6]:PORT, unix:/PATH, unixgram:/PATH or systemd:NAME"},
+        {"unixgram:x.sock", "invalid address 'unixgram:x.sock': the socket path must be absolute"},
         {"localhost:7", "invalid address 'localhost:7': host names are not resolved: use a numeric "
                         "address such as 127.0.0.1 or [::1]"},
         {"example.com:80", "invalid address 'example.com:80': host names are not resolved: use a "
@@ -120,7 +138,8 @@ static const struct {
          "invalid address 'systemd:a b': a socket name is printable ASCII without ':' or spaces"},
         {"systemd:\xc3\xa9", "invalid address 'systemd:\xc3\xa9': a socket name is printable ASCII "
                              "without ':' or spaces"},
-        {"", "expected an address: HOST:PORT, [IPV6]:PORT, unix:/PATH or systemd:NAME"},
+        {"", "expected an address: HOST:PORT, [IPV6]:PORT, udp:HOST:PORT, udp:[IPV6]:PORT, "
+             "unix:/PATH, unixgram:/PATH or systemd:NAME"},
 };
 
 START_TEST(invalid_table)
@@ -130,6 +149,39 @@ START_TEST(invalid_table)
 
 	ck_assert_int_eq(addr_parse(invalid[_i].in, &a, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, invalid[_i].err);
+}
+END_TEST
+
+/* The socket type, and keys that keep a stream and a datagram socket apart. */
+static const struct {
+	const char *in;
+	int socktype;
+	const char *key;
+} typed[] = {
+        {"127.0.0.1:69", SOCK_STREAM, "127.0.0.1:69"},
+        {"tcp:127.0.0.1:69", SOCK_STREAM, "127.0.0.1:69"},
+        {"tcp:[::1]:69", SOCK_STREAM, "[::1]:69"},
+        {"udp:127.0.0.1:69", SOCK_DGRAM, "udp:127.0.0.1:69"},
+        {"udp:*:69", SOCK_DGRAM, "udp:0.0.0.0:69"},
+        {"udp:[0::1]:69", SOCK_DGRAM, "udp:[::1]:69"},
+        {"unix:/run/a.sock", SOCK_STREAM, "unix:/run/a.sock"},
+        {"unixgram:/run/a.sock", SOCK_DGRAM, "unixgram:/run/a.sock"},
+        {"systemd:tftp", 0, "systemd:tftp"},
+};
+
+START_TEST(socket_types)
+{
+	struct addr a;
+	char err[256];
+
+	ck_assert_msg(addr_parse(typed[_i].in, &a, err, sizeof(err)) == 0, "%s: %s", typed[_i].in,
+	              err);
+	ck_assert_int_eq(a.socktype, typed[_i].socktype);
+	ck_assert_str_eq(a.key, typed[_i].key);
+	if (strncmp(typed[_i].in, "unixgram:", 9) == 0) {
+		ck_assert_int_eq(a.kind, ADDR_UNIX);
+		ck_assert_str_eq(((struct sockaddr_un *)&a.sa)->sun_path, typed[_i].in + 9);
+	}
 }
 END_TEST
 
@@ -283,6 +335,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, valid_table, 0, N(valid));
 	tcase_add_loop_test(tc, invalid_table, 0, N(invalid));
+	tcase_add_loop_test(tc, socket_types, 0, N(typed));
 	tcase_add_test(tc, unix_path_length);
 	tcase_add_test(tc, systemd_name_length);
 	tcase_add_test(tc, small_error_buffer);

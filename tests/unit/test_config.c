@@ -1473,7 +1473,8 @@ static const struct {
          "    builtin: echo\n",
          "port",
          "unknown key 'port' in services.e.listen[0] (expected one of: address, backlog, "
-         "reuseport, nodelay, keepalive, mode, owner, group, proxy_protocol, trusted_proxies, "
+         "reuseport, nodelay, keepalive, receive_buffer, send_buffer, mode, owner, group, "
+         "proxy_protocol, trusted_proxies, "
          "proxy_timeout)"},
         {NOBODY,
          "services:\n  a: {listen: '127.0.0.1:7', builtin: echo}\n"
@@ -1751,6 +1752,17 @@ static const struct {
          "builtin: echo}\n",
          "proxy_protocol",
          "services.e.listen[0]: proxy_protocol is only for TCP addresses (unix:/x is not one)"},
+        {NOBODY, SVC "{listen: {address: '127.0.0.1:7', receive_buffer: 100}, builtin: echo}\n",
+         "100",
+         "services.e.listen.receive_buffer: receive_buffer must be between 1K and 1G (got 100)"},
+        {NOBODY, SVC "{listen: {address: '127.0.0.1:7', send_buffer: lots}, builtin: echo}\n",
+         "lots", "services.e.listen.send_buffer: expected a size such as 256K or 4M, got 'lots'"},
+        {NOBODY, SVC "{listen: 'udp:127.0.0.1:7', builtin: echo, mpm: fork}\n", "'udp:",
+         "service 'e': udp:127.0.0.1:7 is a datagram socket, which model 'fork' does not serve "
+         "with a handler (models that do: none)"},
+        {NOBODY, SVC "{listen: 'udp:127.0.0.1:7', exec: [/bin/true], mpm: fork}\n", "'udp:",
+         "service 'e': udp:127.0.0.1:7 is a datagram socket, which model 'fork' does not serve "
+         "with a program (exec) (models that do: none)"},
         {NOBODY, PX("proxy_protocol: maybe, trusted_proxies: ['10.0.0.1'], proxy_timeout: 1s"),
          "maybe", "services.e.listen[0].proxy_protocol: expected true or false, got 'maybe'"},
         {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['10.0.0.0/99']"), "'10.0.0.0/99'",

@@ -293,7 +293,7 @@ START_TEST(wrong_abi_and_no_symbol_fail_setup)
 	                 0);
 	snprintf(want, sizeof(want),
 	         "bad: cannot load the handler module: %s: built for handler ABI 99.0, "
-	         "superserverd provides 1.1",
+	         "superserverd provides 1.2",
 	         bad);
 	ck_assert(h_log_wait(&d, want, 5000));
 	snprintf(want, sizeof(want),

@@ -467,6 +467,16 @@ static bool probe_once(const struct lg_opts *o)
 {
 	if (o->probe == P_UDP_ECHO)
 		return lg_udp_probe(o);
+	if (o->probe == P_UDP_BOUND) {
+		/* Taken: a service has bound it (a wait service's program cannot be probed). */
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		bool taken = u >= 0 &&
+		             bind(u, (const struct sockaddr *)&o->addr, sizeof(o->addr)) < 0 &&
+		             errno == EADDRINUSE;
+		if (u >= 0)
+			close(u);
+		return taken;
+	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
@@ -560,7 +570,8 @@ static void usage(FILE *f)
 	        "  --op-timeout S       an operation longer than this is an error (default 5;\n"
 	        "                       udp-echo: 0.2, then the datagram is counted lost)\n"
 	        "  --window W           udp-echo: datagrams in flight per socket (default 1)\n"
-	        "  --probe KIND         wait: read | echo | connect | udp-echo (default connect)\n"
+	        "  --probe KIND         wait: read | echo | connect | udp-echo | udp-bound\n"
+	        "                       (default connect; udp-bound: the UDP port is taken)\n"
 	        "connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
 	        "hold: open N connections, echo --size bytes once on each, then keep them idle\n"
 	        "until SIGTERM/SIGINT or the deadline; prints 'ssbench: ready' on stderr once\n"
@@ -651,6 +662,8 @@ int main(int argc, char **argv)
 				o.probe = P_CONNECT;
 			else if (strcmp(optarg, "udp-echo") == 0)
 				o.probe = P_UDP_ECHO;
+			else if (strcmp(optarg, "udp-bound") == 0)
+				o.probe = P_UDP_BOUND;
 			else {
 				fprintf(stderr, "ssbench: unknown probe '%s'\n", optarg);
 				return 1;

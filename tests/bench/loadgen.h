@@ -22,7 +22,7 @@ enum lg_mode {
 	M_FREE_PORT
 };
 
-enum lg_probe { P_READ, P_ECHO, P_CONNECT, P_UDP_ECHO };
+enum lg_probe { P_READ, P_ECHO, P_CONNECT, P_UDP_ECHO, P_UDP_BOUND };
 
 struct lg_opts {
 	struct sockaddr_in addr;

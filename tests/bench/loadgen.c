@@ -4,6 +4,8 @@
  * byte is checked; the result is one machine-readable line on stdout. Helper modes `wait`
  * (poll until a service answers) and `free-port` are used by tests/bench/run.sh.
  */
+#include "loadgen.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,32 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { M_CONNECT_READ, M_ECHO_NEW, M_ECHO_PERSIST, M_HOLD, M_WAIT, M_FREE_PORT };
-
-static const char *const mode_names[] = {"connect-read", "echo-new", "echo-persist",
-                                         "hold",         "wait",     "free-port"};
-
-enum probe { P_READ, P_ECHO, P_CONNECT };
-
-struct opts {
-	struct sockaddr_in addr;
-	enum mode mode;
-	enum probe probe;
-	int concurrency;
-	double duration;
-	size_t size;
-	long connections;
-	uint64_t max_ops;
-	int threads;
-	double op_timeout;
-	unsigned n_sources;
-	struct sockaddr_in sources[16]; /* --source: local addresses, used in turn */
-};
-
 /* Binds fd to the next --source address, if any (the port is chosen at connect:
  * IP_BIND_ADDRESS_NO_PORT). Several addresses multiply the client's port space: on
  * loopback a port is reused for the same server only after tcp_tw_reuse_delay. */
-static bool bind_source(const struct opts *o, int fd)
+bool lg_bind_source(const struct lg_opts *o, int fd)
 {
 	static _Atomic unsigned next;
 	int one = 1;
@@ -62,7 +42,7 @@ static bool bind_source(const struct opts *o, int fd)
 }
 
 /* --source A[,B...]: up to 16 IPv4 addresses. */
-static int parse_sources(const char *arg, struct opts *o)
+static int parse_sources(const char *arg, struct lg_opts *o)
 {
 	char buf[16 * 16], *save = NULL;
 	snprintf(buf, sizeof(buf), "%s", arg);
@@ -78,23 +58,6 @@ static int parse_sources(const char *arg, struct opts *o)
 	return o->n_sources ? 0 : -1;
 }
 
-/* Latency histogram in microseconds: exact below 64, then 32 sub-buckets per octave (~3%). */
-#define HIST_SUB_BITS 5
-#define HIST_LINEAR   64
-#define HIST_BUCKETS  (HIST_LINEAR + 40 * (1 << HIST_SUB_BITS))
-
-struct stats {
-	uint64_t ops;
-	uint64_t connect_err;
-	uint64_t short_read; /* EOF or reset before the whole answer, or an empty answer */
-	uint64_t wrong;      /* answers whose bytes differ from what was expected */
-	uint64_t timeouts;
-	uint64_t dropped; /* hold: the server closed an idle connection */
-	uint64_t lost_bytes;
-	uint64_t corrupt_bytes;
-	uint64_t hist[HIST_BUCKETS];
-};
-
 enum cstate { C_UNUSED, C_BACKOFF, C_CONNECTING, C_SENDING, C_READING, C_HELD };
 
 struct conn {
@@ -109,71 +72,23 @@ struct conn {
 
 struct worker {
 	pthread_t th;
-	const struct opts *o;
+	const struct lg_opts *o;
 	int ep;
 	struct conn *conns;
 	long nconns;
 	long launched; /* hold: slots started so far */
 	long inflight; /* hold: connections not yet verified */
 	uint64_t end;
-	struct stats st;
+	struct lg_stats st;
 };
 
-static atomic_int stop_flag;
-static atomic_uint_fast64_t ops_total;
 static atomic_long held_total;
 static uint64_t t_begin;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	atomic_store(&stop_flag, 1);
-}
-
-static unsigned hist_index(uint64_t us)
-{
-	if (us < HIST_LINEAR)
-		return (unsigned)us;
-	unsigned e = 63u - (unsigned)__builtin_clzll(us);
-	unsigned sub = (unsigned)(us >> (e - HIST_SUB_BITS)) & ((1u << HIST_SUB_BITS) - 1);
-	unsigned idx = HIST_LINEAR + (e - 6) * (1u << HIST_SUB_BITS) + sub;
-	return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
-}
-
-static uint64_t hist_value(unsigned idx)
-{
-	if (idx < HIST_LINEAR)
-		return idx;
-	unsigned e = (idx - HIST_LINEAR) / (1u << HIST_SUB_BITS) + 6;
-	unsigned sub = (idx - HIST_LINEAR) % (1u << HIST_SUB_BITS);
-	uint64_t step = 1ull << (e - HIST_SUB_BITS);
-	return ((1ull << HIST_SUB_BITS) + sub) * step + step / 2;
-}
-
-static uint64_t hist_percentile(const struct stats *s, double p)
-{
-	uint64_t total = 0;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		total += s->hist[i];
-	if (total == 0)
-		return 0;
-	uint64_t rank = (uint64_t)(p * (double)total + 0.999999);
-	if (rank == 0)
-		rank = 1;
-	uint64_t acc = 0;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		acc += s->hist[i];
-		if (acc >= rank)
-			return hist_value(i);
-	}
-	return hist_value(HIST_BUCKETS - 1);
+	atomic_store(&lg_stop, 1);
 }
 
 static void fill_payload(struct conn *c, size_t size)
@@ -214,7 +129,7 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now);
 
 static void start_request(struct worker *w, struct conn *c, uint64_t now)
 {
-	const struct opts *o = w->o;
+	const struct lg_opts *o = w->o;
 	c->sent = 0;
 	c->got = 0;
 	if (o->mode == M_CONNECT_READ) {
@@ -247,11 +162,8 @@ static void start_request(struct worker *w, struct conn *c, uint64_t now)
 /* An operation finished well: count it, and either end the run or go on. */
 static void op_done(struct worker *w, struct conn *c, uint64_t now)
 {
-	const struct opts *o = w->o;
-	w->st.ops++;
-	w->st.hist[hist_index((now - c->t_start) / 1000)]++;
-	if (atomic_fetch_add(&ops_total, 1) + 1 >= o->max_ops)
-		atomic_store(&stop_flag, 1);
+	const struct lg_opts *o = w->o;
+	lg_count_op(o, &w->st, now - c->t_start);
 	if (o->mode == M_ECHO_PERSIST) {
 		start_request(w, c, now);
 		return;
@@ -262,7 +174,7 @@ static void op_done(struct worker *w, struct conn *c, uint64_t now)
 
 static void conn_start(struct worker *w, struct conn *c, uint64_t now)
 {
-	const struct opts *o = w->o;
+	const struct lg_opts *o = w->o;
 	c->t_start = now;
 	c->deadline = now + (uint64_t)(o->op_timeout * 1e9);
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -272,7 +184,7 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	c->st = C_CONNECTING;
-	if (!bind_source(o, c->fd) || !arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
+	if (!lg_bind_source(o, c->fd) || !arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
 		w->st.connect_err++;
 		backoff(w, c, now);
 		return;
@@ -380,8 +292,7 @@ static void on_readable_echo(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	/* hold: the server answered; from now on the connection stays idle. */
-	w->st.ops++;
-	w->st.hist[hist_index((now - c->t_start) / 1000)]++;
+	lg_count_op(w->o, &w->st, now - c->t_start);
 	c->st = C_HELD;
 	arm(w, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
 	w->inflight--;
@@ -459,14 +370,14 @@ static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event evs[256];
-	uint64_t now = now_ns(), next_scan = now;
+	uint64_t now = lg_now_ns(), next_scan = now;
 
 	if (w->o->mode != M_HOLD)
 		for (long i = 0; i < w->nconns; i++)
 			conn_start(w, &w->conns[i], now);
-	while (!atomic_load(&stop_flag)) {
+	while (!atomic_load(&lg_stop)) {
 		int n = epoll_wait(w->ep, evs, 256, 10);
-		now = now_ns();
+		now = lg_now_ns();
 		for (int i = 0; i < n; i++)
 			on_event(w, evs[i].data.ptr, evs[i].events, now);
 		if (now >= w->end)
@@ -476,7 +387,7 @@ static void *worker_run(void *arg)
 			next_scan = now + 20 * 1000000u;
 		}
 	}
-	atomic_store(&stop_flag, 1);
+	atomic_store(&lg_stop, 1);
 	return NULL;
 }
 
@@ -489,7 +400,7 @@ static void raise_nofile(void)
 	}
 }
 
-static int run_load(const struct opts *o)
+static int run_load(const struct lg_opts *o)
 {
 	struct worker ws[2];
 	memset(ws, 0, sizeof(ws));
@@ -497,7 +408,7 @@ static int run_load(const struct opts *o)
 	size_t bufsize = o->size + 64;
 
 	raise_nofile();
-	t_begin = now_ns();
+	t_begin = lg_now_ns();
 	uint64_t end = t_begin + (uint64_t)(o->duration * 1e9);
 	for (int t = 0; t < o->threads; t++) {
 		struct worker *w = &ws[t];
@@ -529,9 +440,9 @@ static int run_load(const struct opts *o)
 		}
 	for (int t = 0; t < o->threads; t++)
 		pthread_join(ws[t].th, NULL);
-	double elapsed = (double)(now_ns() - t_begin) / 1e9;
+	double elapsed = (double)(lg_now_ns() - t_begin) / 1e9;
 
-	struct stats s;
+	struct lg_stats s;
 	memset(&s, 0, sizeof(s));
 	for (int t = 0; t < o->threads; t++) {
 		struct worker *w = &ws[t];
@@ -546,46 +457,26 @@ static int run_load(const struct opts *o)
 		}
 		free(w->conns);
 		close(w->ep);
-		s.ops += w->st.ops;
-		s.connect_err += w->st.connect_err;
-		s.short_read += w->st.short_read;
-		s.wrong += w->st.wrong;
-		s.timeouts += w->st.timeouts;
-		s.dropped += w->st.dropped;
-		s.lost_bytes += w->st.lost_bytes;
-		s.corrupt_bytes += w->st.corrupt_bytes;
-		for (unsigned i = 0; i < HIST_BUCKETS; i++)
-			s.hist[i] += w->st.hist[i];
+		lg_stats_add(&s, &w->st);
 	}
-	uint64_t errors = s.connect_err + s.short_read + s.wrong + s.timeouts + s.dropped;
-	struct rusage ru;
-	double cpu = 0;
-	if (getrusage(RUSAGE_SELF, &ru) == 0)
-		cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-		      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-	printf("mode=%s ops=%llu ops_s=%.1f p50_us=%llu p99_us=%llu errors=%llu "
-	       "connect_err=%llu short_read=%llu wrong=%llu timeouts=%llu dropped=%llu "
-	       "lost_bytes=%llu corrupt_bytes=%llu duration_s=%.3f concurrency=%d size=%zu "
-	       "threads=%d cpu_s=%.3f\n",
-	       mode_names[o->mode], (unsigned long long)s.ops,
-	       elapsed > 0 ? (double)s.ops / elapsed : 0.0,
-	       (unsigned long long)hist_percentile(&s, 0.50),
-	       (unsigned long long)hist_percentile(&s, 0.99), (unsigned long long)errors,
-	       (unsigned long long)s.connect_err, (unsigned long long)s.short_read,
-	       (unsigned long long)s.wrong, (unsigned long long)s.timeouts,
-	       (unsigned long long)s.dropped, (unsigned long long)s.lost_bytes,
-	       (unsigned long long)s.corrupt_bytes, elapsed, o->concurrency, o->size, o->threads,
-	       cpu);
-	fflush(stdout);
-	if (s.lost_bytes || s.corrupt_bytes)
-		fprintf(stderr, "ssbench: DATA ERROR: %llu bytes lost, %llu bytes corrupted\n",
-		        (unsigned long long)s.lost_bytes, (unsigned long long)s.corrupt_bytes);
-	return errors ? 2 : 0;
+	return lg_report(o, &s, elapsed);
 }
 
 /* One blocking attempt of the probe; true when the service answered as expected. */
-static bool probe_once(const struct opts *o)
+static bool probe_once(const struct lg_opts *o)
 {
+	if (o->probe == P_UDP_ECHO)
+		return lg_udp_probe(o);
+	if (o->probe == P_UDP_BOUND) {
+		/* Taken: a service has bound it (a wait service's program cannot be probed). */
+		int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		bool taken = u >= 0 &&
+		             bind(u, (const struct sockaddr *)&o->addr, sizeof(o->addr)) < 0 &&
+		             errno == EADDRINUSE;
+		if (u >= 0)
+			close(u);
+		return taken;
+	}
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return false;
@@ -594,7 +485,7 @@ static bool probe_once(const struct opts *o)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	bool ok = false;
 	char buf[512];
-	if (bind_source(o, fd) &&
+	if (lg_bind_source(o, fd) &&
 	    connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) == 0) {
 		if (o->probe == P_CONNECT) {
 			ok = true;
@@ -616,13 +507,13 @@ static bool probe_once(const struct opts *o)
 	return ok;
 }
 
-static int run_wait(const struct opts *o)
+static int run_wait(const struct lg_opts *o)
 {
-	uint64_t end = now_ns() + (uint64_t)(o->duration * 1e9);
-	while (!atomic_load(&stop_flag)) {
+	uint64_t end = lg_now_ns() + (uint64_t)(o->duration * 1e9);
+	while (!atomic_load(&lg_stop)) {
 		if (probe_once(o))
 			return 0;
-		if (now_ns() >= end)
+		if (lg_now_ns() >= end)
 			break;
 		struct timespec ts = {.tv_nsec = 20 * 1000000};
 		nanosleep(&ts, NULL);
@@ -635,18 +526,22 @@ static int run_wait(const struct opts *o)
 /* Prints a port of o->addr that can be bound now, below the ephemeral range and below
  * the integration tests' ports (20000 to 31999), so that a benchmark never takes a port
  * a test on the same machine has drawn and not bound yet. */
-static int run_free_port(const struct opts *o)
+static int run_free_port(const struct lg_opts *o)
 {
-	srand((unsigned)(now_ns() ^ (uint64_t)getpid()));
+	srand((unsigned)(lg_now_ns() ^ (uint64_t)getpid()));
 	for (int i = 0; i < 1000; i++) {
 		int port = 10000 + rand() % 10000;
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return 1;
 		struct sockaddr_in a = o->addr;
 		a.sin_port = htons((uint16_t)port);
-		int ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		close(fd);
+		/* Free for TCP and for UDP: the datagram rows bind the same kind of number. */
+		int ok = 1;
+		for (int k = 0; k < 2 && ok; k++) {
+			int fd = socket(AF_INET, (k ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return 1;
+			ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+			close(fd);
+		}
 		if (ok) {
 			printf("%d\n", port);
 			return 0;
@@ -663,7 +558,7 @@ static void usage(FILE *f)
 	        "  --host A             IPv4 address (default 127.0.0.1)\n"
 	        "  --source A[,B...]    bind connections to these local IPv4 addresses, in turn\n"
 	        "  --mode MODE          connect-read | echo-new | echo-persist | hold |\n"
-	        "                       wait | free-port\n"
+	        "                       udp-echo | wait | free-port\n"
 	        "  --concurrency C      connections in flight (default 64; hold: connects in "
 	        "flight)\n"
 	        "  --duration S         stop after S seconds (default 3; hold and wait: the "
@@ -672,29 +567,25 @@ static void usage(FILE *f)
 	        "  --connections N      hold: idle connections to open (default 1000)\n"
 	        "  --max-ops N          stop after N operations (default 10000000)\n"
 	        "  --threads T          1 or 2 (default 1)\n"
-	        "  --op-timeout S       an operation longer than this is an error (default 5)\n"
-	        "  --probe KIND         wait: read | echo | connect (default connect)\n"
+	        "  --op-timeout S       an operation longer than this is an error (default 5;\n"
+	        "                       udp-echo: 0.2, then the datagram is counted lost)\n"
+	        "  --window W           udp-echo: datagrams in flight per socket (default 1)\n"
+	        "  --probe KIND         wait: read | echo | connect | udp-echo | udp-bound\n"
+	        "                       (default connect; udp-bound: the UDP port is taken)\n"
 	        "connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
 	        "hold: open N connections, echo --size bytes once on each, then keep them idle\n"
 	        "until SIGTERM/SIGINT or the deadline; prints 'ssbench: ready' on stderr once\n"
 	        "all N are verified.\n"
+	        "udp-echo: C connected UDP sockets (--source: bound in turn), each keeping W\n"
+	        "datagrams of --size bytes (at least 8) in flight; every answer checked byte for\n"
+	        "byte; timeouts = datagrams lost (resent), late = answers after their timeout.\n"
 	        "Output: one line of key=value; exit 0, 1 on a setup error, 2 if any error was "
 	        "counted.\n");
 }
 
-static int parse_mode(const char *s, enum mode *m)
-{
-	for (unsigned i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (strcmp(s, mode_names[i]) == 0) {
-			*m = (enum mode)i;
-			return 0;
-		}
-	return -1;
-}
-
 int main(int argc, char **argv)
 {
-	struct opts o = {
+	struct lg_opts o = {
 	        .mode = M_CONNECT_READ,
 	        .probe = P_CONNECT,
 	        .concurrency = 64,
@@ -703,7 +594,8 @@ int main(int argc, char **argv)
 	        .connections = 1000,
 	        .max_ops = 10000000,
 	        .threads = 1,
-	        .op_timeout = 5,
+	        .op_timeout = -1,
+	        .window = 1,
 	};
 	const char *host = "127.0.0.1";
 	long port = -1;
@@ -720,11 +612,13 @@ int main(int argc, char **argv)
 	        {"op-timeout", required_argument, NULL, 'T'},
 	        {"probe", required_argument, NULL, 'P'},
 	        {"source", required_argument, NULL, 'S'},
+	        {"window", required_argument, NULL, 'w'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:S:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:S:w:h", longopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -733,7 +627,7 @@ int main(int argc, char **argv)
 			port = strtol(optarg, NULL, 10);
 			break;
 		case 'm':
-			if (parse_mode(optarg, &o.mode) < 0) {
+			if (lg_mode_parse(optarg, &o.mode) < 0) {
 				fprintf(stderr, "ssbench: unknown mode '%s'\n", optarg);
 				return 1;
 			}
@@ -766,6 +660,10 @@ int main(int argc, char **argv)
 				o.probe = P_ECHO;
 			else if (strcmp(optarg, "connect") == 0)
 				o.probe = P_CONNECT;
+			else if (strcmp(optarg, "udp-echo") == 0)
+				o.probe = P_UDP_ECHO;
+			else if (strcmp(optarg, "udp-bound") == 0)
+				o.probe = P_UDP_BOUND;
 			else {
 				fprintf(stderr, "ssbench: unknown probe '%s'\n", optarg);
 				return 1;
@@ -778,6 +676,9 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'w':
+			o.window = atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -788,6 +689,8 @@ int main(int argc, char **argv)
 	}
 	if (o.size == 0)
 		o.size = o.mode == M_HOLD ? 1 : o.mode == M_CONNECT_READ ? 4096 : 64;
+	if (o.op_timeout < 0)
+		o.op_timeout = o.mode == M_UDP_ECHO ? 0.2 : 5;
 	o.addr.sin_family = AF_INET;
 	if (inet_pton(AF_INET, host, &o.addr.sin_addr) != 1) {
 		fprintf(stderr, "ssbench: --host must be an IPv4 address\n");
@@ -797,7 +700,8 @@ int main(int argc, char **argv)
 		return run_free_port(&o);
 	if (port <= 0 || port > 65535 || o.concurrency < 1 || o.duration <= 0 ||
 	    o.size > (64u << 20) || o.connections < 1 || o.max_ops < 1 || o.threads < 1 ||
-	    o.threads > 2 || o.op_timeout <= 0) {
+	    o.threads > 2 || o.op_timeout <= 0 || o.window < 1 || o.window > 1024 ||
+	    (o.mode == M_UDP_ECHO && (o.size < 8 || o.size > 65507))) {
 		usage(stderr);
 		return 1;
 	}
@@ -815,5 +719,7 @@ int main(int argc, char **argv)
 		o.threads = o.concurrency;
 	if (o.mode == M_HOLD && o.connections < o.threads)
 		o.threads = 1;
+	if (o.mode == M_UDP_ECHO)
+		return lg_udp_run(&o);
 	return run_load(&o);
 }

@@ -5,13 +5,17 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits | exec | memory | slowloris]   (or BENCH_PART=...; default all)
+# Usage: run.sh [all | models | limits | exec | dgram | memory | slowloris]
+#        (or BENCH_PART=...; default all: models, limits and dgram)
 #   models  the table of servers and models, the goal ratios and the chart
 #   exec    fork+exec alone against tcpserver and xinetd: /usr/bin/date and the tiny
 #           static ssdaytime, at BENCH_CONCURRENCY and at 1 connection in flight; fork
 #           with one acceptor and with BENCH_FORK_ACCEPTORS (results/exec.txt)
 #   limits  event and prefork with and without access + per_source + rate limits
 #           (issue 6 item 9: limits keep >= 0.95x the throughput without them)
+#   dgram   datagram services (issue 13 item 6, dgram.sh): UDP echo against ssref's recvmmsg
+#           loop and xinetd's internal echo, tftp of a 10 MiB file through xinetd and
+#           through the wait model, both running in.tftpd (results/dgram.txt)
 #   memory  memory.sh: a worker's PSS idle, under non-reading clients, after they leave
 #   slowloris  prefork under slow clients: runs tests/bench/slowloris.sh (its own knobs)
 #
@@ -19,6 +23,7 @@
 #   BENCH_DURATION=3      seconds per measurement
 #   BENCH_ROUNDS=3        measurements per row (interleaved across servers); the median is shown
 #   BENCH_ONLY=a,b        servers to run: ssref nginx xinetd tcpserver fork fork-acc prefork threadpool event
+#                         (dgram: ssref-udp xinetd-udp event-udp tftp-xinetd tftp-wait)
 #   BENCH_CONCURRENCY=64  connections in flight
 #   BENCH_HOLD_N=10000    idle connections held (event, nginx, ssref)
 #   BENCH_HOLD_N_FORK=500 idle connections held by fork-per-connection servers
@@ -26,6 +31,10 @@
 #   BENCH_FORK_ACCEPTORS=2 acceptors of the fork-acc rows (fork+exec)
 #   BENCH_LIMITS_ROUNDS=5 limits part: rounds of each (none, limits) pair, order alternated
 #   BENCH_SOURCES=127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5  client addresses, used in turn
+#   BENCH_UDP_CONCURRENCY=32 BENCH_UDP_WINDOW=4  dgram: UDP sockets, datagrams in flight on each
+#   BENCH_TFTP_ROUNDS=3 BENCH_TFTP_CLIENTS=20     dgram: tftp rounds, fetches at once
+#   BENCH_SSD=PATH        the superserverd to measure (default: build-bench's, built here),
+#                         e.g. another branch's build
 #   BENCH_NO_INSTALL=1    never call apt-get
 set -u -o pipefail
 
@@ -36,7 +45,7 @@ LOGS=$RESULTS/logs
 SSBENCH=$BUILD/tests/bench/ssbench
 SSREF=$BUILD/tests/bench/ssref
 SSDAYTIME=$BUILD/tests/bench/ssdaytime
-SSD=$BUILD/superserverd
+SSD=${BENCH_SSD:-$BUILD/superserverd}
 SUPERCTL=$BUILD/superctl
 
 DURATION=${BENCH_DURATION:-3}
@@ -58,14 +67,17 @@ LIMITS_ROUNDS=${BENCH_LIMITS_ROUNDS:-5}
 SOURCES=${BENCH_SOURCES:-${BENCH_LIMITS_SOURCES:-127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5}}
 PART=${1:-${BENCH_PART:-all}}
 case $PART in
-all | models | limits | exec) ;;
+all | models | limits | exec | dgram) ;;
 memory) exec "$ROOT/tests/bench/memory.sh" "${@:2}" ;;
 slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
-	echo "usage: $0 [all | models | limits | exec | memory | slowloris]" >&2
+	echo "usage: $0 [all | models | limits | exec | dgram | memory | slowloris]" >&2
 	exit 2
 	;;
 esac
+# The datagram part's rows and settings (DG_*, TFTP*), and run_dgram.
+# shellcheck source=dgram.sh
+. "$ROOT/tests/bench/dgram.sh"
 EXEC_PROG=(/usr/bin/date -u)
 # The tiny program: a copy in $TMP (readable by nobody), set once $TMP exists.
 TINY_PROG=()
@@ -173,7 +185,7 @@ build() {
 
 # superctl reads the limits rows' rejection counters; without it only ssbench's errors tell.
 build_superctl() {
-	[ "$PART" = models ] || [ "$PART" = exec ] && return 0
+	[ "$PART" = models ] || [ "$PART" = exec ] || [ "$PART" = dgram ] && return 0
 	cmake --build "$BUILD" -j2 --target superctl >>"$LOGS/build.log" 2>&1 && return 0
 	log "superctl does not build: the limits rows check ssbench's errors only"
 	SUPERCTL=""
@@ -186,6 +198,10 @@ install_tools() {
 	command -v nginx >/dev/null || missing+=(nginx-light)
 	[ -e "$NGINX_STREAM_MODULE" ] || missing+=(libnginx-mod-stream)
 	command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+	# dgram: tftpd-hpa's in.tftpd (the package's own daemon, on port 69, is never used) and
+	# tftp-hpa's client (other packages install a tftp without -c)
+	[ -x "$TFTPD" ] || missing+=(tftpd-hpa)
+	tftp -V 2>&1 | grep -q tftp-hpa || missing+=(tftp-hpa)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$IS_ROOT" != 1 ] || [ -n "${BENCH_NO_INSTALL:-}" ] || ! command -v apt-get >/dev/null; then
 		log "missing: ${missing[*]} (not installing): their rows are n/a"
@@ -260,6 +276,7 @@ declare -A DISPLAY=(
 	[prefork]="superserverd prefork"
 	[threadpool]="superserverd threadpool" [event]="superserverd event"
 	[event:none]="superserverd event" [event:limits]="superserverd event"
+	[ssref-udp]="ssref (recvmmsg ref)" [xinetd-udp]="xinetd" [event-udp]="superserverd event"
 	[prefork:none]="superserverd prefork" [prefork:limits]="superserverd prefork")
 declare -A MODEL_STATE # model -> ok | reason
 
@@ -357,6 +374,9 @@ unavailable() {
 	*:none)
 		check_model "${1%%:*}"
 		[ "${MODEL_STATE[${1%%:*}]}" = ok ] || WHY=${MODEL_STATE[${1%%:*}]} ;;
+	ssref-udp) ;;
+	xinetd-udp) command -v xinetd >/dev/null || WHY="n/a (xinetd not installed)" ;;
+	event-udp) dg_check event-udp ;;
 	*:limits)
 		check_model "${1%%:*}"
 		[ "${MODEL_STATE[${1%%:*}]}" = ok ] || WHY=${MODEL_STATE[${1%%:*}]}
@@ -405,9 +425,15 @@ nginx_conf() { # FILE PORT KIND [BACKEND]
 }
 
 xinetd_conf() { # FILE PORT KIND
-	local svc user=root
+	local svc user=root stype=stream proto=tcp wait=no
 	[ "$IS_ROOT" = 1 ] || user=$(id -un)
 	case $3 in
+	udp-echo) svc="type = INTERNAL UNLISTED
+	id = echo-dgram" stype=dgram proto=udp wait=yes ;;
+	tftp) # in.tftpd as xinetd.d/tftp files run it; it chroots, then becomes user tftp
+		svc="type = UNLISTED
+	server = $TFTPD
+	server_args = -s $TFTP_DIR" stype=dgram proto=udp wait=yes ;;
 	daytime) svc="type = INTERNAL UNLISTED
 	id = daytime-stream" ;;
 	echo) svc="type = INTERNAL UNLISTED
@@ -423,6 +449,8 @@ xinetd_conf() { # FILE PORT KIND
 		;;
 	esac
 	local name=$3
+	[ "$3" = udp-echo ] && name="echo" # xinetd finds an INTERNAL service by name and type
+	[ "$3" = tftp ] && name=benchtftp
 	[ "$3" = exec ] && name=benchdate
 	[ "$3" = exec-tiny ] && name=benchtiny
 	cat >"$1" <<-EOF
@@ -439,9 +467,9 @@ xinetd_conf() { # FILE PORT KIND
 		service $name
 		{
 		    $svc
-		    socket_type = stream
-		    protocol = tcp
-		    wait = no
+		    socket_type = $stype
+		    protocol = $proto
+		    wait = $wait
 		    user = $user
 		    bind = 127.0.0.1
 		    port = $2
@@ -456,7 +484,7 @@ start_server() {
 	local server=$1 kind=$2 port=$3 tag="$1-$2" bport
 	BACKEND_PID=""
 	case $server in
-	ssref) launch "$LOGS/$tag.log" "$SSREF" --port "$port" --mode "$kind" ;;
+	ssref | ssref-udp) launch "$LOGS/$tag.log" "$SSREF" --port "$port" --mode "$kind" ;;
 	nginx)
 		if [ "$kind" = echo ]; then
 			bport=$("$SSBENCH" --mode free-port)
@@ -467,7 +495,7 @@ start_server() {
 		nginx_conf "$TMP/nginx.conf" "$port" "$kind" "${bport:-}"
 		launch "$LOGS/$tag.log" nginx -e stderr -p "$TMP" -c "$TMP/nginx.conf"
 		;;
-	xinetd)
+	xinetd | xinetd-udp | tftp-xinetd)
 		xinetd_conf "$TMP/xinetd.conf" "$port" "$kind"
 		launch "$LOGS/$tag.log" xinetd -dontfork -pidfile "$TMP/xinetd.pid" -f "$TMP/xinetd.conf"
 		;;
@@ -482,6 +510,10 @@ start_server() {
 		ss_yaml "$TMP/ss.yaml" "$port" "$kind" "$(ss_mpm "$server")"
 		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
 		;;
+	event-udp | tftp-wait)
+		dg_yaml "$TMP/ss.yaml" "$port" "$kind" "${DG_FORM[$server]}"
+		launch "$LOGS/$tag.log" "$SSD" -c "$TMP/ss.yaml"
+		;;
 	*:none | *:limits)
 		tag="${server%%:*}-$kind-${server#*:}"
 		rm -f "$CTL_SOCK"
@@ -492,6 +524,12 @@ start_server() {
 	esac
 	local probe=read
 	[ "$kind" = echo ] && probe=echo
+	[ "$kind" = udp-echo ] && probe=udp-echo
+	if [ "$kind" = tftp ]; then # nothing to probe without a transfer: the port is bound
+		"$SSBENCH" --mode wait --probe udp-bound --port "$port" --duration 10 || return 1
+		settle "$SPID"
+		return 0
+	fi
 	"$SSBENCH" --mode wait --probe "$probe" --port "$port" --duration 10 || return 1
 	settle "$SPID"
 	case $server in
@@ -567,6 +605,7 @@ measure() {
 	exec-c1 | exec-tiny-c1) kind=${load%-c1} mode=connect-read size="" conc=1 ;;
 	echo-new) kind=echo mode=echo-new ;;
 	echo-persist) kind=echo mode=echo-persist ;;
+	udp-echo) kind=udp-echo mode=udp-echo conc=$DG_CONC size="--size $DG_SIZE --window $DG_WINDOW" ;;
 	esac
 	port=$("$SSBENCH" --mode free-port)
 	if ! start_server "$server" "$kind" "$port"; then
@@ -588,7 +627,7 @@ measure() {
 	# xinetd falls to ~30 conn/s from any client address but 127.0.0.1 (seen here,
 	# echo-new; presumably a name lookup per client): it gets one address, which caps
 	# nothing at its rate (a few thousand a second).
-	if [ -n "$SOURCES" ] && [ "$server" != xinetd ]; then
+	if [ -n "$SOURCES" ] && [ "${server%-udp}" != xinetd ]; then
 		src=(--source "$SOURCES")
 	fi
 	before=$(cpu_ticks "$SPID")
@@ -628,6 +667,7 @@ measure() {
 	echo "$load $server $line foreign_pct=$foreign" >>"$LOGS/ssbench.log"
 	FRG[$k]+=" $foreign"
 	if [ "$ops" -gt 0 ]; then
+		CLIENT_CPU[$k]+=" $(awk -v c="$(kv cpu_s "$line")" -v n="$ops" 'BEGIN { printf "%.1f", c * 1e6 / n }')"
 		CPUS[$k]+=" $(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$ops" \
 			'BEGIN { printf "%.1f", t * 1e6 / hz / n }')"
 	fi
@@ -691,6 +731,7 @@ LOAD_NAME() {
 	exec-tiny-c1) echo "exec tiny, c=1" ;;
 	echo-new) echo "echo-new 64 B" ;;
 	echo-persist) echo "echo-persist 64 B" ;;
+	udp-echo) echo "UDP echo $DG_SIZE B" ;;
 	hold) echo "hold idle echo" ;;
 	esac
 }
@@ -939,6 +980,8 @@ chart() {
 mkdir -p "$LOGS"
 if [ "$PART" = limits ] || [ "$PART" = exec ]; then # keep the logs of the last full run
 	rm -f "$LOGS"/*-none.log "$LOGS"/*-limits.log "$LOGS"/superctl.log "$LOGS"/*-exec*.log
+elif [ "$PART" = dgram ]; then
+	rm -f "$LOGS"/*udp*.log "$LOGS"/*tftp*.log
 else
 	rm -f "$LOGS"/*.log
 fi
@@ -954,6 +997,10 @@ else
 	TINY_PROG=(/nonexistent/ssdaytime) # its rows fail, and say so
 fi
 CTL_SOCK=$TMP/control.sock # the limits part's daemons: never the system's control socket
+if [ "$PART" = dgram ]; then
+	run_dgram
+	exit 0
+fi
 START=$(date +%s)
 OUT=$RESULTS/latest.txt
 [ "$PART" = limits ] && OUT=$RESULTS/limits.txt
@@ -1032,3 +1079,5 @@ if [ "$PART" != limits ] && [ "$PART" != exec ]; then
 	[ -f "$RESULTS/chart.png" ] && log "chart: $RESULTS/chart.png"
 fi
 log "results: $OUT"
+[ "$PART" = all ] && run_dgram
+exit 0

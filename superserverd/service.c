@@ -381,7 +381,8 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 		for (size_t i = 0; i < svc->n_listeners && !ctx.handler->datagram; i++)
 			if (types[i] == SOCK_DGRAM) {
 				log_error(sc->name,
-				          "module %s (handler '%s') has no datagram callback (handler "
+				          "module %s (handler '%s') has no datagram callback "
+				          "(handler "
 				          "ABI 1.2), so it cannot serve the datagram socket %s",
 				          sc->module_path, ctx.handler->name,
 				          listener_key(svc->listeners[i]));

@@ -276,7 +276,6 @@ static void dgram_flush(struct event_dgram *d, const struct dgram_tally *t)
 {
 	struct scoreboard_dgram *c = d->counters;
 
-	atomic_fetch_add_explicit(&c->received, t->received, memory_order_relaxed);
 	atomic_fetch_add_explicit(&c->bytes_in, t->bytes_in, memory_order_relaxed);
 	if (t->answered) {
 		atomic_fetch_add_explicit(&c->answered, t->answered, memory_order_relaxed);
@@ -286,6 +285,8 @@ static void dgram_flush(struct event_dgram *d, const struct dgram_tally *t)
 		if (t->dropped[r])
 			atomic_fetch_add_explicit(&c->dropped[r], t->dropped[r],
 			                          memory_order_relaxed);
+	/* Last: a reader that sees a datagram received sees what became of it. */
+	atomic_fetch_add_explicit(&c->received, t->received, memory_order_release);
 }
 
 /* Errors a peer's ICMP report leaves on the socket: each is reported once and gone,

@@ -32,7 +32,7 @@
 
 static struct daemon d = {0};
 static int p_echo, p_day, p_time, p_time4, p_flood, p_deny, p_shared;
-static char echo_sock[128], time_sock[128];
+static char echo_sock[128], time_sock[128], user_sock[128];
 
 static void start(void)
 {
@@ -46,6 +46,7 @@ static void start(void)
 	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
 	snprintf(echo_sock, sizeof(echo_sock), "%s/echo.sock", d.dir);
 	snprintf(time_sock, sizeof(time_sock), "%s/time.sock", d.dir);
+	snprintf(user_sock, sizeof(user_sock), "%s/user.sock", d.dir);
 	ck_assert_int_eq(
 	        h_write_config(
 	                &d,
@@ -70,9 +71,13 @@ static void start(void)
 	                "  denied: {listen: ['udp:127.0.0.1:%d'], builtin: echo, mpm: event,\n"
 	                "           access: {deny: [127.0.0.2/32]}}\n"
 	                "  stream: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n"
-	                "  dgram: {listen: ['udp:127.0.0.1:%d'], builtin: daytime, mpm: event}\n",
+	                "  dgram: {listen: ['udp:127.0.0.1:%d'], builtin: daytime, mpm: event}\n"
+	                "  users: {listen: [{address: 'unixgram:%s', mode: '0666'}], builtin: "
+	                "echo,\n"
+	                "          mpm: event, access: {allow_users: ['%d']}}\n",
 	                p_echo, p_echo, p_echo, echo_sock, p_day, p_day, p_time, p_time, time_sock,
-	                p_time4, p_flood, FLOOD_BURST, p_deny, p_shared, p_shared),
+	                p_time4, p_flood, FLOOD_BURST, p_deny, p_shared, p_shared, user_sock,
+	                (int)getuid()),
 	        0);
 	ck_assert_int_eq(h_launch(&d), 0);
 }
@@ -320,6 +325,60 @@ START_TEST(denied_source)
 }
 END_TEST
 
+/* A datagram from the port of a service that answers by itself (chargen, 19) would
+ * start a loop between two servers: never answered. */
+START_TEST(loop_port_refused)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(19)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	long long a0 = count("echo", NULL, "access");
+
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr), 1);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		fprintf(stderr, "loop_port_refused skipped: cannot bind 127.0.0.5:19: %s\n",
+		        strerror(errno));
+		close(fd);
+		return;
+	}
+	send_to(fd, "127.0.0.1", p_echo, "loop", 4);
+	WAIT_COUNT("echo", NULL, "access", a0 + 1);
+	ck_assert(nothing_pending(fd));
+	close(fd);
+}
+END_TEST
+
+/* allow_users on a unix datagram socket: the sender's credentials come with each
+ * datagram. Ours are allowed; another user's datagram is dropped. */
+START_TEST(unixgram_allow_users)
+{
+	char buf[64];
+	int fd = unix_client("c3");
+
+	send_to(fd, user_sock, 0, "me", 2);
+	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 2);
+	close(fd);
+	if (getuid() != 0) {
+		fprintf(stderr, "unixgram_allow_users: another user's datagram needs root\n");
+		return;
+	}
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		int c = socket(AF_UNIX, SOCK_DGRAM, 0);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", user_sock);
+		if (c < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(1);
+		_exit(sendto(c, "them", 4, 0, (struct sockaddr *)&sun, sizeof(sun)) == 4 ? 0 : 2);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	WAIT_COUNT("users", NULL, "access", 1);
+	ck_assert_int_eq(count("users", "answered", NULL), 1);
+}
+END_TEST
+
 /* Larger than the buffer: dropped, never answered from a truncated copy; empty: echo
  * has nothing to send back. The service goes on. */
 START_TEST(oversized_and_empty)
@@ -500,6 +559,8 @@ int main(void)
 	tcase_add_test(tc, flood_from_one_source);
 	tcase_add_test(tc, denied_source);
 	tcase_add_test(tc, oversized_and_empty);
+	tcase_add_test(tc, loop_port_refused);
+	tcase_add_test(tc, unixgram_allow_users);
 	tcase_add_test(tc, stream_and_datagram_same_port);
 	tcase_add_test(tc, superctl_shows_counters);
 	tcase_add_test(tc, survives);

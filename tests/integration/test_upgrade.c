@@ -276,6 +276,19 @@ static int superctl_rc(struct daemon *d, char *out, size_t cap, const char *a1)
 	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* superctl upgrade: the new main pid (the old one in *OLD_R, which the caller reaps with
+ * reap_old), superctl's output in OUT. */
+static pid_t upgrade_by_superctl(struct daemon *d, char *out, size_t cap, pid_t *old_r)
+{
+	*old_r = d->pid;
+	h_notify_clear(d);
+	d->pid = -1; /* reaped by the caller, not by the harness */
+	ck_assert_int_eq(superctl_rc(d, out, cap, "upgrade"), 0);
+	pid_t np = wait_mainpid(d, 10000);
+	ck_assert_int_gt(np, 0);
+	return np;
+}
+
 START_TEST(upgrade_with_superctl)
 {
 	struct daemon d = {0};
@@ -286,12 +299,7 @@ START_TEST(upgrade_with_superctl)
 	ck_assert_int_eq(
 	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
 	        0);
-	pid_t old = d.pid;
-	h_notify_clear(&d);
-	d.pid = -1; /* reaped below, not by the harness */
-	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 0);
-	pid_t np = wait_mainpid(&d, 10000);
-	ck_assert_int_gt(np, 0);
+	pid_t old, np = upgrade_by_superctl(&d, out, sizeof(out), &old);
 	char want[64];
 	snprintf(want, sizeof(want), "upgraded: pid %d -> %d", (int)old, (int)np);
 	ck_assert_msg(strstr(out, want), "superctl said: %s", out);
@@ -338,12 +346,7 @@ START_TEST(upgrade_with_udp_echo)
 	                port, port),
 	        0);
 	ck_assert(udp_echoes(fd, port, "before"));
-	pid_t old = d.pid;
-	h_notify_clear(&d);
-	d.pid = -1; /* reaped below, not by the harness */
-	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 0);
-	pid_t np = wait_mainpid(&d, 10000);
-	ck_assert_int_gt(np, 0);
+	pid_t old, np = upgrade_by_superctl(&d, out, sizeof(out), &old);
 	reap_old(&d, old);
 	d.pid = np;
 	ck_assert(udp_echoes(fd, port, "after"));

@@ -159,10 +159,15 @@ void event_listen_close(struct event_loop *l)
 {
 	event_listen_enable(l, false);
 	for (size_t i = 0; i < l->n_listen; i++) {
-		if (l->listeners[i].tag.fd < 0)
+		struct event_listener *lst = &l->listeners[i];
+
+		if (lst->tag.fd < 0)
 			continue;
-		/* Closing takes it out of the epoll set (the master keeps its own copy). */
-		close(l->listeners[i].tag.fd);
-		l->listeners[i].tag.fd = -1;
+		/* Closing would not take it out of the epoll set: the master holds the same
+		 * socket, and a readable one would wake a draining worker for ever. */
+		if (lst->armed && epoll_ctl(l->epfd, EPOLL_CTL_DEL, lst->tag.fd, NULL) == 0)
+			lst->armed = false;
+		close(lst->tag.fd);
+		lst->tag.fd = -1;
 	}
 }

@@ -76,10 +76,8 @@ static void lock_give(struct admit_shared *s)
 	atomic_store_explicit(&s->lock, 0, memory_order_release);
 }
 
-/* Refills a bucket of `rate` tokens per second up to `burst`; takes one if it can.
- * Returns 0, or the microseconds until a token will be there. */
-static uint64_t bucket_take(double *tokens, uint64_t *refill, double rate, double burst,
-                            uint64_t now)
+uint64_t admit_bucket_take(double *tokens, uint64_t *refill, double rate, double burst,
+                           uint64_t now)
 {
 	if (*refill == 0) {
 		*tokens = burst;
@@ -118,8 +116,8 @@ uint64_t admit_reserve(struct admit *a, struct admit_ticket *t)
 	if (full)
 		wait = 20 * 1000; /* capacity frees when some process releases: look again */
 	else if (l->rate > 0)
-		wait = bucket_take(&s->tokens, &s->refill_usec, l->rate, l->burst,
-		                   scoreboard_now_usec());
+		wait = admit_bucket_take(&s->tokens, &s->refill_usec, l->rate, l->burst,
+		                         scoreboard_now_usec());
 	if (wait == 0 && counted) {
 		atomic_fetch_add(&s->active_total, 1);
 		atomic_fetch_add(&a->slot->admitted, 1);
@@ -139,6 +137,17 @@ void admit_unreserve(struct admit *a, struct admit_ticket *t)
 	/* The token, if any, is spent: a rate counts attempts the kernel queued, too. */
 }
 
+bool admit_ids_allowed(const struct service_conf *sc, uid_t uid, gid_t gid)
+{
+	for (size_t i = 0; i < sc->access.n_allow_uids; i++)
+		if (sc->access.allow_uids[i] == uid)
+			return true;
+	for (size_t i = 0; i < sc->access.n_allow_gids; i++)
+		if (sc->access.allow_gids[i] == gid)
+			return true;
+	return false;
+}
+
 static bool unix_allowed(const struct service_conf *sc, int fd)
 {
 	struct ucred cred;
@@ -146,17 +155,10 @@ static bool unix_allowed(const struct service_conf *sc, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	for (size_t i = 0; i < sc->access.n_allow_uids; i++)
-		if (sc->access.allow_uids[i] == cred.uid)
-			return true;
-	for (size_t i = 0; i < sc->access.n_allow_gids; i++)
-		if (sc->access.allow_gids[i] == cred.gid)
-			return true;
-	return false;
+	return admit_ids_allowed(sc, cred.uid, cred.gid);
 }
 
-/* Longest match wins; deny by default once an allow list exists. */
-static bool inet_allowed(const struct service_conf *sc, int family, const uint8_t addr[16])
+bool admit_inet_allowed(const struct service_conf *sc, int family, const uint8_t addr[16])
 {
 	const struct access_conf *ac = &sc->access;
 	int allow = cidr_longest_match(ac->allow, ac->n_allow, family, addr);
@@ -169,8 +171,8 @@ static bool inet_allowed(const struct service_conf *sc, int family, const uint8_
 	return ac->n_allow == 0;
 }
 
-static void source_key(const struct limits_conf *l, int family, const uint8_t addr[16],
-                       uint8_t key[16])
+void admit_source_key(const struct limits_conf *l, int family, const uint8_t addr[16],
+                      uint8_t key[16])
 {
 	unsigned prefix = family == AF_INET ? l->ipv4_prefix : l->ipv6_prefix;
 	unsigned bytes = family == AF_INET ? 4 : 16;
@@ -269,13 +271,13 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
 		}
 		return -1; /* unix peers have no source to count */
 	}
-	if (has_cidr_access(sc) && !inet_allowed(sc, family, addr)) {
+	if (has_cidr_access(sc) && !admit_inet_allowed(sc, family, addr)) {
 		reason = REJECT_ACCESS;
 		goto reject;
 	}
 	if (!l->per_source_max && l->per_source_rate <= 0)
 		return -1;
-	source_key(l, family, addr, key);
+	admit_source_key(l, family, addr, key);
 	lock_take(s, a->pid);
 	uint64_t now = scoreboard_now_usec();
 	int32_t i = source_find(a->sb, family, key, l, now);
@@ -289,8 +291,8 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
 	if (l->per_source_max && atomic_load(&e->count) >= l->per_source_max)
 		reason = REJECT_PER_SOURCE;
 	else if (l->per_source_rate > 0 &&
-	         bucket_take(&e->tokens, &e->refill_usec, l->per_source_rate, l->per_source_burst,
-	                     now) > 0)
+	         admit_bucket_take(&e->tokens, &e->refill_usec, l->per_source_rate,
+	                           l->per_source_burst, now) > 0)
 		reason = REJECT_RATE;
 	else if (l->per_source_max) {
 		atomic_fetch_add(&e->count, 1);

@@ -66,6 +66,20 @@ bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockad
 /* The connection has ended, however it ended. */
 void admit_release(struct admit *a, struct admit_ticket *t);
 
+/* Refills a bucket of RATE tokens per second up to BURST (a bucket never used, REFILL
+ * 0, starts full) and takes one if it can. Returns 0, or the microseconds until a token
+ * will be there. */
+uint64_t admit_bucket_take(double *tokens, uint64_t *refill, double rate, double burst,
+                           uint64_t now);
+/* The rules themselves, for datagrams (mpm/event_dgram.c), which have no connection:
+ * a CIDR-list verdict (longest match wins; deny by default once `allow` has an entry),
+ * a uid/gid verdict (allow_users, allow_groups), and a source's key (ADDR masked to
+ * the service's ipv4_prefix or ipv6_prefix). */
+bool admit_inet_allowed(const struct service_conf *sc, int family, const uint8_t addr[16]);
+bool admit_ids_allowed(const struct service_conf *sc, uid_t uid, gid_t gid);
+void admit_source_key(const struct limits_conf *l, int family, const uint8_t addr[16],
+                      uint8_t key[16]);
+
 /* Master: a process of the service died; release what it held. */
 void admit_reclaim(struct scoreboard *sb, unsigned slot_index);
 /* Master: the table size and held-list size a service's configuration needs. */

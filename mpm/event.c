@@ -3,11 +3,11 @@
  * one epoll loop over the shared listeners, its own connections, the deadline lists
  * and a signalfd. Good for many connections and short, non-blocking handlers; a
  * handler that blocks stalls every connection of its worker. No `exec`: a program
- * cannot share a loop.
+ * cannot share a loop. Datagram listeners are served in the same loop (event_dgram.c).
  *
  * This file owns the options, the worker's setup and teardown and the loop itself;
- * event_conn.c drives connections, event_listen.c the listeners, event_mem.c gives
- * memory back after a burst.
+ * event_conn.c drives connections, event_listen.c the listeners, event_dgram.c the
+ * datagrams, event_mem.c gives memory back after a burst.
  */
 #include <errno.h>
 #include <signal.h>
@@ -104,7 +104,8 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 		return -ENOMEM;
 	l->n_listen = ctx->n_listen;
 	event_raise_nofile(l);
-	return event_listen_setup(l);
+	int r = event_listen_setup(l);
+	return r < 0 ? r : event_dgram_setup(l, (unsigned)o->workers);
 }
 
 static void event_cleanup(struct event_loop *l)
@@ -112,6 +113,7 @@ static void event_cleanup(struct event_loop *l)
 	connlog_close(&l->connlog);
 	event_pool_free(l);
 	event_conn_free_spares(l);
+	event_dgram_free(l);
 	if (l->listeners)
 		event_listen_close(l);
 	free(l->listeners);
@@ -143,7 +145,10 @@ static uint64_t event_next_deadline(const struct event_loop *l)
 {
 	uint64_t at = event_fifo_next(&l->idle), life = event_fifo_next(&l->life);
 	uint64_t header = event_proxy_next_deadline(l), mem = event_mem_next_deadline(l);
+	uint64_t dgram = event_dgram_next_deadline(l);
 
+	if (dgram < at)
+		at = dgram;
 	if (life < at)
 		at = life;
 	if (header < at)
@@ -161,6 +166,7 @@ static void event_timers(struct event_loop *l)
 
 	event_conn_expire(l, now);
 	event_proxy_expire(l, now);
+	event_dgram_timers(l, now);
 	if (l->accept_retry_at && now >= l->accept_retry_at) {
 		l->accept_retry_at = 0;
 		event_listen_update(l);
@@ -182,6 +188,9 @@ static void event_dispatch(struct event_loop *l, const struct epoll_event *ev)
 	}
 	case EVENT_TAG_LISTENER:
 		event_listen_accept(l, t);
+		break;
+	case EVENT_TAG_DGRAM:
+		event_dgram_read(l, t);
 		break;
 	case EVENT_TAG_SIGNAL:
 		event_on_signals(l);
@@ -243,7 +252,7 @@ static int event_worker_main(const struct worker_ctx *ctx)
 
 const struct mpm_ops mpm_event_ops = {
         .name = "event",
-        .flags = MPM_PROXY,
+        .flags = MPM_PROXY | MPM_DGRAM,
         .options_size = sizeof(struct event_options),
         .options = event_option_table,
         .n_options = sizeof(event_option_table) / sizeof(event_option_table[0]),

@@ -5,6 +5,8 @@
  * epoll set: clients wait in the kernel backlog, or go to a worker with room.
  * EPOLLEXCLUSIVE forbids EPOLL_CTL_MOD, hence DEL and ADD. A PROXY listener also
  * leaves while PROXY_ACCEPT_MAX_WAITING headers are being read; the others go on.
+ * Datagram listeners are set up here too, but read by event_dgram.c and never taken
+ * out for a connection limit.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,7 +30,8 @@ void event_listen_enable(struct event_loop *l, bool on)
 		bool want = on && proxy_accept_room(lst->lc, l->headers);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
 
-		if (lst->tag.fd < 0 || want == lst->armed)
+		/* Datagrams hold no connection: no connection limit stops them. */
+		if (lst->tag.fd < 0 || want == lst->armed || lst->tag.kind == EVENT_TAG_DGRAM)
 			continue;
 		if (epoll_ctl(l->epfd, want ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, lst->tag.fd, &ev) <
 		    0) {
@@ -53,7 +56,11 @@ int event_listen_setup(struct event_loop *l)
 		struct event_listener *lst = &l->listeners[i];
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
 
-		lst->tag = (struct event_tag){.kind = EVENT_TAG_LISTENER, .fd = ctx->listen_fds[i]};
+		lst->tag = (struct event_tag){.kind = ctx->listen_types && ctx->listen_types[i] ==
+		                                                                   SOCK_DGRAM
+		                                              ? EVENT_TAG_DGRAM
+		                                              : EVENT_TAG_LISTENER,
+		                              .fd = ctx->listen_fds[i]};
 		lst->lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i] : NULL;
 		event_fifo_init(&lst->headers, lst->lc ? lst->lc->proxy_timeout_usec : 0);
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, lst->tag.fd, &ev) < 0)
@@ -152,9 +159,15 @@ void event_listen_close(struct event_loop *l)
 {
 	event_listen_enable(l, false);
 	for (size_t i = 0; i < l->n_listen; i++) {
-		if (l->listeners[i].tag.fd < 0)
+		struct event_listener *lst = &l->listeners[i];
+
+		if (lst->tag.fd < 0)
 			continue;
-		close(l->listeners[i].tag.fd);
-		l->listeners[i].tag.fd = -1;
+		/* Closing would not take it out of the epoll set: the master holds the same
+		 * socket, and a readable one would wake a draining worker for ever. */
+		if (lst->armed && epoll_ctl(l->epfd, EPOLL_CTL_DEL, lst->tag.fd, NULL) == 0)
+			lst->armed = false;
+		close(lst->tag.fd);
+		lst->tag.fd = -1;
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * The event model's worker, shared between its files: the loop state of one worker
  * process (event.c runs it), the per-connection record and its non-blocking driver
- * (event_conn.c), the listeners (event_listen.c), the PROXY header stage
+ * (event_conn.c), the listeners (event_listen.c), the datagram listeners
+ * (event_dgram.c), the PROXY header stage
  * (event_proxy.c), the record pool (event_pool.c) and the release of memory after a
  * burst (event_mem.c).
  * Internal to mpm/event*.c.
@@ -25,7 +26,7 @@
 #define event_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* What an epoll event's data.ptr points to: every registered object starts with one. */
-enum event_tag_kind { EVENT_TAG_LISTENER, EVENT_TAG_SIGNAL, EVENT_TAG_CONN };
+enum event_tag_kind { EVENT_TAG_LISTENER, EVENT_TAG_DGRAM, EVENT_TAG_SIGNAL, EVENT_TAG_CONN };
 
 struct event_tag {
 	enum event_tag_kind kind;
@@ -59,6 +60,7 @@ struct event_conn {
 };
 
 struct event_slab;
+struct event_dgram;
 
 #define EVENT_SPARE_BUFFERS 16
 #define EVENT_SPARE_MAX_CAP (32 * 1024) /* larger ones go back to malloc */
@@ -96,6 +98,8 @@ struct event_loop {
 	unsigned pool_peak; /* most out at once since the last release of memory */
 	uint64_t mem_due;   /* a release of memory is planned for then; 0 = none */
 	uint64_t mem_last;  /* the last release */
+
+	struct event_dgram *dgram; /* NULL: no datagram listener */
 
 	char *rbuf; /* one read buffer for every connection of the worker */
 	size_t rbuf_len;
@@ -163,6 +167,17 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t);
 void event_listen_update(struct event_loop *l);
 /* SIGTERM: out of the epoll set and closed in this process. */
 void event_listen_close(struct event_loop *l);
+
+/* event_dgram.c */
+/* Once the listeners are set up: the datagram state, when any listener is a datagram
+ * one. SHARE is how many workers read the same sockets. 0 or a negative errno. */
+int event_dgram_setup(struct event_loop *l, unsigned share);
+void event_dgram_free(struct event_loop *l);
+/* A datagram listener is readable: a bounded number of batches. */
+void event_dgram_read(struct event_loop *l, struct event_tag *t);
+/* After a receive error the sockets rest: when they come back, or EVENT_NO_DEADLINE. */
+uint64_t event_dgram_next_deadline(const struct event_loop *l);
+void event_dgram_timers(struct event_loop *l, uint64_t now);
 
 /* event_proxy.c */
 /* A socket just accepted on a PROXY listener: refused, started, or kept to wait. */

@@ -1,6 +1,8 @@
-/* daytime (RFC 867): one line with the local time, then close. */
+/* daytime (RFC 867): one line with the local time, then close; over datagrams, the
+ * same line in one datagram, whatever the request held. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "services/builtin_handlers.h"
 #include "services/timeproto.h"
@@ -27,15 +29,22 @@ int timeproto_daytime(time_t t, char *buf, size_t len)
 	return n;
 }
 
-static int daytime_open(struct ss_conn *c)
+/* Now's line into LINE (64 bytes): its length or a negative errno. */
+static int daytime_now(char *line, size_t len)
 {
 	struct timespec now;
-	char line[64];
-	int n, r;
 
 	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
 		return -errno;
-	n = timeproto_daytime(now.tv_sec, line, sizeof(line));
+	return timeproto_daytime(now.tv_sec, line, len);
+}
+
+static int daytime_open(struct ss_conn *c)
+{
+	char line[64];
+	int n, r;
+
+	n = daytime_now(line, sizeof(line));
 	if (n < 0)
 		return n;
 	r = ss_conn_write(c, line, (size_t)n);
@@ -45,7 +54,25 @@ static int daytime_open(struct ss_conn *c)
 	return 0;
 }
 
+static ssize_t daytime_datagram(void *service_data, const void *buf, size_t len,
+                                const struct sockaddr *peer, socklen_t peer_len, void *reply,
+                                size_t cap)
+{
+	char line[64];
+	int n;
+
+	(void)service_data, (void)buf, (void)len, (void)peer, (void)peer_len;
+	n = daytime_now(line, sizeof(line));
+	if (n < 0)
+		return n;
+	if ((size_t)n > cap)
+		return -EMSGSIZE;
+	memcpy(reply, line, (size_t)n);
+	return n;
+}
+
 const struct ss_handler builtin_daytime = {
         SS_HANDLER_HEADER("daytime"),
         .open = daytime_open,
+        .datagram = daytime_datagram,
 };

@@ -109,3 +109,13 @@ long long j_int2(const json_t *o, const char *key, const char *sub)
 {
 	return j_int(json_object_get(o, key), sub);
 }
+
+long long j_requests(const json_t *svc)
+{
+	return j_int(svc, "accepted") + j_int2(svc, "datagrams", "received");
+}
+
+long long j_turned_away(const json_t *svc)
+{
+	return j_int(svc, "rejected") + j_int2(svc, "datagrams", "dropped");
+}

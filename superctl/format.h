@@ -23,5 +23,9 @@ double j_num(const json_t *o, const char *key);
 const char *j_str(const json_t *o, const char *key);
 /* j_int of a field of a nested object: j_int2(o, "workers", "busy"). */
 long long j_int2(const json_t *o, const char *key, const char *sub);
+/* Connections accepted plus datagrams received: a service's requests, whatever its
+ * sockets; and connections turned away plus datagrams dropped. */
+long long j_requests(const json_t *svc);
+long long j_turned_away(const json_t *svc);
 
 #endif

@@ -137,6 +137,46 @@ static void put_rejected(FILE *f, const json_t *services)
 	}
 }
 
+/* Services with datagram listeners: packets received, answered, dropped by reason,
+ * and their bytes (apart from the connections' bytes_*_total). */
+static void put_datagrams(FILE *f, const json_t *services)
+{
+	static const struct {
+		const char *name, *field, *help;
+	} counts[] = {
+	        {"datagrams_received_total", "received", "Datagrams received."},
+	        {"datagrams_answered_total", "answered", "Datagrams answered."},
+	        {"datagram_bytes_received_total", "bytes_in", "Bytes of datagrams received."},
+	        {"datagram_bytes_sent_total", "bytes_out", "Bytes of datagram answers sent."},
+	};
+	const json_t *svc, *d;
+	json_t *by;
+	size_t i;
+
+	for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		put_family(f, counts[k].name, "counter", counts[k].help);
+		for (i = 0; i < json_array_size(services); i++) {
+			svc = json_array_get(services, i);
+			if (!(d = json_object_get(svc, "datagrams")))
+				continue;
+			put_sample_start(f, counts[k].name, "", svc, NULL, NULL);
+			fprintf(f, "%lld\n", j_int(d, counts[k].field));
+		}
+	}
+	put_family(f, "datagrams_dropped_total", "counter",
+	           "Datagrams dropped unanswered, by reason.");
+	for (i = 0; i < json_array_size(services); i++) {
+		svc = json_array_get(services, i);
+		by = json_object_get(json_object_get(svc, "datagrams"), "dropped_by_reason");
+		for (void *it = json_object_iter(by); it; it = json_object_iter_next(by, it)) {
+			put_sample_start(f, "datagrams_dropped_total", "", svc, "reason",
+			                 json_object_iter_key(it));
+			fprintf(f, "%lld\n",
+			        (long long)json_integer_value(json_object_iter_value(it)));
+		}
+	}
+}
+
 static void put_processes(FILE *f, const json_t *services)
 {
 	static const char *const states[] = {"busy", "idle", "starting", "stopping"};
@@ -230,6 +270,7 @@ int cmd_metrics(struct superctl *sc)
 	put_up(stdout, services);
 	put_simple(stdout, services);
 	put_rejected(stdout, services);
+	put_datagrams(stdout, services);
 	put_processes(stdout, services);
 	put_queues(stdout, services);
 	put_histogram(stdout, services);

@@ -69,6 +69,29 @@ static void print_bytes(const json_t *svc)
 	putchar('\n');
 }
 
+/* A service with datagram listeners: what they received, answered and dropped. */
+static void print_datagrams(const json_t *svc)
+{
+	const json_t *d = json_object_get(svc, "datagrams");
+	json_t *by;
+	bool first = true;
+
+	if (!d)
+		return;
+	by = json_object_get(d, "dropped_by_reason");
+	printf("  %-16s received %lld, answered %lld, dropped %lld", "datagrams",
+	       j_int(d, "received"), j_int(d, "answered"), j_int(d, "dropped"));
+	for (void *it = json_object_iter(by); it; it = json_object_iter_next(by, it)) {
+		printf("%s%s %lld", first ? " (" : ", ", json_object_iter_key(it),
+		       (long long)json_integer_value(json_object_iter_value(it)));
+		first = false;
+	}
+	printf("%s\n  %-16s ", first ? "" : ")", "datagram bytes");
+	print_count_bytes("in", j_int(d, "bytes_in"));
+	print_count_bytes(", out", j_int(d, "bytes_out"));
+	putchar('\n');
+}
+
 /* The non-empty stretch of the histogram, one bar per bucket. */
 static void print_histogram(const json_t *dur)
 {
@@ -166,6 +189,7 @@ static void print_service(const json_t *svc, bool colour)
 	       j_int(svc, "accepted"), completed, j_int(svc, "active"));
 	print_rejected(svc);
 	print_bytes(svc);
+	print_datagrams(svc);
 	printf("  %-16s %lld\n", "handler errors", j_int(svc, "handler_errors"));
 	printf("  %-16s %lld\n", "timeouts", j_int(svc, "timeouts"));
 	print_limits(json_object_get(svc, "limits"));

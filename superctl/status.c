@@ -51,8 +51,8 @@ int cmd_status(struct superctl *sc)
 		table_cell(t, state_colour(state), "%s", state);
 		listen_cell(t, svc);
 		table_cell(t, NULL, "%lld", j_int(svc, "active"));
-		table_cell(t, NULL, "%lld", j_int(svc, "accepted"));
-		table_cell(t, NULL, "%lld", j_int(svc, "rejected"));
+		table_cell(t, NULL, "%lld", j_requests(svc));
+		table_cell(t, NULL, "%lld", j_turned_away(svc));
 		table_cell(t, NULL, "%lld/%lld", j_int2(svc, "workers", "busy"),
 		           j_int2(svc, "workers", "idle"));
 		table_cell(t, NULL, "%lld", j_int(svc, "restarts"));

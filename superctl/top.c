@@ -76,11 +76,11 @@ static int sample_take(struct sample *s, json_t *reply, const struct sample *pre
 		r->model = j_str(svc, "model");
 		r->state = j_str(svc, "state");
 		r->active = j_int(svc, "active");
-		r->accepted = j_int(svc, "accepted");
+		r->accepted = j_requests(svc);
 		r->busy = j_int2(svc, "workers", "busy");
 		r->idle = j_int2(svc, "workers", "idle");
 		r->procs = j_int2(svc, "workers", "total");
-		r->rejected = j_int(svc, "rejected");
+		r->rejected = j_turned_away(svc);
 		r->restarts = j_int(svc, "restarts");
 		r->rate = -1;
 		const struct row *p = prev->reply ? find_row(prev, r->name) : NULL;

@@ -87,7 +87,14 @@ struct limits_conf {
 	double burst;            /* bucket size; default max(rate, 1) */
 	double per_source_rate;  /* per source; 0 = unlimited */
 	double per_source_burst; /* default max(per_source_rate, 1) */
+	/* On datagram listeners the four rates above count packets, and an answer is at
+	 * most max(request length, datagram_reply_max) bytes; 0 = the request's length. */
+	uint32_t datagram_reply_max;
 };
+
+/* The largest datagram a handler is given (and answer it may send): a larger one is
+ * dropped and counted for its size. Also datagram_reply_max's ceiling. */
+#define CONFIG_DATAGRAM_MAX 16384
 
 /* Who may connect. TCP: CIDR lists, longest match wins, deny by default once `allow`
  * has an entry. Unix sockets: peer uid/gid (SO_PEERCRED). */

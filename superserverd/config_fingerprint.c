@@ -75,6 +75,7 @@ static void put_limits(FILE *f, const struct limits_conf *lim)
 	put_double(f, "burst", lim->burst);
 	put_double(f, "ps_rate", lim->per_source_rate);
 	put_double(f, "ps_burst", lim->per_source_burst);
+	put_num(f, "dgram_reply", lim->datagram_reply_max);
 }
 
 static void put_access(FILE *f, const struct access_conf *a)

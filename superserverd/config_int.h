@@ -85,6 +85,8 @@ struct svc_part {
 	double rate, burst; /* per second; burst 0: the default */
 	struct field f_ps_rate;
 	double ps_rate, ps_burst;
+	struct field f_dgram_reply;
+	uint64_t dgram_reply;
 
 	struct field f_access; /* replaced whole */
 	struct access_conf access;

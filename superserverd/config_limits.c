@@ -255,6 +255,32 @@ static void parse_banner(struct loader *l, struct ydoc *yd, yaml_node_t *n, cons
 	p->f_banner.st = FIELD_SET;
 }
 
+/* datagram_reply_max: bytes an answer may have whatever the request's length. */
+static void parse_dgram_reply(struct loader *l, struct ydoc *yd, yaml_node_t *n, const char *path,
+                              struct svc_part *p)
+{
+	char kpath[CONFIG_PATH_MAX];
+	const char *s;
+	uint64_t v;
+
+	config_subpath(kpath, path, "datagram_reply_max");
+	begin(&p->f_dgram_reply, yd, n);
+	if (!(s = ystring(yd, n, kpath, l->diag)))
+		return;
+	if (units_parse_size(s, &v) < 0) {
+		yerror(l->diag, yd, n, kpath, "expected a size in bytes such as 4 or 512, got '%s'",
+		       s);
+		return;
+	}
+	if (v < 1 || v > CONFIG_DATAGRAM_MAX) {
+		yerror(l->diag, yd, n, path, "datagram_reply_max must be between 1 and %d (got %s)",
+		       CONFIG_DATAGRAM_MAX, s);
+		return;
+	}
+	p->dgram_reply = v;
+	p->f_dgram_reply.st = FIELD_SET;
+}
+
 void config_limits_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                          struct svc_part *p)
 {
@@ -268,6 +294,7 @@ void config_limits_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, cons
 	                                   "burst",
 	                                   "per_source_rate",
 	                                   "per_source_burst",
+	                                   "datagram_reply_max",
 	                                   NULL};
 	static const char *const rate_keys[2] = {"rate", "burst"};
 	static const char *const ps_rate_keys[2] = {"per_source_rate", "per_source_burst"};
@@ -310,6 +337,8 @@ void config_limits_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, cons
 	}
 	parse_rate_pair(l, yd, v, path, rate_keys, &p->f_rate, &p->rate, &p->burst);
 	parse_rate_pair(l, yd, v, path, ps_rate_keys, &p->f_ps_rate, &p->ps_rate, &p->ps_burst);
+	if ((n = ymap_get(yd, v, "datagram_reply_max", NULL)))
+		parse_dgram_reply(l, yd, n, path, p);
 }
 
 int config_cidr_list(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,

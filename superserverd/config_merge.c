@@ -284,6 +284,8 @@ static void merge_limits(struct loader *l, struct service_conf *sc, const struct
 		lim->per_source_rate = p->ps_rate;
 		lim->per_source_burst = default_burst(p->ps_rate, p->ps_burst);
 	}
+	if ((p = PICK(own, def, f_dgram_reply)) && IS_SET(p, f_dgram_reply))
+		lim->datagram_reply_max = (uint32_t)p->dgram_reply;
 }
 
 static void *dup_array(const void *src, size_t n, size_t size, bool *failed)

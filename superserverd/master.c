@@ -26,6 +26,7 @@
 #include "superserverd/master.h"
 #include "superserverd/notify.h"
 #include "superserverd/service.h"
+#include "superserverd/stats_dgram.h"
 #include "superserverd/upgrade.h"
 #include "version.h"
 
@@ -461,7 +462,7 @@ static json_t *service_summary(struct service *svc)
 		json_array_append_new(queues, q);
 	}
 	uint64_t started = service_started_usec(svc);
-	return json_pack(
+	json_t *o = json_pack(
 	        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:I, s:I, "
 	        "s:f, s:o}",
 	        "name", sc->name, "model", sc->mpm.ops->name, "state",
@@ -476,6 +477,11 @@ static json_t *service_summary(struct service *svc)
 	                ? (double)(mono_usec() - started) / 1e6
 	                : 0.0,
 	        "listen_queue", queues);
+	json_t *dgram = o ? stats_dgram_json(svc) : NULL;
+
+	if (dgram)
+		json_object_set_new(o, "datagrams", dgram);
+	return o;
 }
 
 /* The latest upgrade this process started: what `superctl upgrade` waits on. */

@@ -377,6 +377,17 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 			log_error(sc->name, "cannot load the handler module: %s", err);
 			_exit(SERVICE_EXIT_SETUP);
 		}
+		/* Whether a module answers datagrams is known only once it is loaded. */
+		for (size_t i = 0; i < svc->n_listeners && !ctx.handler->datagram; i++)
+			if (types[i] == SOCK_DGRAM) {
+				log_error(sc->name,
+				          "module %s (handler '%s') has no datagram callback "
+				          "(handler "
+				          "ABI 1.2), so it cannot serve the datagram socket %s",
+				          sc->module_path, ctx.handler->name,
+				          listener_key(svc->listeners[i]));
+				_exit(SERVICE_EXIT_SETUP);
+			}
 	}
 	/* A module's flags are known only now (a built-in's were at load time): the
 	 * default idle_timeout is not for a handler whose clients may stay silent. */

@@ -310,6 +310,35 @@ START_TEST(wrong_abi_and_no_symbol_fail_setup)
 }
 END_TEST
 
+/* A module built before datagrams (no datagram callback) on a datagram listener: its
+ * service process says so and leaves; the other services go on. */
+START_TEST(stream_module_on_datagram_listener)
+{
+	struct daemon d = {0};
+	int port[2];
+	char want[768], buf[16];
+	const char *qotd = module("qotd");
+
+	free_ports(port, 2);
+	d.allowed_errors[0] = "has no datagram callback";
+	d.allowed_errors[1] = "marking the service failed";
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n"
+	                         "  q: {listen: ['udp:127.0.0.1:%d'], module: '%s', mpm: event}\n"
+	                         "  fine: {listen: ['127.0.0.1:%d'], builtin: echo}\n",
+	                         port[0], qotd, port[1]),
+	                 0);
+	snprintf(want, sizeof(want),
+	         "q: module %s (handler 'qotd') has no datagram callback (handler ABI 1.2), so it "
+	         "cannot serve the datagram socket udp:127.0.0.1:%d",
+	         qotd, port[0]);
+	ck_assert(h_log_wait(&d, want, 10000));
+	ck_assert(h_log_wait(&d, "(handler setup failed)", 10000));
+	ck_assert_int_eq(h_exchange("127.0.0.1", port[1], "ok", true, buf, sizeof(buf), 10000), 2);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* The module is loaded after the privilege drop: its constructors already run as the
  * service's user (nobody when the test runs as root). */
 START_TEST(constructors_run_unprivileged)
@@ -423,6 +452,7 @@ int main(void)
 	tcase_add_test(bad, nonexistent_module_is_a_config_error);
 	tcase_add_test(bad, wrong_abi_and_no_symbol_fail_setup);
 	tcase_add_test(bad, constructors_run_unprivileged);
+	tcase_add_test(bad, stream_module_on_datagram_listener);
 	suite_add_tcase(s, bad);
 	tcase_add_test(crash, crash_fork);
 	tcase_add_test(crash, crash_prefork);

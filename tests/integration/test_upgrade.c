@@ -276,6 +276,19 @@ static int superctl_rc(struct daemon *d, char *out, size_t cap, const char *a1)
 	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* superctl upgrade: the new main pid (the old one in *OLD_R, which the caller reaps with
+ * reap_old), superctl's output in OUT. */
+static pid_t upgrade_by_superctl(struct daemon *d, char *out, size_t cap, pid_t *old_r)
+{
+	*old_r = d->pid;
+	h_notify_clear(d);
+	d->pid = -1; /* reaped by the caller, not by the harness */
+	ck_assert_int_eq(superctl_rc(d, out, cap, "upgrade"), 0);
+	pid_t np = wait_mainpid(d, 10000);
+	ck_assert_int_gt(np, 0);
+	return np;
+}
+
 START_TEST(upgrade_with_superctl)
 {
 	struct daemon d = {0};
@@ -286,12 +299,7 @@ START_TEST(upgrade_with_superctl)
 	ck_assert_int_eq(
 	        h_start(&d, "services:\n  e: {listen: ['127.0.0.1:%d'], builtin: echo}\n", port),
 	        0);
-	pid_t old = d.pid;
-	h_notify_clear(&d);
-	d.pid = -1; /* reaped below, not by the harness */
-	ck_assert_int_eq(superctl_rc(&d, out, sizeof(out), "upgrade"), 0);
-	pid_t np = wait_mainpid(&d, 10000);
-	ck_assert_int_gt(np, 0);
+	pid_t old, np = upgrade_by_superctl(&d, out, sizeof(out), &old);
 	char want[64];
 	snprintf(want, sizeof(want), "upgraded: pid %d -> %d", (int)old, (int)np);
 	ck_assert_msg(strstr(out, want), "superctl said: %s", out);
@@ -301,6 +309,50 @@ START_TEST(upgrade_with_superctl)
 	/* The new process reloads like the old one did. */
 	ck_assert_int_eq(h_reload(&d), 0);
 	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* One UDP echo datagram to 127.0.0.1:PORT and its answer (deadline). */
+static bool udp_echoes(int fd, int port, const char *msg)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[64];
+	size_t len = strlen(msg);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (sendto(fd, msg, len, 0, (struct sockaddr *)&sin, sizeof(sin)) != (ssize_t)len)
+		return false;
+	if (poll(&p, 1, 20000) <= 0)
+		return false;
+	return recv(fd, buf, sizeof(buf), 0) == (ssize_t)len && memcmp(buf, msg, len) == 0;
+}
+
+/* A datagram service is handed over like a stream one, and the stream socket on the
+ * same port number stays apart from it (their hand-over names differ by type). */
+START_TEST(upgrade_with_udp_echo)
+{
+	struct daemon d = {0};
+	char out[4096], buf[64];
+	int port = h_free_port(), fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n"
+	                "  u: {listen: ['udp:127.0.0.1:%d', '127.0.0.1:%d'], builtin: echo,\n"
+	                "      mpm: event}\n",
+	                port, port),
+	        0);
+	ck_assert(udp_echoes(fd, port, "before"));
+	pid_t old, np = upgrade_by_superctl(&d, out, sizeof(out), &old);
+	reap_old(&d, old);
+	d.pid = np;
+	ck_assert(udp_echoes(fd, port, "after"));
+	ck_assert_int_eq(h_exchange("127.0.0.1", port, "tcp\n", true, buf, sizeof(buf), 5000), 4);
+	ck_assert_int_eq(h_stop(&d), 0);
+	close(fd);
 }
 END_TEST
 
@@ -485,6 +537,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("upgrade");
 	tcase_add_test(tc, upgrade_under_load);
 	tcase_add_test(tc, upgrade_with_superctl);
+	tcase_add_test(tc, upgrade_with_udp_echo);
 	tcase_add_test(tc, failed_upgrade_keeps_serving);
 	tcase_add_test(tc, upgrade_refuses_unnamable_socket);
 	tcase_add_test(tc, upgrade_drops_and_adds_addresses);

@@ -1624,7 +1624,7 @@ static const struct {
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {max_conns: 5}}\n", "max_conns",
          "unknown key 'max_conns' in services.e.limits (expected one of: idle_timeout, "
          "max_duration, max_connections, overload, banner, per_source, rate, burst, "
-         "per_source_rate, per_source_burst)"},
+         "per_source_rate, per_source_burst, datagram_reply_max)"},
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, limits: {idle_timeout: soon}}\n", "soon",
          "services.e.limits.idle_timeout: expected a duration such as 500ms, 30s, 5m or 1h, got "
          "'soon'"},
@@ -1759,7 +1759,35 @@ static const struct {
          "lots", "services.e.listen.send_buffer: expected a size such as 256K or 4M, got 'lots'"},
         {NOBODY, SVC "{listen: 'udp:127.0.0.1:7', builtin: echo, mpm: fork}\n", "'udp:",
          "service 'e': udp:127.0.0.1:7 is a datagram socket, which model 'fork' does not serve "
-         "with a handler (models that do: none)"},
+         "with a handler (models that do: event)"},
+        {NOBODY, SVC "{listen: 'udp:[::1]:7', builtin: daytime, mpm: prefork}\n", "'udp:",
+         "service 'e': udp:[::1]:7 is a datagram socket, which model 'prefork' does not serve "
+         "with a handler (models that do: event)"},
+        {NOBODY, SVC "{listen: 'unixgram:/x', builtin: echo, mpm: threadpool}\n", "'unixgram:",
+         "service 'e': unixgram:/x is a datagram socket, which model 'threadpool' does not "
+         "serve with a handler (models that do: event)"},
+        {NOBODY, SVC "{listen: ['127.0.0.1:7', 'udp:127.0.0.1:7'], builtin: chargen, mpm: event}\n",
+         "'udp:",
+         "service 'e': builtin 'chargen' on udp:127.0.0.1:7: chargen over datagrams answers any "
+         "datagram, however small, with up to 512 bytes: the classic amplifier of reflection "
+         "attacks (CVE-1999-0103). Serve it over a stream address only"},
+        {NOBODY,
+         SVC "{listen: {address: 'udp:127.0.0.1:7', backlog: 5}, builtin: echo, mpm: event}\n",
+         "backlog",
+         "services.e.listen: backlog is only for stream sockets (udp:127.0.0.1:7 is a datagram "
+         "socket)"},
+        {NOBODY,
+         SVC "{listen: [{address: 'unixgram:/x', nodelay: true}], builtin: echo, mpm: event}\n",
+         "nodelay",
+         "services.e.listen[0]: nodelay is only for stream sockets (unixgram:/x is a datagram "
+         "socket)"},
+        {NOBODY, LIM("datagram_reply_max: 0"), "0}",
+         "services.e.limits: datagram_reply_max must be between 1 and 16384 (got 0)"},
+        {NOBODY, LIM("datagram_reply_max: 16385"), "16385",
+         "services.e.limits: datagram_reply_max must be between 1 and 16384 (got 16385)"},
+        {NOBODY, LIM("datagram_reply_max: lots"), "lots",
+         "services.e.limits.datagram_reply_max: expected a size in bytes such as 4 or 512, got "
+         "'lots'"},
         {NOBODY, SVC "{listen: 'udp:127.0.0.1:7', exec: [/bin/true], mpm: fork}\n", "'udp:",
          "service 'e': udp:127.0.0.1:7 is a datagram socket, which model 'fork' does not serve "
          "with a program (exec) (models that do: none)"},

@@ -1,0 +1,389 @@
+/*
+ * The event model's datagram listeners: datagrams answered in the worker by the
+ * handler's datagram callback, never forked for. Each wake-up reads a bounded number of
+ * batches (recvmmsg) and sends the batch's answers at once (sendmmsg), so a flood on
+ * one socket cannot starve the worker's other sockets, and nothing ever blocks: an
+ * answer the socket has no room for is dropped and counted.
+ *
+ * Every datagram passes, in order: its size (a datagram larger than the buffer is
+ * dropped, never answered from a truncated copy), `access` (CIDR lists for IP peers,
+ * allow_users/allow_groups for unix peers through SCM_CREDENTIALS), the loop guard (no
+ * answer to the ports of services that answer themselves), the per-source and the
+ * service-wide packet rates (dgram_limit.h), and the amplification bound: an answer is
+ * at most as long as its request, or `limits: datagram_reply_max`. The scoreboard
+ * counts every drop by reason; the log never hears of a datagram, only of a socket
+ * that misbehaves (at most once a minute).
+ *
+ * Several workers may read one socket; the kernel hands each datagram to one of them,
+ * and each enforces its share of the rates (dgram_limit.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mpm/dgram_limit.h"
+#include "mpm/event_loop.h"
+#include "services/handler.h"
+#include "superserverd/cidr.h"
+#include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
+
+/* Datagrams per recvmmsg, and recvmmsg calls per wake-up: 128 at most, as many as a
+ * listener's accept burst allows connections, before the loop looks at its other
+ * sockets again. */
+#define DGRAM_BATCH  32
+#define DGRAM_ROUNDS 4
+/* A receive error that is not a peer's ICMP report would repeat at once: the worker's
+ * datagram sockets rest this long. */
+#define DGRAM_PAUSE_USEC (1000 * 1000)
+#define DGRAM_LOG_USEC   (60ULL * 1000 * 1000)
+
+union dgram_cmsg {
+	char buf[CMSG_SPACE(sizeof(struct ucred))];
+	struct cmsghdr align;
+};
+
+/* What one batch changed, added to the shared counters once per batch. */
+struct dgram_tally {
+	uint64_t received, answered, bytes_in, bytes_out;
+	uint64_t dropped[DGRAM_DROP_REASON_COUNT];
+};
+
+struct event_dgram {
+	const struct ss_handler *h;
+	void *hdata;
+	const struct service_conf *sc;
+	struct scoreboard_dgram *counters;
+	struct dgram_limit limit;
+	bool cidr_rules, id_rules;
+	size_t reply_max;
+	uint64_t retry_at; /* sockets resting until then; 0 = none */
+	uint64_t logged_at;
+	char *rbuf, *tbuf; /* DGRAM_BATCH slots of CONFIG_DATAGRAM_MAX bytes each */
+	struct mmsghdr rx[DGRAM_BATCH], tx[DGRAM_BATCH];
+	struct iovec riov[DGRAM_BATCH], tiov[DGRAM_BATCH];
+	struct sockaddr_storage peer[DGRAM_BATCH];
+	union dgram_cmsg cmsg[DGRAM_BATCH];
+};
+
+/* Once a minute at most: a socket error is news, a thousand of them are not. */
+static void dgram_log(struct event_loop *l, uint64_t now, const char *what, int err)
+{
+	struct event_dgram *d = l->dgram;
+
+	if (d->logged_at && now - d->logged_at < DGRAM_LOG_USEC)
+		return;
+	d->logged_at = now;
+	log_warning(l->name, "datagram socket: %s: %s (logged at most once a minute)", what,
+	            strerror(err));
+}
+
+static bool is_unix_socket(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+}
+
+int event_dgram_setup(struct event_loop *l, unsigned share)
+{
+	const struct worker_ctx *ctx = l->ctx;
+	const struct service_conf *sc = ctx->conf;
+	struct event_dgram *d;
+	bool any = false;
+	int r;
+
+	for (size_t i = 0; i < l->n_listen; i++)
+		any |= l->listeners[i].tag.kind == EVENT_TAG_DGRAM;
+	if (!any)
+		return 0;
+	if (!ctx->handler->datagram) { /* refused at load or start; never run without it */
+		log_error(l->name, "handler '%s' has no datagram callback", ctx->handler->name);
+		return -ENOTSUP;
+	}
+	if (!(d = calloc(1, sizeof(*d))))
+		return -ENOMEM;
+	l->dgram = d;
+	d->h = ctx->handler;
+	d->hdata = ctx->handler_data;
+	d->sc = sc;
+	d->counters = &ctx->scoreboard->counters.dgram;
+	d->cidr_rules = sc->access.n_allow || sc->access.n_deny;
+	d->id_rules = sc->access.n_allow_uids || sc->access.n_allow_gids;
+	d->reply_max = sc->limits.datagram_reply_max;
+	d->rbuf = malloc((size_t)DGRAM_BATCH * CONFIG_DATAGRAM_MAX);
+	d->tbuf = malloc((size_t)DGRAM_BATCH * CONFIG_DATAGRAM_MAX);
+	if (!d->rbuf || !d->tbuf)
+		return -ENOMEM;
+	r = dgram_limit_init(&d->limit, &sc->limits, share);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < DGRAM_BATCH; i++) {
+		d->riov[i] = (struct iovec){d->rbuf + i * CONFIG_DATAGRAM_MAX, CONFIG_DATAGRAM_MAX};
+		d->tx[i].msg_hdr.msg_iov = &d->tiov[i];
+		d->tx[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* A unix datagram has no connection to ask SO_PEERCRED: the sender's credentials
+	 * come with each datagram instead (the kernel's, not the sender's say). */
+	for (size_t i = 0; d->id_rules && i < l->n_listen; i++) {
+		const int on = 1, fd = l->listeners[i].tag.fd;
+
+		if (l->listeners[i].tag.kind == EVENT_TAG_DGRAM && is_unix_socket(fd) &&
+		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void event_dgram_free(struct event_loop *l)
+{
+	struct event_dgram *d = l->dgram;
+
+	if (!d)
+		return;
+	dgram_limit_free(&d->limit);
+	free(d->rbuf);
+	free(d->tbuf);
+	free(d);
+	l->dgram = NULL;
+}
+
+/* The sender's credentials, from message M's SCM_CREDENTIALS. */
+static bool dgram_creds(const struct msghdr *m, struct ucred *cred)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(*cred))) {
+			memcpy(cred, CMSG_DATA(c), sizeof(*cred));
+			return true;
+		}
+	return false;
+}
+
+/* Source ports of the small services that answer whatever reaches them: answering one
+ * would start a loop between two servers (a forged echo-to-chargen datagram is the
+ * classic), and port 0 cannot be answered at all. */
+static bool dgram_loop_port(const struct sockaddr *sa)
+{
+	uint16_t port = sa->sa_family == AF_INET
+	                        ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
+	                        : ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+
+	return port == 0 || port == 7 || port == 13 || port == 17 || port == 19 || port == 37;
+}
+
+/* The checks before the handler: -1 to go on, else the drop reason. */
+static int dgram_admit(struct event_dgram *d, const struct msghdr *m, uint64_t now)
+{
+	const struct sockaddr *sa = m->msg_name;
+	uint8_t addr[16], key[16];
+	struct ucred cred;
+	int family;
+
+	if (m->msg_flags & MSG_TRUNC)
+		return DGRAM_DROP_SIZE;
+	if (cidr_from_sockaddr(sa, m->msg_namelen, &family, addr) < 0) {
+		/* A unix peer: its uid/gid rules; it counts against the service's rate. */
+		if (d->id_rules &&
+		    (!dgram_creds(m, &cred) || !admit_ids_allowed(d->sc, cred.uid, cred.gid)))
+			return DGRAM_DROP_ACCESS;
+		return dgram_limit_take(&d->limit, 0, NULL, now) == DGRAM_PASS ? -1
+		                                                               : DGRAM_DROP_RATE;
+	}
+	if (d->cidr_rules && !admit_inet_allowed(d->sc, family, addr))
+		return DGRAM_DROP_ACCESS;
+	if (dgram_loop_port(sa))
+		return DGRAM_DROP_ACCESS;
+	admit_source_key(&d->sc->limits, family, addr, key);
+	return dgram_limit_take(&d->limit, family, key, now) == DGRAM_PASS ? -1 : DGRAM_DROP_RATE;
+}
+
+/* Datagram I of the batch through the checks and the handler: its answer queued in
+ * tx[*ntx], or its drop counted. */
+static void dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned *ntx,
+                        struct dgram_tally *t)
+{
+	struct msghdr *m = &d->rx[i].msg_hdr;
+	size_t len = d->rx[i].msg_len, cap = len > d->reply_max ? len : d->reply_max;
+	char *reply = d->tbuf + (size_t)*ntx * CONFIG_DATAGRAM_MAX;
+	int reason = dgram_admit(d, m, now);
+	ssize_t n;
+
+	t->received++;
+	t->bytes_in += len;
+	if (reason >= 0) {
+		t->dropped[reason]++;
+		return;
+	}
+	n = d->h->datagram(d->hdata, d->riov[i].iov_base, len, m->msg_name, m->msg_namelen, reply,
+	                   cap);
+	if (n == 0)
+		return;
+	if (n == -EMSGSIZE) {
+		t->dropped[DGRAM_DROP_SIZE]++;
+		return;
+	}
+	/* A handler error, an answer beyond its bound (never sent), or a unix peer
+	 * without a name, which no answer can reach. */
+	if (n < 0 || (size_t)n > cap ||
+	    m->msg_namelen <= (socklen_t)offsetof(struct sockaddr_un, sun_path)) {
+		t->dropped[DGRAM_DROP_ERROR]++;
+		return;
+	}
+	d->tiov[*ntx] = (struct iovec){reply, (size_t)n};
+	d->tx[*ntx].msg_hdr.msg_name = m->msg_name;
+	d->tx[*ntx].msg_hdr.msg_namelen = m->msg_namelen;
+	(*ntx)++;
+}
+
+/* The batch's answers, without blocking: what the socket has no room for is dropped. */
+static void dgram_send(struct event_loop *l, int fd, unsigned ntx, uint64_t now,
+                       struct dgram_tally *t)
+{
+	struct event_dgram *d = l->dgram;
+	unsigned off = 0;
+
+	while (off < ntx) {
+		int k = sendmmsg(fd, d->tx + off, ntx - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (k > 0) {
+			for (unsigned j = off; j < off + (unsigned)k; j++)
+				t->bytes_out += d->tiov[j].iov_len;
+			t->answered += (unsigned)k;
+			off += (unsigned)k;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			t->dropped[DGRAM_DROP_ERROR] += ntx - off;
+			return;
+		}
+		/* This answer's own trouble (a destination refused by a firewall, an ICMP
+		 * report surfacing): it alone is lost. */
+		if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH)
+			dgram_log(l, now, "send", errno);
+		t->dropped[DGRAM_DROP_ERROR]++;
+		off++;
+	}
+}
+
+static void dgram_flush(struct event_dgram *d, const struct dgram_tally *t)
+{
+	struct scoreboard_dgram *c = d->counters;
+
+	atomic_fetch_add_explicit(&c->bytes_in, t->bytes_in, memory_order_relaxed);
+	if (t->answered) {
+		atomic_fetch_add_explicit(&c->answered, t->answered, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->bytes_out, t->bytes_out, memory_order_relaxed);
+	}
+	for (unsigned r = 0; r < DGRAM_DROP_REASON_COUNT; r++)
+		if (t->dropped[r])
+			atomic_fetch_add_explicit(&c->dropped[r], t->dropped[r],
+			                          memory_order_relaxed);
+	/* Last: a reader that sees a datagram received sees what became of it. */
+	atomic_fetch_add_explicit(&c->received, t->received, memory_order_release);
+}
+
+/* Errors a peer's ICMP report leaves on the socket: each is reported once and gone,
+ * so reading on is right and cannot spin. */
+static bool dgram_peer_error(int err)
+{
+	return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
+	       err == EHOSTDOWN || err == ENETDOWN || err == EPROTO || err == ETIMEDOUT ||
+	       err == EMSGSIZE || err == ECONNRESET;
+}
+
+static void dgram_pause(struct event_loop *l, uint64_t now)
+{
+	l->dgram->retry_at = now + DGRAM_PAUSE_USEC;
+	for (size_t i = 0; i < l->n_listen; i++) {
+		struct event_listener *lst = &l->listeners[i];
+
+		if (lst->tag.kind != EVENT_TAG_DGRAM || lst->tag.fd < 0 || !lst->armed)
+			continue;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, lst->tag.fd, NULL) == 0)
+			lst->armed = false;
+	}
+}
+
+/* One batch from FD: -1 when the socket is empty (or resting), else how many came. */
+static int dgram_batch(struct event_loop *l, int fd)
+{
+	struct event_dgram *d = l->dgram;
+	struct dgram_tally t = {0};
+	unsigned ntx = 0;
+	uint64_t now;
+	int n;
+
+	for (unsigned i = 0; i < DGRAM_BATCH; i++) {
+		struct msghdr *m = &d->rx[i].msg_hdr;
+
+		*m = (struct msghdr){.msg_name = &d->peer[i],
+		                     .msg_namelen = sizeof(d->peer[i]),
+		                     .msg_iov = &d->riov[i],
+		                     .msg_iovlen = 1};
+		if (d->id_rules) {
+			m->msg_control = d->cmsg[i].buf;
+			m->msg_controllen = sizeof(d->cmsg[i].buf);
+		}
+	}
+	n = recvmmsg(fd, d->rx, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+	now = conn_now_usec(); /* once per batch: the buckets need no finer time */
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return -1;
+		if (dgram_peer_error(errno)) {
+			t.dropped[DGRAM_DROP_ERROR]++;
+			dgram_flush(d, &t);
+			return 0;
+		}
+		dgram_log(l, now, "receive", errno);
+		dgram_pause(l, now);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		dgram_serve(d, (unsigned)i, now, &ntx, &t);
+	if (ntx)
+		dgram_send(l, fd, ntx, now, &t);
+	dgram_flush(d, &t);
+	atomic_store_explicit(&l->ctx->slot->last_activity_usec, now, memory_order_relaxed);
+	return n;
+}
+
+void event_dgram_read(struct event_loop *l, struct event_tag *t)
+{
+	for (unsigned round = 0; round < DGRAM_ROUNDS && t->fd >= 0; round++) {
+		int n = dgram_batch(l, t->fd);
+
+		if (n < DGRAM_BATCH && n != 0)
+			return; /* empty now (or resting); 0: an ICMP report, read on */
+	}
+}
+
+uint64_t event_dgram_next_deadline(const struct event_loop *l)
+{
+	return l->dgram && l->dgram->retry_at ? l->dgram->retry_at : EVENT_NO_DEADLINE;
+}
+
+void event_dgram_timers(struct event_loop *l, uint64_t now)
+{
+	if (!l->dgram || !l->dgram->retry_at || now < l->dgram->retry_at || l->stopping)
+		return;
+	l->dgram->retry_at = 0;
+	for (size_t i = 0; i < l->n_listen; i++) {
+		struct event_listener *lst = &l->listeners[i];
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &lst->tag};
+
+		if (lst->tag.kind != EVENT_TAG_DGRAM || lst->tag.fd < 0 || lst->armed)
+			continue;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, lst->tag.fd, &ev) == 0)
+			lst->armed = true;
+		else
+			dgram_log(l, now, "epoll_ctl", errno);
+	}
+}

@@ -20,10 +20,11 @@
 #   f        systemd-analyze security: the exposure score (printed, not judged)
 #   g        "systemctl restart" while clients connect in loops to the socket-activated
 #            echo and to an echo superserverd bound itself (kept in the fd store):
-#            no connection refused or lost
+#            no connection refused or lost; a UDP echo keeps its very socket (the same
+#            inode) through the fd store and answers after the restarts
 #   h        "superctl upgrade" (re-exec with the sockets) under the same loops:
 #            nothing refused or lost, systemd's MainPID follows the new process, which
-#            then reloads
+#            then reloads; the UDP echo's socket is handed over too
 #   e        watchdog: with WatchdogSec=8s the daemon is left alone while it runs and
 #            restarted (new MainPID) once it is SIGSTOPped
 #   upgrade  dpkg -i over the installed package: a running superserverd is restarted,
@@ -163,6 +164,18 @@ until_ok() {
 }
 answers() { # answers PORT TEXT: the echo service on PORT echoes TEXT
 	[ "$(client "$1" "$2")" = "$2" ]
+}
+# udp_answers PORT TEXT: the UDP echo on PORT echoes TEXT (three tries: a datagram may be lost).
+udp_answers() {
+	local i
+	for i in 1 2 3; do
+		[ "$(ct -t 12 bash /srv/e2e/files/udp_client.sh "$1" "$2" 2>/dev/null)" = "$2" ] && return 0
+	done
+	return 1
+}
+# udp_inode PORT: the inode of the UDP socket bound to 127.0.0.1:PORT (/proc/net/udp), or nothing.
+udp_inode() {
+	ct awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { print $10 }' /proc/net/udp 2>/dev/null
 }
 # The owners of the container's superserverd processes, one line each (no procps there).
 procs_users() {
@@ -483,6 +496,9 @@ begin g "systemctl restart while client loops connect to the socket-activated ec
 fresh_limits
 pid0=$(prop superserverd.service MainPID)
 answers 7008 before-restart || bad "echo2 (7008) does not answer before the restart"
+udp_answers 7009 udp-before-restart || bad "udpecho (udp:7009) does not answer before the restart"
+udp0=$(udp_inode 7009)
+[ -n "$udp0" ] || bad "no UDP socket on 127.0.0.1:7009 in /proc/net/udp"
 stored=$(prop superserverd.service NFileDescriptorStore)
 note "NFileDescriptorStore=$stored before the restart"
 [ -n "$stored" ] && [ "$stored" -ge 1 ] 2>/dev/null || bad "nothing in the fd store (NFileDescriptorStore=$stored)"
@@ -549,6 +565,10 @@ pid1=$(prop superserverd.service MainPID)
 	bad "MainPID $pid0 -> $pid1: superserverd was not restarted"
 ct journalctl -u superserverd --no-pager -o cat _PID="$pid1" | grep -q "inherited [0-9]* sockets" ||
 	bad "the restarted superserverd (pid $pid1) did not log inheriting its sockets"
+udp_answers 7009 udp-after-restart || bad "udpecho (udp:7009) does not answer after the restarts"
+udp1=$(udp_inode 7009)
+[ -n "$udp0" ] && [ "$udp1" = "$udp0" ] ||
+	bad "the UDP socket was not kept through the fd store (inode $udp0 -> $udp1)"
 end
 
 # --- (h) upgrade by re-exec under load -------------------------------------------------------------
@@ -560,6 +580,7 @@ do_upgrade() {
 	upgrade_out=$(ct -t 40 superctl upgrade 2>&1) || bad "superctl upgrade failed: $upgrade_out"
 	note "$upgrade_out"
 }
+udp0=$(udp_inode 7009)
 run_loops do_upgrade
 pid1=$(prop superserverd.service MainPID)
 [ "$pid1" != "$pid0" ] && [ "$pid1" != 0 ] || bad "MainPID $pid0 -> $pid1: systemd does not follow the new process"
@@ -569,6 +590,10 @@ until_ok 20 ct sh -c "! kill -0 $pid0 2>/dev/null" || bad "the old process $pid0
 # The new main process is systemd's to reload and to stop like any other.
 ct -t 40 systemctl reload superserverd.service || bad "systemctl reload after the upgrade failed"
 answers 7008 after-upgrade || bad "echo2 (7008) does not answer after the upgrade"
+udp_answers 7009 udp-after-upgrade || bad "udpecho (udp:7009) does not answer after the upgrade"
+udp1=$(udp_inode 7009)
+[ -n "$udp0" ] && [ "$udp1" = "$udp0" ] ||
+	bad "the UDP socket was not handed over by the upgrade (inode $udp0 -> $udp1)"
 # Until it is the main process the new one must say nothing to systemd (it would be
 # dropped: NotifyAccess=main), afterwards its sockets are in the store again.
 dropped=$(ct journalctl -u superserverd --no-pager -o cat | grep -a "reception only permitted for main PID")
@@ -636,6 +661,10 @@ ct grep -q echo2 /etc/superserverd/superserverd.yaml ||
 st=$(ct systemctl is-enabled superserverd.service 2>&1)
 [ "$st" = disabled ] || bad "superserverd.service is '$st' after the upgrade, expected still disabled"
 until_ok 10 answers 7008 after-upgrade || bad "echo2 (7008) does not answer after the upgrade"
+udp_answers 7009 udp-after-upgrade || bad "udpecho (udp:7009) does not answer after the upgrade"
+udp1=$(udp_inode 7009)
+[ -n "$udp0" ] && [ "$udp1" = "$udp0" ] ||
+	bad "the UDP socket was not handed over by the upgrade (inode $udp0 -> $udp1)"
 note "MainPID $pid0 -> $(prop superserverd.service MainPID); configuration kept; still disabled"
 end
 

@@ -1,8 +1,11 @@
 /* systemd behaviour with real peers: systemd-socket-activate hands a named socket to
- * `systemd:NAME` (and stored sockets back under their fd-store names), and a real
+ * `systemd:NAME` (and stored sockets back under their fd-store names; stream and
+ * datagram, as ListenStream= and ListenDatagram= do), and a real
  * datagram socket as NOTIFY_SOCKET receives READY=1, RELOADING=1 (with MONOTONIC_USEC),
  * STOPPING=1 and the FDSTORE=1/FDSTOREREMOVE=1 messages. */
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,141 @@ START_TEST(socket_activation_by_name)
 	close(fd);
 	ck_assert(h_log_wait(&d, "inherited 1 socket", 10000));
 	ck_assert_int_eq(h_exchange("127.0.0.1", other, NULL, false, buf, sizeof(buf), 5000), 4);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* Sends MSG in one datagram to 127.0.0.1:PORT from a socket of its own and waits up to
+ * TIMEOUT_MS for one answer: its length in BUF, or -1. */
+static ssize_t udp_exchange(int port, const char *msg, char *buf, size_t cap, int timeout_ms)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+	                          .sin_port = htons((uint16_t)port),
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(send(fd, msg, strlen(msg), 0), (ssize_t)strlen(msg));
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, timeout_ms) == 1)
+		n = recv(fd, buf, cap, MSG_DONTWAIT);
+	close(fd);
+	return n;
+}
+
+/* ListenDatagram= + FileDescriptorName=: the datagram that activates the daemon waits in
+ * the passed socket and is answered once the service runs. */
+START_TEST(datagram_activation_by_name)
+{
+	struct daemon d = {0};
+	char listen_arg[64], buf[64];
+	int port = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+	const char *wrapper[] = {SOCKET_ACTIVATE,
+	                         "--datagram",
+	                         "-l",
+	                         listen_arg,
+	                         "--fdname=udpecho",
+	                         "-E",
+	                         "NOTIFY_SOCKET",
+	                         "-E",
+	                         "ASAN_OPTIONS",
+	                         "-E",
+	                         "UBSAN_OPTIONS",
+	                         NULL};
+	ck_assert_int_eq(h_prepare(&d, "services:\n"
+	                               "  udpecho: {listen: ['systemd:udpecho'], builtin: echo, "
+	                               "mpm: event}\n"),
+	                 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	/* Until systemd-socket-activate has bound the socket, a datagram goes nowhere. */
+	ssize_t n = -1;
+	ck_assert(H_DEADLINE_WAIT((n = udp_exchange(port, "activated", buf, sizeof(buf), 1000)) > 0,
+	                          30000));
+	ck_assert_int_eq(n, 9);
+	ck_assert(memcmp(buf, "activated", 9) == 0);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 10000));
+	ck_assert_int_eq(udp_exchange(port, "again", buf, sizeof(buf), 10000), 5);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* The type of a systemd: socket is known only when it is passed: a datagram socket for
+ * a model that serves none is refused then, naming the service, address and models. */
+START_TEST(datagram_socket_refused_by_model)
+{
+	struct daemon d = {0};
+	char listen_arg[64], buf[16];
+	int port = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+	const char *wrapper[] = {
+	        SOCKET_ACTIVATE, "--datagram", "-l",           listen_arg, "--fdname=dg",   "-E",
+	        "NOTIFY_SOCKET", "-E",         "ASAN_OPTIONS", "-E",       "UBSAN_OPTIONS", NULL};
+	d.allowed_errors[0] = "is a datagram socket";
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n"
+	                           "  dg: {listen: ['systemd:dg'], builtin: echo, mpm: fork}\n"),
+	                 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	/* The first datagram starts the daemon (it is never answered). */
+	ck_assert(H_DEADLINE_WAIT(
+	        (udp_exchange(port, "x", buf, sizeof(buf), 200), h_log_wait(&d, "datagram", 1)),
+	        30000));
+	ck_assert(h_log_wait(&d,
+	                     "service 'dg': systemd:dg is a datagram socket, which model 'fork' "
+	                     "does not serve with a handler",
+	                     10000));
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 10000), -1);
+	h_kill(&d);
+}
+END_TEST
+
+/* A datagram socket stored under its typed name comes back from systemd after a
+ * restart and is served, not bound again (the bind would fail: it is bound). */
+START_TEST(fd_store_restored_datagram)
+{
+	struct daemon d = {0};
+	char l1[64], names[96], buf[64];
+	int port = h_free_port();
+
+	if (access(SOCKET_ACTIVATE, X_OK) != 0) {
+		fprintf(stderr, "SKIP: %s not installed\n", SOCKET_ACTIVATE);
+		return;
+	}
+	snprintf(l1, sizeof(l1), "127.0.0.1:%d", port);
+	snprintf(names, sizeof(names), "--fdname=ssd-udp%%3A127.0.0.1%%3A%d", port);
+	const char *wrapper[] = {
+	        SOCKET_ACTIVATE, "--datagram", "-l",           l1,   names,           "-E",
+	        "NOTIFY_SOCKET", "-E",         "ASAN_OPTIONS", "-E", "UBSAN_OPTIONS", NULL};
+	ck_assert_int_eq(h_prepare(&d,
+	                           "services:\n  e: {listen: ['udp:127.0.0.1:%d'], builtin: echo, "
+	                           "mpm: event}\n",
+	                           port),
+	                 0);
+	d.wrapper = wrapper;
+	ck_assert_int_eq(h_spawn(&d), 0);
+	ssize_t n = -1;
+	ck_assert(H_DEADLINE_WAIT((n = udp_exchange(port, "restored", buf, sizeof(buf), 1000)) > 0,
+	                          30000));
+	ck_assert_int_eq(n, 8);
+	ck_assert(memcmp(buf, "restored", 8) == 0);
+	ck_assert_int_eq(h_wait_notify(&d, "READY=1", 15000), 0);
+	ck_assert(h_log_wait(&d, "inherited 1 socket", 10000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -286,6 +424,9 @@ int main(void)
 	tcase_add_test(tc, fd_store_messages);
 	tcase_add_test(tc, fd_store_restored);
 	tcase_add_test(tc, fd_store_unix_mode_reapplied);
+	tcase_add_test(tc, datagram_activation_by_name);
+	tcase_add_test(tc, datagram_socket_refused_by_model);
+	tcase_add_test(tc, fd_store_restored_datagram);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -20,6 +20,7 @@
 #include "superserverd/control.h"
 #include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
+#include "superserverd/runs_json.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
 #include "superserverd/log.h"
@@ -461,7 +462,7 @@ static json_t *service_summary(struct service *svc)
 		json_array_append_new(queues, q);
 	}
 	uint64_t started = service_started_usec(svc);
-	return json_pack(
+	json_t *o = json_pack(
 	        "{s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:{s:i, s:i, s:i, s:i, s:i}, s:I, s:I, "
 	        "s:f, s:o}",
 	        "name", sc->name, "model", sc->mpm.ops->name, "state",
@@ -476,6 +477,10 @@ static json_t *service_summary(struct service *svc)
 	                ? (double)(mono_usec() - started) / 1e6
 	                : 0.0,
 	        "listen_queue", queues);
+	/* Programs handed the socket itself: their runs are what there is to show. */
+	if (o && (sc->mpm.ops->flags & MPM_DGRAM_EXEC))
+		json_object_set_new(o, "runs", runs_json(c));
+	return o;
 }
 
 /* The latest upgrade this process started: what `superctl upgrade` waits on. */

@@ -154,9 +154,19 @@ void wait_run_start(struct wait_server *w, struct wait_sock *s)
 	int r;
 
 	wait_sock_arm(w, s, false);
+	/* Counted before the start: the program may answer its client before this
+	 * process runs again, and the client may ask for the counters then. */
+	w->running++;
+	atomic_fetch_add(&sb->counters.runs.started, 1);
+	atomic_fetch_add(&sb->counters.runs.running, 1);
+	set_busy(w);
 	r = spawn(w, s, &pid);
 	if (r < 0) {
 		char what[256];
+		w->running--;
+		atomic_fetch_sub(&sb->counters.runs.started, 1);
+		atomic_fetch_sub(&sb->counters.runs.running, 1);
+		set_busy(w);
 		snprintf(what, sizeof(what), "cannot start %s: %s", w->ctx->conf->exec_argv[0],
 		         strerror(-r));
 		back_off(w, s, 0, what);
@@ -168,12 +178,8 @@ void wait_run_start(struct wait_server *w, struct wait_sock *s)
 	s->term_at = w->timeout_usec ? s->start_usec + w->timeout_usec : 0;
 	s->kill_at = 0;
 	s->timed_out = false;
-	w->running++;
-	atomic_fetch_add(&sb->counters.runs.started, 1);
-	atomic_fetch_add(&sb->counters.runs.running, 1);
 	/* A run is the service's connection: status, top and the histogram show it. */
 	scoreboard_conn_accepted(sb, w->ctx->slot);
-	set_busy(w);
 	log_debug(w->name, "started program %d on %s", (int)pid, s->key);
 }
 
@@ -201,6 +207,10 @@ static void count_end(struct wait_server *w, struct wait_sock *s, int status, ui
 	bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	enum conn_result result = ok ? CONN_RESULT_COMPLETED : CONN_RESULT_HANDLER_ERROR;
 
+	/* In this order: whoever sees a run ended sees the rest of it too. */
+	atomic_fetch_sub(&runs->running, 1);
+	atomic_fetch_add(&runs->run_usec_sum, lived);
+	atomic_store(&runs->last_status, (int32_t)status);
 	if (WIFSIGNALED(status))
 		atomic_fetch_add(&runs->killed, 1);
 	else
@@ -209,9 +219,6 @@ static void count_end(struct wait_server *w, struct wait_sock *s, int status, ui
 		atomic_fetch_add(&runs->timeouts, 1);
 		result = CONN_RESULT_TIMEOUT;
 	}
-	atomic_fetch_add(&runs->run_usec_sum, lived);
-	atomic_store(&runs->last_status, (int32_t)status);
-	atomic_fetch_sub(&runs->running, 1);
 	scoreboard_conn_done(sb, w->ctx->slot, lived, false, 0, 0, result);
 	if (!connlog_enabled(&w->connlog))
 		return;

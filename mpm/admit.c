@@ -171,6 +171,18 @@ bool admit_inet_allowed(const struct service_conf *sc, int family, const uint8_t
 	return ac->n_allow == 0;
 }
 
+bool admit_source_allowed(const struct service_conf *sc, const struct sockaddr *peer,
+                          socklen_t peer_len)
+{
+	uint8_t addr[16];
+	int family;
+
+	if (!has_cidr_access(sc) || !peer || peer->sa_family == AF_UNIX ||
+	    cidr_from_sockaddr(peer, peer_len, &family, addr) < 0)
+		return true;
+	return admit_inet_allowed(sc, family, addr);
+}
+
 void admit_source_key(const struct limits_conf *l, int family, const uint8_t addr[16],
                       uint8_t key[16])
 {

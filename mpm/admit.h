@@ -55,6 +55,10 @@ void admit_unreserve(struct admit *a, struct admit_ticket *t);
  */
 int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t peer_len,
                 struct admit_ticket *t);
+/* Whether `access`'s CIDR rules allow the source PEER (a datagram's, say: no
+ * connection, no counting). A unix or unknown source passes: no CIDR rule names it. */
+bool admit_source_allowed(const struct service_conf *sc, const struct sockaddr *peer,
+                          socklen_t peer_len);
 /* Sends the banner if configured and the reason is an overload, then closes fd. */
 void admit_refuse(struct admit *a, int fd, int reason);
 

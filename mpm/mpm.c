@@ -8,12 +8,10 @@ extern const struct mpm_ops mpm_fork_ops;
 extern const struct mpm_ops mpm_prefork_ops;
 extern const struct mpm_ops mpm_threadpool_ops;
 extern const struct mpm_ops mpm_event_ops;
+extern const struct mpm_ops mpm_wait_ops;
 
 static const struct mpm_ops *const mpm_table[] = {
-        &mpm_fork_ops,
-        &mpm_prefork_ops,
-        &mpm_threadpool_ops,
-        &mpm_event_ops,
+        &mpm_fork_ops, &mpm_prefork_ops, &mpm_threadpool_ops, &mpm_event_ops, &mpm_wait_ops,
 };
 
 #define N_MPM (sizeof(mpm_table) / sizeof(mpm_table[0]))

@@ -1,6 +1,6 @@
 /*
  * The MPM interface: one table of operations per processing model (fork, prefork,
- * threadpool, event), found by name. The core asks a model's flags and calls its
+ * threadpool, event, wait), found by name. The core asks a model's flags and calls its
  * operations; it never names a particular model.
  *
  * Master side: the model's options are parsed from its key table by the configuration

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "superctl/format.h"
+#include "superctl/runs.h"
 #include "superctl/superctl.h"
 
 #define PREFIX "superserverd_"
@@ -274,6 +275,7 @@ int cmd_metrics(struct superctl *sc)
 	put_processes(stdout, services);
 	put_queues(stdout, services);
 	put_histogram(stdout, services);
+	runs_put_metrics(stdout, services, put_family, put_sample_start);
 	json_decref(reply);
 	return SUPERCTL_OK;
 }

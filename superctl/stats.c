@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "superctl/format.h"
+#include "superctl/runs.h"
 #include "superctl/superctl.h"
 #include "superctl/table.h"
 
@@ -209,6 +210,7 @@ static void print_service(const json_t *svc, bool colour)
 	else
 		printf("  %-16s (no connection completed yet)\n", "duration");
 	print_histogram(dur);
+	runs_print_stats(svc);
 	print_processes(svc, colour);
 }
 

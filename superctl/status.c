@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "superctl/format.h"
+#include "superctl/runs.h"
 #include "superctl/superctl.h"
 #include "superctl/table.h"
 #include "version.h"
@@ -67,6 +68,7 @@ int cmd_status(struct superctl *sc)
 	       j_int(reply, "generation"));
 	table_print(t, stdout, colour_wanted(stdout), 0, 0);
 	table_free(t);
+	runs_print_lines(stdout, json_object_get(reply, "services"), 0);
 	json_decref(reply);
 	return SUPERCTL_OK;
 }

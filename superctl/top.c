@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "superctl/format.h"
+#include "superctl/runs.h"
 #include "superctl/superctl.h"
 #include "superctl/table.h"
 #include "superctl/term.h"
@@ -157,6 +158,9 @@ static void render(FILE *f, const struct sample *s, bool colour, int rows, int c
 	table_free(t);
 	if (s->n > max_rows)
 		fprintf(f, "... %zu more (a taller window shows them)\n", s->n - max_rows);
+	else if (rows <= 4 || (size_t)rows - 4 > s->n) /* room left: it must never scroll */
+		runs_print_lines(f, json_object_get(s->reply, "services"),
+		                 rows > 4 ? (size_t)rows - 4 - s->n : 0);
 }
 
 /* --json: the status answer, one line per frame, each service with its rate. */

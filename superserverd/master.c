@@ -20,6 +20,7 @@
 #include "superserverd/control.h"
 #include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
+#include "superserverd/runs_json.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
 #include "superserverd/log.h"
@@ -481,6 +482,9 @@ static json_t *service_summary(struct service *svc)
 
 	if (dgram)
 		json_object_set_new(o, "datagrams", dgram);
+	/* Programs handed the socket itself: their runs are what there is to show. */
+	if (o && (sc->mpm.ops->flags & MPM_DGRAM_EXEC))
+		json_object_set_new(o, "runs", runs_json(c));
 	return o;
 }
 

@@ -1790,7 +1790,49 @@ static const struct {
          "'lots'"},
         {NOBODY, SVC "{listen: 'udp:127.0.0.1:7', exec: [/bin/true], mpm: fork}\n", "'udp:",
          "service 'e': udp:127.0.0.1:7 is a datagram socket, which model 'fork' does not serve "
-         "with a program (exec) (models that do: none)"},
+         "with a program (exec) (models that do: wait)"},
+        /* the wait model */
+        {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: daytime, mpm: wait}\n", "mpm: ^wait",
+         "service 'e': model 'wait' serves programs (exec:) only: it hands the listening socket "
+         "itself to a program; a built-in or module handler runs under fork, prefork, threadpool "
+         "or event"},
+        {NOBODY,
+         SVC "{listen: '127.0.0.1:7', exec: [/bin/true], mpm: wait, access: {allow: "
+             "['10.0.0.0/8']}}\n",
+         "'127.0.0.1:7'",
+         "service 'e': 127.0.0.1:7: access lists cannot be applied to a stream socket under model "
+         "'wait': the program accepts the connections itself, so superserverd never sees a "
+         "client (use model 'fork' to have each connection checked)"},
+        {NOBODY,
+         SVC "{listen: 'unix:/x', exec: [/bin/true], mpm: wait, access: {allow_users: [root]}}\n",
+         "'unix:/x'",
+         "service 'e': unix:/x: access lists cannot be applied to a stream socket under model "
+         "'wait': the program accepts the connections itself, so superserverd never sees a "
+         "client (use model 'fork' to have each connection checked)"},
+        {NOBODY,
+         SVC "{listen: '127.0.0.1:7', exec: [/bin/true], mpm: wait, limits: {per_source: 4}}\n",
+         "'127.0.0.1:7'",
+         "service 'e': 127.0.0.1:7: per-source limits cannot be applied to a stream socket under "
+         "model 'wait': the program accepts the connections itself (use model 'fork')"},
+        {NOBODY,
+         SVC "{listen: 'udp:127.0.0.1:7', exec: [/bin/true], mpm: wait, limits: "
+             "{per_source_rate: 5/s}}\n",
+         "'udp:",
+         "service 'e': udp:127.0.0.1:7: per-source limits cannot be applied under model 'wait': "
+         "the program reads every datagram itself once it has the socket"},
+        {NOBODY,
+         SVC "{listen: 'udp:127.0.0.1:7', exec: [/bin/true], mpm: {model: wait, timeout: "
+             "soon}}\n",
+         "soon",
+         "services.e.mpm.timeout: expected a duration such as 500ms, 30s or 5m, got 'soon'"},
+        {NOBODY,
+         SVC "{listen: [{address: '127.0.0.1:7', proxy_protocol: true, trusted_proxies: "
+             "['10.0.0.1']}], exec: [/bin/true], mpm: wait}\n",
+         "{address",
+         "service 'e': proxy_protocol with exec is served by fork (the program is started for a "
+         "connection whose header superserverd has read); not by wait, where the program accepts "
+         "connections itself and would take the header for the client's bytes. With a built-in or "
+         "module handler these models serve it: fork, prefork, threadpool, event"},
         {NOBODY, PX("proxy_protocol: maybe, trusted_proxies: ['10.0.0.1'], proxy_timeout: 1s"),
          "maybe", "services.e.listen[0].proxy_protocol: expected true or false, got 'maybe'"},
         {NOBODY, PX("proxy_protocol: true, trusted_proxies: ['10.0.0.0/99']"), "'10.0.0.0/99'",

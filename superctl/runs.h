@@ -1,0 +1,31 @@
+/*
+ * How superctl shows the runs of services whose programs are handed the socket
+ * (model wait): the `runs` object of the status and stats answers, as text under the
+ * status and top tables, in stats, and as Prometheus families.
+ */
+#ifndef SUPERCTL_RUNS_H
+#define SUPERCTL_RUNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* "runs 12 (1 running; 10 ok, 1 failed, 1 killed, 0 timeouts), last exit 0" for
+ * SVC into BUF; false when SVC has no runs object. */
+bool runs_summary(const json_t *svc, char *buf, size_t len);
+/* Under a table of SERVICES: one line per service that has runs (after an empty
+ * line); returns how many lines that is, written only when at most MAX_LINES (0: no
+ * limit). */
+size_t runs_print_lines(FILE *f, const json_t *services, size_t max_lines);
+/* The `runs` line of `superctl stats`. */
+void runs_print_stats(const json_t *svc);
+/* The program_runs_* families. */
+void runs_put_metrics(FILE *f, const json_t *services,
+                      void (*family)(FILE *f, const char *name, const char *type, const char *help),
+                      void (*sample)(FILE *f, const char *name, const char *suffix,
+                                     const json_t *svc, const char *extra_name,
+                                     const char *extra_value));
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * The wait model on the real daemon: a program handed the listening socket (stream
+ * and datagram) serves clients in turn and is started again on the next client; what
+ * it is handed (fd 0, 1 and 3, LISTEN_*); a program that exits at once every time is
+ * restarted only after the backoff, without disturbing another service; the timeout;
+ * access on the waking datagram; stop and reload with a program running; the run
+ * counters and records.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "harness_ctl.h"
+
+static const char *prog(void)
+{
+	static char path[512];
+	snprintf(path, sizeof(path), "%s/prog_wait", getenv("SS_TEST_PROG_DIR"));
+	return path;
+}
+
+/* Sends MSG to 127.0.0.1:PORT from FROM (NULL: any) and reads one answer. Returns its
+ * length, or -1 when none came within TIMEOUT_MS. *SRC_PORT_R (optional): our port. */
+static ssize_t udp_ask(int port, const char *from, const char *msg, char *buf, size_t cap,
+                       int timeout_ms, int *src_port_r)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in me = {.sin_family = AF_INET};
+	socklen_t mlen = sizeof(me);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+
+	ck_assert_int_ge(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	if (from) {
+		inet_pton(AF_INET, from, &me.sin_addr);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	}
+	ck_assert_int_eq(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&to, sizeof(to)),
+	                 (ssize_t)strlen(msg));
+	if (src_port_r && getsockname(fd, (struct sockaddr *)&me, &mlen) == 0)
+		*src_port_r = ntohs(me.sin_port);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, timeout_ms) == 1)
+		n = recv(fd, buf, cap - 1, 0);
+	if (n >= 0)
+		buf[n] = '\0';
+	close(fd);
+	return n;
+}
+
+/* One line from a new connection to 127.0.0.1:PORT. */
+static void tcp_ask(int port, char *buf, size_t cap)
+{
+	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf, cap - 1, 30000);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+}
+
+static int field(const char *line, const char *name)
+{
+	char key[64];
+	const char *at;
+
+	snprintf(key, sizeof(key), "%s=", name);
+	at = strstr(line, key);
+	ck_assert_msg(at != NULL, "no %s in '%s'", name, line);
+	return atoi(at + strlen(key));
+}
+
+/* What the program was handed: the socket on 0, 1 and 3, blocking, LISTEN_*. */
+static void check_handed(const char *line, const char *name)
+{
+	char names[128];
+
+	snprintf(names, sizeof(names), "names=%s ", name);
+	ck_assert_msg(strstr(line, "fds=1 ") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, "listen_pid_ok=1") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, names) != NULL, "%s", line);
+	ck_assert_msg(strstr(line, "same_socket=1") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, "blocking=1") != NULL, "%s", line);
+}
+
+/* A field of the service's `runs` in a stats answer; -1 when there is none. */
+static long long runs(struct daemon *d, const char *svc, const char *key)
+{
+	json_t *reply = hc_call(d, "stats", svc);
+	long long v = -1;
+
+	if (reply) {
+		const json_t *r = json_object_get(hc_service(reply, svc), "runs");
+		if (json_is_object(r))
+			v = hc_int(r, key);
+	}
+	json_decref(reply);
+	return v;
+}
+
+static long long workers(struct daemon *d, const char *svc, const char *state)
+{
+	json_t *reply = hc_call(d, "stats", svc);
+	long long v = -1;
+
+	if (reply)
+		v = hc_int(json_object_get(hc_service(reply, svc), "workers"), state);
+	json_decref(reply);
+	return v;
+}
+
+START_TEST(stream_clients_in_turn)
+{
+	int port = h_free_port();
+	struct daemon d = {0};
+	char a[512], b[512], c[512], again[512], tag[128];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  w:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [%s, stream, '4000']\n    mpm: wait\n",
+	                         port, prog()),
+	                 0);
+	tcp_ask(port, a, sizeof(a));
+	/* One program serves while it runs; the slot says so. */
+	ck_assert_int_eq(workers(&d, "w", "busy"), 1);
+	ck_assert_int_eq(runs(&d, "w", "running"), 1);
+	tcp_ask(port, b, sizeof(b));
+	tcp_ask(port, c, sizeof(c));
+	check_handed(a, "w");
+	ck_assert_int_eq(field(a, "pid"), field(b, "pid"));
+	ck_assert_int_eq(field(a, "pid"), field(c, "pid"));
+	ck_assert_int_eq(field(c, "served"), 3);
+	/* Its stderr, in the log under the service's name with its pid. */
+	snprintf(tag, sizeof(tag), "w: [%d] prog_wait %d: started", field(a, "pid"),
+	         field(a, "pid"));
+	ck_assert(h_log_wait(&d, tag, 30000));
+	/* Idle, it exits; the socket is watched again and the next client starts another. */
+	ck_assert(H_DEADLINE_WAIT(runs(&d, "w", "exited_ok") == 1, 60000));
+	ck_assert(H_DEADLINE_WAIT(workers(&d, "w", "idle") == 1, 30000));
+	tcp_ask(port, again, sizeof(again));
+	ck_assert_int_ne(field(again, "pid"), field(a, "pid"));
+	ck_assert_int_eq(field(again, "served"), 1);
+	check_handed(again, "w");
+	ck_assert_int_eq(runs(&d, "w", "started"), 2);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(datagrams_and_records)
+{
+	int port = h_free_port(), src = 0;
+	struct daemon d = {0};
+	char a[512], b[512], rec[128];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  u:\n    listen: ['udp:127.0.0.1:%d']\n"
+	                         "    exec: [%s, dgram, '2000']\n    mpm: wait\n",
+	                         port, prog()),
+	                 0);
+	ck_assert_int_gt(udp_ask(port, NULL, "one", a, sizeof(a), 30000, &src), 0);
+	ck_assert_int_gt(udp_ask(port, NULL, "two", b, sizeof(b), 30000, NULL), 0);
+	check_handed(a, "u");
+	ck_assert_int_eq(field(a, "pid"), field(b, "pid"));
+	ck_assert_int_eq(field(b, "served"), 2);
+	ck_assert(H_DEADLINE_WAIT(runs(&d, "u", "exited_ok") == 1, 60000));
+	ck_assert_int_eq(runs(&d, "u", "running"), 0);
+	ck_assert_int_eq(runs(&d, "u", "last_exit_status"), 0);
+	ck_assert_int_gt(runs(&d, "u", "run_usec_sum"), 0);
+	/* The run's record names the datagram that woke it. */
+	snprintf(rec, sizeof(rec), "u: connection 127.0.0.1:%d exited", src);
+	ck_assert(h_log_wait(&d, rec, 30000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* CPU ticks (user + system) of process PID so far. */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	/* Fields after the command: state is the 3rd; utime and stime the 14th, 15th. */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+static pid_t service_pid(struct daemon *d, const char *svc)
+{
+	json_t *reply = hc_call(d, "stats", svc);
+	pid_t pid = -1;
+
+	if (reply)
+		pid = (pid_t)hc_int(
+		        json_array_get(json_object_get(hc_service(reply, svc), "processes"), 0),
+		        "pid");
+	json_decref(reply);
+	return pid;
+}
+
+START_TEST(exits_at_once_backs_off)
+{
+	int port = h_free_port(), sport = h_free_port(), eport = h_free_port();
+	struct daemon d = {0};
+	char buf[64];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n"
+	                         "  bad:\n    listen: ['udp:127.0.0.1:%d']\n"
+	                         "    exec: [/bin/true]\n    mpm: wait\n"
+	                         "  bads:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/true]\n    mpm: wait\n"
+	                         "  good:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    builtin: echo\n    mpm: event\n",
+	                         port, sport, eport),
+	                 0);
+	pid_t pid = service_pid(&d, "bad");
+	ck_assert_int_gt(pid, 0);
+	long long cpu0 = cpu_ticks(pid), t0 = h_now_ms();
+	/* Never read: every run leaves the datagram there. */
+	ck_assert_int_eq(udp_ask(port, NULL, "wake", buf, sizeof(buf), 0, NULL), -1);
+	int pending = h_connect("127.0.0.1", sport);
+	ck_assert_int_ge(pending, 0);
+	/* Five runs are four restarts after 100, 200, 400 and 800 ms: not before. */
+	ck_assert(H_DEADLINE_WAIT(runs(&d, "bad", "started") >= 5, 60000));
+	long long elapsed = h_now_ms() - t0;
+	ck_assert_msg(elapsed >= 1500, "5 runs after %lld ms", elapsed);
+	long long cpu = cpu_ticks(pid) - cpu0;
+	/* Ticks are 10 ms: a busy loop would burn about the whole time. */
+	ck_assert_msg(cpu * 10 < elapsed / 4, "%lld ticks in %lld ms", cpu, elapsed);
+	ck_assert(h_log_wait(&d, "without reading what woke it (udp:", 30000));
+	ck_assert(h_log_wait(&d, "watching it again in 800 ms", 30000));
+	ck_assert(H_DEADLINE_WAIT(runs(&d, "bads", "started") >= 3, 60000));
+	char want[128];
+	snprintf(want, sizeof(want), "without reading what woke it (127.0.0.1:%d)", sport);
+	ck_assert(h_log_wait(&d, want, 30000));
+	/* Another service and the daemon are unaffected. */
+	int fd = h_connect("127.0.0.1", eport);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(h_echoes(fd, "still here"));
+	close(fd);
+	ck_assert(hc_wait_state(&d, "bad", "running", 10000));
+	close(pending);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(timeout_ends_a_program)
+{
+	int port = h_free_port(), src = 0;
+	struct daemon d = {0};
+	char buf[64], rec[128];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    listen: ['udp:127.0.0.1:%d']\n"
+	                         "    exec: [/bin/sleep, '1000']\n"
+	                         "    mpm: {model: wait, timeout: 1s}\n",
+	                         port),
+	                 0);
+	long long t0 = h_now_ms();
+	ck_assert_int_eq(udp_ask(port, NULL, "wake", buf, sizeof(buf), 0, &src), -1);
+	ck_assert(H_DEADLINE_WAIT(runs(&d, "s", "timeouts") >= 1, 60000));
+	ck_assert_int_ge(h_now_ms() - t0, 1000);
+	ck_assert_int_ge(runs(&d, "s", "killed"), 1);
+	ck_assert(h_log_wait(&d, "still running after the timeout (1s): ending it", 30000));
+	snprintf(rec, sizeof(rec), "s: connection 127.0.0.1:%d timeout", src);
+	ck_assert(h_log_wait(&d, rec, 30000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(access_on_the_waking_datagram)
+{
+	int port = h_free_port();
+	struct daemon d = {0};
+	char buf[512];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "log: {level: debug}\n"
+	                         "services:\n  a:\n    listen: ['udp:127.0.0.1:%d']\n"
+	                         "    exec: [%s, dgram, '500']\n    mpm: wait\n"
+	                         "    access: {allow: [127.0.0.1/32]}\n",
+	                         port, prog()),
+	                 0);
+	/* From 127.0.0.2: dropped before any program starts, and never reaches one. */
+	ck_assert_int_eq(udp_ask(port, "127.0.0.2", "denied", buf, sizeof(buf), 0, NULL), -1);
+	ck_assert(h_log_wait(&d, "datagram from 127.0.0.2:", 30000));
+	ck_assert(h_log_wait(&d, "refused by the access list", 30000));
+	ck_assert_int_eq(runs(&d, "a", "started"), 0);
+	ck_assert_int_gt(udp_ask(port, "127.0.0.1", "allowed", buf, sizeof(buf), 30000, NULL), 0);
+	/* The first datagram this program read is ours: the denied one was gone. */
+	ck_assert_int_eq(field(buf, "served"), 1);
+	ck_assert_int_eq(runs(&d, "a", "started"), 1);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+START_TEST(stop_and_reload_with_a_program_running)
+{
+	int port = h_free_port();
+	struct daemon d = {0};
+	char a[512], b[512];
+#define RELOAD_CFG                                                                                 \
+	"services:\n  r:\n    listen: ['udp:127.0.0.1:%d']\n"                                      \
+	"    exec: [%s, dgram, '600000']\n    mpm: {model: wait%s}\n"                              \
+	"    shutdown_timeout: 100s\n"
+
+	ck_assert_int_eq(h_start(&d, RELOAD_CFG, port, prog(), ""), 0);
+	ck_assert_int_gt(udp_ask(port, NULL, "one", a, sizeof(a), 30000, NULL), 0);
+	pid_t first = field(a, "pid");
+	/* A changed service: the old process goes, and its program with it (SIGTERM). */
+	ck_assert_int_eq(h_write_config(&d, RELOAD_CFG, port, prog(), ", timeout: 10m"), 0);
+	ck_assert_int_eq(h_reload(&d), 0);
+	ck_assert(h_wait_gone(first, 30000));
+	ck_assert_int_gt(udp_ask(port, NULL, "two", b, sizeof(b), 30000, NULL), 0);
+	pid_t second = field(b, "pid");
+	ck_assert_int_ne(second, first);
+	/* Stop ends the running program long before shutdown_timeout. */
+	long long t0 = h_now_ms();
+	ck_assert_int_eq(h_stop(&d), 0);
+	ck_assert_int_lt(h_now_ms() - t0, 50000);
+	ck_assert(h_wait_gone(second, 30000));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("wait");
+	TCase *tc = tcase_create("wait");
+	tcase_add_test(tc, stream_clients_in_turn);
+	tcase_add_test(tc, datagrams_and_records);
+	tcase_add_test(tc, exits_at_once_backs_off);
+	tcase_add_test(tc, timeout_ends_a_program);
+	tcase_add_test(tc, access_on_the_waking_datagram);
+	tcase_add_test(tc, stop_and_reload_with_a_program_running);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

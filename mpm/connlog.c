@@ -30,9 +30,54 @@ void connlog_open(struct connlog *cl, const struct service_conf *sc, struct scor
 		cl->mode = CONNLOG_OFF;
 }
 
+/* The held lines as one datagram. */
+static void send_held(struct connlog *cl)
+{
+	if (cl->held_len && send(cl->fd, cl->held, cl->held_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		atomic_fetch_add(&cl->sb->counters.records_dropped, cl->held_n);
+	cl->held_len = 0;
+	cl->held_n = 0;
+}
+
 void connlog_close(struct connlog *cl)
 {
+	connlog_flush(cl);
+	free(cl->held);
+	cl->held = NULL;
 	cl->mode = CONNLOG_OFF;
+}
+
+void connlog_hold(struct connlog *cl)
+{
+	if (cl->mode != CONNLOG_JSON)
+		return; /* the journal takes one entry per call whatever we do */
+	if (!cl->held && !(cl->held = malloc(CONNLOG_DGRAM_MAX)))
+		return; /* records go one by one */
+	cl->holding = true;
+}
+
+void connlog_flush(struct connlog *cl)
+{
+	if (cl->holding)
+		send_held(cl);
+	cl->holding = false;
+}
+
+/* LINE (LEN bytes, its newline included) to the master, now or with the held ones. */
+static void emit(struct connlog *cl, const char *line, size_t len)
+{
+	if (cl->holding && len <= CONNLOG_DGRAM_MAX) {
+		if (cl->held_len + len > CONNLOG_DGRAM_MAX)
+			send_held(cl);
+		memcpy(cl->held + cl->held_len, line, len);
+		cl->held_len += len;
+		cl->held_n++;
+		return;
+	}
+	/* One datagram, one line: lines from many processes never interleave. A master
+	 * too busy to keep up loses records rather than stalling connections. */
+	if (send(cl->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		atomic_fetch_add(&cl->sb->counters.records_dropped, 1);
 }
 
 static void format_start(uint64_t start_mono, char *buf, size_t len)
@@ -57,7 +102,9 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 	char peer[128] = "", local[128] = "", start[48];
 	struct sockaddr_storage ls;
 	socklen_t llen = sizeof(ls);
-	uint64_t dur = scoreboard_now_usec() - r->start_usec;
+	uint64_t end = r->end_usec ? r->end_usec : scoreboard_now_usec();
+	uint64_t dur = end > r->start_usec ? end - r->start_usec : 0;
+	const char *transport = r->datagram ? "datagram" : "stream";
 
 	if (cl->mode == CONNLOG_OFF)
 		return;
@@ -70,8 +117,8 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 	format_start(r->start_usec, start, sizeof(start));
 
 	if (cl->mode == CONNLOG_JOURNAL) {
-		char f[10][160];
-		const char *fields[11];
+		char f[12][160];
+		const char *fields[13];
 		int n = 0;
 		char host[64];
 		unsigned port;
@@ -82,6 +129,7 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 		}
 		snprintf(f[n], sizeof(f[n]), "LOCAL_ADDR=%s", local), n++;
 		snprintf(f[n], sizeof(f[n]), "MODEL=%s", cl->conf->mpm.ops->name), n++;
+		snprintf(f[n], sizeof(f[n]), "TRANSPORT=%s", transport), n++;
 		snprintf(f[n], sizeof(f[n]), "DURATION_USEC=%llu", (unsigned long long)dur), n++;
 		snprintf(f[n], sizeof(f[n]), "OUTCOME=%s%s%s", r->outcome, r->reason ? ":" : "",
 		         r->reason ? r->reason : ""),
@@ -96,19 +144,31 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 		}
 		if (r->exit_status >= 0)
 			snprintf(f[n], sizeof(f[n]), "EXIT_STATUS=%d", r->exit_status), n++;
+		if (r->suppressed)
+			snprintf(f[n], sizeof(f[n]), "SUPPRESSED=%llu",
+			         (unsigned long long)r->suppressed),
+			        n++;
 		snprintf(f[n], sizeof(f[n]), "CONNECTION_START=%s", start), n++;
 		for (int i = 0; i < n; i++)
 			fields[i] = f[i];
 		fields[n] = NULL;
-		log_fields(LOG_INFO, cl->conf->name, fields, "connection %s %s%s%s after %llu ms",
-		           peer[0] ? peer : "?", r->outcome, r->reason ? ": " : "",
-		           r->reason ? r->reason : "", (unsigned long long)(dur / 1000));
+		if (r->suppressed)
+			log_fields(LOG_INFO, cl->conf->name, fields,
+			           "%llu datagram records suppressed in %llu ms",
+			           (unsigned long long)r->suppressed,
+			           (unsigned long long)(dur / 1000));
+		else
+			log_fields(LOG_INFO, cl->conf->name, fields, "%s %s %s%s%s after %llu ms",
+			           r->datagram && r->exit_status < 0 ? "datagram" : "connection",
+			           peer[0] ? peer : "?", r->outcome, r->reason ? ": " : "",
+			           r->reason ? r->reason : "", (unsigned long long)(dur / 1000));
 		return;
 	}
 
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:f}", "service", cl->conf->name,
-	                      "model", cl->conf->mpm.ops->name, "pid", (int)getpid(), "peer", peer,
-	                      "local", local, "start", start, "duration_ms", (double)dur / 1000.0);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:f}", "service", cl->conf->name,
+	                      "model", cl->conf->mpm.ops->name, "pid", (int)getpid(), "transport",
+	                      transport, "peer", peer, "local", local, "start", start,
+	                      "duration_ms", (double)dur / 1000.0);
 	json_object_set_new(o, "bytes_in",
 	                    r->bytes_known ? json_integer((json_int_t)r->bytes_in) : json_null());
 	json_object_set_new(o, "bytes_out",
@@ -119,16 +179,15 @@ void connlog_write(struct connlog *cl, const struct conn_record *r)
 	if (r->exit_status >= 0)
 		json_object_set_new(o, !strcmp(r->outcome, "killed") ? "signal" : "exit_status",
 		                    json_integer(r->exit_status));
+	if (r->suppressed)
+		json_object_set_new(o, "suppressed", json_integer((json_int_t)r->suppressed));
 	char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (!line)
 		return;
 	size_t len = strlen(line);
 	line[len] = '\n'; /* json_dumps' NUL becomes the newline: one write, one line */
-	/* One datagram, one line: lines from many processes never interleave. A master
-	 * too busy to keep up loses records rather than stalling connections. */
-	if (send(cl->fd, line, len + 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		atomic_fetch_add(&cl->sb->counters.records_dropped, 1);
+	emit(cl, line, len + 1);
 	free(line);
 }
 

@@ -6,6 +6,9 @@
  * could neither open nor reopen it): service processes send each line as one datagram
  * and the master appends it, and reopens the file on SIGUSR1 (logrotate). Off by
  * default for built-ins and modules, on (journal) for exec'd programs.
+ *
+ * A process that writes many records at once (a batch of datagrams) holds them and
+ * sends them together: several lines in one datagram, never split across two.
  */
 #ifndef SUPERSERVERD_CONNLOG_H
 #define SUPERSERVERD_CONNLOG_H
@@ -17,11 +20,18 @@
 #include "superserverd/config.h"
 #include "superserverd/scoreboard.h"
 
+/* The largest datagram of records the master reads at once. */
+#define CONNLOG_DGRAM_MAX 8192
+
 struct connlog {
 	enum connlog_mode mode; /* resolved: OFF, JOURNAL or JSON */
 	const struct service_conf *conf;
 	struct scoreboard *sb;
-	int fd; /* JSON: the datagram socket to the master (not ours to close) */
+	int fd;       /* JSON: the datagram socket to the master (not ours to close) */
+	bool holding; /* between connlog_hold and connlog_flush */
+	char *held;   /* JSON lines held (CONNLOG_DGRAM_MAX bytes), allocated at first hold */
+	size_t held_len;
+	unsigned held_n; /* records in held */
 };
 
 struct conn_record {
@@ -31,12 +41,16 @@ struct conn_record {
 	socklen_t local_len;
 	int fd;
 	uint64_t start_usec; /* CLOCK_MONOTONIC */
+	uint64_t end_usec;   /* 0: now */
+	bool datagram;       /* transport: a datagram socket's (else a stream's) */
 	bool bytes_known;
 	uint64_t bytes_in, bytes_out;
 	const char *outcome; /* "completed", "rejected", "timeout", "handler-error", "peer-gone",
-	                        "exited", "killed" */
-	const char *reason;  /* rejected: the reason; else NULL */
+	                        "exited", "killed"; a datagram's "answered", "completed"
+	                        (no answer due), "dropped"; "suppressed" */
+	const char *reason;  /* rejected, dropped: the reason; else NULL */
 	int exit_status;     /* exited: the status; killed: the signal; else -1 */
+	uint64_t suppressed; /* "suppressed": how many records were left out */
 };
 
 /* fd: the worker's connlog_fd. */
@@ -49,6 +63,10 @@ static inline bool connlog_enabled(const struct connlog *cl)
 }
 void connlog_write(struct connlog *cl, const struct conn_record *r);
 void connlog_close(struct connlog *cl);
+/* Records written from now on are held (JSON) until connlog_flush sends them, as few
+ * datagrams as they fit in. */
+void connlog_hold(struct connlog *cl);
+void connlog_flush(struct connlog *cl);
 struct ss_conn;
 /* The record of a connection a handler served, from the connection itself (its
  * addresses as cached or, while the socket is open, read; its byte counts). */

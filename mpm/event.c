@@ -110,10 +110,10 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 
 static void event_cleanup(struct event_loop *l)
 {
+	event_dgram_free(l); /* first: it may still write a record */
 	connlog_close(&l->connlog);
 	event_pool_free(l);
 	event_conn_free_spares(l);
-	event_dgram_free(l);
 	if (l->listeners)
 		event_listen_close(l);
 	free(l->listeners);

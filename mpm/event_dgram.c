@@ -12,7 +12,9 @@
  * service-wide packet rates (dgram_limit.h), and the amplification bound: an answer is
  * at most as long as its request, or `limits: datagram_reply_max`. The scoreboard
  * counts every drop by reason; the log never hears of a datagram, only of a socket
- * that misbehaves (at most once a minute).
+ * that misbehaves (at most once a minute). Connection records, when the service has
+ * them, get one per datagram (dgramlog.h), written after the batch's answers are sent;
+ * without records the datagram path does nothing more for them than test one flag.
  *
  * Several workers may read one socket; the kernel hands each datagram to one of them,
  * and each enforces its share of the rates (dgram_limit.h).
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "mpm/dgram_limit.h"
+#include "mpm/dgramlog.h"
 #include "mpm/event_loop.h"
 #include "services/handler.h"
 #include "superserverd/cidr.h"
@@ -64,6 +67,16 @@ struct event_dgram {
 	size_t reply_max;
 	uint64_t retry_at; /* sockets resting until then; 0 = none */
 	uint64_t logged_at;
+	/* Records (NULL: off): each listener's own address, and per datagram of the batch
+	 * what became of it and the length of its answer, per answer its datagram. */
+	struct dgram_records {
+		struct dgramlog log;
+		struct sockaddr_storage *local; /* by listener */
+		socklen_t *local_len;
+		int result[DGRAM_BATCH];
+		size_t out[DGRAM_BATCH];
+		unsigned rx_of[DGRAM_BATCH];
+	} * rec;
 	char *rbuf, *tbuf; /* DGRAM_BATCH slots of CONFIG_DATAGRAM_MAX bytes each */
 	struct mmsghdr rx[DGRAM_BATCH], tx[DGRAM_BATCH];
 	struct iovec riov[DGRAM_BATCH], tiov[DGRAM_BATCH];
@@ -89,6 +102,30 @@ static bool is_unix_socket(int fd)
 	socklen_t len = sizeof(domain);
 
 	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+}
+
+/* The records' state, with each listener's address read once (a record per datagram
+ * must not cost a getsockname each). */
+static int dgram_records_setup(struct event_loop *l, struct event_dgram *d)
+{
+	struct dgram_records *rec = calloc(1, sizeof(*rec));
+
+	if (!rec)
+		return -ENOMEM;
+	d->rec = rec;
+	dgramlog_init(&rec->log, &l->connlog);
+	rec->local = calloc(l->n_listen, sizeof(*rec->local));
+	rec->local_len = calloc(l->n_listen, sizeof(*rec->local_len));
+	if (!rec->local || !rec->local_len)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n_listen; i++) {
+		rec->local_len[i] = sizeof(rec->local[i]);
+		if (l->listeners[i].tag.kind != EVENT_TAG_DGRAM ||
+		    getsockname(l->listeners[i].tag.fd, (struct sockaddr *)&rec->local[i],
+		                &rec->local_len[i]) < 0)
+			rec->local_len[i] = 0;
+	}
+	return 0;
 }
 
 int event_dgram_setup(struct event_loop *l, unsigned share)
@@ -124,6 +161,8 @@ int event_dgram_setup(struct event_loop *l, unsigned share)
 	r = dgram_limit_init(&d->limit, &sc->limits, share);
 	if (r < 0)
 		return r;
+	if (connlog_enabled(&l->connlog) && (r = dgram_records_setup(l, d)) < 0)
+		return r;
 	for (size_t i = 0; i < DGRAM_BATCH; i++) {
 		d->riov[i] = (struct iovec){d->rbuf + i * CONFIG_DATAGRAM_MAX, CONFIG_DATAGRAM_MAX};
 		d->tx[i].msg_hdr.msg_iov = &d->tiov[i];
@@ -148,6 +187,13 @@ void event_dgram_free(struct event_loop *l)
 	if (!d)
 		return;
 	dgram_limit_free(&d->limit);
+	if (d->rec) {
+		/* Before connlog_close: the suppressed count is not lost at exit. */
+		dgramlog_summary(&d->rec->log, conn_now_usec(), true);
+		free(d->rec->local);
+		free(d->rec->local_len);
+		free(d->rec);
+	}
 	free(d->rbuf);
 	free(d->tbuf);
 	free(d);
@@ -205,9 +251,9 @@ static int dgram_admit(struct event_dgram *d, const struct msghdr *m, uint64_t n
 }
 
 /* Datagram I of the batch through the checks and the handler: its answer queued in
- * tx[*ntx], or its drop counted. */
-static void dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned *ntx,
-                        struct dgram_tally *t)
+ * tx[*ntx], or its drop counted. Returns what became of it (dgramlog.h). */
+static int dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned *ntx,
+                       struct dgram_tally *t)
 {
 	struct msghdr *m = &d->rx[i].msg_hdr;
 	size_t len = d->rx[i].msg_len, cap = len > d->reply_max ? len : d->reply_max;
@@ -219,27 +265,35 @@ static void dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigne
 	t->bytes_in += len;
 	if (reason >= 0) {
 		t->dropped[reason]++;
-		return;
+		return reason;
 	}
 	n = d->h->datagram(d->hdata, d->riov[i].iov_base, len, m->msg_name, m->msg_namelen, reply,
 	                   cap);
 	if (n == 0)
-		return;
+		return DGRAMLOG_UNANSWERED;
 	if (n == -EMSGSIZE) {
 		t->dropped[DGRAM_DROP_SIZE]++;
-		return;
+		return DGRAM_DROP_SIZE;
 	}
 	/* A handler error, an answer beyond its bound (never sent), or a unix peer
 	 * without a name, which no answer can reach. */
 	if (n < 0 || (size_t)n > cap ||
 	    m->msg_namelen <= (socklen_t)offsetof(struct sockaddr_un, sun_path)) {
 		t->dropped[DGRAM_DROP_ERROR]++;
-		return;
+		return DGRAM_DROP_ERROR;
 	}
 	d->tiov[*ntx] = (struct iovec){reply, (size_t)n};
 	d->tx[*ntx].msg_hdr.msg_name = m->msg_name;
 	d->tx[*ntx].msg_hdr.msg_namelen = m->msg_namelen;
 	(*ntx)++;
+	return DGRAMLOG_ANSWERED;
+}
+
+/* Answer J of the batch was lost: so says its datagram's record. */
+static void dgram_lost(struct event_dgram *d, unsigned j)
+{
+	if (d->rec)
+		d->rec->result[d->rec->rx_of[j]] = DGRAM_DROP_ERROR;
 }
 
 /* The batch's answers, without blocking: what the socket has no room for is dropped. */
@@ -261,6 +315,8 @@ static void dgram_send(struct event_loop *l, int fd, unsigned ntx, uint64_t now,
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 			t->dropped[DGRAM_DROP_ERROR] += ntx - off;
+			for (unsigned j = off; j < ntx; j++)
+				dgram_lost(d, j);
 			return;
 		}
 		/* This answer's own trouble (a destination refused by a firewall, an ICMP
@@ -268,8 +324,34 @@ static void dgram_send(struct event_loop *l, int fd, unsigned ntx, uint64_t now,
 		if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH)
 			dgram_log(l, now, "send", errno);
 		t->dropped[DGRAM_DROP_ERROR]++;
+		dgram_lost(d, off);
 		off++;
 	}
+}
+
+/* The batch's N records, once its answers are sent (an answer can still be lost), held
+ * and sent to the master together. LISTENER: the socket's index. */
+static void dgram_records(struct event_dgram *d, size_t listener, int n, uint64_t now)
+{
+	struct dgram_records *rec = d->rec;
+
+	connlog_hold(rec->log.cl);
+	for (int i = 0; i < n; i++) {
+		const struct msghdr *m = &d->rx[i].msg_hdr;
+
+		dgramlog_write(
+		        &rec->log,
+		        &(struct dgram_record){
+		                .peer = m->msg_name,
+		                .peer_len = m->msg_namelen,
+		                .local = (struct sockaddr *)&rec->local[listener],
+		                .local_len = rec->local_len[listener],
+		                .bytes_in = d->rx[i].msg_len,
+		                .bytes_out = rec->result[i] == DGRAMLOG_ANSWERED ? rec->out[i] : 0,
+		                .result = rec->result[i]},
+		        now);
+	}
+	connlog_flush(rec->log.cl);
 }
 
 static void dgram_flush(struct event_dgram *d, const struct dgram_tally *t)
@@ -311,8 +393,9 @@ static void dgram_pause(struct event_loop *l, uint64_t now)
 	}
 }
 
-/* One batch from FD: -1 when the socket is empty (or resting), else how many came. */
-static int dgram_batch(struct event_loop *l, int fd)
+/* One batch from listener LISTENER (socket FD): -1 when the socket is empty (or
+ * resting), else how many came. */
+static int dgram_batch(struct event_loop *l, size_t listener, int fd)
 {
 	struct event_dgram *d = l->dgram;
 	struct dgram_tally t = {0};
@@ -346,19 +429,33 @@ static int dgram_batch(struct event_loop *l, int fd)
 		dgram_pause(l, now);
 		return -1;
 	}
-	for (int i = 0; i < n; i++)
-		dgram_serve(d, (unsigned)i, now, &ntx, &t);
+	for (int i = 0; i < n; i++) {
+		int result = dgram_serve(d, (unsigned)i, now, &ntx, &t);
+
+		if (d->rec) {
+			d->rec->result[i] = result;
+			if (result == DGRAMLOG_ANSWERED) {
+				d->rec->rx_of[ntx - 1] = (unsigned)i;
+				d->rec->out[i] = d->tiov[ntx - 1].iov_len;
+			}
+		}
+	}
 	if (ntx)
 		dgram_send(l, fd, ntx, now, &t);
 	dgram_flush(d, &t);
+	if (d->rec)
+		dgram_records(d, listener, n, now);
 	atomic_store_explicit(&l->ctx->slot->last_activity_usec, now, memory_order_relaxed);
 	return n;
 }
 
 void event_dgram_read(struct event_loop *l, struct event_tag *t)
 {
+	size_t listener =
+	        (size_t)(event_container_of(t, struct event_listener, tag) - l->listeners);
+
 	for (unsigned round = 0; round < DGRAM_ROUNDS && t->fd >= 0; round++) {
-		int n = dgram_batch(l, t->fd);
+		int n = dgram_batch(l, listener, t->fd);
 
 		if (n < DGRAM_BATCH && n != 0)
 			return; /* empty now (or resting); 0: an ICMP report, read on */
@@ -367,11 +464,17 @@ void event_dgram_read(struct event_loop *l, struct event_tag *t)
 
 uint64_t event_dgram_next_deadline(const struct event_loop *l)
 {
-	return l->dgram && l->dgram->retry_at ? l->dgram->retry_at : EVENT_NO_DEADLINE;
+	const struct event_dgram *d = l->dgram;
+	uint64_t at = d && d->retry_at ? d->retry_at : EVENT_NO_DEADLINE;
+	uint64_t due = d && d->rec ? dgramlog_due(&d->rec->log) : 0;
+
+	return due && due < at ? due : at;
 }
 
 void event_dgram_timers(struct event_loop *l, uint64_t now)
 {
+	if (l->dgram && l->dgram->rec)
+		dgramlog_summary(&l->dgram->rec->log, now, false);
 	if (!l->dgram || !l->dgram->retry_at || now < l->dgram->retry_at || l->stopping)
 		return;
 	l->dgram->retry_at = 0;

@@ -229,6 +229,7 @@ static void count_end(struct wait_server *w, struct wait_sock *s, int status, ui
 	                      .peer_len = s->has_head ? s->head.from_len : 0,
 	                      .fd = s->tag.fd,
 	                      .start_usec = s->start_usec,
+	                      .datagram = s->type == SOCK_DGRAM,
 	                      .outcome = s->timed_out ? "timeout"
 	                                 : killed     ? "killed"
 	                                              : "exited",

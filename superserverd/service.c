@@ -133,7 +133,7 @@ static int connlog_reopen(struct service *svc)
 static int on_connlog(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct service *svc = userdata;
-	char buf[8192];
+	char buf[CONNLOG_DGRAM_MAX];
 
 	/* Bounded: records never starve supervision. */
 	for (int i = 0; i < 256; i++) {

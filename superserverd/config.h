@@ -189,6 +189,9 @@ struct config {
 struct config_load_opts {
 	/* The identity superserverd will run with; (uid_t)-1 means geteuid(). */
 	uid_t daemon_uid;
+	/* The services(5) file that names in listening addresses are looked up in; NULL
+	 * means /etc/services. Only tests set it (the daemon always reads /etc/services). */
+	const char *services_path;
 };
 
 /*

@@ -128,7 +128,11 @@ struct loader {
 	size_t n_refs, cap_refs;
 	void *ref_names; /* tsearch tree of the refs by name, for "defined twice" */
 	struct ybudget budget;
-	void *idents;      /* tsearch tree of the users and groups looked up (config_ident.c) */
+	void *idents; /* tsearch tree of the users and groups looked up (config_ident.c) */
+	/* the services file, read on the first service name (config_names.c) */
+	const char *services_path;
+	struct svcnames *svcnames;
+	int svcnames_err;  /* its -errno once a read failed, so it is tried once per load */
 	struct stat *seen; /* files read so far, so that none is read twice */
 	size_t n_seen;
 
@@ -198,6 +202,11 @@ int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const 
 int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                         char **name_r, gid_t *gid_r);
 void config_ident_free(struct loader *l);
+/* An addr_port_lookup with the loader as context: service names through the services
+ * file, read once per load (config_names.c). */
+int config_port_lookup(void *loader, const char *name, int socktype, unsigned *port_r, char *err,
+                       size_t errlen);
+void config_names_free(struct loader *l);
 /* The name of group GID (its number when it has none), looked up through the same
  * cache; NULL without memory. */
 char *config_group_name(struct loader *l, gid_t gid);

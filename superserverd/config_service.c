@@ -85,7 +85,7 @@ static void parse_address(struct sctx *c, yaml_node_t *n, const char *path, stru
 	const char *s = ystring(c->yd, n, path, c->l->diag);
 	char err[512];
 
-	if (s && addr_parse(s, &lc->addr, err, sizeof(err)) < 0)
+	if (s && addr_parse_named(s, config_port_lookup, c->l, &lc->addr, err, sizeof(err)) < 0)
 		yerror(c->l->diag, c->yd, n, path, "%s", err);
 }
 

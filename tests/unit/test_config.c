@@ -28,6 +28,7 @@
 
 static char dir[64];
 static char main_path[TPATH];
+static char services_path[TPATH];
 
 static void expand(const char *in, char *out, size_t outlen)
 {
@@ -75,11 +76,16 @@ static void setup(void)
 	strcpy(dir, "/tmp/ss-config.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(main_path, sizeof(main_path), "%s/c.yaml", dir);
+	snprintf(services_path, sizeof(services_path), "%s/services", dir);
 	/* A script without x bits: exists, but cannot be exec'd. */
 	write_at("noexec", "#!/bin/sh\n");
 	/* The loader only checks that a module is a readable file; loading is for later. */
 	write_at("m.so", "");
 	write_at("other.so", "");
+	/* The services file named ports are looked up in (not the system's). */
+	write_at("services",
+	         "rsync\t873/tcp\ntftp\t69/udp\ndomain\t53/tcp nameserver\ndomain\t53/udp "
+	         "nameserver\n");
 	{
 		char p[TPATH];
 		snprintf(p, sizeof(p), "%s/noexec", dir);
@@ -99,7 +105,7 @@ static void teardown(void)
 
 static int load_file(uid_t uid, const char *path, struct config **cfg, struct diag *d)
 {
-	struct config_load_opts o = {.daemon_uid = uid};
+	struct config_load_opts o = {.daemon_uid = uid, .services_path = services_path};
 
 	diag_init(d);
 	return config_load(path, &o, cfg, d);
@@ -1431,6 +1437,27 @@ static const struct {
          "numeric address such as 127.0.0.1 or [::1]"},
         {NOBODY, SVC "{builtin: echo}\n",
          "  ^e:", "service 'e' needs listen (an address or a list of addresses)"},
+        /* named ports */
+        {NOBODY,
+         "services:\n  e:\n    listen: ['127.0.0.1:7', '0.0.0.0:rsyncx']\n    builtin: echo\n",
+         "'0.0",
+         "services.e.listen[1]: invalid address '0.0.0.0:rsyncx': unknown service name "
+         "'rsyncx' (not in {D}/services)"},
+        {NOBODY, SVC "{listen: 'udp:[::]:rsync', builtin: echo}\n", "'udp",
+         "services.e.listen: invalid address 'udp:[::]:rsync': {D}/services knows the service "
+         "'rsync' only for tcp, not udp"},
+        {NOBODY, SVC "{listen: '*:tftp', builtin: echo}\n", "'*",
+         "services.e.listen: invalid address '*:tftp': {D}/services knows the service 'tftp' "
+         "only for udp, not tcp"},
+        {NOBODY, SVC "{listen: [{address: 'tcp:[::1]:r$ync'}], builtin: echo}\n", "'tcp",
+         "services.e.listen[0].address: invalid address 'tcp:[::1]:r$ync': the port must be a "
+         "number between 1 and 65535 or a service name"},
+        {NOBODY,
+         "services:\n  a: {listen: '0.0.0.0:873', builtin: echo}\n"
+         "  b: {listen: '*:rsync', builtin: echo}\n",
+         "'*:",
+         "address '0.0.0.0:873' of service 'b' is already used by service 'a' (at "
+         "{F}:2:15)"},
         {NOBODY, SVC "{listen: [], builtin: echo}\n", "[]",
          "services.e.listen: expected an address or a non-empty list of addresses, got an empty "
          "list"},
@@ -2518,6 +2545,53 @@ START_TEST(listen_single_map)
 }
 END_TEST
 
+/* Named ports resolve through the load's services file into numeric keys; the file is
+ * read again by the next load. */
+START_TEST(named_ports)
+{
+	static const char yaml[] =
+	        "services:\n"
+	        "  e:\n"
+	        "    listen: ['0.0.0.0:rsync', 'udp:[::]:tftp', '[::1]:nameserver',\n"
+	        "             'udp:127.0.0.1:domain', '127.0.0.1:7']\n"
+	        "    builtin: echo\n"
+	        "    mpm: event\n";
+	struct config *cfg = load_ok(NOBODY, yaml);
+	const struct service_conf *sc = svc(cfg, "e");
+	struct diag d;
+
+	ck_assert_uint_eq(sc->n_listen, 5);
+	ck_assert_str_eq(sc->listen[0].addr.key, "0.0.0.0:873");
+	ck_assert_str_eq(sc->listen[1].addr.key, "udp:[::]:69");
+	ck_assert_str_eq(sc->listen[2].addr.key, "[::1]:53");
+	ck_assert_str_eq(sc->listen[3].addr.key, "udp:127.0.0.1:53");
+	ck_assert_str_eq(sc->listen[4].addr.key, "127.0.0.1:7");
+	config_unref(cfg);
+
+	write_at("services", "rsync 8873/tcp\ntftp 6969/udp\nnameserver 5353/tcp\ndomain 53/udp\n");
+	cfg = load_ok(NOBODY, yaml);
+	sc = svc(cfg, "e");
+	ck_assert_str_eq(sc->listen[0].addr.key, "0.0.0.0:8873");
+	ck_assert_str_eq(sc->listen[1].addr.key, "udp:[::]:6969");
+	ck_assert_str_eq(sc->listen[2].addr.key, "[::1]:5353");
+	config_unref(cfg);
+
+	/* Without a readable file every name is an error of its own, at its own place. */
+	ck_assert_int_eq(unlink(services_path), 0);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "'0.0.0.0:rsync'",
+	                "services.e.listen[0]: invalid address '0.0.0.0:rsync': cannot read "
+	                "{D}/services to look up the service name 'rsync': No such file or "
+	                "directory");
+	assert_error_at(&d, main_path, yaml, "'udp:127",
+	                "services.e.listen[3]: invalid address 'udp:127.0.0.1:domain': cannot read "
+	                "{D}/services to look up the service name 'domain': No such file or "
+	                "directory");
+	ck_assert_uint_eq(d.n, 4);
+	diag_free(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -2529,6 +2603,7 @@ int main(void)
 
 	tcase_add_checked_fixture(valid, setup, teardown);
 	tcase_add_test(valid, every_key);
+	tcase_add_test(valid, named_ports);
 	tcase_add_test(valid, minimal_service_gets_defaults);
 	tcase_add_test(valid, exec_forms);
 	tcase_add_test(valid, module_forms);

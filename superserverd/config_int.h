@@ -95,6 +95,9 @@ struct svc_part {
 	const char *access_cidr_key, *access_unix_key;
 	struct diag_pos access_cidr_pos, access_unix_pos;
 
+	struct field f_banner_file[BANNER_COUNT]; /* banner, banner_success, banner_fail */
+	struct banner_conf banner_file[BANNER_COUNT];
+
 	struct field f_mpm; /* replaced whole */
 	const struct mpm_ops *mpm_ops;
 	void *mpm_options;
@@ -186,6 +189,18 @@ int config_cidr_list(struct loader *l, struct ydoc *yd, yaml_node_t *v, const ch
 int config_connlog_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                          enum connlog_mode *mode_r, char **path_r);
 void config_access_free(struct access_conf *a);
+
+/* The banner files (config_banner.c): KIND's key at V read into P; merged into SC, and
+ * checked against SC's model and listeners (after its MPM is known). */
+extern const char *const config_banner_keys[BANNER_COUNT];
+void config_banner_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         enum banner_kind kind, struct svc_part *p);
+void config_banner_merge(struct loader *l, struct service_conf *sc, const struct svc_part *own);
+void config_banner_check(struct loader *l, const struct service_conf *sc);
+/* SC has banners and LC is a datagram listener: -1 with the error in DIAG at LC. */
+int config_banner_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                                struct diag *diag);
+void config_banner_free(struct banner_conf *b);
 
 /* `mpm:` (a model name or {model: NAME, options...}) into P's mpm fields. */
 void config_mpm_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,

@@ -654,6 +654,8 @@ void config_service_free(struct service_conf *sc)
 		free(sc->pass_environment[i]);
 	free(sc->pass_environment);
 	free(sc->limits.banner);
+	for (int k = 0; k < BANNER_COUNT; k++)
+		config_banner_free(&sc->banners[k]);
 	config_access_free(&sc->access);
 	free(sc->connlog_path);
 	free(sc->fingerprint);

@@ -324,16 +324,6 @@ reject:
 	return reason;
 }
 
-/* Adds banner KIND of SC to IOV (at *N) if it has bytes. */
-static void add_banner(const struct service_conf *sc, enum banner_kind kind, struct iovec *iov,
-                       int *n)
-{
-	const struct banner_conf *b = &sc->banners[kind];
-
-	if (b->len)
-		iov[(*n)++] = (struct iovec){b->data, b->len};
-}
-
 /* Without waiting: a client that does not read gets what its socket buffer takes. */
 static ssize_t send_now(int fd, struct iovec *iov, int n)
 {
@@ -357,10 +347,8 @@ void admit_refuse(struct admit *a, int fd, int reason)
 /* The greeting's iovecs from byte SKIP on; returns how many. */
 static int greeting_iov(const struct admit *a, size_t skip, struct iovec iov[2])
 {
-	int n = 0, out = 0;
+	int n = config_greeting_iov(a->conf, iov), out = 0;
 
-	add_banner(a->conf, BANNER_CONNECT, iov, &n);
-	add_banner(a->conf, BANNER_SUCCESS, iov, &n);
 	for (int i = 0; i < n; i++) {
 		if (skip >= iov[i].iov_len) {
 			skip -= iov[i].iov_len;

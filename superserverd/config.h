@@ -235,6 +235,8 @@ struct iovec;
  * unless the refusal is by the access lists (ACCESS: those tell the peer nothing).
  */
 int config_refusal_iov(const struct service_conf *sc, bool access, struct iovec iov[3]);
+/* What a client SC lets in is sent first (`banner`, then `banner_success`), likewise. */
+int config_greeting_iov(const struct service_conf *sc, struct iovec iov[2]);
 
 /*
  * A datagram listener LC that service SC cannot serve (its model serves no datagrams

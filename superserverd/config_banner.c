@@ -154,6 +154,15 @@ int config_refusal_iov(const struct service_conf *sc, bool access, struct iovec 
 	return n;
 }
 
+int config_greeting_iov(const struct service_conf *sc, struct iovec iov[2])
+{
+	int n = 0;
+
+	add_banner(sc, BANNER_CONNECT, iov, &n);
+	add_banner(sc, BANNER_SUCCESS, iov, &n);
+	return n;
+}
+
 /* The first banner SC has (its key), or NULL. */
 static const struct banner_conf *first_banner(const struct service_conf *sc, const char **key_r)
 {

@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mpm/admit.h"
+#include "mpm/conn.h"
 #include "mpm/connlog.h"
 #include "superserverd/cidr.h"
 
@@ -41,6 +43,7 @@ void admit_init(struct admit *a, const struct service_conf *sc, struct scoreboar
 	        .conf = sc, .sb = sb, .slot = &sb->slots[slot_index], .slot_index = slot_index};
 	/* Once: getpid() is a system call, and the lock is taken per connection. */
 	a->pid = (int32_t)getpid();
+	a->greeting_len = sc->banners[BANNER_CONNECT].len + sc->banners[BANNER_SUCCESS].len;
 	a->need_reserve = l->max_connections || l->rate > 0;
 	a->enabled = a->need_reserve || l->per_source_max || l->per_source_rate > 0 ||
 	             has_cidr_access(sc) || has_unix_access(sc);
@@ -321,19 +324,73 @@ reject:
 	return reason;
 }
 
+/* Without waiting: a client that does not read gets what its socket buffer takes. */
+static ssize_t send_now(int fd, struct iovec *iov, int n)
+{
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+
+	return n ? sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) : 0;
+}
+
 void admit_refuse(struct admit *a, int fd, int reason)
 {
-	const char *banner = a->conf->limits.banner;
+	struct iovec iov[3];
+	int n = config_refusal_iov(a->conf, reason == REJECT_ACCESS, iov);
 
-	/* An access refusal tells the peer nothing; overloads may explain themselves. */
-	if (banner && reason != REJECT_ACCESS) {
-		struct iovec iov[2] = {{(void *)banner, strlen(banner)}, {(void *)"\r\n", 2}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			/* a courtesy only */
-		}
+	/* What does not fit the socket buffer at once is not sent: the client is leaving. */
+	if (send_now(fd, iov, n) < 0) {
+		/* a courtesy only */
 	}
 	close(fd);
+}
+
+/* The greeting's iovecs from byte SKIP on; returns how many. */
+static int greeting_iov(const struct admit *a, size_t skip, struct iovec iov[2])
+{
+	int n = config_greeting_iov(a->conf, iov), out = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		iov[out].iov_base = (char *)iov[i].iov_base + skip;
+		iov[out].iov_len = iov[i].iov_len - skip;
+		skip = 0;
+		out++;
+	}
+	return out;
+}
+
+static void greet(struct admit *a, int fd, struct admit_ticket *t)
+{
+	struct iovec iov[2];
+	int n = greeting_iov(a, 0, iov);
+	ssize_t sent = send_now(fd, iov, n);
+
+	/* An error (the peer gone, say) is the connection's to find: all is left. */
+	t->greeting_rest = (uint32_t)(a->greeting_len - (sent > 0 ? (size_t)sent : 0));
+}
+
+int admit_greeting_rest(const struct admit *a, const struct admit_ticket *t, struct iovec iov[2])
+{
+	if (!t->greeting_rest)
+		return 0;
+	return greeting_iov(a, a->greeting_len - t->greeting_rest, iov);
+}
+
+int admit_greeting_queue(const struct admit *a, struct admit_ticket *t, struct ss_conn *c)
+{
+	struct iovec iov[2];
+	int n = admit_greeting_rest(a, t, iov), r = 0;
+
+	for (int i = 0; i < n && r == 0; i++)
+		r = ss_conn_write(c, iov[i].iov_base, iov[i].iov_len);
+	t->greeting_rest = 0;
+	/* Without its greeting the client must not get the handler's bytes either. */
+	if (r < 0)
+		c->failed = true;
+	return r;
 }
 
 void admit_release(struct admit *a, struct admit_ticket *t)
@@ -370,8 +427,12 @@ bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockad
 {
 	int reason = admit_check(a, fd, peer, peer_len, t);
 
-	if (reason < 0)
+	if (reason < 0) {
+		t->greeting_rest = 0;
+		if (a->greeting_len)
+			greet(a, fd, t);
 		return true;
+	}
 	connlog_rejected(cl, peer, peer_len, fd, reason);
 	admit_refuse(a, fd, reason);
 	return false;

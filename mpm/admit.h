@@ -18,6 +18,7 @@
 
 struct admit {
 	const struct service_conf *conf;
+	size_t greeting_len; /* banner + banner_success: sent to every admitted client */
 	struct scoreboard *sb;
 	struct scoreboard_slot *slot;
 	unsigned slot_index;
@@ -31,6 +32,9 @@ struct admit_ticket {
 	bool reserved;  /* counted in active_total */
 	int32_t source; /* index in the source table, -1 = none */
 	int32_t held;   /* position in this process's held list, -1 = none */
+	/* The end of the greeting (banner, banner_success) the socket did not take at
+	 * once: the model sends it before anything else (admit_greeting_queue). */
+	uint32_t greeting_rest;
 };
 
 #define ADMIT_TICKET_NONE ((struct admit_ticket){.reserved = false, .source = -1, .held = -1})
@@ -59,14 +63,25 @@ int admit_check(struct admit *a, int fd, const struct sockaddr *peer, socklen_t 
  * connection, no counting). A unix or unknown source passes: no CIDR rule names it. */
 bool admit_source_allowed(const struct service_conf *sc, const struct sockaddr *peer,
                           socklen_t peer_len);
-/* Sends the banner if configured and the reason is an overload, then closes fd. */
+/* Sends what a turned-away client gets (`banner`, then `banner_fail`, or limits.banner
+ * for an overload when there is no banner_fail), without waiting, then closes fd. */
 void admit_refuse(struct admit *a, int fd, int reason);
 
 struct connlog;
+struct ss_conn;
+struct iovec;
 /* admit_check, and for a rejection its connection record and admit_refuse: what every
- * model does with a client. True to serve it; false when it was turned away. */
+ * model does with a client. True to serve it, after sending it the greeting (as much
+ * as the socket takes at once; the rest is in t->greeting_rest); false when it was
+ * turned away. */
 bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
                 socklen_t peer_len, struct admit_ticket *t);
+/* The rest of T's greeting, queued as the first output of connection C (before the
+ * handler's open). Returns 0, or a negative errno and C marked failed (closed unsent). */
+int admit_greeting_queue(const struct admit *a, struct admit_ticket *t, struct ss_conn *c);
+/* The rest of T's greeting as at most 2 iovecs into IOV (for a program's start, which
+ * writes them itself); returns how many. */
+int admit_greeting_rest(const struct admit *a, const struct admit_ticket *t, struct iovec iov[2]);
 /* The connection has ended, however it ended. */
 void admit_release(struct admit *a, struct admit_ticket *t);
 

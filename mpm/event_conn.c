@@ -300,7 +300,8 @@ void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct 
 	if (l->life.period)
 		event_fifo_touch(&l->life, &ec->life, ec->c.start_usec);
 	event_conn_lend_output(l, &ec->c);
-	if (conn_call_open(&ec->c) < 0) {
+	admit_greeting_queue(&l->admit, &ec->ticket, &ec->c);
+	if (ec->c.failed || conn_call_open(&ec->c) < 0) {
 		event_conn_close(l, ec, DRIVER_HANDLER_ERROR);
 		return;
 	}

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpm/exec_spawn.h"
@@ -37,6 +40,52 @@ static void put_pid(char *p, size_t room, pid_t v)
 	p[n] = '\0';
 }
 
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The request's prelude onto its socket, in a forked child (it may wait). */
+static int write_prelude(const struct exec_spawn_req *r)
+{
+	struct iovec iov[2];
+	int n = r->n_prelude < 2 ? r->n_prelude : 2, first = 0;
+	uint64_t deadline = now_usec() + r->prelude_timeout_usec;
+
+	memcpy(iov, r->prelude, (size_t)n * sizeof(iov[0]));
+	while (first < n) {
+		struct msghdr mh = {.msg_iov = iov + first, .msg_iovlen = (size_t)(n - first)};
+		ssize_t sent = sendmsg(r->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		uint64_t now;
+
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		for (size_t left = sent > 0 ? (size_t)sent : 0; left && first < n;) {
+			size_t k = left < iov[first].iov_len ? left : iov[first].iov_len;
+			iov[first].iov_base = (char *)iov[first].iov_base + k;
+			iov[first].iov_len -= k;
+			left -= k;
+			if (iov[first].iov_len == 0)
+				first++;
+		}
+		if (first == n)
+			break;
+		now = now_usec();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd pfd = {.fd = r->fd, .events = POLLOUT};
+		uint64_t ms = (deadline - now + 999) / 1000;
+		if (poll(&pfd, 1, ms > 60000 ? 60000 : (int)ms) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
 /* vfork's child: on the caller's memory and stack until execve, so it only makes
  * system calls. */
 static __attribute__((noreturn)) void spawn_child(struct spawn_ctx *c)
@@ -56,6 +105,9 @@ static __attribute__((noreturn)) void spawn_child(struct spawn_ctx *c)
 		goto fail;
 	if (getppid() != c->parent) /* it died before the line above */
 		_exit(127);
+	/* A client that does not read its banner leaves without the program. */
+	if (r->n_prelude > 0 && write_prelude(r) < 0)
+		_exit(0);
 	if (dup2(r->fd, STDIN_FILENO) < 0 || dup2(r->fd, STDOUT_FILENO) < 0 ||
 	    dup2(r->errfd, STDERR_FILENO) < 0)
 		goto fail;
@@ -92,7 +144,7 @@ int exec_spawn(const struct exec_spawn_req *req, pid_t *pid_r)
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
 		return -errno;
-	pid = vfork();
+	pid = req->n_prelude > 0 ? fork() : vfork();
 	if (pid == 0)
 		spawn_child(&c);
 	err = pid < 0 ? errno : c.err;

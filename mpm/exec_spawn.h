@@ -10,8 +10,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+struct iovec;
+
+/* How long a program's client may take to read the rest of a greeting when the
+ * service has no idle_timeout. */
+#define EXEC_PRELUDE_TIMEOUT_USEC (30ull * 1000 * 1000)
 
 struct exec_spawn_req {
 	int fd;       /* on the program's fd 0 and 1 */
@@ -24,6 +31,14 @@ struct exec_spawn_req {
 	 * there between fork and exec (only it knows it in time). NULL: none. */
 	char *listen_pid;
 	size_t listen_pid_size;
+	/* Bytes to write on fd before the program starts (the rest of a banner the socket
+	 * did not take at once), waiting at most prelude_timeout_usec for the client to
+	 * read; a client that does not is closed without the program. The child is then
+	 * a fork, not a vfork (it may wait), and a program that cannot be executed is
+	 * known only by its exit status 127. */
+	const struct iovec *prelude;
+	int n_prelude;
+	uint64_t prelude_timeout_usec;
 };
 
 /*

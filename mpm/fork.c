@@ -190,9 +190,9 @@ void fork_listen_update(struct acceptor *a)
 	a->full = full;
 }
 
-static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                        socklen_t peer_len, const struct sockaddr_storage *local,
-                        socklen_t local_len, pid_t *pid_r)
+static int fork_handler(struct acceptor *a, int fd, struct admit_ticket *ticket,
+                        const struct sockaddr_storage *peer, socklen_t peer_len,
+                        const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r)
 {
 	pid_t pid = a->trimmed ? _Fork() : fork();
 
@@ -219,6 +219,7 @@ static int fork_handler(struct acceptor *a, int fd, const struct sockaddr_storag
 		conn_set_peer(&c, (const struct sockaddr *)peer, peer_len);
 		if (local_len)
 			conn_set_local(&c, (const struct sockaddr *)local, local_len);
+		admit_greeting_queue(&a->admit, ticket, &c);
 		if (connlog_enabled(&a->connlog))
 			ss_conn_local(&c, NULL); /* read it while the socket is open */
 		o = driver_serve(&c, &a->limits, NULL);
@@ -244,9 +245,9 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 		return;
 	uint64_t start = scoreboard_now_usec();
 	if (a->ctx->handler)
-		r = fork_handler(a, fd, peer, peer_len, local, local_len, &pid);
+		r = fork_handler(a, fd, ticket, peer, peer_len, local, local_len, &pid);
 	else
-		r = fork_exec_spawn(a, fd, peer, peer_len, local, local_len, &pid);
+		r = fork_exec_spawn(a, fd, ticket, peer, peer_len, local, local_len, &pid);
 	if (r < 0) {
 		close(fd);
 		admit_release(&a->admit, ticket);

@@ -94,9 +94,9 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
  * relayed to the log), with PEER and LOCAL in its environment (see fork_serve).
  * Returns 0 with *pid_r, or -errno.
  */
-int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
-                    pid_t *pid_r);
+int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticket,
+                    const struct sockaddr_storage *peer, socklen_t peer_len,
+                    const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r);
 /* Makes the next program's stderr pipe ahead of its accept (nothing for a built-in).
  * Returns 0, or -errno: no descriptor is left for it. */
 int fork_exec_room(struct acceptor *a);

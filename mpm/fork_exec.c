@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "mpm/exec_spawn.h"
@@ -89,11 +90,13 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 	a->pipes = p;
 }
 
-int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *peer,
-                    socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
-                    pid_t *pid_r)
+int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticket,
+                    const struct sockaddr_storage *peer, socklen_t peer_len,
+                    const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r)
 {
-	int pfd[2], r;
+	const struct limits_conf *lim = &a->ctx->conf->limits;
+	struct iovec rest[2];
+	int pfd[2], r, n_rest = admit_greeting_rest(&a->admit, ticket, rest);
 
 	if (a->spare_pipe[0] >= 0) {
 		pfd[0] = a->spare_pipe[0];
@@ -114,7 +117,13 @@ int fork_exec_spawn(struct acceptor *a, int fd, const struct sockaddr_storage *p
 	                                        .errfd = pfd[1],
 	                                        .path = a->ctx->conf->exec_argv[0],
 	                                        .argv = a->ctx->conf->exec_argv,
-	                                        .envp = a->env.envp},
+	                                        .envp = a->env.envp,
+	                                        .prelude = rest,
+	                                        .n_prelude = n_rest,
+	                                        .prelude_timeout_usec =
+	                                                lim->idle_timeout_usec
+	                                                        ? lim->idle_timeout_usec
+	                                                        : EXEC_PRELUDE_TIMEOUT_USEC},
 	               pid_r);
 	close(pfd[1]);
 	if (r < 0) {

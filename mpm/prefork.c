@@ -231,6 +231,7 @@ static void serve_one(struct worker *w, int lfd)
 	conn_set_peer(&c, (struct sockaddr *)&peer, plen);
 	if (llen)
 		conn_set_local(&c, (struct sockaddr *)&local, llen);
+	admit_greeting_queue(&w->admit, &tk, &c);
 	if (connlog_enabled(&w->connlog)) /* the local address, before the socket goes */
 		ss_conn_local(&c, NULL);
 	o = driver_serve(&c, &lim, NULL);

@@ -168,6 +168,7 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 	if (local && local_len)
 		conn_set_local(&tc->c, local, local_len);
 	tc->ticket = *ticket;
+	admit_greeting_queue(&p->admit, &tc->ticket, &tc->c);
 	atomic_init(&tc->where, TP_READY);
 	atomic_init(&tc->watch.kick, TP_NO_KICK);
 	atomic_init(&tc->watch.activity, tc->c.activity_usec);

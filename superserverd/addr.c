@@ -1,7 +1,8 @@
 /*
  * Listening address syntax: parsing the configuration's text into a sockaddr plus a
- * canonical key, and formatting sockaddrs for messages. Names are never resolved: a
- * listening address that depends on DNS at start (or reload) is a surprise waiting.
+ * canonical key, and formatting sockaddrs for messages. Host names are never resolved:
+ * a listening address that depends on DNS at start (or reload) is a surprise waiting.
+ * Service names in the port are handed to the caller's lookup (a local file, no DNS).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,7 +23,14 @@
 	"HOST:PORT, [IPV6]:PORT, udp:HOST:PORT, udp:[IPV6]:PORT, unix:/PATH, unixgram:/PATH or "   \
 	"systemd:NAME"
 
-static int parse_port(const char *s, unsigned *port_r)
+#define SERVICE_NAME_MAX 32 /* NI_MAXSERV */
+
+struct names {
+	addr_port_lookup fn;
+	void *ctx;
+};
+
+static int parse_number(const char *s, unsigned *port_r)
 {
 	unsigned v = 0;
 
@@ -38,6 +46,51 @@ static int parse_port(const char *s, unsigned *port_r)
 	if (v == 0)
 		return -1;
 	*port_r = v;
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* What /etc/services names look like: letters, digits and . _ + - /, not all digits. */
+static bool is_service_name(const char *s)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++, n++) {
+		bool alnum = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+		             (*p >= 'A' && *p <= 'Z');
+		if (!alnum && !strchr("._+-/", *p))
+			return false;
+	}
+	return n > 0 && n <= SERVICE_NAME_MAX && !all_digits(s);
+}
+
+/* The port S of TEXT: a number, or a name NAMES resolves for A's socket type. */
+static int parse_port(const char *text, const char *s, const struct addr *a,
+                      const struct names *names, unsigned *port_r, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (parse_number(s, port_r) == 0)
+		return 0;
+	if (!names->fn || !is_service_name(s)) {
+		bool named = names->fn && *s && !all_digits(s);
+		snprintf(err, errlen, "invalid address '%s': the port must be %s", text,
+		         named ? "a number between 1 and 65535 or a service name"
+		               : "between 1 and 65535");
+		return -1;
+	}
+	why[0] = '\0';
+	if (names->fn(names->ctx, s, a->socktype, port_r, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "invalid address '%s': %s", text, why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -106,7 +159,8 @@ static int parse_systemd(const char *text, struct addr *a, char *err, size_t err
 }
 
 /* SPEC is TEXT after a "tcp:" or "udp:"; messages quote the whole TEXT. */
-static int parse_inet6(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
+static int parse_inet6(const char *text, const char *spec, const struct names *names,
+                       struct addr *a, char *err, size_t errlen)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->sa;
 	const char *close = strchr(spec, ']');
@@ -130,11 +184,8 @@ static int parse_inet6(const char *text, const char *spec, struct addr *a, char 
 		         text, host);
 		return -1;
 	}
-	if (parse_port(close + 2, &port) < 0) {
-		snprintf(err, errlen, "invalid address '%s': the port must be between 1 and 65535",
-		         text);
+	if (parse_port(text, close + 2, a, names, &port, err, errlen) < 0)
 		return -1;
-	}
 	a->kind = ADDR_INET6;
 	sin6->sin6_family = AF_INET6;
 	sin6->sin6_port = htons((uint16_t)port);
@@ -152,7 +203,8 @@ static bool looks_numeric(const char *host)
 	return true;
 }
 
-static int parse_inet(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
+static int parse_inet(const char *text, const char *spec, const struct names *names, struct addr *a,
+                      char *err, size_t errlen)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)&a->sa;
 	const char *colon = strrchr(spec, ':');
@@ -197,11 +249,8 @@ static int parse_inet(const char *text, const char *spec, struct addr *a, char *
 			         text);
 		return -1;
 	}
-	if (parse_port(colon + 1, &port) < 0) {
-		snprintf(err, errlen, "invalid address '%s': the port must be between 1 and 65535",
-		         text);
+	if (parse_port(text, colon + 1, a, names, &port, err, errlen) < 0)
 		return -1;
-	}
 	a->kind = ADDR_INET;
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons((uint16_t)port);
@@ -217,7 +266,8 @@ static bool has_prefix(const char *s, const char *prefix)
 }
 
 /* After "tcp:", "udp:" or nothing: an IPv4 or bracketed IPv6 address and a port. */
-static int parse_ip(const char *text, const char *spec, struct addr *a, char *err, size_t errlen)
+static int parse_ip(const char *text, const char *spec, const struct names *names, struct addr *a,
+                    char *err, size_t errlen)
 {
 	if (has_prefix(spec, UNIX_PREFIX) || has_prefix(spec, SYSTEMD_PREFIX) ||
 	    has_prefix(spec, TCP_PREFIX) || has_prefix(spec, UDP_PREFIX)) {
@@ -228,12 +278,19 @@ static int parse_ip(const char *text, const char *spec, struct addr *a, char *er
 		return -1;
 	}
 	if (spec[0] == '[')
-		return parse_inet6(text, spec, a, err, errlen);
-	return parse_inet(text, spec, a, err, errlen);
+		return parse_inet6(text, spec, names, a, err, errlen);
+	return parse_inet(text, spec, names, a, err, errlen);
 }
 
 int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
 {
+	return addr_parse_named(text, NULL, NULL, a, err, errlen);
+}
+
+int addr_parse_named(const char *text, addr_port_lookup lookup, void *ctx, struct addr *a,
+                     char *err, size_t errlen)
+{
+	const struct names names = {.fn = lookup, .ctx = ctx};
 	int r;
 
 	memset(a, 0, sizeof(*a));
@@ -257,14 +314,16 @@ int addr_parse(const char *text, struct addr *a, char *err, size_t errlen)
 	/* A stream key stays as it always was, so that "tcp:" changes nothing that an
 	 * earlier process stored under the plain form. */
 	if (has_prefix(text, TCP_PREFIX))
-		return parse_ip(text, text + strlen(TCP_PREFIX), a, err, errlen);
+		return parse_ip(text, text + strlen(TCP_PREFIX), &names, a, err, errlen);
 	if (!has_prefix(text, UDP_PREFIX))
-		return parse_ip(text, text, a, err, errlen);
-	r = parse_ip(text, text + strlen(UDP_PREFIX), a, err, errlen);
+		return parse_ip(text, text, &names, a, err, errlen);
+	a->socktype = SOCK_DGRAM; /* before the port: a name is looked up for udp */
+	r = parse_ip(text, text + strlen(UDP_PREFIX), &names, a, err, errlen);
+	if (r < 0)
+		a->socktype = SOCK_STREAM; /* as for any address that failed: no datagram checks */
 	if (r == 0) {
 		char key[sizeof(a->key)];
 
-		a->socktype = SOCK_DGRAM;
 		memcpy(key, a->key, sizeof(key));
 		snprintf(a->key, sizeof(a->key), "%s%.*s", UDP_PREFIX,
 		         (int)(sizeof(a->key) - sizeof(UDP_PREFIX)), key);

@@ -2,8 +2,9 @@
  * Listening addresses as written in the configuration: "HOST:PORT" (IPv4),
  * "[V6]:PORT", "*:PORT" (all IPv4), "unix:/path" and "systemd:NAME" are stream
  * sockets ("tcp:" may be written in front of an inet address); "udp:HOST:PORT",
- * "udp:[V6]:PORT" and "unixgram:/path" are datagram sockets. Pure parsing and
- * formatting, no sockets: unit-tested on its own.
+ * "udp:[V6]:PORT" and "unixgram:/path" are datagram sockets. PORT is a number or a
+ * service name ("rsync"), which the caller's lookup turns into one. Pure parsing and
+ * formatting, no sockets and no files: unit-tested on its own.
  */
 #ifndef SUPERSERVERD_ADDR_H
 #define SUPERSERVERD_ADDR_H
@@ -31,6 +32,18 @@ struct addr {
 
 /* Parses TEXT. Returns 0, or -1 with a message for the user in err. */
 int addr_parse(const char *text, struct addr *a, char *err, size_t errlen);
+
+/*
+ * Turns service NAME into a port for SOCKTYPE (SOCK_STREAM: tcp, SOCK_DGRAM: udp).
+ * Returns 0, or -1 with why into err (quoted after "invalid address 'TEXT': ").
+ */
+typedef int (*addr_port_lookup)(void *ctx, const char *name, int socktype, unsigned *port_r,
+                                char *err, size_t errlen);
+
+/* addr_parse, where a port may also be a service name that LOOKUP resolves; the key
+ * holds the number, so a name and its number are one socket. LOOKUP NULL: numbers only. */
+int addr_parse_named(const char *text, addr_port_lookup lookup, void *ctx, struct addr *a,
+                     char *err, size_t errlen);
 
 /* "127.0.0.1:80", "[::1]:80", "unix:/path" for a sockaddr (e.g. a peer). */
 void addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen);

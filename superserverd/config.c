@@ -15,6 +15,7 @@
 
 #include "mpm/mpm.h"
 #include "superserverd/config_int.h"
+#include "superserverd/svcnames.h"
 
 static const char *const top_keys[] = {"control", "log", "defaults", "include", "services", NULL};
 
@@ -341,6 +342,7 @@ static void loader_free(struct loader *l)
 	free(l->refs);
 	config_free_ref_names(l);
 	config_ident_free(l);
+	config_names_free(l);
 	free(l->seen);
 	config_part_free(&l->defaults);
 	free(l->daemon_user);
@@ -359,6 +361,7 @@ int config_load(const char *path, const struct config_load_opts *opts, struct co
 	*cfg_r = NULL;
 	l.daemon_uid = opts && opts->daemon_uid != (uid_t)-1 ? opts->daemon_uid : geteuid();
 	l.root = l.daemon_uid == 0;
+	l.services_path = opts && opts->services_path ? opts->services_path : SVCNAMES_DEFAULT_PATH;
 	l.ci = calloc(1, sizeof(*l.ci));
 	if (!l.ci || !(l.ci->pub.path = strdup(path)) || (!l.root && daemon_identity(&l) < 0)) {
 		diag_error(diag, NULL, "%s: out of memory", path);

@@ -115,6 +115,24 @@ enum connlog_mode {
 	CONNLOG_JSON,    /* one JSON object per line appended to a file */
 };
 
+/* xinetd's banners: files read at load (and again at each reload), sent on connections. */
+enum banner_kind {
+	BANNER_CONNECT, /* `banner`: to every client on connect, admitted or turned away */
+	BANNER_SUCCESS, /* `banner_success`: to an admitted client, after `banner` */
+	BANNER_FAIL,    /* `banner_fail`: to a client turned away, after `banner` */
+	BANNER_COUNT,
+};
+
+/* The largest banner file: it has to fit a fresh socket's buffer to be sent at once. */
+#define CONFIG_BANNER_MAX (64 * 1024)
+
+struct banner_conf {
+	char *path; /* NULL: none */
+	char *data; /* the file's bytes as read at load; NULL when it was empty */
+	size_t len;
+	struct diag_pos pos; /* of the key's value */
+};
+
 struct mpm_conf {
 	const struct mpm_ops *ops; /* found by name in the MPM table */
 	void *options;             /* ops->options_size bytes, filled from ops->option_keys */
@@ -160,6 +178,7 @@ struct service_conf {
 	uint64_t shutdown_timeout_usec; /* default 10 s */
 	struct limits_conf limits;
 	struct access_conf access;
+	struct banner_conf banners[BANNER_COUNT];
 	enum connlog_mode connlog; /* the service's `log_connections`, else log.connections */
 	char *connlog_path;        /* CONNLOG_JSON */
 
@@ -189,6 +208,9 @@ struct config {
 struct config_load_opts {
 	/* The identity superserverd will run with; (uid_t)-1 means geteuid(). */
 	uid_t daemon_uid;
+	/* The services(5) file that names in listening addresses are looked up in; NULL
+	 * means /etc/services. Only tests set it (the daemon always reads /etc/services). */
+	const char *services_path;
 };
 
 /*
@@ -205,6 +227,16 @@ const struct service_conf *config_find_service(const struct config *cfg, const c
 
 /* The value of `args` key, or NULL. */
 const char *config_args_get(const struct service_conf *sc, const char *key);
+
+struct iovec;
+/*
+ * What a client that SC turns away is sent, as up to 3 iovecs into IOV (returns how
+ * many): `banner`, then `banner_fail`, or without a banner_fail limits.banner and CRLF
+ * unless the refusal is by the access lists (ACCESS: those tell the peer nothing).
+ */
+int config_refusal_iov(const struct service_conf *sc, bool access, struct iovec iov[3]);
+/* What a client SC lets in is sent first (`banner`, then `banner_success`), likewise. */
+int config_greeting_iov(const struct service_conf *sc, struct iovec iov[2]);
 
 /*
  * A datagram listener LC that service SC cannot serve (its model serves no datagrams

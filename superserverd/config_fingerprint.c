@@ -40,6 +40,18 @@ static void put_cidrs(FILE *f, const char *tag, const struct cidr *list, size_t 
 	}
 }
 
+/* A banner by its path and content: a reload after the file changed is a change. The
+ * content goes in as a hash, as it may hold any byte (a NUL would end the rendering). */
+static void put_banner(FILE *f, const char *tag, const struct banner_conf *b)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < b->len; i++)
+		h = (h ^ (unsigned char)b->data[i]) * 1099511628211ull;
+	put_str(f, tag, b->path);
+	fprintf(f, "%s_data=%zu:%016llx;", tag, b->len, (unsigned long long)h);
+}
+
 static void put_listen(FILE *f, const struct listen_conf *lc)
 {
 	put_str(f, "listen", lc->addr.key);
@@ -159,6 +171,8 @@ char *config_fingerprint(const struct service_conf *sc)
 	put_num(f, "shutdown", sc->shutdown_timeout_usec);
 	put_limits(f, &sc->limits);
 	put_access(f, &sc->access);
+	for (int k = 0; k < BANNER_COUNT; k++)
+		put_banner(f, config_banner_keys[k], &sc->banners[k]);
 	put_num(f, "connlog", sc->connlog);
 	put_str(f, "connlog_path", sc->connlog_path);
 	if (fclose(f) != 0) {

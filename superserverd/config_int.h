@@ -95,6 +95,9 @@ struct svc_part {
 	const char *access_cidr_key, *access_unix_key;
 	struct diag_pos access_cidr_pos, access_unix_pos;
 
+	struct field f_banner_file[BANNER_COUNT]; /* banner, banner_success, banner_fail */
+	struct banner_conf banner_file[BANNER_COUNT];
+
 	struct field f_mpm; /* replaced whole */
 	const struct mpm_ops *mpm_ops;
 	void *mpm_options;
@@ -128,7 +131,11 @@ struct loader {
 	size_t n_refs, cap_refs;
 	void *ref_names; /* tsearch tree of the refs by name, for "defined twice" */
 	struct ybudget budget;
-	void *idents;      /* tsearch tree of the users and groups looked up (config_ident.c) */
+	void *idents; /* tsearch tree of the users and groups looked up (config_ident.c) */
+	/* the services file, read on the first service name (config_names.c) */
+	const char *services_path;
+	struct svcnames *svcnames;
+	int svcnames_err;  /* its -errno once a read failed, so it is tried once per load */
 	struct stat *seen; /* files read so far, so that none is read twice */
 	size_t n_seen;
 
@@ -183,6 +190,18 @@ int config_connlog_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, cons
                          enum connlog_mode *mode_r, char **path_r);
 void config_access_free(struct access_conf *a);
 
+/* The banner files (config_banner.c): KIND's key at V read into P; merged into SC, and
+ * checked against SC's model and listeners (after its MPM is known). */
+extern const char *const config_banner_keys[BANNER_COUNT];
+void config_banner_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         enum banner_kind kind, struct svc_part *p);
+void config_banner_merge(struct loader *l, struct service_conf *sc, const struct svc_part *own);
+void config_banner_check(struct loader *l, const struct service_conf *sc);
+/* SC has banners and LC is a datagram listener: -1 with the error in DIAG at LC. */
+int config_banner_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                                struct diag *diag);
+void config_banner_free(struct banner_conf *b);
+
 /* `mpm:` (a model name or {model: NAME, options...}) into P's mpm fields. */
 void config_mpm_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                       struct svc_part *p);
@@ -198,6 +217,11 @@ int config_lookup_user(struct loader *l, struct ydoc *yd, yaml_node_t *v, const 
 int config_lookup_group(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                         char **name_r, gid_t *gid_r);
 void config_ident_free(struct loader *l);
+/* An addr_port_lookup with the loader as context: service names through the services
+ * file, read once per load (config_names.c). */
+int config_port_lookup(void *loader, const char *name, int socktype, unsigned *port_r, char *err,
+                       size_t errlen);
+void config_names_free(struct loader *l);
 /* The name of group GID (its number when it has none), looked up through the same
  * cache; NULL without memory. */
 char *config_group_name(struct loader *l, gid_t gid);

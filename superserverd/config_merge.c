@@ -426,7 +426,7 @@ int config_dgram_refused(const struct service_conf *sc, const struct listen_conf
 		           sc->builtin, lc->addr.key, why);
 		return -1;
 	}
-	return 0;
+	return config_banner_dgram_refused(sc, lc, diag);
 }
 
 static void merge_mpm(struct loader *l, struct service_conf *sc, const struct svc_part *own,
@@ -488,7 +488,10 @@ void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_
 	merge_limits(l, sc, own, def);
 	merge_access(l, sc, own, def);
 	merge_connlog(l, sc);
+	config_banner_merge(l, sc, own);
 	merge_mpm(l, sc, own, def);
+	if (sc->mpm.ops)
+		config_banner_check(l, sc);
 	sc->fingerprint = config_fingerprint(sc);
 	if (!sc->fingerprint)
 		oom(l, sc);

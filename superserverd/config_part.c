@@ -12,9 +12,9 @@
 #define DURATION_MAX (365 * 86400 * USEC_PER_SEC)
 
 const char *const config_part_keys[] = {
-        "user",  "group", "groups",  "capabilities",     "environment", "pass_environment",
-        "umask", "nice",  "rlimits", "shutdown_timeout", "limits",      "access",
-        "mpm",   NULL,
+        "user",  "group",  "groups",         "capabilities",     "environment", "pass_environment",
+        "umask", "nice",   "rlimits",        "shutdown_timeout", "limits",      "access",
+        "mpm",   "banner", "banner_success", "banner_fail",      NULL,
 };
 
 struct pctx {
@@ -425,17 +425,46 @@ static void parse_mpm(struct pctx *c, yaml_node_t *v)
 	config_mpm_parse(c->l, c->yd, v, c->path, c->p);
 }
 
+static void parse_banner_file(struct pctx *c, yaml_node_t *v, enum banner_kind kind)
+{
+	config_banner_parse(c->l, c->yd, v, c->path, kind, c->p);
+}
+
+static void parse_banner(struct pctx *c, yaml_node_t *v)
+{
+	parse_banner_file(c, v, BANNER_CONNECT);
+}
+
+static void parse_banner_success(struct pctx *c, yaml_node_t *v)
+{
+	parse_banner_file(c, v, BANNER_SUCCESS);
+}
+
+static void parse_banner_fail(struct pctx *c, yaml_node_t *v)
+{
+	parse_banner_file(c, v, BANNER_FAIL);
+}
+
 static const struct {
 	const char *key;
 	void (*parse)(struct pctx *c, yaml_node_t *v);
 } part_parsers[] = {
-        {"user", parse_user},       {"group", parse_group},
-        {"groups", parse_groups},   {"capabilities", parse_caps},
-        {"environment", parse_env}, {"pass_environment", parse_pass_env},
-        {"umask", parse_umask},     {"nice", parse_nice},
-        {"rlimits", parse_rlimits}, {"shutdown_timeout", parse_shutdown},
-        {"limits", parse_limits},   {"access", parse_access},
+        {"user", parse_user},
+        {"group", parse_group},
+        {"groups", parse_groups},
+        {"capabilities", parse_caps},
+        {"environment", parse_env},
+        {"pass_environment", parse_pass_env},
+        {"umask", parse_umask},
+        {"nice", parse_nice},
+        {"rlimits", parse_rlimits},
+        {"shutdown_timeout", parse_shutdown},
+        {"limits", parse_limits},
+        {"access", parse_access},
         {"mpm", parse_mpm},
+        {"banner", parse_banner},
+        {"banner_success", parse_banner_success},
+        {"banner_fail", parse_banner_fail},
 };
 
 bool config_part_parse(struct loader *l, struct ydoc *yd, const char *key, yaml_node_t *v,
@@ -466,6 +495,8 @@ void config_part_free(struct svc_part *p)
 	free(p->pass_env);
 	free(p->mpm_options);
 	free(p->banner);
+	for (int k = 0; k < BANNER_COUNT; k++)
+		config_banner_free(&p->banner_file[k]);
 	config_access_free(&p->access);
 	memset(p, 0, sizeof(*p));
 }

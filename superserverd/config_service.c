@@ -85,7 +85,7 @@ static void parse_address(struct sctx *c, yaml_node_t *n, const char *path, stru
 	const char *s = ystring(c->yd, n, path, c->l->diag);
 	char err[512];
 
-	if (s && addr_parse(s, &lc->addr, err, sizeof(err)) < 0)
+	if (s && addr_parse_named(s, config_port_lookup, c->l, &lc->addr, err, sizeof(err)) < 0)
 		yerror(c->l->diag, c->yd, n, path, "%s", err);
 }
 
@@ -654,6 +654,8 @@ void config_service_free(struct service_conf *sc)
 		free(sc->pass_environment[i]);
 	free(sc->pass_environment);
 	free(sc->limits.banner);
+	for (int k = 0; k < BANNER_COUNT; k++)
+		config_banner_free(&sc->banners[k]);
 	config_access_free(&sc->access);
 	free(sc->connlog_path);
 	free(sc->fingerprint);

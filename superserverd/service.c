@@ -776,14 +776,16 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 static void mark_failed(struct service *svc)
 {
 	int fds[svc->n_listeners + 1];
+	struct iovec msg[3];
+	int n_msg = config_refusal_iov(svc->conf, false, msg);
 	int r;
 
 	svc->state = SERVICE_FAILED;
 	stop_workers(svc);
 	for (size_t i = 0; i < svc->n_listeners; i++)
 		fds[i] = listener_fd(svc->listeners[i]);
-	r = turnaway_start(svc->env.event, fds, svc->n_listeners, svc->conf->limits.banner,
-	                   svc->conf->name, &svc->scoreboard->counters.rejected[REJECT_FAILED],
+	r = turnaway_start(svc->env.event, fds, svc->n_listeners, msg, n_msg, svc->conf->name,
+	                   &svc->scoreboard->counters.rejected[REJECT_FAILED],
 	                   &svc->scoreboard->counters.dgram.dropped[DGRAM_DROP_FAILED],
 	                   &svc->turnaway);
 	if (r < 0)
@@ -793,7 +795,7 @@ static void mark_failed(struct service *svc)
 		          strerror(-r));
 	else
 		log_notice(svc->conf->name, "failed: new connections are closed at once%s",
-		           svc->conf->limits.banner ? ", after the banner" : "");
+		           n_msg ? ", after the banner" : "");
 }
 
 static void end_turnaway(struct service *svc)

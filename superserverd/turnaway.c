@@ -26,7 +26,7 @@ struct turnaway {
 	sd_event_source **io;
 	size_t n_io;
 	sd_event_source *pause;
-	char *banner; /* with CRLF; NULL: none */
+	char *banner; /* what a client is sent before the close; NULL: nothing */
 	size_t banner_len;
 	const char *name;
 	_Atomic uint64_t *counter;       /* the service's scoreboard; NULL: none */
@@ -118,8 +118,8 @@ static int set_nonblocking(int fd)
 	return 0;
 }
 
-int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
-                   _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
+int turnaway_start(sd_event *event, const int *fds, size_t n, const struct iovec *msg, int n_msg,
+                   const char *name, _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
                    struct turnaway **t_r)
 {
 	struct turnaway *t = calloc(1, sizeof(*t));
@@ -134,11 +134,12 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 	t->io = calloc(n ? n : 1, sizeof(*t->io));
 	if (!t->io)
 		goto fail;
-	if (banner && asprintf(&t->banner, "%s\r\n", banner) < 0) {
-		t->banner = NULL;
+	for (int i = 0; i < n_msg; i++)
+		t->banner_len += msg[i].iov_len;
+	if (t->banner_len && !(t->banner = malloc(t->banner_len)))
 		goto fail;
-	}
-	t->banner_len = t->banner ? strlen(t->banner) : 0;
+	for (size_t i = 0, off = 0; i < (size_t)n_msg; off += msg[i].iov_len, i++)
+		memcpy(t->banner + off, msg[i].iov_base, msg[i].iov_len);
 	for (size_t i = 0; i < n; i++) {
 		r = set_nonblocking(fds[i]);
 		if (r < 0)

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
@@ -185,6 +186,98 @@ START_TEST(socket_types)
 }
 END_TEST
 
+/* A services database for the tests: rsync is tcp only, tftp udp only, domain both. */
+static int fake_lookup(void *ctx, const char *name, int socktype, unsigned *port_r, char *err,
+                       size_t errlen)
+{
+	static const struct {
+		const char *name;
+		int socktype;
+		unsigned port;
+	} db[] = {{"rsync", SOCK_STREAM, 873},  {"tftp", SOCK_DGRAM, 69},
+	          {"domain", SOCK_STREAM, 53},  {"domain", SOCK_DGRAM, 53},
+	          {"z39.50", SOCK_STREAM, 210}, {"x-11_a+b/c", SOCK_STREAM, 6000}};
+
+	ck_assert_ptr_eq(ctx, (void *)fake_lookup);
+	for (size_t i = 0; i < N(db); i++)
+		if (strcmp(db[i].name, name) == 0 && db[i].socktype == socktype) {
+			*port_r = db[i].port;
+			return 0;
+		}
+	snprintf(err, errlen, "no %s for %s", name, socktype == SOCK_DGRAM ? "udp" : "tcp");
+	return -1;
+}
+
+static const struct {
+	const char *in;
+	const char *key; /* NULL: an error */
+	const char *err;
+} named[] = {
+        {"0.0.0.0:rsync", "0.0.0.0:873", NULL},
+        {"*:rsync", "0.0.0.0:873", NULL},
+        {"tcp:127.0.0.1:rsync", "127.0.0.1:873", NULL},
+        {"[::]:rsync", "[::]:873", NULL},
+        {"udp:[::]:tftp", "udp:[::]:69", NULL},
+        {"udp:127.0.0.1:tftp", "udp:127.0.0.1:69", NULL},
+        {"udp:*:domain", "udp:0.0.0.0:53", NULL},
+        {"[::1]:domain", "[::1]:53", NULL},
+        {"127.0.0.1:z39.50", "127.0.0.1:210", NULL},
+        {"127.0.0.1:x-11_a+b/c", "127.0.0.1:6000", NULL},
+        {"127.0.0.1:873", "127.0.0.1:873", NULL}, /* numbers never reach the lookup */
+        {"127.0.0.1:rsyncx", NULL, "invalid address '127.0.0.1:rsyncx': no rsyncx for tcp"},
+        {"udp:127.0.0.1:rsync", NULL, "invalid address 'udp:127.0.0.1:rsync': no rsync for udp"},
+        {"[::1]:tftp", NULL, "invalid address '[::1]:tftp': no tftp for tcp"},
+        {"127.0.0.1:70000", NULL,
+         "invalid address '127.0.0.1:70000': the port must be between 1 "
+         "and 65535"},
+        {"127.0.0.1:0", NULL,
+         "invalid address '127.0.0.1:0': the port must be between 1 and "
+         "65535"},
+        {"127.0.0.1:", NULL, "invalid address '127.0.0.1:': the port must be between 1 and 65535"},
+        {"127.0.0.1:rs ync", NULL,
+         "invalid address '127.0.0.1:rs ync': the port must be a number "
+         "between 1 and 65535 or a service name"},
+        {"127.0.0.1:r$", NULL,
+         "invalid address '127.0.0.1:r$': the port must be a number between "
+         "1 and 65535 or a service name"},
+        {"127.0.0.1:abcdefghijabcdefghijabcdefghijabc", NULL,
+         "invalid address '127.0.0.1:abcdefghijabcdefghijabcdefghijabc': the port must be a "
+         "number between 1 and 65535 or a service name"},
+        {"[::1]:rs:ync", NULL,
+         "invalid address '[::1]:rs:ync': the port must be a number between "
+         "1 and 65535 or a service name"},
+};
+
+START_TEST(named_ports)
+{
+	struct addr a;
+	char err[512] = "untouched";
+	int r = addr_parse_named(named[_i].in, fake_lookup, (void *)fake_lookup, &a, err,
+	                         sizeof(err));
+
+	if (named[_i].key) {
+		ck_assert_msg(r == 0, "'%s': %s", named[_i].in, err);
+		ck_assert_str_eq(a.key, named[_i].key);
+		return;
+	}
+	ck_assert_msg(r == -1, "'%s' parsed as %s", named[_i].in, a.key);
+	ck_assert_str_eq(err, named[_i].err);
+}
+END_TEST
+
+/* Without a lookup a name is no port at all: plain addr_parse reads no file. */
+START_TEST(names_need_a_lookup)
+{
+	struct addr a;
+	char err[256];
+
+	ck_assert_int_eq(addr_parse("0.0.0.0:rsync", &a, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "invalid address '0.0.0.0:rsync': the port must be between 1 and "
+	                      "65535");
+	ck_assert_int_eq(addr_parse_named("0.0.0.0:rsync", NULL, NULL, &a, err, sizeof(err)), -1);
+}
+END_TEST
+
 START_TEST(unix_path_length)
 {
 	struct sockaddr_un sun;
@@ -336,6 +429,8 @@ int main(void)
 	tcase_add_loop_test(tc, valid_table, 0, N(valid));
 	tcase_add_loop_test(tc, invalid_table, 0, N(invalid));
 	tcase_add_loop_test(tc, socket_types, 0, N(typed));
+	tcase_add_loop_test(tc, named_ports, 0, N(named));
+	tcase_add_test(tc, names_need_a_lookup);
 	tcase_add_test(tc, unix_path_length);
 	tcase_add_test(tc, systemd_name_length);
 	tcase_add_test(tc, small_error_buffer);

@@ -28,6 +28,7 @@
 
 static char dir[64];
 static char main_path[TPATH];
+static char services_path[TPATH];
 
 static void expand(const char *in, char *out, size_t outlen)
 {
@@ -63,6 +64,19 @@ static void write_at(const char *rel, const char *content)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
+/* LEN bytes as they are (write_at's expansion has a smaller buffer). */
+static void write_bytes(const char *rel, const char *data, size_t len)
+{
+	char path[TPATH];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
 static void mkdir_at(const char *rel)
 {
 	char path[TPATH];
@@ -75,11 +89,17 @@ static void setup(void)
 	strcpy(dir, "/tmp/ss-config.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(main_path, sizeof(main_path), "%s/c.yaml", dir);
+	snprintf(services_path, sizeof(services_path), "%s/services", dir);
 	/* A script without x bits: exists, but cannot be exec'd. */
 	write_at("noexec", "#!/bin/sh\n");
 	/* The loader only checks that a module is a readable file; loading is for later. */
 	write_at("m.so", "");
 	write_at("other.so", "");
+	write_at("hello.txt", "hello\r\n");
+	/* The services file named ports are looked up in (not the system's). */
+	write_at("services",
+	         "rsync\t873/tcp\ntftp\t69/udp\ndomain\t53/tcp nameserver\ndomain\t53/udp "
+	         "nameserver\n");
 	{
 		char p[TPATH];
 		snprintf(p, sizeof(p), "%s/noexec", dir);
@@ -99,7 +119,7 @@ static void teardown(void)
 
 static int load_file(uid_t uid, const char *path, struct config **cfg, struct diag *d)
 {
-	struct config_load_opts o = {.daemon_uid = uid};
+	struct config_load_opts o = {.daemon_uid = uid, .services_path = services_path};
 
 	diag_init(d);
 	return config_load(path, &o, cfg, d);
@@ -1431,6 +1451,57 @@ static const struct {
          "numeric address such as 127.0.0.1 or [::1]"},
         {NOBODY, SVC "{builtin: echo}\n",
          "  ^e:", "service 'e' needs listen (an address or a list of addresses)"},
+        /* banners */
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, banner: '{D}/nosuch'}\n", "'{D}/nosuch",
+         "services.e.banner: cannot read the banner file '{D}/nosuch': No such file or "
+         "directory"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, banner_fail: '{D}'}\n", "'{D}'",
+         "services.e.banner_fail: the banner file '{D}' is not a regular file"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, banner_success: hello.txt}\n", "hello",
+         "services.e.banner_success: expected an absolute path, got 'hello.txt'"},
+        {NOBODY, SVC "{" E_LISTEN ", builtin: echo, banner_success: [a]}\n", "[a]",
+         "services.e.banner_success: expected a string, got a list"},
+        {NOBODY, "defaults: {banner: '{D}/nosuch'}\n" SVC "{" E_LISTEN ", builtin: echo}\n",
+         "'{D}/nosuch",
+         "defaults.banner: cannot read the banner file '{D}/nosuch': No such "
+         "file or directory"},
+        {NOBODY, SVC "{" E_LISTEN ", exec: /bin/cat, mpm: prefork, banner: '{D}/hello.txt'}\n",
+         "'{D}/hello",
+         "service 'e': banner cannot be sent under model 'prefork' with a program "
+         "(exec): the program accepts the connections itself, so superserverd never sees a "
+         "client (models that can: fork)"},
+        {NOBODY, SVC "{" E_LISTEN ", exec: /bin/cat, mpm: wait, banner_fail: '{D}/hello.txt'}\n",
+         "'{D}/hello",
+         "service 'e': banner_fail cannot be sent under model 'wait' with a "
+         "program (exec): the program accepts the connections itself, so superserverd never "
+         "sees a client (models that can: fork)"},
+        {NOBODY,
+         SVC "{listen: ['127.0.0.1:7', 'udp:127.0.0.1:7'], builtin: echo, mpm: event, "
+             "banner_success: '{D}/hello.txt'}\n",
+         "'udp",
+         "service 'e': udp:127.0.0.1:7 is a datagram socket, and banner_success is sent "
+         "on connections (a service with banners listens on stream sockets only)"},
+        /* named ports */
+        {NOBODY,
+         "services:\n  e:\n    listen: ['127.0.0.1:7', '0.0.0.0:rsyncx']\n    builtin: echo\n",
+         "'0.0",
+         "services.e.listen[1]: invalid address '0.0.0.0:rsyncx': unknown service name "
+         "'rsyncx' (not in {D}/services)"},
+        {NOBODY, SVC "{listen: 'udp:[::]:rsync', builtin: echo}\n", "'udp",
+         "services.e.listen: invalid address 'udp:[::]:rsync': {D}/services knows the service "
+         "'rsync' only for tcp, not udp"},
+        {NOBODY, SVC "{listen: '*:tftp', builtin: echo}\n", "'*",
+         "services.e.listen: invalid address '*:tftp': {D}/services knows the service 'tftp' "
+         "only for udp, not tcp"},
+        {NOBODY, SVC "{listen: [{address: 'tcp:[::1]:r$ync'}], builtin: echo}\n", "'tcp",
+         "services.e.listen[0].address: invalid address 'tcp:[::1]:r$ync': the port must be a "
+         "number between 1 and 65535 or a service name"},
+        {NOBODY,
+         "services:\n  a: {listen: '0.0.0.0:873', builtin: echo}\n"
+         "  b: {listen: '*:rsync', builtin: echo}\n",
+         "'*:",
+         "address '0.0.0.0:873' of service 'b' is already used by service 'a' (at "
+         "{F}:2:15)"},
         {NOBODY, SVC "{listen: [], builtin: echo}\n", "[]",
          "services.e.listen: expected an address or a non-empty list of addresses, got an empty "
          "list"},
@@ -1524,7 +1595,8 @@ static const struct {
         {NOBODY, SVC "{" E_LISTEN ", builtin: echo, bogus: 1}\n", "bogus",
          "unknown key 'bogus' in service 'e' (expected one of: listen, builtin, exec, module, "
          "args, log_connections, user, group, groups, capabilities, environment, "
-         "pass_environment, umask, nice, rlimits, shutdown_timeout, limits, access, mpm)"},
+         "pass_environment, umask, nice, rlimits, shutdown_timeout, limits, access, mpm, banner, "
+         "banner_success, banner_fail)"},
         {NOBODY,
          "services:\n  e:\n    listen: '127.0.0.1:7'\n    builtin: echo\n    builtin: time\n",
          "echo\n    ^builtin", "services.e: duplicate key 'builtin' (first at 4:5)"},
@@ -1893,7 +1965,7 @@ static const struct {
         {NOBODY, "defaults: {colour: red}\n", "colour",
          "unknown key 'colour' in defaults (expected one of: user, group, groups, capabilities, "
          "environment, pass_environment, umask, nice, rlimits, shutdown_timeout, limits, access, "
-         "mpm)"},
+         "mpm, banner, banner_success, banner_fail)"},
         {NOBODY, "defaults: [a]\n", "[a]", "defaults: expected a map, got a list"},
         /* top level, control, log, include */
         {NOBODY, "colors: true\n", "colors",
@@ -2518,6 +2590,105 @@ START_TEST(listen_single_map)
 }
 END_TEST
 
+/* Banner files: read at load (bytes as they are), per key from the defaults, "" drops
+ * one, and a changed file is a changed service. */
+START_TEST(banners)
+{
+	static const char yaml[] =
+	        "defaults: {banner: '{D}/hello.txt', banner_fail: '{D}/f'}\n"
+	        "services:\n"
+	        "  a: {listen: '127.0.0.1:1', builtin: echo}\n"
+	        "  b: {listen: '127.0.0.1:2', builtin: echo, banner: '',\n"
+	        "      banner_success: '{D}/s'}\n"
+	        "  c: {listen: '127.0.0.1:3', exec: /bin/cat, banner_fail: ''}\n";
+	const struct service_conf *a, *b, *c;
+	struct config *cfg, *cfg2;
+	static char big[CONFIG_BANNER_MAX + 1];
+	struct diag d;
+
+	write_at("f", "no\n");
+	write_at("s", "");
+	cfg = load_ok(NOBODY, yaml);
+	a = svc(cfg, "a"), b = svc(cfg, "b"), c = svc(cfg, "c");
+	ck_assert_uint_eq(a->banners[BANNER_CONNECT].len, 7);
+	ck_assert_mem_eq(a->banners[BANNER_CONNECT].data, "hello\r\n", 7);
+	ck_assert_ptr_null(a->banners[BANNER_SUCCESS].path);
+	ck_assert_mem_eq(a->banners[BANNER_FAIL].data, "no\n", 3);
+	ck_assert_ptr_null(b->banners[BANNER_CONNECT].path);
+	ck_assert_ptr_nonnull(b->banners[BANNER_SUCCESS].path); /* an empty file: nothing sent */
+	ck_assert_uint_eq(b->banners[BANNER_SUCCESS].len, 0);
+	ck_assert_ptr_nonnull(c->banners[BANNER_CONNECT].path);
+	ck_assert_ptr_null(c->banners[BANNER_FAIL].path);
+
+	/* The same file names with another content: a reload must see a change. */
+	write_at("f", "nope\n");
+	cfg2 = load_ok(NOBODY, yaml);
+	ck_assert_str_ne(svc(cfg2, "a")->fingerprint, a->fingerprint);
+	ck_assert_str_eq(svc(cfg2, "c")->fingerprint, c->fingerprint);
+	config_unref(cfg2);
+	config_unref(cfg);
+
+	/* At the cap it loads; one byte more is an error. */
+	memset(big, 'x', sizeof(big));
+	write_bytes("f", big, CONFIG_BANNER_MAX);
+	config_unref(load_ok(NOBODY, yaml));
+	write_bytes("f", big, CONFIG_BANNER_MAX + 1);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "'{D}/f'",
+	                "defaults.banner_fail: the banner file '{D}/f' is 65537 bytes (at most "
+	                "65536)");
+	ck_assert_uint_eq(d.n, 1);
+	diag_free(&d);
+}
+END_TEST
+
+/* Named ports resolve through the load's services file into numeric keys; the file is
+ * read again by the next load. */
+START_TEST(named_ports)
+{
+	static const char yaml[] =
+	        "services:\n"
+	        "  e:\n"
+	        "    listen: ['0.0.0.0:rsync', 'udp:[::]:tftp', '[::1]:nameserver',\n"
+	        "             'udp:127.0.0.1:domain', '127.0.0.1:7']\n"
+	        "    builtin: echo\n"
+	        "    mpm: event\n";
+	struct config *cfg = load_ok(NOBODY, yaml);
+	const struct service_conf *sc = svc(cfg, "e");
+	struct diag d;
+
+	ck_assert_uint_eq(sc->n_listen, 5);
+	ck_assert_str_eq(sc->listen[0].addr.key, "0.0.0.0:873");
+	ck_assert_str_eq(sc->listen[1].addr.key, "udp:[::]:69");
+	ck_assert_str_eq(sc->listen[2].addr.key, "[::1]:53");
+	ck_assert_str_eq(sc->listen[3].addr.key, "udp:127.0.0.1:53");
+	ck_assert_str_eq(sc->listen[4].addr.key, "127.0.0.1:7");
+	config_unref(cfg);
+
+	write_at("services", "rsync 8873/tcp\ntftp 6969/udp\nnameserver 5353/tcp\ndomain 53/udp\n");
+	cfg = load_ok(NOBODY, yaml);
+	sc = svc(cfg, "e");
+	ck_assert_str_eq(sc->listen[0].addr.key, "0.0.0.0:8873");
+	ck_assert_str_eq(sc->listen[1].addr.key, "udp:[::]:6969");
+	ck_assert_str_eq(sc->listen[2].addr.key, "[::1]:5353");
+	config_unref(cfg);
+
+	/* Without a readable file every name is an error of its own, at its own place. */
+	ck_assert_int_eq(unlink(services_path), 0);
+	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
+	assert_error_at(&d, main_path, yaml, "'0.0.0.0:rsync'",
+	                "services.e.listen[0]: invalid address '0.0.0.0:rsync': cannot read "
+	                "{D}/services to look up the service name 'rsync': No such file or "
+	                "directory");
+	assert_error_at(&d, main_path, yaml, "'udp:127",
+	                "services.e.listen[3]: invalid address 'udp:127.0.0.1:domain': cannot read "
+	                "{D}/services to look up the service name 'domain': No such file or "
+	                "directory");
+	ck_assert_uint_eq(d.n, 4);
+	diag_free(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -2529,6 +2700,8 @@ int main(void)
 
 	tcase_add_checked_fixture(valid, setup, teardown);
 	tcase_add_test(valid, every_key);
+	tcase_add_test(valid, named_ports);
+	tcase_add_test(valid, banners);
 	tcase_add_test(valid, minimal_service_gets_defaults);
 	tcase_add_test(valid, exec_forms);
 	tcase_add_test(valid, module_forms);

@@ -1,6 +1,5 @@
 /* Environment for exec'd programs (see exec_env.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,17 +65,31 @@ oom:
 	return -ENOMEM;
 }
 
-static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void set_conn(struct exec_env *e, size_t *k, const char *fmt, ...)
+/* The next per-connection entry, NAME (with its '=') then VALUE: formatted by hand, as
+ * it runs for every program spawned. Entries are short (a name, an address, a number). */
+static void set_conn(struct exec_env *e, size_t *k, const char *name, const char *value)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->conn[*k], sizeof(e->conn[*k]), fmt, ap);
-	va_end(ap);
-	e->envp[e->n_static + *k] = e->conn[*k];
+	char *o = e->conn[*k];
+	size_t nl = strlen(name), vl = strlen(value);
+
+	if (nl + vl >= sizeof(e->conn[*k]))
+		vl = sizeof(e->conn[*k]) - 1 - nl;
+	memcpy(o, name, nl);
+	memcpy(o + nl, value, vl);
+	o[nl + vl] = '\0';
+	e->envp[e->n_static + *k] = o;
 	(*k)++;
+}
+
+static void set_conn_uint(struct exec_env *e, size_t *k, const char *name, unsigned long v)
+{
+	char digits[24], *d = digits + sizeof(digits);
+
+	*--d = '\0';
+	do
+		*--d = (char)('0' + v % 10);
+	while (v /= 10);
+	set_conn(e, k, name, d);
 }
 
 int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *peer,
@@ -91,20 +104,21 @@ int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *pee
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 
-		set_conn(e, &k, "PROTO=UNIX");
+		set_conn(e, &k, "PROTO=", "UNIX");
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
-			set_conn(e, &k, "UNIXREMOTEPID=%d", (int)cred.pid);
-			set_conn(e, &k, "UNIXREMOTEEUID=%u", (unsigned)cred.uid);
-			set_conn(e, &k, "UNIXREMOTEEGID=%u", (unsigned)cred.gid);
+			/* never negative (0: another pid namespace) */
+			set_conn_uint(e, &k, "UNIXREMOTEPID=", (unsigned long)cred.pid);
+			set_conn_uint(e, &k, "UNIXREMOTEEUID=", (unsigned long)cred.uid);
+			set_conn_uint(e, &k, "UNIXREMOTEEGID=", (unsigned long)cred.gid);
 		}
 	} else {
-		set_conn(e, &k, "PROTO=TCP");
+		set_conn(e, &k, "PROTO=", "TCP");
 		if (addr_host_port((const struct sockaddr *)peer, peer_len, rhost, sizeof(rhost),
 		                   &rport) == 0) {
-			set_conn(e, &k, "TCPREMOTEIP=%s", rhost);
-			set_conn(e, &k, "TCPREMOTEPORT=%u", rport);
-			set_conn(e, &k, "REMOTE_ADDR=%s", rhost);
-			set_conn(e, &k, "REMOTE_PORT=%u", rport);
+			set_conn(e, &k, "TCPREMOTEIP=", rhost);
+			set_conn_uint(e, &k, "TCPREMOTEPORT=", rport);
+			set_conn(e, &k, "REMOTE_ADDR=", rhost);
+			set_conn_uint(e, &k, "REMOTE_PORT=", rport);
 		}
 		if (!local || local_len == 0) {
 			local_len = sizeof(own);
@@ -113,8 +127,8 @@ int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *pee
 		}
 		if (local && addr_host_port((const struct sockaddr *)local, local_len, lhost,
 		                            sizeof(lhost), &lport) == 0) {
-			set_conn(e, &k, "TCPLOCALIP=%s", lhost);
-			set_conn(e, &k, "TCPLOCALPORT=%u", lport);
+			set_conn(e, &k, "TCPLOCALIP=", lhost);
+			set_conn_uint(e, &k, "TCPLOCALPORT=", lport);
 		}
 	}
 	e->envp[e->n_static + k] = NULL;

@@ -1,9 +1,10 @@
 /* Starting a program on a socket and relaying its stderr (see exec_spawn.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
@@ -14,6 +15,24 @@
 #include "superserverd/addr.h"
 #include "superserverd/log.h"
 
+/*
+ * Where the descriptors a caller keeps while its programs run go (exec_spawn_keep).
+ * The child's own table (own_fd_table) is copied from the caller's in whole words of
+ * 64 descriptors, up to the program's: kept below 64, the running programs' sockets
+ * and pipes would sit among (and soon below) the new connection's, and every spawn
+ * would copy and close them again.
+ */
+#define KEEP_FD_MIN 64
+
+/*
+ * The child's stack: spawn_child and the system calls' wrappers, with room for a
+ * sanitizer build's frames. One serves every spawn, since the caller waits until the
+ * program has exec'd (the callers, fork's acceptor and the wait model's process, have
+ * one thread). Not a part of the caller's own stack: a sanitizer build's child leaves
+ * its frames' marks there, which the caller's later frames would trip over.
+ */
+static _Alignas(16) char spawn_stack[64 * 1024];
+
 /* What the child needs, in memory it shares with the caller until execve. */
 struct spawn_ctx {
 	const struct exec_spawn_req *req;
@@ -22,7 +41,7 @@ struct spawn_ctx {
 };
 
 /* The decimal digits of V at P (room for them checked by the caller): no library
- * call in the vfork child. */
+ * call in the spawned child. */
 static void put_pid(char *p, size_t room, pid_t v)
 {
 	char digits[16];
@@ -86,13 +105,32 @@ static int write_prelude(const struct exec_spawn_req *r)
 	return 0;
 }
 
-/* vfork's child: on the caller's memory and stack until execve, so it only makes
- * system calls. */
-static __attribute__((noreturn)) void spawn_child(struct spawn_ctx *c)
+/*
+ * The child's own descriptor table, holding those below LOW only (the program's are
+ * below it; the kernel copies whole words of 64, see KEEP_FD_MIN). The child starts on
+ * the caller's table (CLONE_FILES): copying all of it, a socket and a stderr pipe per
+ * running program under fork, and then closing the copies at execve, costs per
+ * descriptor on every spawn. Never touches the shared table: -1 when the own one
+ * cannot be made.
+ */
+static int own_fd_table(unsigned low)
 {
+	if (close_range(low, ~0U, CLOSE_RANGE_UNSHARE) == 0)
+		return 0;
+	return unshare(CLONE_FILES); /* a kernel before 5.9: a copy of the whole table */
+}
+
+/* The clone'd child: on the caller's memory until execve, so it only makes system
+ * calls. */
+static int spawn_child(void *arg)
+{
+	struct spawn_ctx *c = arg;
 	const struct exec_spawn_req *r = c->req;
+	int high = r->fd > r->errfd ? r->fd : r->errfd;
 	sigset_t none;
 
+	if (own_fd_table((unsigned)high + 1) < 0)
+		goto fail;
 	/*
 	 * A session of its own, as under xinetd or systemd's Accept=yes: with
 	 * kernel.sched_autogroup_enabled (the usual default) the scheduler shares the CPU
@@ -130,9 +168,12 @@ fail:
 }
 
 /*
- * Every signal stays blocked while the child runs on the caller's memory, so no
- * handler can run in it; the callers have none of their own (they read signals from
- * a signalfd), so none is left to reset in the child either.
+ * The child shares the caller's memory (CLONE_VM) and, until it has its own,
+ * descriptor table (CLONE_FILES, see own_fd_table); the caller resumes once it has
+ * exec'd (CLONE_VFORK); with a banner to write first, a forked child on a copy of
+ * both. Every signal stays blocked meanwhile, so no handler can run in the child on the
+ * caller's memory; the callers have none of their own (they read signals from a
+ * signalfd), so none is left to reset in the child either.
  */
 int exec_spawn(const struct exec_spawn_req *req, pid_t *pid_r)
 {
@@ -144,9 +185,16 @@ int exec_spawn(const struct exec_spawn_req *req, pid_t *pid_r)
 	sigfillset(&all);
 	if (sigprocmask(SIG_SETMASK, &all, &old) < 0)
 		return -errno;
-	pid = req->n_prelude > 0 ? fork() : vfork();
-	if (pid == 0)
-		spawn_child(&c);
+	/* A banner to write first may wait for the client: then the child must not hold
+	 * the caller's memory, and a plain fork it is. */
+	if (req->n_prelude > 0) {
+		pid = fork();
+		if (pid == 0)
+			spawn_child(&c);
+	} else {
+		pid = clone(spawn_child, spawn_stack + sizeof(spawn_stack),
+		            CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &c);
+	}
 	err = pid < 0 ? errno : c.err;
 	if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
 		log_warning(NULL, "sigprocmask: %s", strerror(errno));
@@ -154,6 +202,16 @@ int exec_spawn(const struct exec_spawn_req *req, pid_t *pid_r)
 		return -err;
 	*pid_r = pid;
 	return 0;
+}
+
+int exec_spawn_keep(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, KEEP_FD_MIN);
+
+	if (high < 0) /* RLIMIT_NOFILE at or below 64, say: it only costs more where it is */
+		return fd;
+	close(fd);
+	return high;
 }
 
 void exec_errbuf_init(struct exec_errbuf *b, pid_t pid, const struct sockaddr *peer,

@@ -1,7 +1,7 @@
 /*
  * Starting an `exec:` program on a socket, for the models that start programs
  * themselves (fork: one per connection; wait: one per readable listening socket): the
- * process (vfork + execve, the socket on fd 0 and 1, a pipe on fd 2, a session of its
+ * process (clone as vfork + execve, the socket on fd 0 and 1, a pipe on fd 2, a session of its
  * own, killed with its starter), and the relay of that pipe's lines to the log, tagged
  * with the service and the program's pid.
  */
@@ -42,11 +42,16 @@ struct exec_spawn_req {
 };
 
 /*
- * Starts the program without copying the caller's address space (vfork: the caller
- * resumes once the program has exec'd). Returns 0 with *pid_r, or -errno (also when
- * the program could not be executed; that child is reaped like any other).
+ * Starts the program without copying the caller's address space, as vfork (the caller
+ * resumes once the program has exec'd), nor the caller's descriptors at and above the
+ * program's (req->fd, req->errfd). Returns 0 with *pid_r, or -errno (also when the
+ * program could not be executed; that child is reaped like any other).
  */
 int exec_spawn(const struct exec_spawn_req *req, pid_t *pid_r);
+/* Moves FD, a descriptor the caller keeps while a program runs, out of the part of
+ * its table that every spawn copies; returns its new number (FD itself if it cannot
+ * move). */
+int exec_spawn_keep(int fd);
 
 /* A program's stderr, relayed line by line. */
 struct exec_errbuf {

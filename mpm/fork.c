@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mpm/exec_spawn.h"
 #include "mpm/fork_acceptor.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
@@ -258,6 +259,8 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	if (a->ctx->handler) {
 		close(fd);
 		fd = -1;
+	} else {
+		fd = exec_spawn_keep(fd);
 	}
 	child_put(a, pid, fd, start, ticket, peer, peer_len, local, local_len);
 	a->children++;

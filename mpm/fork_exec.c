@@ -3,8 +3,8 @@
  * connection on fd 0 and 1 and a pipe on fd 2 whose lines the acceptor relays to the
  * log, tagged with the program's pid and its client's address (mpm/exec_spawn.c).
  *
- * vfork shares the acceptor's memory until the program has exec'd (no copy of the
- * address space), and so stops the acceptor meanwhile; a service with several
+ * The child shares the acceptor's memory until the program has exec'd (no copy of the
+ * address space), as vfork does, and so stops the acceptor meanwhile; a service with several
  * acceptors (fork.c) spawns that many programs at once. Each program leads a session
  * of its own and is killed with its acceptor.
  */
@@ -76,6 +76,7 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 		close(rfd); /* the program's stderr writes then fail with EPIPE */
 		return;
 	}
+	rfd = exec_spawn_keep(rfd);
 	p->tag = (struct tag){.kind = TAG_STDERR, .fd = rfd};
 	exec_errbuf_init(&p->eb, pid, (const struct sockaddr *)peer, peer_len);
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};

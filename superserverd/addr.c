@@ -331,12 +331,35 @@ int addr_parse_named(const char *text, addr_port_lookup lookup, void *ctx, struc
 	return r;
 }
 
+/* Dotted quad of the 4 bytes at B, as inet_ntop writes it. It runs for every connection
+ * an exec'd program gets (its environment), where inet_ntop's printf costs more than the
+ * rest of the formatting. */
+static const char *ipv4_text(const unsigned char *b, char *host, size_t hostlen)
+{
+	char *o = host;
+
+	if (hostlen < INET_ADDRSTRLEN)
+		return NULL;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (i)
+			*o++ = '.';
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+	}
+	*o = '\0';
+	return host;
+}
+
 int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                    unsigned *port)
 {
 	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		if (!inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)hostlen))
+		if (!ipv4_text((const unsigned char *)&sin->sin_addr, host, hostlen))
 			return -1;
 		*port = ntohs(sin->sin_port);
 		return 0;
@@ -345,8 +368,7 @@ int addr_host_port(const struct sockaddr *sa, socklen_t len, char *host, size_t 
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 		const char *ok;
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			ok = inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], host,
-			               (socklen_t)hostlen);
+			ok = ipv4_text(&sin6->sin6_addr.s6_addr[12], host, hostlen);
 		else
 			ok = inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)hostlen);
 		if (!ok)

@@ -3,8 +3,10 @@
  * 0 (and 1, and 3 with LISTEN_FDS=1). `prog_wait stream IDLE_MS` accepts connections
  * on fd 0 until none came for IDLE_MS, answering each with a line that describes what
  * it was handed; `prog_wait dgram IDLE_MS` does the same for each datagram on fd 0.
- * It says on stderr that it started, for the log-tagging test.
+ * It says on stderr that it started, for the log-tagging test, and lists the
+ * descriptors it was started with (none of the daemon's may leak into it).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,7 +16,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* "pid=P served=N fds=F listen_pid_ok=0|1 names=NAMES same_socket=0|1 blocking=0|1" */
+/* The descriptors open at start, "0,1,2,3" say, in the order /proc lists them. */
+static char open_fds[256];
+
+static void list_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d) {
+		snprintf(open_fds, sizeof(open_fds), "unknown");
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+			continue;
+		n += (size_t)snprintf(open_fds + n, sizeof(open_fds) - n, "%s%s", n ? "," : "",
+		                      e->d_name);
+		if (n >= sizeof(open_fds))
+			break;
+	}
+	closedir(d);
+}
+
+/* "pid=P served=N fds=F listen_pid_ok=0|1 names=NAMES same_socket=0|1 blocking=0|1
+ * open=FDS" */
 static int describe(char *buf, size_t len, int served)
 {
 	const char *fds = getenv("LISTEN_FDS"), *lpid = getenv("LISTEN_PID");
@@ -26,10 +53,10 @@ static int describe(char *buf, size_t len, int served)
 
 	return snprintf(buf, len,
 	                "pid=%d served=%d fds=%s listen_pid_ok=%d names=%s same_socket=%d "
-	                "blocking=%d\n",
+	                "blocking=%d open=%s\n",
 	                (int)getpid(), served, fds ? fds : "unset",
 	                lpid && atoi(lpid) == (int)getpid(), names ? names : "unset", same,
-	                blocking);
+	                blocking, open_fds);
 }
 
 int main(int argc, char **argv)
@@ -38,6 +65,7 @@ int main(int argc, char **argv)
 	int dgram = argc > 1 && strcmp(argv[1], "dgram") == 0;
 	char line[512];
 
+	list_open_fds();
 	fprintf(stderr, "prog_wait %d: started\n", (int)getpid());
 	for (int served = 1;; served++) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};

@@ -92,7 +92,9 @@ START_TEST(stderr_goes_to_log)
 	ck_assert_int_eq(
 	        h_start(&d,
 	                "services:\n  noisy:\n    listen: ['127.0.0.1:%d']\n"
-	                "    exec: [/bin/sh, -c, 'echo secret-diagnostic >&2; echo out']\n",
+	                "    exec: [/bin/sh, -c, 'echo secret-diagnostic >&2; i=0; "
+	                "while [ $i -lt 400 ]; do echo noise-line-$i >&2; i=$((i+1)); done; "
+	                "printf %%05000d 7 >&2; echo >&2; echo last-line >&2; echo out']\n",
 	                port),
 	        0);
 	ssize_t n = h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf) - 1, 5000);
@@ -101,6 +103,43 @@ START_TEST(stderr_goes_to_log)
 	ck_assert_str_eq(buf, "out\n");
 	ck_assert(h_log_wait(&d, "noisy: [", 5000));
 	ck_assert(h_log_wait(&d, "secret-diagnostic", 5000));
+	/* Past the relay's first read (2 KiB): many lines, and one longer than its buffer. */
+	ck_assert(h_log_wait(&d, "noise-line-0\n", 10000));
+	ck_assert(h_log_wait(&d, "noise-line-399\n", 10000));
+	ck_assert(h_log_wait(&d, "00007\n", 10000));
+	ck_assert(h_log_wait(&d, "last-line", 10000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* A program gets its connection and its stderr, and none of the descriptors the
+ * acceptor holds for the other programs running (their sockets, their pipes). */
+START_TEST(program_gets_three_descriptors)
+{
+	struct daemon d = {0};
+	char buf[256];
+	int port = h_free_port(), held[4];
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  fds:\n    listen: ['127.0.0.1:%d']\n"
+	                         "    exec: [/bin/sh, -c, 'echo ready; read x; "
+	                         "[ \"$x\" = list ] && ls /proc/$$/fd']\n",
+	                         port),
+	                 0);
+	for (int i = 0; i < 4; i++) {
+		held[i] = h_connect("127.0.0.1", port);
+		ck_assert_int_ge(held[i], 0);
+		ck_assert_int_eq(h_read_n(held[i], buf, 6, 10000), 0); /* its program runs */
+	}
+	int fd = h_connect("127.0.0.1", port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(h_write_all(fd, "list\n", 5), 0);
+	ssize_t n = h_read_all(fd, buf, sizeof(buf) - 1, 10000);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "ready\n0\n1\n2\n");
+	for (int i = 0; i < 4; i++)
+		close(held[i]);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -155,6 +194,14 @@ START_TEST(unix_socket_service)
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, "PROTO=UNIX"));
+	/* The peer's credentials: this test process's. */
+	char want[64];
+	snprintf(want, sizeof(want), "\nUNIXREMOTEPID=%d\n", (int)getpid());
+	ck_assert_ptr_nonnull(strstr(buf, want));
+	snprintf(want, sizeof(want), "\nUNIXREMOTEEUID=%u\n", (unsigned)geteuid());
+	ck_assert_ptr_nonnull(strstr(buf, want));
+	snprintf(want, sizeof(want), "\nUNIXREMOTEEGID=%u\n", (unsigned)getegid());
+	ck_assert_ptr_nonnull(strstr(buf, want));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -166,6 +213,7 @@ int main(void)
 	tcase_add_test(tc, cat_echoes);
 	tcase_add_test(tc, env_vars);
 	tcase_add_test(tc, stderr_goes_to_log);
+	tcase_add_test(tc, program_gets_three_descriptors);
 	tcase_add_test(tc, max_children_queues);
 	tcase_add_test(tc, unix_socket_service);
 	suite_add_tcase(s, tc);

@@ -76,7 +76,8 @@ static int field(const char *line, const char *name)
 	return atoi(at + strlen(key));
 }
 
-/* What the program was handed: the socket on 0, 1 and 3, blocking, LISTEN_*. */
+/* What the program was handed: the socket on 0, 1 and 3, blocking, LISTEN_*, its
+ * stderr, and no other descriptor. */
 static void check_handed(const char *line, const char *name)
 {
 	char names[128];
@@ -87,6 +88,7 @@ static void check_handed(const char *line, const char *name)
 	ck_assert_msg(strstr(line, names) != NULL, "%s", line);
 	ck_assert_msg(strstr(line, "same_socket=1") != NULL, "%s", line);
 	ck_assert_msg(strstr(line, "blocking=1") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, " open=0,1,2,3\n") != NULL, "%s", line);
 }
 
 /* A field of the service's `runs` in a stats answer; -1 when there is none. */
@@ -175,6 +177,30 @@ START_TEST(datagrams_and_records)
 	/* The run's record names the datagram that woke it. */
 	snprintf(rec, sizeof(rec), "u: connection 127.0.0.1:%d exited", src);
 	ck_assert(h_log_wait(&d, rec, 30000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* Two sockets of one service, each with its program running: the second program gets
+ * neither the first's socket nor its stderr pipe (which the service holds). */
+START_TEST(programs_get_their_own_descriptors)
+{
+	int p1 = h_free_port(), p2 = h_free_port();
+	struct daemon d = {0};
+	char a[512], b[512];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  two:\n"
+	                         "    listen: ['udp:127.0.0.1:%d', 'udp:127.0.0.1:%d']\n"
+	                         "    exec: [%s, dgram, '60000']\n    mpm: wait\n",
+	                         p1, p2, prog()),
+	                 0);
+	ck_assert_int_gt(udp_ask(p1, NULL, "one", a, sizeof(a), 30000, NULL), 0);
+	ck_assert_int_gt(udp_ask(p2, NULL, "two", b, sizeof(b), 30000, NULL), 0);
+	ck_assert_int_ne(field(a, "pid"), field(b, "pid"));
+	ck_assert_int_eq(runs(&d, "two", "running"), 2);
+	check_handed(a, "two");
+	check_handed(b, "two");
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -345,6 +371,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("wait");
 	tcase_add_test(tc, stream_clients_in_turn);
 	tcase_add_test(tc, datagrams_and_records);
+	tcase_add_test(tc, programs_get_their_own_descriptors);
 	tcase_add_test(tc, exits_at_once_backs_off);
 	tcase_add_test(tc, timeout_ends_a_program);
 	tcase_add_test(tc, access_on_the_waking_datagram);

@@ -348,6 +348,34 @@ START_TEST(format_inet)
 }
 END_TEST
 
+/* The hand-made dotted quad agrees with inet_ntop for every width of every byte. */
+START_TEST(format_inet_every_width)
+{
+	static const unsigned char v[] = {0, 1, 9, 10, 99, 100, 199, 200, 255};
+	const size_t n = sizeof(v);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	char host[64], want[INET_ADDRSTRLEN];
+	unsigned port;
+
+	for (size_t i = 0; i < n * n * n * n; i++) {
+		unsigned char *b = (unsigned char *)&sin.sin_addr;
+		b[0] = v[i % n];
+		b[1] = v[i / n % n];
+		b[2] = v[i / (n * n) % n];
+		b[3] = v[i / (n * n * n)];
+		ck_assert_ptr_nonnull(inet_ntop(AF_INET, &sin.sin_addr, want, sizeof(want)));
+		ck_assert_int_eq(addr_host_port((struct sockaddr *)&sin, sizeof(sin), host,
+		                                sizeof(host), &port),
+		                 0);
+		ck_assert_str_eq(host, want);
+	}
+	/* Room for the longest address or nothing, as inet_ntop. */
+	ck_assert_int_eq(addr_host_port((struct sockaddr *)&sin, sizeof(sin), host,
+	                                INET_ADDRSTRLEN - 1, &port),
+	                 -1);
+}
+END_TEST
+
 START_TEST(format_inet6_and_mapped)
 {
 	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(7007)};
@@ -435,6 +463,7 @@ int main(void)
 	tcase_add_test(tc, systemd_name_length);
 	tcase_add_test(tc, small_error_buffer);
 	tcase_add_test(tc, format_inet);
+	tcase_add_test(tc, format_inet_every_width);
 	tcase_add_test(tc, format_inet6_and_mapped);
 	tcase_add_test(tc, format_unix);
 	tcase_add_test(tc, format_other);

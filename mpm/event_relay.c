@@ -18,8 +18,15 @@ static int event_relay_watch_fd(struct event_loop *l, int fd, void *ptr, uint32_
 {
 	struct epoll_event ev = {.events = want, .data.ptr = ptr};
 
-	if (fd < 0 || (*in_epoll && want == *events))
+	if (fd < 0 || (*in_epoll && want == *events) || (!*in_epoll && !want))
 		return 0;
+	if (!want) {
+		/* Out of the set: epoll reports a hangup even for an empty mask. */
+		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			return -errno;
+		*in_epoll = false;
+		return 0;
+	}
 	if (epoll_ctl(l->epfd, *in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
 	*in_epoll = true;

@@ -361,11 +361,6 @@ enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready,
 		relay_finish(r, DRIVER_PEER_GONE);
 	else if (r->d[0].shut && r->d[1].shut)
 		relay_finish(r, DRIVER_COMPLETED);
-	else if (((ready & RELAY_HUP) && relay_want(r) == 0) ||
-	         ((up_ready & RELAY_HUP) && relay_up_want(r) == 0))
-		/* A side hung up that we wait on for nothing: waiting would wake at once,
-		 * forever. */
-		relay_finish(r, DRIVER_PEER_GONE);
 	return r->done ? RELAY_DONE : RELAY_MORE;
 }
 
@@ -477,8 +472,12 @@ static enum driver_outcome relay_blocking_loop(struct relay *r, const struct dri
 		if (lim && lim->idle_timeout_usec &&
 		    now >= r->c->activity_usec + lim->idle_timeout_usec)
 			return DRIVER_IDLE_TIMEOUT;
-		pfd[0] = (struct pollfd){.fd = r->c->fd, .events = (short)relay_want(r)};
-		pfd[1] = (struct pollfd){.fd = r->up, .events = (short)relay_up_want(r)};
+		/* A side we want nothing from is left out: a hangup it reports (a peer's FIN
+		 * with bytes still unread, say) would otherwise wake us at once, forever. */
+		pfd[0] = (struct pollfd){.fd = relay_want(r) ? r->c->fd : -1,
+		                         .events = (short)relay_want(r)};
+		pfd[1] = (struct pollfd){.fd = relay_up_want(r) ? r->up : -1,
+		                         .events = (short)relay_up_want(r)};
 		n = poll(pfd, 2, relay_wait_ms(r, lim, now, stop != NULL));
 		if (n < 0 && errno != EINTR)
 			return DRIVER_PEER_GONE;

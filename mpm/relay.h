@@ -51,8 +51,10 @@ struct relay *relay_start(struct ss_conn *c);
 enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready, uint64_t now);
 /* After a step that returned RELAY_DONE: why. */
 enum driver_outcome relay_outcome(const struct relay *r);
-/* What to wait for on the client and on the target (the target's fd: -1 when there is
- * none to wait on). */
+/* What to wait for on the client and on the target. 0: the socket must not be waited
+ * on at all (out of the epoll set, out of poll's list), since a hangup it reports
+ * while its bytes still wait to be relayed would wake the waiter at once, forever.
+ * Both are never 0 while the relay is not done. */
 uint32_t relay_want(const struct relay *r);
 uint32_t relay_up_want(const struct relay *r);
 int relay_up_fd(const struct relay *r);

@@ -201,9 +201,14 @@ static int conn_record(struct ss_conn *c, int r)
 
 int conn_call_open(struct ss_conn *c)
 {
+	int r;
+
 	if (c->closed || c->failed || !c->handler->open)
 		return 0;
-	return conn_record(c, c->handler->open(c));
+	c->opening = true;
+	r = conn_record(c, c->handler->open(c));
+	c->opening = false;
+	return r;
 }
 
 int conn_call_data(struct ss_conn *c, const void *buf, size_t len)
@@ -232,9 +237,34 @@ void conn_call_close(struct ss_conn *c)
 		c->handler->close(c);
 }
 
+int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t target_len,
+                  const void *prefix, size_t len, uint64_t connect_timeout_usec)
+{
+	struct conn_relay_req *q;
+
+	if (!c->opening || c->relay_req || c->ended || conn_pending(c) > 0 || !target ||
+	    target_len == 0 || target_len > sizeof(q->target) || (len && !prefix) ||
+	    len > CONN_OUTPUT_MAX)
+		return -EINVAL;
+	q = malloc(sizeof(*q) + len);
+	if (!q)
+		return -ENOMEM;
+	memset(q, 0, sizeof(*q));
+	memcpy(&q->target, target, target_len);
+	q->target_len = target_len;
+	q->connect_timeout_usec = connect_timeout_usec;
+	q->prefix_len = len;
+	if (len)
+		memcpy(q->prefix, prefix, len);
+	c->relay_req = q;
+	return 0;
+}
+
 void conn_destroy(struct ss_conn *c)
 {
 	conn_call_close(c);
+	free(c->relay_req);
+	c->relay_req = NULL;
 	free(c->out);
 	c->out = NULL;
 	c->out_off = c->out_len = c->out_cap = 0;

@@ -17,6 +17,15 @@
  * stopped with -ENOBUFS instead of growing memory without bound. */
 #define CONN_OUTPUT_MAX (4 * 1024 * 1024)
 
+/* What ss_conn_relay asked for, until the model's relay takes it (mpm/relay.h). */
+struct conn_relay_req {
+	struct sockaddr_storage target;
+	socklen_t target_len;
+	uint64_t connect_timeout_usec;
+	size_t prefix_len;
+	char prefix[]; /* sent to the target before any client byte */
+};
+
 struct ss_conn {
 	int fd;
 	const struct ss_handler *handler;
@@ -30,6 +39,9 @@ struct ss_conn {
 	bool want_writable; /* handler asked for writable callbacks */
 	bool closed;        /* handler close callback has run */
 	bool failed;        /* a callback returned < 0 */
+	bool opening;       /* the open callback is running */
+
+	struct conn_relay_req *relay_req; /* ss_conn_relay was called; owned here */
 
 	/* Read on first use (ss_conn_peer/local) unless the model set the peer from
 	 * accept: see addr_known. */

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "mpm/driver.h"
+#include "mpm/relay.h"
 
 /* One recv per wake; larger chunks only make the handler's output bursts larger. */
 #define DRIVER_READ_MAX (16 * 1024)
@@ -86,6 +87,22 @@ static int driver_read(struct ss_conn *c, enum driver_outcome *out)
 	return 0;
 }
 
+static bool driver_stop_flag(void *arg)
+{
+	return *(volatile int *)arg != 0;
+}
+
+/* The handler handed the connection to the relay: it runs here to the end. */
+static enum driver_outcome driver_relay(struct ss_conn *c, const struct driver_limits *lim,
+                                        volatile int *stop)
+{
+	struct relay *r = relay_start(c);
+
+	if (!r)
+		return DRIVER_HANDLER_ERROR;
+	return relay_run_blocking(r, lim, stop ? driver_stop_flag : NULL, (void *)stop);
+}
+
 static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_limits *lim,
                                        volatile int *stop)
 {
@@ -95,6 +112,8 @@ static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_li
 
 	if (conn_call_open(c) < 0)
 		return DRIVER_HANDLER_ERROR;
+	if (c->relay_req)
+		return driver_relay(c, lim, stop);
 
 	for (;;) {
 		struct pollfd pfd = {.fd = c->fd};

@@ -80,6 +80,7 @@ static int event_setup(struct event_loop *l, const struct worker_ctx *ctx)
 	event_fifo_init(&l->idle, ctx->conf->limits.idle_timeout_usec);
 	event_fifo_init(&l->life, ctx->conf->limits.max_duration_usec);
 	event_fifo_init(&l->ready, 0);
+	event_fifo_init(&l->connecting, 0);
 	l->sig.kind = EVENT_TAG_SIGNAL;
 
 	sigemptyset(&mask);
@@ -146,7 +147,10 @@ static uint64_t event_next_deadline(const struct event_loop *l)
 	uint64_t at = event_fifo_next(&l->idle), life = event_fifo_next(&l->life);
 	uint64_t header = event_proxy_next_deadline(l), mem = event_mem_next_deadline(l);
 	uint64_t dgram = event_dgram_next_deadline(l);
+	uint64_t connecting = event_fifo_next(&l->connecting);
 
+	if (connecting < at)
+		at = connecting;
 	if (dgram < at)
 		at = dgram;
 	if (life < at)
@@ -165,6 +169,7 @@ static void event_timers(struct event_loop *l)
 	uint64_t now = conn_now_usec();
 
 	event_conn_expire(l, now);
+	event_relay_expire(l, now);
 	event_proxy_expire(l, now);
 	event_dgram_timers(l, now);
 	if (l->accept_retry_at && now >= l->accept_retry_at) {
@@ -182,10 +187,15 @@ static void event_dispatch(struct event_loop *l, const struct epoll_event *ev)
 		struct event_conn *ec = event_container_of(t, struct event_conn, tag);
 		if (ec->in_use && ec->proxy)
 			event_proxy_event(l, ec);
+		else if (ec->in_use && ec->relay)
+			event_relay_event(l, ec, ev->events, 0);
 		else
 			event_conn_event(l, ec, ev->events);
 		break;
 	}
+	case EVENT_TAG_RELAY:
+		event_relay_event(l, event_container_of(t, struct event_conn, up), 0, ev->events);
+		break;
 	case EVENT_TAG_LISTENER:
 		event_listen_accept(l, t);
 		break;

@@ -92,6 +92,7 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
 		event_conn_log_end(l, ec, outcome);
+	event_relay_end(ec);
 	/* The socket was never duplicated, so closing it also drops it from the epoll set. */
 	conn_destroy(c);
 	l->live--;
@@ -303,6 +304,10 @@ void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct 
 	admit_greeting_queue(&l->admit, &ec->ticket, &ec->c);
 	if (ec->c.failed || conn_call_open(&ec->c) < 0) {
 		event_conn_close(l, ec, DRIVER_HANDLER_ERROR);
+		return;
+	}
+	if (ec->c.relay_req) {
+		event_relay_begin(l, ec);
 		return;
 	}
 	/* A greeting goes out now, and a connection the handler ended in open (daytime,

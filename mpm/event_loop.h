@@ -1,11 +1,9 @@
 /*
  * The event model's worker, shared between its files: the loop state of one worker
  * process (event.c runs it), the per-connection record and its non-blocking driver
- * (event_conn.c), the listeners (event_listen.c), the datagram listeners
- * (event_dgram.c), the PROXY header stage
- * (event_proxy.c), the record pool (event_pool.c) and the release of memory after a
- * burst (event_mem.c).
- * Internal to mpm/event*.c.
+ * (event_conn.c) and its relay mode (event_relay.c), the listeners (event_listen.c), the datagram
+ * listeners (event_dgram.c), the PROXY header stage (event_proxy.c), the record pool (event_pool.c)
+ * and the release of memory after a burst (event_mem.c). Internal to mpm/event*.c.
  */
 #ifndef SUPERSERVERD_EVENT_LOOP_H
 #define SUPERSERVERD_EVENT_LOOP_H
@@ -26,7 +24,13 @@
 #define event_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* What an epoll event's data.ptr points to: every registered object starts with one. */
-enum event_tag_kind { EVENT_TAG_LISTENER, EVENT_TAG_DGRAM, EVENT_TAG_SIGNAL, EVENT_TAG_CONN };
+enum event_tag_kind {
+	EVENT_TAG_LISTENER,
+	EVENT_TAG_DGRAM,
+	EVENT_TAG_SIGNAL,
+	EVENT_TAG_CONN,
+	EVENT_TAG_RELAY, /* a relayed connection's target socket: the `up` of an event_conn */
+};
 
 struct event_tag {
 	enum event_tag_kind kind;
@@ -56,6 +60,14 @@ struct event_conn {
 	 * linked in the listener's deadline list. */
 	struct proxy_accept *proxy;
 	struct event_link header;
+	/* Non-NULL once the handler handed the connection to the relay (event_relay.c):
+	 * `up` is the target socket's tag, `connecting` its link in the loop's connect
+	 * deadlines. */
+	struct relay *relay;
+	struct event_tag up;
+	uint32_t up_events;
+	bool up_in_epoll;
+	struct event_link connecting;
 	struct ss_conn c;
 };
 
@@ -87,6 +99,9 @@ struct event_loop {
 	struct event_fifo idle;  /* by last byte from the peer (period = idle_timeout) */
 	struct event_fifo life;  /* by start (period = max_duration) */
 	struct event_fifo ready; /* want another writable callback on the next turn */
+	/* Relays connecting to their target, by deadline (period = the first relay's
+	 * connect timeout: a service's handler asks for one timeout). */
+	struct event_fifo connecting;
 
 	/* Records closed during this epoll batch: a later event of the same batch may still
 	 * point at one, so they rejoin the free list only once the batch is done. */
@@ -156,6 +171,17 @@ void event_conn_run_ready(struct event_loop *l);
 void event_conn_expire(struct event_loop *l, uint64_t now);
 /* Ends ec's life now: handler close, socket closed, counters, record to the graveyard. */
 void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome);
+
+/* event_relay.c */
+/* After open: the handler asked for a relay (ec->c.relay_req). */
+void event_relay_begin(struct event_loop *l, struct event_conn *ec);
+/* Readiness of the client (READY) or the target (UP_READY) of a relayed connection. */
+void event_relay_event(struct event_loop *l, struct event_conn *ec, uint32_t ready,
+                       uint32_t up_ready);
+/* Gives up the connects whose deadline has passed. */
+void event_relay_expire(struct event_loop *l, uint64_t now);
+/* From event_conn_close: the relay's sockets and memory. */
+void event_relay_end(struct event_conn *ec);
 
 /* event_listen.c */
 int event_listen_setup(struct event_loop *l);

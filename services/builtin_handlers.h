@@ -8,6 +8,7 @@ extern const struct ss_handler builtin_chargen;
 extern const struct ss_handler builtin_daytime;
 extern const struct ss_handler builtin_discard;
 extern const struct ss_handler builtin_echo;
+extern const struct ss_handler builtin_forward;
 extern const struct ss_handler builtin_time;
 
 #endif

@@ -16,6 +16,9 @@
  *        module still loads: the fields it lacks read as zero.
  *   1.2  `datagram` at the end of struct ss_handler: answering datagrams on `udp:` and
  *        `unixgram:` listeners. A 1.0 or 1.1 module still loads and serves streams.
+ *   1.3  ss_conn_relay(): a handler may hand its connection to the model's relay, which
+ *        connects to a target and moves bytes both ways on its own (the `forward`
+ *        built-in). No struct changes; a module that calls it needs a 1.3 daemon.
  */
 #ifndef SUPERSERVERD_HANDLER_H
 #define SUPERSERVERD_HANDLER_H
@@ -30,7 +33,7 @@ extern "C" {
 #endif
 
 #define SS_HANDLER_ABI_MAJOR 1
-#define SS_HANDLER_ABI_MINOR 2
+#define SS_HANDLER_ABI_MINOR 3
 
 /* The symbol a loadable module exports: `const struct ss_handler superserverd_handler`. */
 #define SS_HANDLER_SYMBOL "superserverd_handler"
@@ -115,6 +118,21 @@ void ss_conn_end(struct ss_conn *c);
 void ss_conn_want_writable(struct ss_conn *c, int on);
 /* Bytes queued and not yet sent. */
 size_t ss_conn_pending(const struct ss_conn *c);
+
+/*
+ * ABI 1.3. From `open` only, with nothing written yet: hand the connection over to the
+ * processing model's relay. The relay connects to TARGET without blocking (giving up
+ * after CONNECT_TIMEOUT_USEC), sends the LEN bytes of PREFIX to the target first (a
+ * PROXY header, say; copied), then moves bytes both ways until both directions have
+ * ended: an end of input on one side shuts down the other side's write half, reading
+ * from a side stops while its peer cannot take more, and the model may splice(2)
+ * between the sockets. A target that cannot be reached closes the client at once
+ * (counted as an upstream failure in the service's statistics). The data and writable
+ * callbacks are not called again; close is, once, at the end. Returns 0, -EINVAL (not
+ * from open, output already queued, a bad address or a second call) or -ENOMEM.
+ */
+int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t target_len,
+                  const void *prefix, size_t len, uint64_t connect_timeout_usec);
 
 void *ss_conn_get_data(const struct ss_conn *c);
 void ss_conn_set_data(struct ss_conn *c, void *data);

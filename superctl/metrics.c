@@ -10,6 +10,7 @@
 
 #include "superctl/format.h"
 #include "superctl/runs.h"
+#include "superctl/upstream.h"
 #include "superctl/superctl.h"
 
 #define PREFIX "superserverd_"
@@ -276,6 +277,7 @@ int cmd_metrics(struct superctl *sc)
 	put_queues(stdout, services);
 	put_histogram(stdout, services);
 	runs_put_metrics(stdout, services, put_family, put_sample_start);
+	upstream_put_metrics(stdout, services, put_family, put_sample_start);
 	json_decref(reply);
 	return SUPERCTL_OK;
 }

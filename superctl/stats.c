@@ -4,6 +4,7 @@
 
 #include "superctl/format.h"
 #include "superctl/runs.h"
+#include "superctl/upstream.h"
 #include "superctl/superctl.h"
 #include "superctl/table.h"
 
@@ -211,6 +212,7 @@ static void print_service(const json_t *svc, bool colour)
 		printf("  %-16s (no connection completed yet)\n", "duration");
 	print_histogram(dur);
 	runs_print_stats(svc);
+	upstream_print_stats(svc);
 	print_processes(svc, colour);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mpm/mpm.h"
+#include "services/args.h"
 #include "services/builtins.h"
 #include "superserverd/config_int.h"
 #include "superserverd/units.h"
@@ -571,6 +572,30 @@ static void parse_own_key(struct sctx *c, const char *key, yaml_node_t *kn, yaml
 	}
 }
 
+/* The built-in's own reading of its args, at the key at fault (or at `args`, or at the
+ * service when a required key is missing). */
+static void check_builtin_args(struct loader *l, const struct svc_ref *ref,
+                               const struct service_conf *sc, yaml_node_t *m, const char *path)
+{
+	struct ss_args args;
+	const char *key;
+	char err[512];
+	yaml_node_t *kn;
+
+	args_view(&args, sc->args, sc->n_args);
+	if (builtin_check_args(sc->builtin, &args, &key, err, sizeof(err)) == 0)
+		return;
+	for (size_t i = 0; key && i < sc->n_args; i++)
+		if (strcmp(sc->args[i].key, key) == 0) {
+			diag_error(l->diag, &sc->args[i].pos, "%s.args.%s: %s", path, key, err);
+			return;
+		}
+	if (ymap_get(ref->yd, m, "args", &kn))
+		yerror(l->diag, ref->yd, kn, path, "%s", err);
+	else
+		diag_error(l->diag, &sc->pos, "%s: %s", path, err);
+}
+
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc)
 {
 	const char *allowed[N_ALLOWED];
@@ -620,6 +645,8 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 			yerror(l->diag, ref->yd, kn, path, "the built-in '%s' takes no args",
 			       sc->builtin);
 	}
+	if (sc->kind == HANDLER_BUILTIN && sc->builtin)
+		check_builtin_args(l, ref, sc, m, path);
 	config_service_merge(l, sc, &own);
 	config_part_free(&own);
 }

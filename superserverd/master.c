@@ -28,6 +28,7 @@
 #include "superserverd/notify.h"
 #include "superserverd/service.h"
 #include "superserverd/stats_dgram.h"
+#include "superserverd/upstream_json.h"
 #include "superserverd/upgrade.h"
 #include "version.h"
 
@@ -485,6 +486,10 @@ static json_t *service_summary(struct service *svc)
 	/* Programs handed the socket itself: their runs are what there is to show. */
 	if (o && (sc->mpm.ops->flags & MPM_DGRAM_EXEC))
 		json_object_set_new(o, "runs", runs_json(c));
+	/* Relayed connections: their connects towards the target. */
+	json_t *up = o ? upstream_json(c) : NULL;
+	if (up)
+		json_object_set_new(o, "upstream", up);
 	return o;
 }
 

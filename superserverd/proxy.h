@@ -71,4 +71,15 @@ void proxy_reader_init(struct proxy_reader *r);
 int proxy_read_step(int fd, struct proxy_reader *r, struct proxy_header *h, char *err,
                     size_t errlen);
 
+/*
+ * Writes the header a proxy sends in front of a client's bytes: VERSION 1 or 2, naming
+ * SRC (the client) and DST (the address it reached). Inet and inet6 addresses are named
+ * (IPv4-mapped ones as IPv4; a mix of families as one: v1 TCP6, v2 AF_INET6); any other
+ * family, or none, gives the header that names no one (v1 UNKNOWN, v2 UNSPEC). Returns
+ * the header's length (at most PROXY_V1_MAX or PROXY_V2_FIXED + 36), or -1 when CAP is
+ * too small or VERSION unknown. Pure, in proxy_write.c.
+ */
+int proxy_write(int version, const struct sockaddr *src, socklen_t src_len,
+                const struct sockaddr *dst, socklen_t dst_len, uint8_t *buf, size_t cap);
+
 #endif

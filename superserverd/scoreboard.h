@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 5u
+#define SCOREBOARD_VERSION 6u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -68,6 +68,17 @@ struct scoreboard_dgram {
 	_Atomic uint64_t bytes_out; /* of answers sent */
 };
 
+/* Connections a handler relayed to a target (ss_conn_relay, mpm/relay.c): the
+ * connects towards the target and how long they took. */
+struct scoreboard_upstream {
+	_Atomic uint64_t attempts;
+	_Atomic uint64_t connected;
+	_Atomic uint64_t failed;           /* refused, unreachable, no socket: closed at once */
+	_Atomic uint64_t timeouts;         /* no answer within the connect timeout */
+	_Atomic uint64_t connect_usec_sum; /* over `connected` */
+	_Atomic uint64_t connect_usec_max;
+};
+
 /* Programs handed a socket (`wait` services): one run lasts from start to exit. */
 struct scoreboard_runs {
 	_Atomic uint64_t started;
@@ -104,6 +115,7 @@ struct scoreboard_counters {
 	_Atomic uint64_t duration_hist[SCOREBOARD_HIST_BUCKETS + 1]; /* last: +Inf */
 	struct scoreboard_dgram dgram;
 	struct scoreboard_runs runs;
+	struct scoreboard_upstream upstream;
 };
 
 /* One source (an address masked to the configured prefix) in the admission table. */

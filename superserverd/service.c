@@ -16,6 +16,7 @@
 #include "mpm/admit.h"
 #include "mpm/connlog.h"
 #include "mpm/mpm.h"
+#include "mpm/relay.h"
 #include "services/args.h"
 #include "services/builtins.h"
 #include "superserverd/backoff.h"
@@ -406,6 +407,9 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 			_exit(SERVICE_EXIT_SETUP);
 		}
 	}
+	/* Relays count their connects in the service's scoreboard and greet a client whose
+	 * target is down with the service's banner. */
+	relay_process_init(&ctx.scoreboard->counters, sc->limits.banner);
 	r = sc->mpm.ops->worker_main(&ctx);
 	if (ctx.handler && ctx.handler->teardown)
 		ctx.handler->teardown(ctx.handler_data);

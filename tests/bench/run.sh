@@ -5,7 +5,7 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits | exec | dgram | memory | slowloris]
+# Usage: run.sh [all | models | limits | exec | dgram | memory | slowloris | forward]
 #        (or BENCH_PART=...; default all: models, limits and dgram)
 #   models  the table of servers and models, the goal ratios and the chart
 #   exec    fork+exec alone against tcpserver and xinetd: /usr/bin/date and the tiny
@@ -18,6 +18,8 @@
 #           through the wait model, both running in.tftpd (results/dgram.txt)
 #   memory  memory.sh: a worker's PSS idle, under non-reading clients, after they leave
 #   slowloris  prefork under slow clients: runs tests/bench/slowloris.sh (its own knobs)
+#   forward  forward.sh: the forward built-in against systemd-socket-proxyd and socat,
+#           new connections/s and a 1 GiB transfer (results/forward.txt)
 #
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
@@ -69,6 +71,7 @@ PART=${1:-${BENCH_PART:-all}}
 case $PART in
 all | models | limits | exec | dgram) ;;
 memory) exec "$ROOT/tests/bench/memory.sh" "${@:2}" ;;
+forward) exec bash "$ROOT/tests/bench/forward.sh" ;; # see its header
 slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
 	echo "usage: $0 [all | models | limits | exec | dgram | memory | slowloris]" >&2

@@ -1,0 +1,122 @@
+/*
+ * The event model's relayed connections: a connection whose handler called
+ * ss_conn_relay() leaves the handler driver for the relay (mpm/relay.c). Its target
+ * socket joins the epoll set under its own tag, both sockets are watched only for what
+ * the relay waits on (so a side in back-pressure does not wake the loop), and the
+ * connect is timed in a deadline list of its own.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "mpm/event_loop.h"
+#include "mpm/relay.h"
+#include "superserverd/log.h"
+
+static int event_relay_watch_fd(struct event_loop *l, int fd, void *ptr, uint32_t want,
+                                uint32_t *events, bool *in_epoll)
+{
+	struct epoll_event ev = {.events = want, .data.ptr = ptr};
+
+	if (fd < 0 || (*in_epoll && want == *events) || (!*in_epoll && !want))
+		return 0;
+	if (!want) {
+		/* Out of the set: epoll reports a hangup even for an empty mask. */
+		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			return -errno;
+		*in_epoll = false;
+		return 0;
+	}
+	if (epoll_ctl(l->epfd, *in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	*in_epoll = true;
+	*events = want;
+	return 0;
+}
+
+static int event_relay_watch(struct event_loop *l, struct event_conn *ec)
+{
+	int r = event_relay_watch_fd(l, ec->c.fd, ec, relay_want(ec->relay), &ec->events,
+	                             &ec->in_epoll);
+
+	if (r == 0)
+		r = event_relay_watch_fd(l, ec->up.fd, &ec->up, relay_up_want(ec->relay),
+		                         &ec->up_events, &ec->up_in_epoll);
+	return r;
+}
+
+static void event_relay_step(struct event_loop *l, struct event_conn *ec, uint32_t ready,
+                             uint32_t up_ready, uint64_t now)
+{
+	uint64_t before;
+	int r;
+
+	if (!ec->in_use || !ec->relay)
+		return; /* closed earlier in this batch */
+	before = ec->c.activity_usec;
+	if (relay_step(ec->relay, ready, up_ready, now) == RELAY_DONE) {
+		event_conn_close(l, ec, relay_outcome(ec->relay));
+		return;
+	}
+	if (!relay_connect_deadline(ec->relay))
+		event_link_remove(&ec->connecting);
+	if (ec->c.activity_usec != before && l->idle.period)
+		event_fifo_touch(&l->idle, &ec->idle, ec->c.activity_usec);
+	r = event_relay_watch(l, ec);
+	if (r < 0) {
+		log_warning(l->name, "epoll_ctl: %s: closing a relayed connection", strerror(-r));
+		event_conn_close(l, ec, DRIVER_PEER_GONE);
+	}
+}
+
+void event_relay_event(struct event_loop *l, struct event_conn *ec, uint32_t ready,
+                       uint32_t up_ready)
+{
+	event_relay_step(l, ec, ready, up_ready, conn_now_usec());
+}
+
+void event_relay_begin(struct event_loop *l, struct event_conn *ec)
+{
+	uint64_t timeout = ec->c.relay_req->connect_timeout_usec;
+
+	ec->relay = relay_start(&ec->c);
+	if (!ec->relay) {
+		log_warning(l->name, "out of memory: closing a connection to relay");
+		event_conn_close(l, ec, DRIVER_HANDLER_ERROR);
+		return;
+	}
+	ec->up = (struct event_tag){.kind = EVENT_TAG_RELAY, .fd = relay_up_fd(ec->relay)};
+	if (relay_connect_deadline(ec->relay)) {
+		if (!l->connecting.period)
+			l->connecting.period = timeout ? timeout : 1;
+		event_fifo_touch(&l->connecting, &ec->connecting, conn_now_usec());
+	}
+	/* Connected at once (a Unix socket) or refused at once: the step says which. */
+	event_relay_event(l, ec, RELAY_ANY, RELAY_ANY);
+}
+
+void event_relay_expire(struct event_loop *l, uint64_t now)
+{
+	struct event_link *k;
+
+	while ((k = event_fifo_expired(&l->connecting, now))) {
+		struct event_conn *ec = event_container_of(k, struct event_conn, connecting);
+
+		event_link_remove(k);
+		/* The list's deadline is the one that counts (a service's handler asks for
+		 * one timeout): the relay is told its own has passed. */
+		event_relay_step(l, ec, 0, 0, UINT64_MAX);
+	}
+}
+
+void event_relay_end(struct event_conn *ec)
+{
+	if (!ec->relay)
+		return;
+	event_link_remove(&ec->connecting);
+	/* Closing the target socket also takes it out of the epoll set. */
+	relay_free(ec->relay);
+	ec->relay = NULL;
+	ec->up.fd = -1;
+	ec->up_in_epoll = false;
+}

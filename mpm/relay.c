@@ -53,11 +53,15 @@ struct relay {
 };
 
 static struct scoreboard_counters *relay_counters;
-static const char *relay_fail_text;
+static const char *relay_fail_data, *relay_fail_text;
+static size_t relay_fail_len;
 
-void relay_process_init(struct scoreboard_counters *counters, const char *fail_text)
+void relay_process_init(struct scoreboard_counters *counters, const char *fail_data,
+                        size_t fail_len, const char *fail_text)
 {
 	relay_counters = counters;
+	relay_fail_data = fail_data;
+	relay_fail_len = fail_len;
 	relay_fail_text = fail_text;
 }
 
@@ -111,11 +115,13 @@ static void relay_unreachable(struct relay *r, bool timeout)
 {
 	relay_count(timeout ? f_timeouts : f_failed, 1);
 	r->connecting = false;
-	if (relay_fail_text) {
+	/* Best effort: a client that cannot take it now does not get it. */
+	if (relay_fail_data) {
+		(void)send(r->c->fd, relay_fail_data, relay_fail_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else if (relay_fail_text) {
 		struct iovec iov[2] = {{(void *)relay_fail_text, strlen(relay_fail_text)},
 		                       {(void *)"\r\n", 2}};
 		struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-		/* Best effort: a client that cannot take a line now does not get one. */
 		(void)sendmsg(r->c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
 	}
 	relay_finish(r, DRIVER_PEER_GONE);

@@ -37,7 +37,8 @@ struct relay;
  * connects, and the text (sent with CRLF) a client gets when the target cannot be
  * reached (NULL: none). Both must outlive the process's connections.
  */
-void relay_process_init(struct scoreboard_counters *counters, const char *fail_text);
+void relay_process_init(struct scoreboard_counters *counters, const char *fail_data,
+                        size_t fail_len, const char *fail_text);
 
 /*
  * Takes c->relay_req and starts the connect. c->fd must be non-blocking and stays c's.

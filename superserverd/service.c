@@ -409,7 +409,8 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	}
 	/* Relays count their connects in the service's scoreboard and greet a client whose
 	 * target is down with the service's banner. */
-	relay_process_init(&ctx.scoreboard->counters, sc->limits.banner);
+	relay_process_init(&ctx.scoreboard->counters, sc->banners[BANNER_FAIL].data,
+	                   sc->banners[BANNER_FAIL].len, sc->limits.banner);
 	r = sc->mpm.ops->worker_main(&ctx);
 	if (ctx.handler && ctx.handler->teardown)
 		ctx.handler->teardown(ctx.handler_data);

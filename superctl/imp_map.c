@@ -4,11 +4,13 @@
  */
 #include <arpa/inet.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <netdb.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +21,10 @@ const char *const imp_root_capabilities[] = {
         "CAP_SETUID",       "CAP_SETGID",           "CAP_SETPCAP", "CAP_CHOWN",
         "CAP_FOWNER",       "CAP_NET_BIND_SERVICE", "CAP_KILL",    "CAP_SYS_RESOURCE",
         "CAP_SYS_NICE",     NULL,
+};
+static const int root_capability_numbers[] = {
+        CAP_SETUID,           CAP_SETGID, CAP_SETPCAP,      CAP_CHOWN,    CAP_FOWNER,
+        CAP_NET_BIND_SERVICE, CAP_KILL,   CAP_SYS_RESOURCE, CAP_SYS_NICE,
 };
 
 static const char *const builtins[] = {"echo", "discard", "chargen", "daytime", "time", NULL};
@@ -112,9 +118,13 @@ int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const c
 	char list[512] = "";
 	s->capabilities_set = true;
 	for (size_t i = 0; imp_root_capabilities[i]; i++) {
+		/* On this host, only what this process's bounding set still has: a daemon
+		 * started here could hold no more. */
+		if (!c->other_host && prctl(PR_CAPBSET_READ, root_capability_numbers[i]) != 1)
+			continue;
 		if (imp_strv_push(&s->capabilities, imp_root_capabilities[i]) < 0)
 			return -1;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? ", " : "",
 		         imp_root_capabilities[i] + 4);
 	}
 	if (imp_set_str(&s->capabilities_comment,

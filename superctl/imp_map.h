@@ -22,7 +22,8 @@ struct imp_ctx {
 };
 
 /* The capabilities `user = root` is given: every one superserverd's shipped unit holds
- * (its CapabilityBoundingSet=), so the daemon can hand each of them on. NULL-ended. */
+ * (its CapabilityBoundingSet=), so the daemon can hand each of them on; on this host
+ * (not --other-host) those this process's bounding set lacks are left out. NULL-ended. */
 extern const char *const imp_root_capabilities[];
 
 /* echo, discard, chargen, daytime, time. */

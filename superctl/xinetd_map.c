@@ -487,12 +487,10 @@ static int map_access(struct job *j)
 		                 "admits nobody until you list addresses"
 		               : "only_from is empty: the service admits nobody, as in xinetd");
 	}
-	if (j->dgram)
+	if (j->dgram && s->kind == IMP_EXEC)
 		say(j, of ? XA_ONLY_FROM : XA_NO_ACCESS, IMP_NOTE,
-		    "the access lists are checked on every datagram%s",
-		    j->wait ? " that wakes the program; once it runs, it reads every datagram "
-		              "itself"
-		            : "");
+		    "the access lists are checked on the datagram that wakes the program; once "
+		    "it runs, it reads every datagram itself");
 	return 0;
 }
 

@@ -18,9 +18,8 @@
 #include "superctl/imp_map.h"
 
 const char *const imp_root_capabilities[] = {
-        "CAP_SETUID",       "CAP_SETGID",           "CAP_SETPCAP", "CAP_CHOWN",
-        "CAP_FOWNER",       "CAP_NET_BIND_SERVICE", "CAP_KILL",    "CAP_SYS_RESOURCE",
-        "CAP_SYS_NICE",     NULL,
+        "CAP_SETUID",           "CAP_SETGID", "CAP_SETPCAP",      "CAP_CHOWN",    "CAP_FOWNER",
+        "CAP_NET_BIND_SERVICE", "CAP_KILL",   "CAP_SYS_RESOURCE", "CAP_SYS_NICE", NULL,
 };
 static const int root_capability_numbers[] = {
         CAP_SETUID,           CAP_SETGID, CAP_SETPCAP,      CAP_CHOWN,    CAP_FOWNER,
@@ -124,8 +123,8 @@ int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const c
 			continue;
 		if (imp_strv_push(&s->capabilities, imp_root_capabilities[i]) < 0)
 			return -1;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", *list ? ", " : "",
-		         imp_root_capabilities[i] + 4);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+		         *list ? ", " : "", imp_root_capabilities[i] + 4);
 	}
 	if (imp_set_str(&s->capabilities_comment,
 	                "root as before, with every capability superserverd can hand on: "
@@ -142,9 +141,8 @@ int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const c
 	return 0;
 }
 
-int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program,
-                    const char *argv0, const struct imp_strv *args, const char *file,
-                    int line)
+int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program, const char *argv0,
+                    const struct imp_strv *args, const char *file, int line)
 {
 	char real[4096];
 
@@ -214,8 +212,7 @@ int imp_resolve_host(const char *host, char *out, size_t size, const char **why)
 		*why = gai_strerror(r);
 		return -1;
 	}
-	r = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, (socklen_t)size, NULL, 0,
-	                NI_NUMERICHOST);
+	r = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, (socklen_t)size, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(ai);
 	if (r != 0) {
 		*why = gai_strerror(r);
@@ -314,8 +311,8 @@ static int override(struct imp_ctx *c, struct imp_svc *s)
 		if (split_addr(l->address, &udp, host, sizeof(host), &p) == 0) {
 			const char *h = c->bind ? c->bind : host;
 			bool v6 = strchr(h, ':') != NULL;
-			snprintf(addr, sizeof(addr), "%s%s%s%s:%d", udp ? "udp:" : "", v6 ? "[" : "",
-			         h, v6 ? "]" : "", port ? port : p);
+			snprintf(addr, sizeof(addr), "%s%s%s%s:%d", udp ? "udp:" : "",
+			         v6 ? "[" : "", h, v6 ? "]" : "", port ? port : p);
 			if (imp_set_str(&l->address, addr) < 0)
 				return -1;
 		}
@@ -355,11 +352,12 @@ int imp_finish(struct imp_ctx *c, struct imp_set *set, struct imp_svc *s)
 				const char *x = set->svc[i]->listen[a].address;
 				if (!clash(x, s->listen[b].address))
 					continue;
-				imp_report_add(c->rep, s->file, s->line, IMP_ERROR,
-				               "service %s: its address %s clashes with %s of service "
-				               "%s (%s:%d): this one is left out",
-				               s->name, s->listen[b].address, x, set->svc[i]->name,
-				               set->svc[i]->file, set->svc[i]->line);
+				imp_report_add(
+				        c->rep, s->file, s->line, IMP_ERROR,
+				        "service %s: its address %s clashes with %s of service "
+				        "%s (%s:%d): this one is left out",
+				        s->name, s->listen[b].address, x, set->svc[i]->name,
+				        set->svc[i]->file, set->svc[i]->line);
 				imp_svc_free(s);
 				return 0;
 			}

@@ -16,8 +16,8 @@
 struct imp_ctx {
 	struct imp_report *rep;
 	const struct imp_services *services;
-	bool other_host;           /* --other-host: do not look for programs, users, files */
-	const char *bind;          /* --bind ADDR: every IP listen address on ADDR */
+	bool other_host;              /* --other-host: do not look for programs, users, files */
+	const char *bind;             /* --bind ADDR: every IP listen address on ADDR */
 	const struct imp_strv *ports; /* --port NAME=PORT */
 };
 
@@ -39,9 +39,8 @@ int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const c
 /* program: its path; argv0: the argv[0] the source gives it (NULL: none); args: the
  * arguments after it. A tcpd wrapper is taken off (reported: hosts.allow is
  * not read by superserverd). Returns 0, 1 when the program is unusable (reported), -1. */
-int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program,
-                    const char *argv0, const struct imp_strv *args, const char *file,
-                    int line);
+int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program, const char *argv0,
+                    const struct imp_strv *args, const char *file, int line);
 /* An IP listen address: host NULL for every IPv4 address, else a numeric address;
  * udp for a datagram socket. The comment names the service and protocol. Returns the
  * listen item, or NULL (memory). */

@@ -39,8 +39,8 @@ struct imp_kv {
 };
 
 struct imp_svc {
-	char *name;         /* the service's name in the YAML */
-	char *file;         /* where it came from */
+	char *name; /* the service's name in the YAML */
+	char *file; /* where it came from */
 	int line;
 	struct imp_strv comments; /* printed above the service */
 
@@ -48,11 +48,11 @@ struct imp_svc {
 	size_t n_listen;
 
 	enum imp_kind kind;
-	struct imp_strv exec;      /* IMP_EXEC: argv, [0] the program's path */
-	char *builtin;             /* IMP_BUILTIN */
-	char *forward_target;      /* IMP_FORWARD: "HOST:PORT" */
-	char *forward_comment;     /* e.g. the host name the target was resolved from */
-	const char *mpm;           /* "fork", "wait", "event" */
+	struct imp_strv exec;  /* IMP_EXEC: argv, [0] the program's path */
+	char *builtin;         /* IMP_BUILTIN */
+	char *forward_target;  /* IMP_FORWARD: "HOST:PORT" */
+	char *forward_comment; /* e.g. the host name the target was resolved from */
+	const char *mpm;       /* "fork", "wait", "event" */
 
 	char *user, *group;
 	struct imp_strv groups;
@@ -72,9 +72,9 @@ struct imp_svc {
 
 	long max_connections; /* 0: not set */
 	bool overload_reject;
-	long per_source;        /* 0: not set */
-	char *rate;             /* e.g. "50/s" */
-	long burst;             /* 0: not set */
+	long per_source; /* 0: not set */
+	char *rate;      /* e.g. "50/s" */
+	long burst;      /* 0: not set */
 	char *rate_comment;
 	long datagram_reply_max; /* 0: not set */
 
@@ -89,8 +89,7 @@ struct imp_svc {
 struct imp_svc *imp_svc_new(const char *name, const char *file, int line);
 void imp_svc_free(struct imp_svc *s);
 /* Returns the new listen item (zeroed but for address and comment), or NULL (memory). */
-struct imp_listen *imp_svc_add_listen(struct imp_svc *s, const char *address,
-                                      const char *comment);
+struct imp_listen *imp_svc_add_listen(struct imp_svc *s, const char *address, const char *comment);
 int imp_svc_set_kv(struct imp_kv **kv, size_t *n, const char *key, const char *value);
 /* Replaces *dst with a copy of src (NULL allowed). Returns 0 or -1. */
 int imp_set_str(char **dst, const char *src);

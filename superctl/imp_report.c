@@ -105,7 +105,8 @@ int imp_report_print(const struct imp_report *r, FILE *f)
 	for (size_t i = 0; i < r->n; i++)
 		if (fprintf(f, "%s\n", r->lines[i]) < 0)
 			return -1;
-	if (r->oom && fprintf(f, "superctl import: error: out of memory: findings are missing\n") < 0)
+	if (r->oom &&
+	    fprintf(f, "superctl import: error: out of memory: findings are missing\n") < 0)
 		return -1;
 	return 0;
 }

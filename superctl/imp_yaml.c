@@ -11,8 +11,8 @@
 
 static bool plain_ok(const char *s)
 {
-	static const char *const special[] = {"true", "false", "yes", "no", "on", "off", "null",
-	                                      "y", "n", "~", NULL};
+	static const char *const special[] = {"true", "false", "yes", "no", "on", "off",
+	                                      "null", "y",     "n",   "~",  NULL};
 	if (!*s)
 		return false;
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
@@ -46,7 +46,7 @@ int imp_yaml_scalar(FILE *f, const char *s)
 	if (fputc('"', f) == EOF)
 		return -1;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int r = *p < 0x20 || *p == 0x7f ? fprintf(f, "\\x%02x", *p)
+		int r = *p < 0x20 || *p == 0x7f   ? fprintf(f, "\\x%02x", *p)
 		        : *p == '"' || *p == '\\' ? fprintf(f, "\\%c", *p)
 		                                  : fputc(*p, f);
 		if (r < 0)

@@ -50,14 +50,16 @@ static int write_dir(const char *dir, const struct imp_set *set, const char *ori
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (!f) {
-			imp_report_add(rep, path, 0, IMP_ERROR, "cannot write it: %s", strerror(errno));
+			imp_report_add(rep, path, 0, IMP_ERROR, "cannot write it: %s",
+			               strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return -1;
 		}
 		int r = imp_yaml_write_one(f, set->svc[i], origin);
 		if (fclose(f) != 0 || r < 0) {
-			imp_report_add(rep, path, 0, IMP_ERROR, "cannot write it: %s", strerror(errno));
+			imp_report_add(rep, path, 0, IMP_ERROR, "cannot write it: %s",
+			               strerror(errno));
 			return -1;
 		}
 	}
@@ -104,7 +106,8 @@ int cmd_import(int argc, char **argv)
 			char *end = NULL;
 			long p = eq ? strtol(eq + 1, &end, 10) : 0;
 			if (!eq || eq == optarg || !eq[1] || *end || p < 1 || p > 65535) {
-				fprintf(stderr, "superctl: --port wants NAME=PORT (1..65535), not '%s'\n",
+				fprintf(stderr,
+				        "superctl: --port wants NAME=PORT (1..65535), not '%s'\n",
 				        optarg);
 				goto out;
 			}
@@ -121,8 +124,8 @@ int cmd_import(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind >= argc || (strcmp(argv[optind], "xinetd") != 0 &&
-	                       strcmp(argv[optind], "inetd") != 0)) {
+	if (optind >= argc ||
+	    (strcmp(argv[optind], "xinetd") != 0 && strcmp(argv[optind], "inetd") != 0)) {
 		fprintf(stderr, "superctl: import wants a format, xinetd or inetd\n"
 		                "Try 'superctl import --help'.\n");
 		goto out;
@@ -138,7 +141,8 @@ int cmd_import(int argc, char **argv)
 	}
 	if (ctx.bind) {
 		char buf[16];
-		if (inet_pton(AF_INET, ctx.bind, buf) != 1 && inet_pton(AF_INET6, ctx.bind, buf) != 1) {
+		if (inet_pton(AF_INET, ctx.bind, buf) != 1 &&
+		    inet_pton(AF_INET6, ctx.bind, buf) != 1) {
 			fprintf(stderr, "superctl: --bind wants a numeric address, not '%s'\n",
 			        ctx.bind);
 			goto out;
@@ -158,7 +162,8 @@ int cmd_import(int argc, char **argv)
 		goto oom;
 	if (r < 0)
 		imp_report_add(rep, services_path, 0, IMP_ERROR,
-		               "cannot read it: %s: service names cannot be resolved", strerror(-r));
+		               "cannot read it: %s: service names cannot be resolved",
+		               strerror(-r));
 	ctx.rep = rep;
 	ctx.services = services;
 	ctx.ports = &ports;
@@ -174,7 +179,8 @@ int cmd_import(int argc, char **argv)
 			               "\"%s/*.yaml\"",
 			               set.n, set.n == 1 ? "" : "s", outdir, outdir);
 	} else if (imp_yaml_write(stdout, &set, origin) < 0 || fflush(stdout) != 0) {
-		imp_report_add(rep, NULL, 0, IMP_ERROR, "cannot write the YAML: %s", strerror(errno));
+		imp_report_add(rep, NULL, 0, IMP_ERROR, "cannot write the YAML: %s",
+		               strerror(errno));
 	}
 	if (set.n == 0)
 		imp_report_add(rep, NULL, 0, IMP_NOTE, "no service to import");

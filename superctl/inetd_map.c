@@ -57,8 +57,9 @@ static int map_listen(struct job *j, bool dgram)
 	if (strcmp(p, "unix") == 0) {
 		char addr[160];
 		if (e->service[0] != '/') {
-			say(j, IMP_ERROR, "a unix socket's service field is its absolute path: not "
-			                  "imported");
+			say(j, IMP_ERROR,
+			    "a unix socket's service field is its absolute path: not "
+			    "imported");
 			return 1;
 		}
 		snprintf(addr, sizeof(addr), "%s:%s", dgram ? "unixgram" : "unix", e->service);
@@ -68,8 +69,10 @@ static int map_listen(struct job *j, bool dgram)
 	if (len < 3 || len > 5 || (strncmp(p, "tcp", 3) != 0 && strncmp(p, "udp", 3) != 0) ||
 	    (len > 3 && strcmp(p + 3, "4") != 0 && strcmp(p + 3, "6") != 0 &&
 	     strcmp(p + 3, "46") != 0)) {
-		say(j, IMP_ERROR, "unknown protocol '%s' (tcp, udp, tcp4, udp4, tcp6, udp6, tcp46, "
-		                  "udp46, unix, rpc/tcp, rpc/udp): not imported", p);
+		say(j, IMP_ERROR,
+		    "unknown protocol '%s' (tcp, udp, tcp4, udp4, tcp6, udp6, tcp46, "
+		    "udp46, unix, rpc/tcp, rpc/udp): not imported",
+		    p);
 		return 1;
 	}
 	snprintf(base, sizeof(base), "%.3s", p);
@@ -82,12 +85,16 @@ static int map_listen(struct job *j, bool dgram)
 	else if (strcmp(p + 3, "6") == 0)
 		v4 = false;
 	else if (strcmp(p + 3, "46") == 0)
-		say(j, IMP_NOTE, "%s (one socket for IPv4 and IPv6) becomes two sockets; the program "
-		                 "sees IPv4 clients as IPv4 addresses, not ::ffff:a.b.c.d", p);
+		say(j, IMP_NOTE,
+		    "%s (one socket for IPv4 and IPv6) becomes two sockets; the program "
+		    "sees IPv4 clients as IPv4 addresses, not ::ffff:a.b.c.d",
+		    p);
 	int port = imp_services_port(j->c->services, e->service, base);
 	if (port < 0) {
-		say(j, IMP_ERROR, "'%s' is not a %s service of the services file, nor a port: not "
-		                  "imported", e->service, base);
+		say(j, IMP_ERROR,
+		    "'%s' is not a %s service of the services file, nor a port: not "
+		    "imported",
+		    e->service, base);
 		return 1;
 	}
 	const char *name = imp_services_name(j->c->services, port, base);
@@ -115,25 +122,28 @@ static int map_listen(struct job *j, bool dgram)
 			break;
 		} else {
 			if (strcmp(num, h) != 0)
-				say(j, IMP_NOTE, "host %s is %s here: the address is written", h, num);
+				say(j, IMP_NOTE, "host %s is %s here: the address is written", h,
+				    num);
 			if ((strchr(num, ':') && !v6) || (!strchr(num, ':') && !v4)) {
-				say(j, IMP_ERROR, "host %s is not an address of protocol %s: not imported",
-				    h, p);
+				say(j, IMP_ERROR,
+				    "host %s is not an address of protocol %s: not imported", h, p);
 				ret = 1;
 				break;
 			}
 			list[0] = num;
 		}
 		for (int i = 0; i < 2 && list[i] && ret == 0; i++) {
-			struct imp_listen *l = imp_add_ip_listen(j->s, dgram, list[i], port, comment);
+			struct imp_listen *l =
+			        imp_add_ip_listen(j->s, dgram, list[i], port, comment);
 			char b1[32], b2[32];
 			const char *rb = NULL, *sb = NULL;
 			if (!l)
 				ret = -1;
 			else if ((e->rcvbuf && !(rb = buffer_size(j, e->rcvbuf, b1, sizeof(b1)))) ||
 			         (e->sndbuf && !(sb = buffer_size(j, e->sndbuf, b2, sizeof(b2))))) {
-				say(j, IMP_ERROR, "rcvbuf=/sndbuf= is a size such as 65536, 64k or 1m: "
-				                  "not imported");
+				say(j, IMP_ERROR,
+				    "rcvbuf=/sndbuf= is a size such as 65536, 64k or 1m: "
+				    "not imported");
 				ret = 1;
 			} else if (imp_set_str(&l->receive_buffer, rb) < 0 ||
 			           imp_set_str(&l->send_buffer, sb) < 0)
@@ -169,9 +179,10 @@ static int map_one(struct imp_ctx *c, const char *file, const struct inetd_entry
 		goto skip;
 	}
 	if (!dgram && strcmp(e->socktype, "stream") != 0) {
-		say(&j, strcmp(e->socktype, "raw") == 0 || strcmp(e->socktype, "seqpacket") == 0
-		                ? IMP_DROPPED
-		                : IMP_ERROR,
+		say(&j,
+		    strcmp(e->socktype, "raw") == 0 || strcmp(e->socktype, "seqpacket") == 0
+		            ? IMP_DROPPED
+		            : IMP_ERROR,
 		    "socket type %s: superserverd serves stream and dgram sockets: not imported",
 		    e->socktype);
 		goto skip;
@@ -185,15 +196,19 @@ static int map_one(struct imp_ctx *c, const char *file, const struct inetd_entry
 		if (!*end && end != b)
 			b = imp_services_name(c->services, (int)port, dgram ? "udp" : "tcp");
 		if (!b || !imp_is_builtin(b)) {
-			say(&j, IMP_DROPPED, "internal service '%s': superserverd has echo, discard, "
-			                     "chargen, daytime and time: not imported", e->service);
+			say(&j, IMP_DROPPED,
+			    "internal service '%s': superserverd has echo, discard, "
+			    "chargen, daytime and time: not imported",
+			    e->service);
 			goto skip;
 		}
 		if ((r = imp_map_builtin(c, s, b, dgram, file, e->line)))
 			goto skip;
 		if (strcmp(e->user, "nobody") != 0)
-			say(&j, IMP_NOTE, "user %s: the built-in runs as nobody (it needs no "
-			                  "privileges)", e->user);
+			say(&j, IMP_NOTE,
+			    "user %s: the built-in runs as nobody (it needs no "
+			    "privileges)",
+			    e->user);
 	} else {
 		struct imp_strv args = {0};
 		for (size_t i = 1; i < e->args.n; i++)
@@ -211,26 +226,32 @@ static int map_one(struct imp_ctx *c, const char *file, const struct inetd_entry
 		else if (dgram) {
 			s->mpm = "wait";
 			say(&j, IMP_APPROXIMATED,
-			    "nowait on a datagram socket has no equivalent (each datagram would start "
+			    "nowait on a datagram socket has no equivalent (each datagram would "
+			    "start "
 			    "a program): the program gets the socket as with wait");
 		}
 	}
 	if (e->max) {
 		char rate[32], rc[200];
 		if (strcmp(s->mpm, "wait") == 0) {
-			say(&j, IMP_DROPPED, ".%ld: a wait service starts one program per socket at a "
-			                     "time: left out", e->max);
+			say(&j, IMP_DROPPED,
+			    ".%ld: a wait service starts one program per socket at a "
+			    "time: left out",
+			    e->max);
 		} else {
 			snprintf(rate, sizeof(rate), "%ld/m", e->max);
 			snprintf(rc, sizeof(rc),
-			         "inetd's .%ld switched the service off for 10 minutes above %ld starts a "
+			         "inetd's .%ld switched the service off for 10 minutes above %ld "
+			         "starts a "
 			         "minute; here accepting slows down instead",
 			         e->max, e->max);
-			if (imp_set_str(&s->rate, rate) < 0 || imp_set_str(&s->rate_comment, rc) < 0)
+			if (imp_set_str(&s->rate, rate) < 0 ||
+			    imp_set_str(&s->rate_comment, rc) < 0)
 				goto oom;
 			s->burst = e->max;
-			say(&j, IMP_APPROXIMATED, ".%ld becomes rate: %ld/m with burst: %ld: above it "
-			                          "clients wait, the service is never switched off",
+			say(&j, IMP_APPROXIMATED,
+			    ".%ld becomes rate: %ld/m with burst: %ld: above it "
+			    "clients wait, the service is never switched off",
 			    e->max, e->max, e->max);
 		}
 	}

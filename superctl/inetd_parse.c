@@ -80,7 +80,8 @@ int inetd_parse_line(const char *line, char **default_hosts, struct inetd_entry 
 	}
 	if (!(copy = strdup(line)))
 		return -1;
-	for (char *t = strtok_r(copy, " \t\r\n", &save); t && n < 256; t = strtok_r(NULL, " \t\r\n", &save))
+	for (char *t = strtok_r(copy, " \t\r\n", &save); t && n < 256;
+	     t = strtok_r(NULL, " \t\r\n", &save))
 		w[n++] = t;
 	if (n == 0 || (e->off && n < 6)) {
 		ret = 1;
@@ -152,7 +153,8 @@ int inetd_parse_line(const char *line, char **default_hosts, struct inetd_entry 
 		char *end;
 		e->max = strtol(dot + 1, &end, 10);
 		if (end == dot + 1 || *end || e->max < 1 || e->max > 1000000) {
-			*why = "wait.MAX / nowait.MAX: MAX is a number of starts a minute (1..1000000)";
+			*why = "wait.MAX / nowait.MAX: MAX is a number of starts a minute "
+			       "(1..1000000)";
 			ret = 2;
 			goto out;
 		}
@@ -212,8 +214,8 @@ int inetd_parse_file(const char *path, struct inetd_conf *conf, struct imp_repor
 		if (r < 0) {
 			ret = -1;
 		} else if (r == 2) {
-			imp_report_add(rep, path, lineno, IMP_ERROR, "syntax error: %s: line skipped",
-			               why);
+			imp_report_add(rep, path, lineno, IMP_ERROR,
+			               "syntax error: %s: line skipped", why);
 		} else if (r == 0) {
 			struct inetd_entry *v = realloc(conf->e, (conf->n + 1) * sizeof(*v));
 			if (!v) {

@@ -25,7 +25,7 @@ struct inetd_entry {
 	bool wait;
 	long max; /* .max of wait/nowait; 0: none */
 	char *user, *group;
-	char *server;        /* a path or "internal" */
+	char *server;         /* a path or "internal" */
 	struct imp_strv args; /* argv, [0] the program's name */
 };
 

@@ -95,7 +95,8 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 	struct xi_val *v = &vals[a];
 	if (e->is_defaults && !(fl & DEF)) {
 		imp_report_add(rep, e->file, at->line, IMP_ERROR,
-		               "'%s' cannot be set in defaults (xinetd.conf(5)): ignored", at->name);
+		               "'%s' cannot be set in defaults (xinetd.conf(5)): ignored",
+		               at->name);
 		return 0;
 	}
 	if (!e->is_defaults && (fl & DEFONLY)) {
@@ -105,16 +106,18 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 	}
 	if (!(fl & LIST)) {
 		if (at->op != XI_SET) {
-			imp_report_add(rep, e->file, at->line, IMP_ERROR,
-			               "'%s' takes only '=' (+= and -= are for only_from, no_access, "
-			               "log_on_success, log_on_failure, passenv and env): ignored",
-			               at->name);
+			imp_report_add(
+			        rep, e->file, at->line, IMP_ERROR,
+			        "'%s' takes only '=' (+= and -= are for only_from, no_access, "
+			        "log_on_success, log_on_failure, passenv and env): ignored",
+			        at->name);
 			return 0;
 		}
 		if (v->set) {
-			imp_report_add(rep, e->file, at->line, IMP_ERROR,
-			               "'%s' is given twice (first at line %d): this one is ignored",
-			               at->name, v->line);
+			imp_report_add(
+			        rep, e->file, at->line, IMP_ERROR,
+			        "'%s' is given twice (first at line %d): this one is ignored",
+			        at->name, v->line);
 			return 0;
 		}
 		v->set = true;
@@ -185,9 +188,10 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 		if (!e->is_defaults)
 			continue;
 		if (first_defaults)
-			imp_report_add(rep, e->file, e->line, IMP_NOTE,
-			               "a second defaults entry (the first is at %s:%d): both apply",
-			               first_defaults->file, first_defaults->line);
+			imp_report_add(
+			        rep, e->file, e->line, IMP_NOTE,
+			        "a second defaults entry (the first is at %s:%d): both apply",
+			        first_defaults->file, first_defaults->line);
 		else
 			first_defaults = e;
 		memset(touched, 0, sizeof(touched));
@@ -224,7 +228,8 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 		s->id = s->a[XA_ID].set && s->a[XA_ID].v.n == 1 ? s->a[XA_ID].v.v[0] : s->name;
 		if (s->a[XA_ID].set && s->a[XA_ID].v.n != 1)
 			imp_report_add(rep, e->file, s->a[XA_ID].line, IMP_ERROR,
-			               "id takes one word: the service's name '%s' is used", s->name);
+			               "id takes one word: the service's name '%s' is used",
+			               s->name);
 		const struct xi_val *fl = &s->a[XA_FLAGS];
 		if (is_yes(&s->a[XA_DISABLE])) {
 			s->off = "disable = yes";
@@ -234,11 +239,13 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 			s->off = "flags DISABLE";
 			s->off_file = fl->file;
 			s->off_line = fl->line;
-		} else if (defaults[XA_DISABLED].set && imp_strv_has(&defaults[XA_DISABLED].v, s->id)) {
+		} else if (defaults[XA_DISABLED].set &&
+		           imp_strv_has(&defaults[XA_DISABLED].v, s->id)) {
 			s->off = "listed in the defaults' disabled";
 			s->off_file = defaults[XA_DISABLED].file;
 			s->off_line = defaults[XA_DISABLED].line;
-		} else if (defaults[XA_ENABLED].set && !imp_strv_has(&defaults[XA_ENABLED].v, s->id)) {
+		} else if (defaults[XA_ENABLED].set &&
+		           !imp_strv_has(&defaults[XA_ENABLED].v, s->id)) {
 			s->off = "not listed in the defaults' enabled";
 			s->off_file = defaults[XA_ENABLED].file;
 			s->off_line = defaults[XA_ENABLED].line;

@@ -95,13 +95,16 @@ static int map_type(struct job *j)
 			return 1;
 		} else if (strcmp(w, "TCPMUX") == 0 || strcmp(w, "TCPMUXPLUS") == 0) {
 			say(j, XA_TYPE, IMP_DROPPED,
-			    "type %s: superserverd has no TCPMUX (RFC 1078) dispatcher: not imported; "
+			    "type %s: superserverd has no TCPMUX (RFC 1078) dispatcher: not "
+			    "imported; "
 			    "give the service a port of its own",
 			    w);
 			return 1;
 		} else {
-			say(j, XA_TYPE, IMP_ERROR, "unknown type '%s' (INTERNAL, UNLISTED, RPC, "
-			                           "TCPMUX, TCPMUXPLUS): not imported", w);
+			say(j, XA_TYPE, IMP_ERROR,
+			    "unknown type '%s' (INTERNAL, UNLISTED, RPC, "
+			    "TCPMUX, TCPMUXPLUS): not imported",
+			    w);
 			return 1;
 		}
 	}
@@ -127,18 +130,22 @@ static int map_socket(struct job *j)
 		return 1;
 	}
 	if (strcmp(st, "stream") != 0 && strcmp(st, "dgram") != 0) {
-		say(j, XA_SOCKET_TYPE, IMP_ERROR, "unknown socket_type '%s' (stream, dgram): not "
-		                                  "imported", st);
+		say(j, XA_SOCKET_TYPE, IMP_ERROR,
+		    "unknown socket_type '%s' (stream, dgram): not "
+		    "imported",
+		    st);
 		return 1;
 	}
 	j->dgram = st[0] == 'd';
 	const char *want = j->dgram ? "udp" : "tcp";
 	if (A(j, XA_PROTOCOL) && (!proto || strcmp(proto, want) != 0)) {
 		if (proto)
-			say(j, XA_PROTOCOL, proto && (strcmp(proto, "tcp") == 0 || strcmp(proto, "udp") == 0)
-			                            ? IMP_ERROR
-			                            : IMP_DROPPED,
-			    "protocol %s with socket_type %s: superserverd serves %s only here: not "
+			say(j, XA_PROTOCOL,
+			    proto && (strcmp(proto, "tcp") == 0 || strcmp(proto, "udp") == 0)
+			            ? IMP_ERROR
+			            : IMP_DROPPED,
+			    "protocol %s with socket_type %s: superserverd serves %s only here: "
+			    "not "
 			    "imported",
 			    proto, st, want);
 		return 1;
@@ -179,7 +186,8 @@ static int map_flags(struct job *j, bool *v4, bool *v6, bool *nodelay, bool *kee
 		else if (strcmp(w, "SENSOR") == 0) {
 			say(j, XA_FLAGS, IMP_DROPPED,
 			    "flags SENSOR: superserverd has no sensor that bans the addresses that "
-			    "touch a port (use a packet filter, e.g. nftables sets with a timeout): "
+			    "touch a port (use a packet filter, e.g. nftables sets with a "
+			    "timeout): "
 			    "not imported");
 			return 1;
 		} else if (strcmp(w, "INTERCEPT") == 0 || strcmp(w, "IDONLY") == 0 ||
@@ -187,9 +195,10 @@ static int map_flags(struct job *j, bool *v4, bool *v6, bool *nodelay, bool *kee
 			say(j, XA_FLAGS, IMP_DROPPED, "flags %s: no equivalent, left out%s", w,
 			    strcmp(w, "IDONLY") == 0 ? " (no RFC 1413 lookups)" : "");
 		} else if (strcmp(w, "NORETRY") == 0) {
-			say(j, XA_FLAGS, IMP_NOTE, "flags NORETRY: superserverd never retries a "
-			                           "failed fork for a client; it backs off a failing "
-			                           "service");
+			say(j, XA_FLAGS, IMP_NOTE,
+			    "flags NORETRY: superserverd never retries a "
+			    "failed fork for a client; it backs off a failing "
+			    "service");
 		} else {
 			say(j, XA_FLAGS, IMP_ERROR, "unknown flag '%s': left out", w);
 		}
@@ -214,14 +223,16 @@ static int map_listen(struct job *j)
 	if (ps) {
 		long p;
 		if (!number(ps, 1, 65535, &p)) {
-			say(j, XA_PORT, IMP_ERROR, "port must be 1..65535, not '%s': not imported", ps);
+			say(j, XA_PORT, IMP_ERROR, "port must be 1..65535, not '%s': not imported",
+			    ps);
 			return 1;
 		}
 		port = (int)p;
 		if (listed > 0 && listed != port && !has_word(A(j, XA_TYPE), "UNLISTED"))
 			say(j, XA_PORT, IMP_NOTE,
-			    "port %d is not the port of %s/%s in the services file (%d): %d is used", port,
-			    j->x->name, proto, listed, port);
+			    "port %d is not the port of %s/%s in the services file (%d): %d is "
+			    "used",
+			    port, j->x->name, proto, listed, port);
 	} else if (listed > 0) {
 		port = listed;
 	} else {
@@ -277,8 +288,9 @@ static int map_listen(struct job *j)
 		}
 	}
 	if (j->dgram && (nodelay || keepalive))
-		say(j, XA_FLAGS, IMP_NOTE, "flags NODELAY and KEEPALIVE mean nothing on a "
-		                           "datagram socket (xinetd ignored them too)");
+		say(j, XA_FLAGS, IMP_NOTE,
+		    "flags NODELAY and KEEPALIVE mean nothing on a "
+		    "datagram socket (xinetd ignored them too)");
 	return nia ? 2 : 0;
 }
 
@@ -296,8 +308,9 @@ static int map_program(struct job *j, bool nameinargs)
 		}
 		int r = imp_map_builtin(c, j->s, j->x->name, j->dgram, j->x->file, j->x->line);
 		if (r == 0 && j->wait && !j->dgram)
-			say(j, XA_WAIT, IMP_NOTE, "wait = yes on an internal stream service: the "
-			                          "built-in serves every connection itself");
+			say(j, XA_WAIT, IMP_NOTE,
+			    "wait = yes on an internal stream service: the "
+			    "built-in serves every connection itself");
 		return r;
 	}
 	const struct xi_val *rd = A(j, XA_REDIRECT);
@@ -312,8 +325,10 @@ static int map_program(struct job *j, bool nameinargs)
 			return 1;
 		}
 		if (imp_resolve_host(rd->v.v[0], host, sizeof(host), &why) < 0) {
-			say(j, XA_REDIRECT, IMP_ERROR, "redirect to %s: cannot resolve it (%s): not "
-			                               "imported", rd->v.v[0], why);
+			say(j, XA_REDIRECT, IMP_ERROR,
+			    "redirect to %s: cannot resolve it (%s): not "
+			    "imported",
+			    rd->v.v[0], why);
 			return 1;
 		}
 		snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%ld" : "%s:%ld", host,
@@ -324,7 +339,8 @@ static int map_program(struct job *j, bool nameinargs)
 			if (imp_set_str(&j->s->forward_comment, cm) < 0)
 				return -1;
 			say(j, XA_REDIRECT, IMP_NOTE,
-			    "redirect to %s: resolved once, now, to %s (as xinetd did at its start)",
+			    "redirect to %s: resolved once, now, to %s (as xinetd did at its "
+			    "start)",
 			    rd->v.v[0], host);
 		}
 		if (A(j, XA_SERVER))
@@ -335,15 +351,17 @@ static int map_program(struct job *j, bool nameinargs)
 		    imp_set_str(&j->s->user, "nobody") < 0)
 			return -1;
 		if (j->wait)
-			say(j, XA_WAIT, IMP_NOTE, "wait = yes with redirect: every connection is "
-			                          "forwarded by superserverd itself");
+			say(j, XA_WAIT, IMP_NOTE,
+			    "wait = yes with redirect: every connection is "
+			    "forwarded by superserverd itself");
 		return 0;
 	}
 	const char *server = one(j, XA_SERVER);
 	if (!server) {
 		if (!A(j, XA_SERVER))
-			say(j, XA_SERVER, IMP_ERROR, "server is missing (and the service is not "
-			                             "INTERNAL and has no redirect): not imported");
+			say(j, XA_SERVER, IMP_ERROR,
+			    "server is missing (and the service is not "
+			    "INTERNAL and has no redirect): not imported");
 		return 1;
 	}
 	const struct xi_val *sa = A(j, XA_SERVER_ARGS);
@@ -352,8 +370,9 @@ static int map_program(struct job *j, bool nameinargs)
 	size_t from = 0;
 	if (nameinargs) {
 		if (!sa || sa->v.n == 0) {
-			say(j, XA_FLAGS, IMP_ERROR, "flags NAMEINARGS without server_args: not "
-			                            "imported");
+			say(j, XA_FLAGS, IMP_ERROR,
+			    "flags NAMEINARGS without server_args: not "
+			    "imported");
 			return 1;
 		}
 		argv0 = sa->v.v[0];
@@ -385,17 +404,19 @@ static int map_identity(struct job *j)
 	const char *user = one(j, XA_USER), *group = one(j, XA_GROUP);
 	if (j->s->kind != IMP_EXEC) {
 		if (user && strcmp(user, "nobody") != 0)
-			say(j, XA_USER, IMP_NOTE, "user %s: %s runs as nobody (it needs no "
-			                          "privileges)", user,
-			    j->s->kind == IMP_BUILTIN ? "the built-in" : "forwarding");
+			say(j, XA_USER, IMP_NOTE,
+			    "user %s: %s runs as nobody (it needs no "
+			    "privileges)",
+			    user, j->s->kind == IMP_BUILTIN ? "the built-in" : "forwarding");
 		if (group)
 			say(j, XA_GROUP, IMP_NOTE, "group %s: not needed, left out", group);
 		return 0;
 	}
 	if (!user) {
 		if (!A(j, XA_USER))
-			say(j, XA_USER, IMP_ERROR, "user is missing (xinetd requires it for a "
-			                           "program): not imported");
+			say(j, XA_USER, IMP_ERROR,
+			    "user is missing (xinetd requires it for a "
+			    "program): not imported");
 		return 1;
 	}
 	const struct xi_val *u = A(j, XA_USER);
@@ -411,8 +432,9 @@ static int map_identity(struct job *j)
 		if (!pw || getgrouplist(user, pw->pw_gid, gl, &ng) < 0) {
 			say(j, XA_GROUPS, IMP_DROPPED,
 			    "groups = yes: the groups of %s %s: groups: is left empty, list them",
-			    user, j->c->other_host ? "are not looked up with --other-host"
-			                           : "cannot be listed here");
+			    user,
+			    j->c->other_host ? "are not looked up with --other-host"
+			                     : "cannot be listed here");
 			return 0;
 		}
 		for (int i = 0; i < ng; i++) {
@@ -422,8 +444,10 @@ static int map_identity(struct job *j)
 			if (imp_strv_push(&j->s->groups, g->gr_name) < 0)
 				return -1;
 		}
-		say(j, XA_GROUPS, IMP_NOTE, "groups = yes: %s's supplementary groups on this host "
-		                            "are listed (superserverd adds none by itself)", user);
+		say(j, XA_GROUPS, IMP_NOTE,
+		    "groups = yes: %s's supplementary groups on this host "
+		    "are listed (superserverd adds none by itself)",
+		    user);
 	} else if (groups && strcasecmp(groups, "no") != 0) {
 		say(j, XA_GROUPS, IMP_ERROR, "groups takes yes or no, not '%s'", groups);
 	}
@@ -442,14 +466,15 @@ static int map_access_list(struct job *j, enum xi_attr_id a, struct imp_strv *ou
 			return -1;
 		if (r == 1) {
 			(*unmapped)++;
-			say(j, a, IMP_DROPPED, "%s %s: %s: left out", xi_attr_name(a), v->v.v[i], note);
+			say(j, a, IMP_DROPPED, "%s %s: %s: left out", xi_attr_name(a), v->v.v[i],
+			    note);
 			continue;
 		}
 		if (note)
 			say(j, a, IMP_NOTE, "%s %s: %s", xi_attr_name(a), v->v.v[i], note);
 		for (size_t k = before; k < out->n; k++)
-			if (imp_strv_push(comments, strcmp(out->v[k], v->v.v[i]) == 0 ? ""
-			                                                                : v->v.v[i]) < 0)
+			if (imp_strv_push(comments,
+			                  strcmp(out->v[k], v->v.v[i]) == 0 ? "" : v->v.v[i]) < 0)
 				return -1;
 	}
 	return 0;
@@ -478,7 +503,8 @@ static int map_access(struct job *j)
 		/* An only_from with nothing mappable (or written empty) admits nobody. */
 		imp_strv_clear(&s->deny);
 		imp_strv_clear(&s->deny_comments);
-		if (imp_strv_push(&s->deny, "0.0.0.0/0") < 0 || imp_strv_push(&s->deny, "::/0") < 0 ||
+		if (imp_strv_push(&s->deny, "0.0.0.0/0") < 0 ||
+		    imp_strv_push(&s->deny, "::/0") < 0 ||
 		    imp_strv_push(&s->deny_comments, "only_from admits nobody") < 0 ||
 		    imp_strv_push(&s->deny_comments, "") < 0)
 			return -1;
@@ -503,14 +529,18 @@ static int map_limits(struct job *j)
 
 	if (inst && strcasecmp(inst, "UNLIMITED") != 0) {
 		if (!number(inst, 1, 10000000, &n))
-			say(j, XA_INSTANCES, IMP_ERROR, "instances must be a number or UNLIMITED, not "
-			                                "'%s'", inst);
+			say(j, XA_INSTANCES, IMP_ERROR,
+			    "instances must be a number or UNLIMITED, not "
+			    "'%s'",
+			    inst);
 		else if (s->kind == IMP_EXEC && j->wait)
-			say(j, XA_INSTANCES, IMP_NOTE, "instances: under wait one program runs per "
-			                               "socket at a time; left out");
+			say(j, XA_INSTANCES, IMP_NOTE,
+			    "instances: under wait one program runs per "
+			    "socket at a time; left out");
 		else if (j->dgram)
-			say(j, XA_INSTANCES, IMP_NOTE, "instances: a datagram built-in has no "
-			                               "instances (xinetd did not count them either)");
+			say(j, XA_INSTANCES, IMP_NOTE,
+			    "instances: a datagram built-in has no "
+			    "instances (xinetd did not count them either)");
 		else {
 			s->max_connections = n;
 			s->overload_reject = true;
@@ -518,13 +548,16 @@ static int map_limits(struct job *j)
 	}
 	if (ps && strcasecmp(ps, "UNLIMITED") != 0) {
 		if (!number(ps, 1, 1000000, &n))
-			say(j, XA_PER_SOURCE, IMP_ERROR, "per_source must be a number or UNLIMITED, "
-			                                 "not '%s'", ps);
+			say(j, XA_PER_SOURCE, IMP_ERROR,
+			    "per_source must be a number or UNLIMITED, "
+			    "not '%s'",
+			    ps);
 		else if (stream_wait || j->dgram)
 			say(j, XA_PER_SOURCE, j->dgram ? IMP_NOTE : IMP_DROPPED,
 			    "per_source: %s: left out",
-			    j->dgram ? "a datagram service has no connections per source"
-			             : "with wait = yes the program accepts its connections itself");
+			    j->dgram
+			            ? "a datagram service has no connections per source"
+			            : "with wait = yes the program accepts its connections itself");
 		else
 			s->per_source = n;
 	}
@@ -535,8 +568,9 @@ static int map_limits(struct job *j)
 		    (cps->v.n == 2 && !number(cps->v.v[1], 0, 1000000, &secs))) {
 			say(j, XA_CPS, IMP_ERROR, "cps takes a rate and a number of seconds");
 		} else if (stream_wait) {
-			say(j, XA_CPS, IMP_DROPPED, "cps with wait = yes: the program accepts its "
-			                            "connections itself: left out");
+			say(j, XA_CPS, IMP_DROPPED,
+			    "cps with wait = yes: the program accepts its "
+			    "connections itself: left out");
 		} else {
 			char r[32], cm[200];
 			snprintf(r, sizeof(r), "%ld/s", rate);
@@ -575,9 +609,11 @@ static int map_logging(struct job *j)
 				    "%s USERID: superserverd makes no RFC 1413 lookups: left out",
 				    k ? "log_on_failure" : "log_on_success");
 			else if (strcmp(w, "PID") && strcmp(w, "HOST") && strcmp(w, "EXIT") &&
-			         strcmp(w, "DURATION") && strcmp(w, "TRAFFIC") && strcmp(w, "ATTEMPT"))
+			         strcmp(w, "DURATION") && strcmp(w, "TRAFFIC") &&
+			         strcmp(w, "ATTEMPT"))
 				say(j, k ? XA_LOG_ON_FAILURE : XA_LOG_ON_SUCCESS, IMP_ERROR,
-				    "unknown %s value '%s'", k ? "log_on_failure" : "log_on_success", w);
+				    "unknown %s value '%s'",
+				    k ? "log_on_failure" : "log_on_success", w);
 		}
 	}
 	if ((ok && ok->v.n) || (ko && ko->v.n))
@@ -621,13 +657,15 @@ static int map_process(struct job *j)
 	}
 	for (size_t i = 0; exec && pe && i < pe->v.n; i++) {
 		if (!env_name(pe->v.v[i], strlen(pe->v.v[i])))
-			say(j, XA_PASSENV, IMP_ERROR, "passenv '%s' is not a variable name", pe->v.v[i]);
+			say(j, XA_PASSENV, IMP_ERROR, "passenv '%s' is not a variable name",
+			    pe->v.v[i]);
 		else if (imp_strv_push(&s->pass_env, pe->v.v[i]) < 0)
 			return -1;
 	}
 	if (exec && pe && pe->v.n == 0)
-		say(j, XA_PASSENV, IMP_NOTE, "passenv is empty: superserverd passes none of its "
-		                             "variables anyway");
+		say(j, XA_PASSENV, IMP_NOTE,
+		    "passenv is empty: superserverd passes none of its "
+		    "variables anyway");
 	const char *um = one(j, XA_UMASK), *ni = one(j, XA_NICE);
 	if (um) {
 		char *end;
@@ -651,16 +689,18 @@ static int map_process(struct job *j)
 	static const struct {
 		enum xi_attr_id a;
 		const char *key; /* NULL: no equivalent */
-	} rl[] = {{XA_RLIMIT_AS, "as"},     {XA_RLIMIT_FILES, "nofile"}, {XA_RLIMIT_CPU, "cpu"},
-	          {XA_RLIMIT_DATA, NULL},   {XA_RLIMIT_RSS, NULL},       {XA_RLIMIT_STACK, NULL}};
+	} rl[] = {{XA_RLIMIT_AS, "as"},   {XA_RLIMIT_FILES, "nofile"}, {XA_RLIMIT_CPU, "cpu"},
+	          {XA_RLIMIT_DATA, NULL}, {XA_RLIMIT_RSS, NULL},       {XA_RLIMIT_STACK, NULL}};
 	for (size_t i = 0; i < sizeof(rl) / sizeof(rl[0]); i++) {
 		const char *v = one(j, rl[i].a);
 		if (!v)
 			continue;
 		if (!rl[i].key) {
-			say(j, rl[i].a, IMP_DROPPED, "%s: superserverd sets nofile, nproc, as, cpu "
-			                             "and core only: left out (rlimit_as bounds "
-			                             "memory best)", xi_attr_name(rl[i].a));
+			say(j, rl[i].a, IMP_DROPPED,
+			    "%s: superserverd sets nofile, nproc, as, cpu "
+			    "and core only: left out (rlimit_as bounds "
+			    "memory best)",
+			    xi_attr_name(rl[i].a));
 			continue;
 		}
 		char val[32];
@@ -678,14 +718,17 @@ static int map_process(struct job *j)
 			char digits[24];
 			snprintf(digits, sizeof(digits), "%.*s", (int)(len - 1), v);
 			if (!number(digits, 1, 1L << 40, &n)) {
-				say(j, rl[i].a, IMP_ERROR, "%s: not a size: '%s'", xi_attr_name(rl[i].a), v);
+				say(j, rl[i].a, IMP_ERROR, "%s: not a size: '%s'",
+				    xi_attr_name(rl[i].a), v);
 				continue;
 			}
-			snprintf(val, sizeof(val), "%ld%c", n, v[len - 1] == 'k' || v[len - 1] == 'K' ? 'K' : 'M');
+			snprintf(val, sizeof(val), "%ld%c", n,
+			         v[len - 1] == 'k' || v[len - 1] == 'K' ? 'K' : 'M');
 		} else if (number(v, 1, 1L << 50, &n)) {
 			snprintf(val, sizeof(val), "%ld", n);
 		} else {
-			say(j, rl[i].a, IMP_ERROR, "%s: not a number: '%s'", xi_attr_name(rl[i].a), v);
+			say(j, rl[i].a, IMP_ERROR, "%s: not a number: '%s'", xi_attr_name(rl[i].a),
+			    v);
 			continue;
 		}
 		if (imp_svc_set_kv(&s->rlimits, &s->n_rlimits, rl[i].key, val) < 0)
@@ -704,13 +747,17 @@ static int map_banners(struct job *j)
 			continue;
 		const struct xi_val *a = A(j, ids[i]);
 		if (j->dgram) {
-			say(j, ids[i], IMP_NOTE, "%s: a datagram service has no connection to greet: "
-			                         "left out (as in xinetd)", xi_attr_name(ids[i]));
+			say(j, ids[i], IMP_NOTE,
+			    "%s: a datagram service has no connection to greet: "
+			    "left out (as in xinetd)",
+			    xi_attr_name(ids[i]));
 			continue;
 		}
 		if (j->wait && j->s->kind == IMP_EXEC) {
-			say(j, ids[i], IMP_DROPPED, "%s: with wait = yes the program accepts its "
-			                            "connections itself: left out", xi_attr_name(ids[i]));
+			say(j, ids[i], IMP_DROPPED,
+			    "%s: with wait = yes the program accepts its "
+			    "connections itself: left out",
+			    xi_attr_name(ids[i]));
 			continue;
 		}
 		if (imp_check_file(j->c, xi_attr_name(ids[i]), v, a->file, a->line))
@@ -763,9 +810,10 @@ static int map_one(struct imp_ctx *c, const struct xi_svc *x, struct imp_set *se
 	snprintf(name, sizeof(name), "%s", x->id);
 	imp_fix_name(name);
 	if (strcmp(name, x->id) != 0)
-		imp_report_add(c->rep, x->file, x->line, IMP_NOTE,
-		               "service %s is named %s (letters, digits, '_', '.', '-', at most 64)",
-		               x->id, name);
+		imp_report_add(
+		        c->rep, x->file, x->line, IMP_NOTE,
+		        "service %s is named %s (letters, digits, '_', '.', '-', at most 64)",
+		        x->id, name);
 	struct imp_svc *s = imp_svc_new(name, x->file, x->line);
 	if (!s)
 		return -1;
@@ -776,7 +824,8 @@ static int map_one(struct imp_ctx *c, const struct xi_svc *x, struct imp_set *se
 		snprintf(cm, sizeof(cm), "from %s:%d (xinetd service %s, id %s)", x->file, x->line,
 		         x->name, x->id);
 	else
-		snprintf(cm, sizeof(cm), "from %s:%d (xinetd service %s)", x->file, x->line, x->name);
+		snprintf(cm, sizeof(cm), "from %s:%d (xinetd service %s)", x->file, x->line,
+		         x->name);
 	if (imp_strv_push(&s->comments, cm) < 0)
 		goto oom;
 	if ((r = map_type(&j)) || (r = map_socket(&j)))

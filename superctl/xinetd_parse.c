@@ -99,7 +99,7 @@ static int parse_attr(char **w, size_t n, int line, struct xi_entry *e, const ch
 {
 	char name[128];
 	enum xi_op op = XI_SET;
-	size_t first = 1; /* first value word */
+	size_t first = 1;        /* first value word */
 	const char *rest = NULL; /* value glued after the operator */
 	char *eq = strchr(w[0], '=');
 
@@ -173,8 +173,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* includedir: every name without a '.' and not ending in '~', in C-locale order. */
-static int include_dir(struct parser *p, const char *dir, int depth, const char *from,
-                       int line)
+static int include_dir(struct parser *p, const char *dir, int depth, const char *from, int line)
 {
 	struct imp_strv names = {0};
 	int ret = 0;
@@ -245,9 +244,11 @@ static int parse_text(struct parser *p, const char *file, char *text, int depth)
 					break;
 				}
 				if (n != want && !brace) {
-					why = defaults ? "expected nothing after 'defaults' (the '{' "
+					why = defaults ? "expected nothing after 'defaults' (the "
+					                 "'{' "
 					                 "goes on the next line)"
-					               : "expected one name after 'service' (the '{' "
+					               : "expected one name after 'service' (the "
+					                 "'{' "
 					                 "goes on the next line)";
 					break;
 				}
@@ -258,7 +259,8 @@ static int parse_text(struct parser *p, const char *file, char *text, int depth)
 					break;
 				}
 				state = brace ? IN_ENTRY : WANT_BRACE;
-			} else if (strcmp(w[0], "include") == 0 || strcmp(w[0], "includedir") == 0) {
+			} else if (strcmp(w[0], "include") == 0 ||
+			           strcmp(w[0], "includedir") == 0) {
 				if (n != 2) {
 					why = "expected one path after include or includedir";
 					break;
@@ -335,7 +337,7 @@ static int parse_path(struct parser *p, const char *path, int depth, const char 
 	if (r == -ENOMEM)
 		return -1;
 	if (r < 0) {
-		const char *why = r == -EFBIG ? "larger than 1 MiB"
+		const char *why = r == -EFBIG    ? "larger than 1 MiB"
 		                  : r == -EILSEQ ? "it holds NUL bytes, not text"
 		                                 : strerror(-r);
 		if (from)
@@ -356,8 +358,7 @@ int xi_parse_file(const char *path, struct xi_conf *conf, struct imp_report *rep
 	return parse_path(&p, path, 0, NULL, 0);
 }
 
-int xi_parse_text(const char *file, const char *text, struct xi_conf *conf,
-                  struct imp_report *rep)
+int xi_parse_text(const char *file, const char *text, struct xi_conf *conf, struct imp_report *rep)
 {
 	struct parser p = {.conf = conf, .rep = rep};
 	char *copy = strdup(text);

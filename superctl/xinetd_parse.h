@@ -43,8 +43,7 @@ struct xi_conf {
 int xi_parse_file(const char *path, struct xi_conf *conf, struct imp_report *rep);
 /* The same for text already in memory, named file in the report; includes are read
  * from the file system. */
-int xi_parse_text(const char *file, const char *text, struct xi_conf *conf,
-                  struct imp_report *rep);
+int xi_parse_text(const char *file, const char *text, struct xi_conf *conf, struct imp_report *rep);
 void xi_conf_free(struct xi_conf *conf);
 
 #endif

@@ -204,6 +204,16 @@ struct imp_listen *imp_add_ip_listen(struct imp_svc *s, bool udp, const char *ho
 	return imp_svc_add_listen(s, addr, comment);
 }
 
+void imp_port_comment(const struct imp_services *s, int port, const char *proto, char *out,
+                      size_t size)
+{
+	const char *name = imp_services_name(s, port, proto);
+	if (name)
+		snprintf(out, size, "%s/%s", name, proto);
+	else
+		snprintf(out, size, "port %d/%s", port, proto);
+}
+
 int imp_resolve_host(const char *host, char *out, size_t size, const char **why)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;

@@ -46,6 +46,9 @@ int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program, c
  * listen item, or NULL (memory). */
 struct imp_listen *imp_add_ip_listen(struct imp_svc *s, bool udp, const char *host, int port,
                                      const char *comment);
+/* The comment of a listen address: "NAME/PROTO" from the services file, or "port N/PROTO". */
+void imp_port_comment(const struct imp_services *s, int port, const char *proto, char *out,
+                      size_t size);
 /* A host name or address to one numeric address (the first getaddrinfo answer, as
  * xinetd and inetd take it). Returns 0, or -1 (*why set). */
 int imp_resolve_host(const char *host, char *out, size_t size, const char **why);

@@ -97,11 +97,7 @@ static int map_listen(struct job *j, bool dgram)
 		    e->service, base);
 		return 1;
 	}
-	const char *name = imp_services_name(j->c->services, port, base);
-	if (name)
-		snprintf(comment, sizeof(comment), "%s/%s", name, base);
-	else
-		snprintf(comment, sizeof(comment), "port %d/%s", port, base);
+	imp_port_comment(j->c->services, port, base, comment, sizeof(comment));
 
 	char *hosts = strdup(e->hosts), *save = NULL;
 	if (!hosts)

@@ -108,9 +108,10 @@ int xi_addr_cidrs(const char *word, struct imp_strv *out, const char **note)
 				return -1;
 			return 0;
 		}
-		int len = 32;
-		while (len > 0 && v[len / 8 - 1] == 0)
-			len -= 8;
+		int k = 4; /* the parts up to the last non-zero one */
+		while (k > 0 && v[k - 1] == 0)
+			k--;
+		int len = 8 * k;
 		return imp_strv_pushf(out, "%d.%d.%d.%d/%d", v[0], v[1], v[2], v[3], len) < 0 ? -1
 		                                                                              : 0;
 	}

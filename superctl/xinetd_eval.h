@@ -15,7 +15,8 @@
 
 #define XI_ATTRS(X)                                                                                \
 	X(ID, "id")                                                                                \
-	X(TYPE, "type") X(FLAGS, "flags") X(DISABLE, "disable") X(SOCKET_TYPE, "socket_type") X(   \
+	X(TYPE, "type")                                                                            \
+	X(FLAGS, "flags") X(DISABLE, "disable") X(SOCKET_TYPE, "socket_type") X(                   \
 	        PROTOCOL,                                                                          \
 	        "protocol") X(WAIT, "wait") X(USER, "user") X(GROUP,                               \
 	                                                      "group") X(GROUPS,                   \

@@ -242,11 +242,7 @@ static int map_listen(struct job *j)
 		    j->x->name, proto);
 		return 1;
 	}
-	const char *name = imp_services_name(j->c->services, port, proto);
-	if (name)
-		snprintf(comment, sizeof(comment), "%s/%s", name, proto);
-	else
-		snprintf(comment, sizeof(comment), "port %d/%s", port, proto);
+	imp_port_comment(j->c->services, port, proto, comment, sizeof(comment));
 
 	const char *bind = A(j, XA_BIND) ? one(j, XA_BIND) : NULL;
 	enum xi_attr_id bind_attr = XA_BIND;

@@ -14,7 +14,7 @@ group() {
 	case $1 in
 	build) echo cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev libjansson-dev ;;
 	package) echo scdoc dpkg-dev file ;;
-	test) echo check libsubunit-dev systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap tftpd-hpa tftp-hpa ;;
+	test) echo check libsubunit-dev systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap tftpd-hpa tftp-hpa rsync git ;;
 	*)
 		echo "deps.sh: unknown group '$1' (build, package or test)" >&2
 		return 2

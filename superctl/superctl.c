@@ -30,7 +30,10 @@ static void usage(FILE *f)
 	        "  restart NAME        restart a service's processes\n"
 	        "  drain NAME          stop accepting; clients wait in the backlog\n"
 	        "  resume NAME         accept again after a drain\n"
-	        "  check [FILE]        validate a configuration file (no daemon needed)\n\n"
+	        "  check [FILE]        validate a configuration file (no daemon needed)\n"
+	        "  import xinetd|inetd [PATH]\n"
+	        "                      translate an xinetd or inetd configuration into YAML\n"
+	        "                      (no daemon needed; superctl import --help)\n\n"
 	        "Options:\n"
 	        "  -j, --json            print the daemon's answers as JSON\n"
 	        "  -s, --socket PATH     the control socket (default: from the configuration)\n"
@@ -169,6 +172,10 @@ int main(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	struct superctl sc = {.timeout_sec = 30, .config = DEFAULT_CONFIG};
+
+	/* import has options of its own: it takes the rest of the command line. */
+	if (argc > 1 && strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
 	const char *socket_path = NULL;
 	char path[108];
 	double v;

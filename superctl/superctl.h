@@ -55,5 +55,7 @@ int cmd_upgrade(struct superctl *sc);
 /* start, stop, restart, drain, resume */
 int cmd_action(struct superctl *sc, const char *command, const char *service);
 int cmd_check(const char *path);
+/* import xinetd|inetd: argv[0] is "import"; runs locally, no daemon. */
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "services/handler.h"
+
 #include "harness.h"
 
 #define N_CLIENTS 5
@@ -293,8 +295,8 @@ START_TEST(wrong_abi_and_no_symbol_fail_setup)
 	                 0);
 	snprintf(want, sizeof(want),
 	         "bad: cannot load the handler module: %s: built for handler ABI 99.0, "
-	         "superserverd provides 1.2",
-	         bad);
+	         "superserverd provides %d.%d",
+	         bad, SS_HANDLER_ABI_MAJOR, SS_HANDLER_ABI_MINOR);
 	ck_assert(h_log_wait(&d, want, 5000));
 	snprintf(want, sizeof(want),
 	         "nosym: cannot load the handler module: %s: no symbol 'superserverd_handler' "

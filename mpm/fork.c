@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mpm/fork_acceptor.h"
+#include "mpm/orphans.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
@@ -30,6 +31,7 @@
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
+#include "superserverd/listenfds.h"
 
 struct fork_options {
 	uint64_t max_children;
@@ -459,6 +461,14 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &a->sig};
 	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sig.fd, &ev) < 0)
 		return -errno;
+	/* A program they were handed to before may have left them blocking. */
+	int r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
+	/* What programs leave running when they exit is ours (not init's), ended when the
+	 * acceptor stops. */
+	if (!ctx->handler && (r = orphans_adopt()) < 0)
+		return r;
 	a->listeners = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*a->listeners));
 	if (!a->listeners)
 		return -ENOMEM;
@@ -554,6 +564,8 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 		if (a.n_headers)
 			fork_proxy_expire(&a, scoreboard_now_usec());
 	}
+	if (!ctx->handler)
+		orphans_kill(a.name);
 	cleanup(&a);
 	return 0;
 }

@@ -6,7 +6,10 @@
  * One program per socket at most. Programs that fail, or leave what woke them unread,
  * are started again only after the restart backoff; an optional timeout ends a
  * program that never exits. Stop, drain and reload treat a running program like a
- * connection: SIGTERM to it, and the service's shutdown_timeout applies.
+ * connection: SIGTERM to it, and the service's shutdown_timeout applies. A program
+ * leads a process group of its own: signals go to the group, and what is left of the
+ * group when the program exits is killed (it would hold the socket and read what the
+ * next run is for).
  *
  * This file: options and load-time checks, the loop, watching sockets, stderr
  * relays, stop. A run's start and end are in wait_run.c.
@@ -23,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mpm/orphans.h"
 #include "mpm/wait_int.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
@@ -186,8 +190,9 @@ static void stop_watching(struct wait_server *w)
 		if (s->armed && epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->tag.fd, NULL) < 0)
 			log_warning(w->name, "epoll_ctl: %s", strerror(errno));
 		s->armed = false;
-		if (s->state == WAIT_RUNNING && kill(s->pid, SIGTERM) < 0 && errno != ESRCH)
-			log_warning(w->name, "kill(%d): %s", (int)s->pid, strerror(errno));
+		/* Its process group: the program and what it started. */
+		if (s->state == WAIT_RUNNING && kill(-s->pid, SIGTERM) < 0 && errno != ESRCH)
+			log_warning(w->name, "kill(-%d): %s", (int)s->pid, strerror(errno));
 	}
 	log_debug(w->name, "stopping: %u program%s running", w->running,
 	          w->running == 1 ? "" : "s");
@@ -218,13 +223,24 @@ static void on_socket(struct wait_server *w, struct wait_sock *s)
 	wait_run_start(w, s);
 }
 
-/* A systemd: socket's type is known only here: the refusals of wait_validate. */
+/* A systemd: socket's type and family are known only here: the refusals of
+ * wait_validate. */
 static int check_inherited(struct wait_server *w, const struct wait_sock *s)
 {
-	const char *why = s->type == SOCK_STREAM ? stream_refusal(w->ctx->conf) : NULL;
+	const struct service_conf *sc = w->ctx->conf;
+	const char *why = s->type == SOCK_STREAM ? stream_refusal(sc) : NULL;
+	int domain = 0;
+	socklen_t len = sizeof(domain);
 
-	if (!why && s->type == SOCK_DGRAM && has_per_source(w->ctx->conf))
+	if (!why && s->type == SOCK_DGRAM && has_per_source(sc))
 		why = "per-source limits cannot be applied to a datagram socket under model 'wait'";
+	if (!why && s->type == SOCK_DGRAM && (sc->access.n_allow_uids || sc->access.n_allow_gids)) {
+		if (getsockopt(s->tag.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+			return -errno;
+		if (domain == AF_UNIX)
+			why = "allow_users/allow_groups cannot be checked on a unix datagram socket "
+			      "(a datagram carries no credentials)";
+	}
 	if (why) {
 		log_error(w->name, "%s: %s", s->key, why);
 		return -EINVAL;
@@ -240,6 +256,10 @@ static int setup_socks(struct wait_server *w)
 	w->socks = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*w->socks));
 	if (!w->socks)
 		return -ENOMEM;
+	/* Another model's process, or a program of ours, may have left them blocking. */
+	r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
 		struct wait_sock *s = &w->socks[i];
 		const struct listen_conf *lc =
@@ -289,6 +309,12 @@ static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sig.fd, &ev) < 0)
 		return -errno;
 	r = exec_env_init(&w->env, ctx->conf);
+	if (r < 0)
+		return r;
+	/* A program's children that outlive it are orphans reparented here, not to init:
+	 * reaped by our SIGCHLD loop, never left as init's zombies holding the socket
+	 * (the program's group is killed when it ends, wait_run_reaped). */
+	r = orphans_adopt();
 	if (r < 0)
 		return r;
 	r = setup_socks(w);
@@ -358,6 +384,8 @@ static int wait_worker_main(const struct worker_ctx *ctx)
 		}
 		free_dead_pipes(&w);
 	}
+	/* Children of programs that left their program's group (setsid) outlive it. */
+	orphans_kill(w.name);
 	cleanup(&w);
 	return 0;
 }

@@ -238,7 +238,8 @@ static int check_inherited(struct wait_server *w, const struct wait_sock *s)
 		if (getsockopt(s->tag.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 			return -errno;
 		if (domain == AF_UNIX)
-			why = "allow_users/allow_groups cannot be checked on a unix datagram socket "
+			why = "allow_users/allow_groups cannot be checked on a unix datagram "
+			      "socket "
 			      "(a datagram carries no credentials)";
 	}
 	if (why) {

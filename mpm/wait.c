@@ -28,6 +28,7 @@
 
 #include "mpm/orphans.h"
 #include "mpm/wait_int.h"
+#include "mpm/worker_signals.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
 #include "superserverd/listenfds.h"
@@ -134,49 +135,13 @@ void wait_pipe_watch(struct wait_server *w, int rfd, pid_t pid, const struct soc
                      socklen_t peer_len)
 {
 	struct wait_pipe *p = calloc(1, sizeof(*p));
-	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (!p) {
 		close(rfd); /* the program's stderr writes then fail with EPIPE */
 		return;
 	}
-	p->tag = (struct wait_tag){.kind = WAIT_TAG_STDERR, .fd = rfd};
-	exec_errbuf_init(&p->eb, pid, peer, peer_len);
-	ev.data.ptr = p;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
-		close(rfd);
-		free(p);
-		return;
-	}
-	p->next = w->pipes;
-	w->pipes = p;
-}
-
-/* Closes P; freed after the epoll batch, which may still hold an event for it. */
-static void pipe_close(struct wait_server *w, struct wait_pipe *p)
-{
-	struct wait_pipe **pp = &w->pipes;
-
-	exec_errbuf_flush(&p->eb, w->name);
-	if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
-		log_warning(w->name, "epoll_ctl: %s", strerror(errno));
-	close(p->tag.fd);
-	p->tag.fd = -1;
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
-	p->next = w->dead_pipes;
-	w->dead_pipes = p;
-}
-
-static void free_dead_pipes(struct wait_server *w)
-{
-	while (w->dead_pipes) {
-		struct wait_pipe *p = w->dead_pipes;
-		w->dead_pipes = p->next;
-		free(p);
-	}
+	p->tag.kind = WAIT_TAG_STDERR;
+	exec_pipes_watch(&w->pipes, &p->p, p, &p->tag.fd, rfd, pid, peer, peer_len);
 }
 
 /* Stop, drain or reload: no program starts any more; running ones are asked to end,
@@ -285,7 +250,6 @@ static int setup_socks(struct wait_server *w)
 static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 {
 	const struct wait_options *o = ctx->conf->mpm.options;
-	sigset_t mask;
 	int r;
 
 	w->ctx = ctx;
@@ -294,21 +258,10 @@ static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 	w->check_access = ctx->conf->access.n_allow || ctx->conf->access.n_deny;
 	connlog_open(&w->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	w->sig.kind = WAIT_TAG_SIGNAL;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	sigdelset(&mask, SIGHUP); /* blocked and ignored: reload is the master's business */
-	w->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->sig.fd < 0 || w->epfd < 0)
-		return -errno;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->sig};
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sig.fd, &ev) < 0)
-		return -errno;
+	r = worker_signals_open(true, &w->sig, &w->sig.fd, &w->epfd);
+	if (r < 0)
+		return r;
+	w->pipes = (struct exec_pipes){.epfd = w->epfd, .service = w->name};
 	r = exec_env_init(&w->env, ctx->conf);
 	if (r < 0)
 		return r;
@@ -327,9 +280,7 @@ static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 
 static void cleanup(struct wait_server *w)
 {
-	while (w->pipes)
-		pipe_close(w, w->pipes);
-	free_dead_pipes(w);
+	exec_pipes_close_all(&w->pipes);
 	for (size_t i = 0; i < w->n_socks; i++)
 		free(w->socks[i].fdnames);
 	free(w->socks);
@@ -377,13 +328,11 @@ static int wait_worker_main(const struct worker_ctx *ctx)
 				on_signals(&w);
 				break;
 			case WAIT_TAG_STDERR:
-				if (exec_errbuf_read(&((struct wait_pipe *)t)->eb, t->fd, w.name) ==
-				    0)
-					pipe_close(&w, (struct wait_pipe *)t);
+				exec_pipes_read(&w.pipes, &((struct wait_pipe *)t)->p);
 				break;
 			}
 		}
-		free_dead_pipes(&w);
+		exec_pipes_free_dead(&w.pipes);
 	}
 	/* Children of programs that left their program's group (setsid) outlive it. */
 	orphans_kill(w.name);

@@ -133,6 +133,7 @@ static int spawn(struct wait_server *w, struct wait_sock *s, pid_t *pid_r)
 	close(pfd[1]);
 	if (r < 0) {
 		close(pfd[0]);
+		(void)listenfds_set_blocking(s->tag.fd, false);
 		return r;
 	}
 	wait_pipe_watch(w, pfd[0], *pid_r, s->has_head ? (struct sockaddr *)&s->head.from : NULL,

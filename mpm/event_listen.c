@@ -18,6 +18,7 @@
 #include "mpm/event_loop.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
+#include "superserverd/listenfds.h"
 
 /* accept4 calls per listener event: enough to empty a burst, bounded so a flood on one
  * listener cannot starve the connections already open. */
@@ -47,7 +48,11 @@ void event_listen_enable(struct event_loop *l, bool on)
 int event_listen_setup(struct event_loop *l)
 {
 	const struct worker_ctx *ctx = l->ctx;
+	int r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
 
+	/* A program they were handed to before may have left them blocking. */
+	if (r < 0)
+		return r;
 	l->n_listen = ctx->n_listen;
 	l->listeners = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*l->listeners));
 	if (!l->listeners)

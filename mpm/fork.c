@@ -24,6 +24,8 @@
 
 #include "mpm/exec_spawn.h"
 #include "mpm/fork_acceptor.h"
+#include "mpm/orphans.h"
+#include "mpm/worker_signals.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
@@ -31,6 +33,7 @@
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/tcpinfo.h"
+#include "superserverd/listenfds.h"
 
 struct fork_options {
 	uint64_t max_children;
@@ -428,7 +431,6 @@ static void on_signals(struct acceptor *a)
 static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 {
 	const struct fork_options *o = ctx->conf->mpm.options;
-	sigset_t mask;
 
 	a->ctx = ctx;
 	a->name = ctx->conf->name;
@@ -448,21 +450,18 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	a->table_mask = cap - 1;
 	a->sig.kind = TAG_SIGNAL;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	sigdelset(&mask, SIGHUP); /* blocked and ignored: reload is the master's business */
-	a->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	a->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (a->sig.fd < 0 || a->epfd < 0)
-		return -errno;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &a->sig};
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->sig.fd, &ev) < 0)
-		return -errno;
+	int r = worker_signals_open(true, &a->sig, &a->sig.fd, &a->epfd);
+	if (r < 0)
+		return r;
+	a->pipes = (struct exec_pipes){.epfd = a->epfd, .service = a->name};
+	/* A program they were handed to before may have left them blocking. */
+	r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
+	/* What programs leave running when they exit is ours (not init's), ended when the
+	 * acceptor stops. */
+	if (!ctx->handler && (r = orphans_adopt()) < 0)
+		return r;
 	a->listeners = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*a->listeners));
 	if (!a->listeners)
 		return -ENOMEM;
@@ -472,7 +471,7 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 		                            .lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i]
 		                                                          : NULL,
 		                            .armed = true};
-		ev = (struct epoll_event){.events = LISTEN_EVENTS, .data.ptr = &l->tag};
+		struct epoll_event ev = {.events = LISTEN_EVENTS, .data.ptr = &l->tag};
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, ctx->listen_fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -558,6 +557,8 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 		if (a.n_headers)
 			fork_proxy_expire(&a, scoreboard_now_usec());
 	}
+	if (!ctx->handler)
+		orphans_kill(a.name);
 	cleanup(&a);
 	return 0;
 }

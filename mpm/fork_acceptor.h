@@ -15,6 +15,7 @@
 #include "mpm/connlog.h"
 #include "mpm/driver.h"
 #include "mpm/exec_env.h"
+#include "mpm/exec_pipes.h"
 #include "mpm/fdlimit.h"
 #include "mpm/mpm.h"
 #include "mpm/proxy_accept.h"
@@ -40,7 +41,6 @@ struct fork_header {
 	struct fork_header *prev, *next; /* the acceptor's list, by deadline */
 };
 
-struct errpipe;
 struct child;
 
 struct acceptor {
@@ -59,9 +59,8 @@ struct acceptor {
 	int epfd;
 	struct tag sig;
 	struct fork_listener *listeners;
-	struct errpipe *pipes;
-	struct errpipe *dead_pipes; /* closed this batch, freed after it */
-	int spare_pipe[2];          /* exec: the next program's stderr, made before accept */
+	struct exec_pipes pipes; /* exec: the programs' stderr */
+	int spare_pipe[2];       /* exec: the next program's stderr, made before accept */
 	struct exec_env env;
 	struct driver_limits limits;
 	struct child *table; /* open addressing by pid, linear probing */

@@ -25,45 +25,17 @@
 /* A program's stderr, relayed line by line to the log with its pid. */
 struct errpipe {
 	struct tag tag; /* first */
-	struct exec_errbuf eb;
-	struct errpipe *next, *prev;
+	struct exec_pipe p;
 };
-
-/* Unlinks and closes; the memory goes on the dead list, freed after the current
- * epoll batch, since an event already fetched may still point at it. */
-static void pipe_close(struct acceptor *a, struct errpipe *p)
-{
-	exec_errbuf_flush(&p->eb, a->name);
-	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
-		log_warning(a->name, "epoll_ctl: %s", strerror(errno));
-	close(p->tag.fd);
-	p->tag.fd = -1;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		a->pipes = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = NULL;
-	p->next = a->dead_pipes;
-	a->dead_pipes = p;
-}
 
 void fork_exec_free_dead(struct acceptor *a)
 {
-	while (a->dead_pipes) {
-		struct errpipe *p = a->dead_pipes;
-		a->dead_pipes = p->next;
-		free(p);
-	}
+	exec_pipes_free_dead(&a->pipes);
 }
 
 void fork_exec_pipe_event(struct acceptor *a, struct tag *t)
 {
-	struct errpipe *p = (struct errpipe *)t;
-
-	if (exec_errbuf_read(&p->eb, p->tag.fd, a->name) == 0)
-		pipe_close(a, p); /* EOF or error */
+	exec_pipes_read(&a->pipes, &((struct errpipe *)t)->p);
 }
 
 /* Relays RFD, the read end of program PID's stderr, from now on. */
@@ -76,19 +48,10 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 		close(rfd); /* the program's stderr writes then fail with EPIPE */
 		return;
 	}
-	rfd = exec_spawn_keep(rfd);
-	p->tag = (struct tag){.kind = TAG_STDERR, .fd = rfd};
-	exec_errbuf_init(&p->eb, pid, (const struct sockaddr *)peer, peer_len);
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
-	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
-		close(rfd);
-		free(p);
-		return;
-	}
-	p->next = a->pipes;
-	if (a->pipes)
-		a->pipes->prev = p;
-	a->pipes = p;
+	p->tag.kind = TAG_STDERR;
+	/* High, as the connection sockets (see exec_spawn_keep). */
+	exec_pipes_watch(&a->pipes, &p->p, p, &p->tag.fd, exec_spawn_keep(rfd), pid,
+	                 (const struct sockaddr *)peer, peer_len);
 }
 
 int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticket,
@@ -151,15 +114,12 @@ int fork_exec_room(struct acceptor *a)
 
 void fork_exec_close_in_child(struct acceptor *a)
 {
-	for (struct errpipe *p = a->pipes; p; p = p->next)
-		close(p->tag.fd);
+	exec_pipes_close_in_child(&a->pipes);
 }
 
 void fork_exec_cleanup(struct acceptor *a)
 {
-	while (a->pipes)
-		pipe_close(a, a->pipes);
-	fork_exec_free_dead(a);
+	exec_pipes_close_all(&a->pipes);
 	if (a->spare_pipe[0] >= 0) {
 		close(a->spare_pipe[0]);
 		close(a->spare_pipe[1]);

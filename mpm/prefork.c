@@ -35,6 +35,7 @@
 #include "superserverd/diag.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
+#include "superserverd/listenfds.h"
 
 struct prefork_options {
 	uint64_t start;
@@ -263,6 +264,10 @@ static int worker_setup(struct worker *w, const struct worker_ctx *ctx)
 	ev = (struct epoll_event){.events = EPOLLIN, .data.fd = w->sigfd};
 	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sigfd, &ev) < 0)
 		return -errno;
+	/* A program they were handed to before may have left them blocking. */
+	int r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
 		ev = (struct epoll_event){.events = EPOLLIN | EPOLLEXCLUSIVE,
 		                          .data.fd = ctx->listen_fds[i]};

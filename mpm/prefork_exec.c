@@ -1,6 +1,5 @@
 /* exec + prefork: the LISTEN_FDS hand-over to a long-running program (see the header). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,8 @@ static int place_fds(const int *fds, size_t n)
 {
 	int r = listenfds_place(fds, n);
 
-	for (size_t i = 0; i < n && r == 0; i++) {
-		int fl = fcntl(SD_LISTEN_FDS_START + (int)i, F_GETFL);
-		if (fl < 0 || fcntl(SD_LISTEN_FDS_START + (int)i, F_SETFL, fl & ~O_NONBLOCK) < 0)
-			r = -errno;
-	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = listenfds_set_blocking(SD_LISTEN_FDS_START + (int)i, true);
 	return r;
 }
 

@@ -24,6 +24,7 @@
 #include "mpm/tp_pool.h"
 #include "superserverd/config.h"
 #include "superserverd/log.h"
+#include "superserverd/listenfds.h"
 
 /* How long a ready connection waits for a running thread before a sleeping one is
  * woken for it (tp_queue.h): well above an ordinary turn (microseconds), short
@@ -114,6 +115,10 @@ static int tp_setup(struct tp_pool *p, const struct worker_ctx *ctx)
 	if (r < 0)
 		return r;
 
+	/* A program they were handed to before may have left them blocking. */
+	r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
 	p->listeners = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*p->listeners));
 	if (!p->listeners)
 		return -ENOMEM;

@@ -6,7 +6,10 @@
  * One program per socket at most. Programs that fail, or leave what woke them unread,
  * are started again only after the restart backoff; an optional timeout ends a
  * program that never exits. Stop, drain and reload treat a running program like a
- * connection: SIGTERM to it, and the service's shutdown_timeout applies.
+ * connection: SIGTERM to it, and the service's shutdown_timeout applies. A program
+ * leads a process group of its own: signals go to the group, and what is left of the
+ * group when the program exits is killed (it would hold the socket and read what the
+ * next run is for).
  *
  * This file: options and load-time checks, the loop, watching sockets, stderr
  * relays, stop. A run's start and end are in wait_run.c.
@@ -23,7 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mpm/orphans.h"
 #include "mpm/wait_int.h"
+#include "mpm/worker_signals.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
 #include "superserverd/listenfds.h"
@@ -130,49 +135,13 @@ void wait_pipe_watch(struct wait_server *w, int rfd, pid_t pid, const struct soc
                      socklen_t peer_len)
 {
 	struct wait_pipe *p = calloc(1, sizeof(*p));
-	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (!p) {
 		close(rfd); /* the program's stderr writes then fail with EPIPE */
 		return;
 	}
-	p->tag = (struct wait_tag){.kind = WAIT_TAG_STDERR, .fd = rfd};
-	exec_errbuf_init(&p->eb, pid, peer, peer_len);
-	ev.data.ptr = p;
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
-		close(rfd);
-		free(p);
-		return;
-	}
-	p->next = w->pipes;
-	w->pipes = p;
-}
-
-/* Closes P; freed after the epoll batch, which may still hold an event for it. */
-static void pipe_close(struct wait_server *w, struct wait_pipe *p)
-{
-	struct wait_pipe **pp = &w->pipes;
-
-	exec_errbuf_flush(&p->eb, w->name);
-	if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->tag.fd, NULL) < 0 && errno != ENOENT)
-		log_warning(w->name, "epoll_ctl: %s", strerror(errno));
-	close(p->tag.fd);
-	p->tag.fd = -1;
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = p->next;
-	p->next = w->dead_pipes;
-	w->dead_pipes = p;
-}
-
-static void free_dead_pipes(struct wait_server *w)
-{
-	while (w->dead_pipes) {
-		struct wait_pipe *p = w->dead_pipes;
-		w->dead_pipes = p->next;
-		free(p);
-	}
+	p->tag.kind = WAIT_TAG_STDERR;
+	exec_pipes_watch(&w->pipes, &p->p, p, &p->tag.fd, rfd, pid, peer, peer_len);
 }
 
 /* Stop, drain or reload: no program starts any more; running ones are asked to end,
@@ -186,8 +155,9 @@ static void stop_watching(struct wait_server *w)
 		if (s->armed && epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->tag.fd, NULL) < 0)
 			log_warning(w->name, "epoll_ctl: %s", strerror(errno));
 		s->armed = false;
-		if (s->state == WAIT_RUNNING && kill(s->pid, SIGTERM) < 0 && errno != ESRCH)
-			log_warning(w->name, "kill(%d): %s", (int)s->pid, strerror(errno));
+		/* Its process group: the program and what it started. */
+		if (s->state == WAIT_RUNNING && kill(-s->pid, SIGTERM) < 0 && errno != ESRCH)
+			log_warning(w->name, "kill(-%d): %s", (int)s->pid, strerror(errno));
 	}
 	log_debug(w->name, "stopping: %u program%s running", w->running,
 	          w->running == 1 ? "" : "s");
@@ -218,13 +188,25 @@ static void on_socket(struct wait_server *w, struct wait_sock *s)
 	wait_run_start(w, s);
 }
 
-/* A systemd: socket's type is known only here: the refusals of wait_validate. */
+/* A systemd: socket's type and family are known only here: the refusals of
+ * wait_validate. */
 static int check_inherited(struct wait_server *w, const struct wait_sock *s)
 {
-	const char *why = s->type == SOCK_STREAM ? stream_refusal(w->ctx->conf) : NULL;
+	const struct service_conf *sc = w->ctx->conf;
+	const char *why = s->type == SOCK_STREAM ? stream_refusal(sc) : NULL;
+	int domain = 0;
+	socklen_t len = sizeof(domain);
 
-	if (!why && s->type == SOCK_DGRAM && has_per_source(w->ctx->conf))
+	if (!why && s->type == SOCK_DGRAM && has_per_source(sc))
 		why = "per-source limits cannot be applied to a datagram socket under model 'wait'";
+	if (!why && s->type == SOCK_DGRAM && (sc->access.n_allow_uids || sc->access.n_allow_gids)) {
+		if (getsockopt(s->tag.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+			return -errno;
+		if (domain == AF_UNIX)
+			why = "allow_users/allow_groups cannot be checked on a unix datagram "
+			      "socket "
+			      "(a datagram carries no credentials)";
+	}
 	if (why) {
 		log_error(w->name, "%s: %s", s->key, why);
 		return -EINVAL;
@@ -240,6 +222,10 @@ static int setup_socks(struct wait_server *w)
 	w->socks = calloc(ctx->n_listen ? ctx->n_listen : 1, sizeof(*w->socks));
 	if (!w->socks)
 		return -ENOMEM;
+	/* Another model's process, or a program of ours, may have left them blocking. */
+	r = listenfds_nonblocking(ctx->listen_fds, ctx->n_listen);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ctx->n_listen; i++) {
 		struct wait_sock *s = &w->socks[i];
 		const struct listen_conf *lc =
@@ -264,7 +250,6 @@ static int setup_socks(struct wait_server *w)
 static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 {
 	const struct wait_options *o = ctx->conf->mpm.options;
-	sigset_t mask;
 	int r;
 
 	w->ctx = ctx;
@@ -273,22 +258,17 @@ static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 	w->check_access = ctx->conf->access.n_allow || ctx->conf->access.n_deny;
 	connlog_open(&w->connlog, ctx->conf, ctx->scoreboard, ctx->connlog_fd);
 	w->sig.kind = WAIT_TAG_SIGNAL;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	sigdelset(&mask, SIGHUP); /* blocked and ignored: reload is the master's business */
-	w->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->sig.fd < 0 || w->epfd < 0)
-		return -errno;
-	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->sig};
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sig.fd, &ev) < 0)
-		return -errno;
+	r = worker_signals_open(true, &w->sig, &w->sig.fd, &w->epfd);
+	if (r < 0)
+		return r;
+	w->pipes = (struct exec_pipes){.epfd = w->epfd, .service = w->name};
 	r = exec_env_init(&w->env, ctx->conf);
+	if (r < 0)
+		return r;
+	/* A program's children that outlive it are orphans reparented here, not to init:
+	 * reaped by our SIGCHLD loop, never left as init's zombies holding the socket
+	 * (the program's group is killed when it ends, wait_run_reaped). */
+	r = orphans_adopt();
 	if (r < 0)
 		return r;
 	r = setup_socks(w);
@@ -300,9 +280,7 @@ static int setup(struct wait_server *w, const struct worker_ctx *ctx)
 
 static void cleanup(struct wait_server *w)
 {
-	while (w->pipes)
-		pipe_close(w, w->pipes);
-	free_dead_pipes(w);
+	exec_pipes_close_all(&w->pipes);
 	for (size_t i = 0; i < w->n_socks; i++)
 		free(w->socks[i].fdnames);
 	free(w->socks);
@@ -350,14 +328,14 @@ static int wait_worker_main(const struct worker_ctx *ctx)
 				on_signals(&w);
 				break;
 			case WAIT_TAG_STDERR:
-				if (exec_errbuf_read(&((struct wait_pipe *)t)->eb, t->fd, w.name) ==
-				    0)
-					pipe_close(&w, (struct wait_pipe *)t);
+				exec_pipes_read(&w.pipes, &((struct wait_pipe *)t)->p);
 				break;
 			}
 		}
-		free_dead_pipes(&w);
+		exec_pipes_free_dead(&w.pipes);
 	}
+	/* Children of programs that left their program's group (setsid) outlive it. */
+	orphans_kill(w.name);
 	cleanup(&w);
 	return 0;
 }

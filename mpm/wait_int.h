@@ -13,6 +13,7 @@
 
 #include "mpm/connlog.h"
 #include "mpm/exec_env.h"
+#include "mpm/exec_pipes.h"
 #include "mpm/exec_spawn.h"
 #include "mpm/mpm.h"
 #include "superserverd/backoff.h"
@@ -74,12 +75,10 @@ struct wait_sock {
 	uint64_t retry_at; /* BACKOFF: watched again then */
 };
 
-/* A program's stderr, relayed until the pipe closes (its children may hold it past
- * the program's own exit). */
+/* A program's stderr, relayed until the pipe closes. */
 struct wait_pipe {
 	struct wait_tag tag; /* first */
-	struct exec_errbuf eb;
-	struct wait_pipe *next;
+	struct exec_pipe p;
 };
 
 struct wait_server {
@@ -93,7 +92,7 @@ struct wait_server {
 	unsigned running;
 	bool stopping;
 	bool check_access; /* `access` has CIDR rules: checked on waking datagrams */
-	struct wait_pipe *pipes, *dead_pipes;
+	struct exec_pipes pipes;
 	struct exec_env env;
 	struct connlog connlog;
 };

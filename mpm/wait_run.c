@@ -18,6 +18,7 @@
 #include "mpm/wait_int.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
+#include "superserverd/listenfds.h"
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/units.h"
@@ -94,16 +95,6 @@ static void back_off(struct wait_server *w, struct wait_sock *s, uint64_t lived,
 	            (unsigned long long)(delay / 1000));
 }
 
-/* The socket hands its program the file description we watch: blocking, as inetd
- * and systemd hand sockets over (we peek with MSG_DONTWAIT and never accept). */
-static int hand_over_blocking(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0))
-		return -errno;
-	return 0;
-}
-
 static int spawn(struct wait_server *w, struct wait_sock *s, pid_t *pid_r)
 {
 	struct exec_env *e = &w->env;
@@ -113,10 +104,16 @@ static int spawn(struct wait_server *w, struct wait_sock *s, pid_t *pid_r)
 	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	/* The program's end must block like any normal stderr would. */
-	if (fcntl(pfd[1], F_SETFL, 0) < 0 || (r = hand_over_blocking(s->tag.fd)) < 0) {
+	if (fcntl(pfd[1], F_SETFL, 0) < 0) {
 		r = -errno;
 		goto fail;
 	}
+	/* The program gets the file description we watch: blocking, as inetd and systemd
+	 * hand sockets over (we peek with MSG_DONTWAIT and never accept). Made
+	 * non-blocking again when the run ends, for whoever polls it next. */
+	r = listenfds_set_blocking(s->tag.fd, true);
+	if (r < 0)
+		goto fail;
 	/* exec_env's per-connection room holds the LISTEN_* variables here. */
 	snprintf(e->conn[0], sizeof(e->conn[0]), "LISTEN_FDS=1");
 	snprintf(e->conn[1], sizeof(e->conn[1]), "LISTEN_PID=");
@@ -136,6 +133,7 @@ static int spawn(struct wait_server *w, struct wait_sock *s, pid_t *pid_r)
 	close(pfd[1]);
 	if (r < 0) {
 		close(pfd[0]);
+		(void)listenfds_set_blocking(s->tag.fd, false);
 		return r;
 	}
 	wait_pipe_watch(w, pfd[0], *pid_r, s->has_head ? (struct sockaddr *)&s->head.from : NULL,
@@ -158,14 +156,14 @@ void wait_run_start(struct wait_server *w, struct wait_sock *s)
 	 * process runs again, and the client may ask for the counters then. */
 	w->running++;
 	atomic_fetch_add(&sb->counters.runs.started, 1);
-	atomic_fetch_add(&sb->counters.runs.running, 1);
+	atomic_fetch_add(&w->ctx->slot->runs, 1);
 	set_busy(w);
 	r = spawn(w, s, &pid);
 	if (r < 0) {
 		char what[256];
 		w->running--;
 		atomic_fetch_sub(&sb->counters.runs.started, 1);
-		atomic_fetch_sub(&sb->counters.runs.running, 1);
+		atomic_fetch_sub(&w->ctx->slot->runs, 1);
 		set_busy(w);
 		snprintf(what, sizeof(what), "cannot start %s: %s", w->ctx->conf->exec_argv[0],
 		         strerror(-r));
@@ -208,7 +206,7 @@ static void count_end(struct wait_server *w, struct wait_sock *s, int status, ui
 	enum conn_result result = ok ? CONN_RESULT_COMPLETED : CONN_RESULT_HANDLER_ERROR;
 
 	/* In this order: whoever sees a run ended sees the rest of it too. */
-	atomic_fetch_sub(&runs->running, 1);
+	atomic_fetch_sub(&w->ctx->slot->runs, 1);
 	atomic_fetch_add(&runs->run_usec_sum, lived);
 	atomic_store(&runs->last_status, (int32_t)status);
 	if (WIFSIGNALED(status))
@@ -246,7 +244,15 @@ void wait_run_reaped(struct wait_server *w, pid_t pid, int status)
 		if (w->socks[i].state == WAIT_RUNNING && w->socks[i].pid == pid)
 			s = &w->socks[i];
 	if (!s)
-		return; /* a child that never exec'd: its error was reported */
+		return; /* a child that never exec'd, or an orphan we reap as subreaper */
+	/* What the program left running in its process group ends with it: it would keep
+	 * the socket, and read what is meant for the next run. */
+	if (kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+		log_warning(w->name, "kill(-%d): %s", (int)pid, strerror(errno));
+	/* For whoever polls it next (this process, or another model after a reload). */
+	int r = listenfds_set_blocking(s->tag.fd, false);
+	if (r < 0)
+		log_warning(w->name, "%s: %s", s->key, strerror(-r));
 	lived = scoreboard_now_usec() - s->start_usec;
 	count_end(w, s, status, lived);
 	s->pid = 0;
@@ -311,7 +317,7 @@ uint64_t wait_run_timers(struct wait_server *w, uint64_t now)
 			        w->name,
 			        "program %d on %s still running after the timeout (%s): ending it",
 			        (int)s->pid, s->key, limit);
-			(void)kill(s->pid, SIGTERM);
+			(void)kill(-s->pid, SIGTERM); /* its process group */
 			s->term_at = 0;
 			s->timed_out = true;
 			s->kill_at = now + WAIT_KILL_GRACE_USEC;
@@ -319,7 +325,7 @@ uint64_t wait_run_timers(struct wait_server *w, uint64_t now)
 		if (s->kill_at && now >= s->kill_at) {
 			log_warning(w->name, "program %d on %s ignored SIGTERM: killing it",
 			            (int)s->pid, s->key);
-			(void)kill(s->pid, SIGKILL);
+			(void)kill(-s->pid, SIGKILL);
 			s->kill_at = 0;
 		}
 		next = earliest(next, earliest(s->term_at, s->kill_at));

@@ -3,7 +3,6 @@
  * systemd, socket options, and reference counting across configuration generations.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -20,6 +19,7 @@
 
 #include "superserverd/fdstore.h"
 #include "superserverd/listen.h"
+#include "superserverd/listenfds.h"
 #include "superserverd/log.h"
 
 struct listener {
@@ -35,6 +35,11 @@ struct listener {
 	bool adopted;
 	bool stored; /* handed to systemd's fd store under store_name */
 	char store_name[FDSTORE_NAME_MAX + 1];
+	/* SO_RCVBUF and SO_SNDBUF as the socket had them before we set any (0: not
+	 * known, the system's default then), and whether we set them: a reload that
+	 * drops receive_buffer or send_buffer puts the default back. */
+	int buf_default[2];
+	bool buf_set[2];
 	/* unix sockets we bound: remove the file on close, if it is still ours */
 	char *unix_path;
 	dev_t unix_dev;
@@ -256,30 +261,76 @@ int listen_remove_stale_unix(const struct sockaddr_un *sun, socklen_t len, char 
 	return remove_stale_unix(sun, len, SOCK_STREAM, err, errlen);
 }
 
-/* FAMILY and SOCKTYPE are the socket's own: a systemd: address knows neither. */
-static int apply_options(int fd, int family, int socktype, const struct listen_conf *lc)
+static const int buf_opts[2] = {SO_RCVBUF, SO_SNDBUF};
+
+/* What a socket gets without SO_RCVBUF or SO_SNDBUF (index 0 or 1), halved as the
+ * option wants it (the kernel doubles what it is given). */
+static int buf_default(const struct listener *l, int which)
 {
+	static const char *const files[2] = {"/proc/sys/net/core/rmem_default",
+	                                     "/proc/sys/net/core/wmem_default"};
+	int v = 0;
+
+	if (l->buf_default[which])
+		return l->buf_default[which] / 2;
+	FILE *f = fopen(files[which], "re");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 0 ? v / 2 : 0;
+}
+
+/* Remembers the socket's buffer sizes before any option touches them. */
+static void note_buf_defaults(struct listener *l)
+{
+	for (int i = 0; i < 2; i++) {
+		int v = 0;
+		socklen_t len = sizeof(v);
+		if (getsockopt(l->fd, SOL_SOCKET, buf_opts[i], &v, &len) == 0)
+			l->buf_default[i] = v;
+	}
+}
+
+/* FAMILY and SOCKTYPE are the socket's own: a systemd: address knows neither. */
+static int apply_options(struct listener *l, int family, int socktype, const struct listen_conf *lc)
+{
+	const int want[2] = {lc->receive_buffer, lc->send_buffer};
+
 	if ((family == AF_INET || family == AF_INET6) && socktype == SOCK_STREAM) {
-		if (set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, lc->nodelay) < 0 ||
-		    set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, lc->keepalive) < 0)
+		if (set_int_opt(l->fd, IPPROTO_TCP, TCP_NODELAY, lc->nodelay) < 0 ||
+		    set_int_opt(l->fd, SOL_SOCKET, SO_KEEPALIVE, lc->keepalive) < 0)
 			return -errno;
 	}
-	if ((lc->receive_buffer &&
-	     set_int_opt(fd, SOL_SOCKET, SO_RCVBUF, lc->receive_buffer) < 0) ||
-	    (lc->send_buffer && set_int_opt(fd, SOL_SOCKET, SO_SNDBUF, lc->send_buffer) < 0))
-		return -errno;
+	for (int i = 0; i < 2; i++) {
+		int v = want[i] ? want[i] : l->buf_set[i] ? buf_default(l, i) : 0;
+		if (!v)
+			continue;
+		if (set_int_opt(l->fd, SOL_SOCKET, buf_opts[i], v) < 0)
+			return -errno;
+		l->buf_set[i] = want[i] != 0;
+	}
 	return 0;
 }
 
-/* Options that may have changed in a reload; the address and type have not. */
+/* Options that may have changed in a reload; the address and type have not. The
+ * socket is made non-blocking again: a program it was handed to (wait, exec +
+ * prefork) may have left the shared file description blocking, and the next model
+ * to poll it must never block in accept or recv. */
 static int reapply(struct listener *l, const struct listen_conf *lc)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	int r;
 
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    apply_options(l->fd, ss.ss_family, l->socktype, lc) < 0)
+	    apply_options(l, ss.ss_family, l->socktype, lc) < 0)
 		return -1;
+	if ((r = listenfds_set_blocking(l->fd, false)) < 0) {
+		errno = -r;
+		return -1;
+	}
 	return l->socktype == SOCK_STREAM ? listen(l->fd, lc->backlog) : 0;
 }
 
@@ -334,12 +385,13 @@ static int bind_new(const struct listen_conf *lc, struct listener *l, char *err,
 			goto fail;
 		}
 	}
-	if (apply_options(fd, family, a->socktype, lc) < 0 ||
+	l->fd = fd;
+	note_buf_defaults(l);
+	if (apply_options(l, family, a->socktype, lc) < 0 ||
 	    (a->socktype == SOCK_STREAM && listen(fd, lc->backlog) < 0)) {
 		snprintf(err, errlen, "cannot listen on %s: %s", a->key, strerror(errno));
 		goto fail;
 	}
-	l->fd = fd;
 	l->socktype = a->socktype;
 	return 0;
 fail:
@@ -349,6 +401,7 @@ fail:
 		l->unix_path = NULL;
 	}
 	close(fd);
+	l->fd = -1;
 	return -1;
 }
 
@@ -389,8 +442,9 @@ static int adopt_check(struct listener *l, const struct listen_conf *lc, char *e
 		return -1;
 	}
 	l->socktype = lc->addr.socktype;
-	if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
-		snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
+	int r = listenfds_set_blocking(l->fd, false);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(-r));
 		return -1;
 	}
 	/* The configuration may have changed mode or owner since the socket was bound. */
@@ -448,8 +502,9 @@ struct listener *listen_acquire(struct listen_table *lt, const struct listen_con
 				         lc->addr.key);
 				return NULL;
 			}
-			if (fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK) < 0) {
-				snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(errno));
+			int r = listenfds_set_blocking(l->fd, false);
+			if (r < 0) {
+				snprintf(err, errlen, "%s: %s", lc->addr.key, strerror(-r));
 				return NULL;
 			}
 			l->used = true;

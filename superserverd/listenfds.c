@@ -59,3 +59,26 @@ char *listenfds_names_env(const char *const *names, size_t n)
 	*p = '\0';
 	return s;
 }
+
+int listenfds_set_blocking(int fd, bool blocking)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) == blocking)
+		return 0;
+	if (fcntl(fd, F_SETFL, blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+int listenfds_nonblocking(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = listenfds_set_blocking(fds[i], false);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -485,7 +485,7 @@ static json_t *service_summary(struct service *svc)
 		json_object_set_new(o, "datagrams", dgram);
 	/* Programs handed the socket itself: their runs are what there is to show. */
 	if (o && (sc->mpm.ops->flags & MPM_DGRAM_EXEC))
-		json_object_set_new(o, "runs", runs_json(c));
+		json_object_set_new(o, "runs", runs_json(sb));
 	/* Relayed connections: their connects towards the target. */
 	json_t *up = o ? upstream_json(c) : NULL;
 	if (up)

@@ -3,13 +3,13 @@
 
 #include "superserverd/runs_json.h"
 
-json_t *runs_json(struct scoreboard_counters *c)
+json_t *runs_json(struct scoreboard *sb)
 {
-	struct scoreboard_runs *r = &c->runs;
+	struct scoreboard_runs *r = &sb->counters.runs;
 	int last = atomic_load(&r->last_status);
 	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started",
 	                      (json_int_t)atomic_load(&r->started), "running",
-	                      (json_int_t)atomic_load(&r->running), "exited_ok",
+	                      (json_int_t)scoreboard_runs_running(sb), "exited_ok",
 	                      (json_int_t)atomic_load(&r->exited_ok), "exited_error",
 	                      (json_int_t)atomic_load(&r->exited_error), "killed",
 	                      (json_int_t)atomic_load(&r->killed), "timeouts",

@@ -13,6 +13,6 @@
 /* {"started", "running", "exited_ok", "exited_error", "killed", "timeouts",
  *  "run_usec_sum", "last_exit_status", "last_signal"}; the last two null when not
  * applicable. */
-json_t *runs_json(struct scoreboard_counters *c);
+json_t *runs_json(struct scoreboard *sb);
 
 #endif

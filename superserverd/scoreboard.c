@@ -224,3 +224,20 @@ const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r)
 	};
 	return (unsigned)r < DGRAM_DROP_REASON_COUNT ? names[r] : "unknown";
 }
+
+uint32_t scoreboard_runs_running(struct scoreboard *sb)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < sb->n_slots; i++)
+		n += atomic_load(&sb->slots[i].runs);
+	return n;
+}
+
+void scoreboard_runs_reclaim(struct scoreboard *sb, struct scoreboard_slot *slot)
+{
+	uint32_t n = atomic_exchange(&slot->runs, 0);
+
+	if (n)
+		atomic_fetch_add(&sb->counters.runs.killed, n);
+}

@@ -36,6 +36,9 @@ struct scoreboard_slot {
 	_Atomic uint64_t served;             /* connections this process finished */
 	_Atomic uint64_t last_activity_usec; /* CLOCK_MONOTONIC of the last accept or end */
 	_Atomic uint32_t admitted;           /* this process's share of admit.active_total */
+	/* Programs this process has running (wait): counted as killed by the master if
+	 * the process dies, since they die with it. */
+	_Atomic uint32_t runs;
 };
 
 /* Why a connection was turned away (counted in counters.rejected[]). */
@@ -88,7 +91,8 @@ struct scoreboard_runs {
 	_Atomic uint64_t timeouts;     /* ended because the run's timeout expired */
 	_Atomic uint64_t run_usec_sum;
 	_Atomic int32_t last_status; /* the last run's wait status, -1 before any */
-	_Atomic uint32_t running;    /* programs running now */
+	/* Programs running now: the sum of the slots' `runs`, so that a process's death
+	 * takes its own away (scoreboard_runs_running). */
 };
 
 /*
@@ -198,6 +202,12 @@ void scoreboard_slot_done(struct scoreboard_slot *slot);
 uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 1], double q);
 const char *scoreboard_reject_name(enum reject_reason r);
 const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r);
+
+/* Programs running now, all slots together. */
+uint32_t scoreboard_runs_running(struct scoreboard *sb);
+/* Master, once slot's process is dead: its programs died with it (SIGKILL by
+ * PR_SET_PDEATHSIG); they are counted as killed and no longer running. */
+void scoreboard_runs_reclaim(struct scoreboard *sb, struct scoreboard_slot *slot);
 
 /* Helpers for workers. */
 void scoreboard_set_state(struct scoreboard_slot *slot, enum worker_state s);

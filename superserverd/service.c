@@ -693,8 +693,9 @@ static void check_stopped(struct service *svc)
 	if (svc->state != SERVICE_STOPPING || running_workers(svc) > 0)
 		return;
 	/* Strays left in a service process's group (daemonized children) go with the
-	 * service. A program fork starts leads a session of its own (fork_exec.c): what
-	 * it leaves behind after it exits is left to systemd's cgroup. */
+	 * service. A program fork or wait starts leads a session of its own: the service
+	 * process adopts and ends what it leaves behind (mpm/orphans.c), unless that
+	 * process was killed itself; then it is left to systemd's cgroup. */
 	kill_orphan_groups(svc);
 	svc->kill_timer = sd_event_source_disable_unref(svc->kill_timer);
 	svc->state = SERVICE_STOPPED;
@@ -724,6 +725,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	scoreboard_set_state(slot, WORKER_EMPTY);
 	/* Whatever it held (connection slots, per-source counts) dies with it. */
 	admit_reclaim(svc->scoreboard, w->index);
+	scoreboard_runs_reclaim(svc->scoreboard, slot);
 
 	if (svc->state != SERVICE_RUNNING) {
 		log_debug(svc->conf->name, "service process %d %s", (int)si->si_pid, how);

@@ -1,6 +1,5 @@
 /* The master turning clients of a failed service away (see turnaway.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "superserverd/listenfds.h"
 #include "superserverd/log.h"
 #include "superserverd/turnaway.h"
 
@@ -104,20 +104,6 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
-/* The loop in on_ready must end at EAGAIN, never block: a program the sockets were
- * handed to (exec + prefork) may have cleared O_NONBLOCK on the very file description
- * we share with it. Whoever hands them over next clears it again for its program. */
-static int set_nonblocking(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -errno;
-	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 int turnaway_start(sd_event *event, const int *fds, size_t n, const struct iovec *msg, int n_msg,
                    const char *name, _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
                    struct turnaway **t_r)
@@ -141,7 +127,10 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const struct iovec
 	for (size_t i = 0, off = 0; i < (size_t)n_msg; off += msg[i].iov_len, i++)
 		memcpy(t->banner + off, msg[i].iov_base, msg[i].iov_len);
 	for (size_t i = 0; i < n; i++) {
-		r = set_nonblocking(fds[i]);
+		/* The loop in on_ready must end at EAGAIN, never block: a program the
+		 * sockets were handed to may have cleared O_NONBLOCK on the very file
+		 * description we share with it. */
+		r = listenfds_set_blocking(fds[i], false);
 		if (r < 0)
 			goto fail;
 		int type = 0;

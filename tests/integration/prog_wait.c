@@ -1,20 +1,43 @@
 /*
  * A program for the wait model's tests, handed the service's socket inetd-style on fd
- * 0 (and 1, and 3 with LISTEN_FDS=1). `prog_wait stream IDLE_MS` accepts connections
- * on fd 0 until none came for IDLE_MS, answering each with a line that describes what
- * it was handed; `prog_wait dgram IDLE_MS` does the same for each datagram on fd 0.
+ * 0 (and 1, and 3 with LISTEN_FDS=1). `prog_wait stream IDLE_MS [MAX [CHILD]]`
+ * accepts connections on fd 0 until none came for IDLE_MS (or MAX were served),
+ * answering each with a line that describes what it was handed; `prog_wait dgram ...`
+ * does the same for each datagram on fd 0. CHILD `child` (or `setsid-child`, in a
+ * session of its own) first starts a child that keeps the socket and sleeps, named
+ * in the answers as child=PID. `prog_wait conn-child` (fork model) writes
+ * "child=PID" on fd 1 and exits, leaving a child that closed the connection.
  * It says on stderr that it started, for the log-tagging test, and lists the
  * descriptors it was started with (none of the daemon's may leak into it).
  */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static pid_t child = -1;
+
+/* A child that outlives the program (bounded: it leaves on its own in 10 min). */
+static void leave_child(int own_session, int close_fds)
+{
+	child = fork();
+	if (child != 0)
+		return;
+	if (own_session)
+		setsid();
+	if (close_fds)
+		for (int fd = 0; fd <= 3; fd++)
+			close(fd);
+	alarm(600);
+	for (;;)
+		pause();
+}
 
 /* The descriptors open at start, "0,1,2,3" say, in the order /proc lists them. */
 static char open_fds[256];
@@ -41,7 +64,7 @@ static void list_open_fds(void)
 }
 
 /* "pid=P served=N fds=F listen_pid_ok=0|1 names=NAMES same_socket=0|1 blocking=0|1
- * open=FDS" */
+ * child=PID open=FDS" */
 static int describe(char *buf, size_t len, int served)
 {
 	const char *fds = getenv("LISTEN_FDS"), *lpid = getenv("LISTEN_PID");
@@ -53,21 +76,29 @@ static int describe(char *buf, size_t len, int served)
 
 	return snprintf(buf, len,
 	                "pid=%d served=%d fds=%s listen_pid_ok=%d names=%s same_socket=%d "
-	                "blocking=%d open=%s\n",
+	                "blocking=%d child=%d open=%s\n",
 	                (int)getpid(), served, fds ? fds : "unset",
 	                lpid && atoi(lpid) == (int)getpid(), names ? names : "unset", same,
-	                blocking, open_fds);
+	                blocking, (int)child, open_fds);
 }
 
 int main(int argc, char **argv)
 {
 	int idle_ms = argc > 2 ? atoi(argv[2]) : 1000;
+	int max = argc > 3 ? atoi(argv[3]) : 0;
 	int dgram = argc > 1 && strcmp(argv[1], "dgram") == 0;
 	char line[512];
 
 	list_open_fds();
 	fprintf(stderr, "prog_wait %d: started\n", (int)getpid());
-	for (int served = 1;; served++) {
+	if (argc > 1 && strcmp(argv[1], "conn-child") == 0) {
+		leave_child(0, 1);
+		int n = snprintf(line, sizeof(line), "child=%d\n", (int)child);
+		return write(1, line, (size_t)n) == n ? 0 : 1;
+	}
+	if (argc > 4)
+		leave_child(strcmp(argv[4], "setsid-child") == 0, 0);
+	for (int served = 1; !max || served <= max; served++) {
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		if (poll(&p, 1, idle_ms) <= 0)
 			return 0; /* idle: the service watches the socket again */
@@ -90,4 +121,5 @@ int main(int argc, char **argv)
 			perror("write");
 		close(fd);
 	}
+	return 0;
 }

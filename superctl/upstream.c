@@ -41,7 +41,7 @@ void upstream_put_metrics(FILE *f, const json_t *services,
 	         "Connects towards a relay's target refused or failed (client closed at once)."},
 	        {"upstream_connect_timeouts_total", "counter", "timeouts",
 	         "Connects towards a relay's target given up at the connect timeout."},
-	        {"upstream_connect_seconds_sum", "counter", "connect_usec_sum",
+	        {"upstream_connect_seconds_total", "counter", "connect_usec_sum",
 	         "Time spent connecting to a relay's target, over the connects that succeeded."},
 	};
 

@@ -36,7 +36,7 @@ START_TEST(table)
 	ck_assert_ptr_null(builtin_find("qotd"));
 	ck_assert_ptr_null(builtin_find(""));
 	ck_assert_ptr_null(builtin_find(NULL));
-	ck_assert_str_eq(builtin_names(), "chargen, daytime, discard, echo, time");
+	ck_assert_str_eq(builtin_names(), "chargen, daytime, discard, echo, forward, time");
 }
 END_TEST
 

@@ -1386,7 +1386,7 @@ static const struct {
         /* handlers */
         {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: nosuch}\n", "nosuch",
          "services.e.builtin: unknown built-in 'nosuch' (expected one of: chargen, daytime, "
-         "discard, echo, time)"},
+         "discard, echo, forward, time)"},
         {NOBODY, SVC "{listen: '127.0.0.1:7'}\n",
          "  ^e:", "service 'e' needs one of builtin, exec or module"},
         {NOBODY, SVC "{listen: '127.0.0.1:7', builtin: echo, exec: /bin/cat}\n", "exec",
@@ -2087,7 +2087,7 @@ START_TEST(every_error_reported)
 	ck_assert_int_eq(load(NOBODY, yaml, &cfg, &d), -1);
 	assert_error_at(&d, main_path, yaml, "nosuch",
 	                "services.a.builtin: unknown built-in 'nosuch' (expected one of: chargen, "
-	                "daytime, discard, echo, time)");
+	                "daytime, discard, echo, forward, time)");
 	assert_error_at(&d, main_path, yaml, "'127.0.0.1:99999'",
 	                "services.b.listen: invalid address '127.0.0.1:99999': the port must be "
 	                "between 1 and 65535");
@@ -2217,7 +2217,7 @@ START_TEST(include_errors)
 	assert_has(&d, want);
 	snprintf(want, sizeof(want),
 	         "%s:5:39: services.x.builtin: unknown built-in 'nosuch' (expected one of: "
-	         "chargen, daytime, discard, echo, time)",
+	         "chargen, daytime, discard, echo, forward, time)",
 	         a);
 	assert_has(&d, want);
 	snprintf(want, sizeof(want),

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 5u
+#define SCOREBOARD_VERSION 6u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -59,11 +59,17 @@ enum dgram_drop_reason {
 	DGRAM_DROP_REASON_COUNT,
 };
 
-/* Datagrams served in-process by a handler's datagram callback. */
+/* Datagrams served in-process by a handler's datagram callback. Each datagram received
+ * is counted once more, by what became of it: received = answered + unanswered + the
+ * sum of dropped[] (the `wait` model's access drops aside: its program reads the rest). */
 struct scoreboard_dgram {
 	_Atomic uint64_t received;
 	_Atomic uint64_t answered;
+	_Atomic uint64_t unanswered; /* the handler had no answer to give (discard) */
 	_Atomic uint64_t dropped[DGRAM_DROP_REASON_COUNT];
+	/* ICMP errors the kernel reported on the socket about an earlier answer: not
+	 * datagrams, so outside received. */
+	_Atomic uint64_t peer_errors;
 	_Atomic uint64_t bytes_in;  /* of datagrams received */
 	_Atomic uint64_t bytes_out; /* of answers sent */
 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
 #include "superserverd/turnaway.h"
 
 /* accept4 calls per wake-up: a flood on a failed service must not starve the others. */
@@ -29,8 +30,8 @@ struct turnaway {
 	char *banner; /* with CRLF; NULL: none */
 	size_t banner_len;
 	const char *name;
-	_Atomic uint64_t *counter;       /* the service's scoreboard; NULL: none */
-	_Atomic uint64_t *dgram_counter; /* the same for datagrams */
+	_Atomic uint64_t *counter;      /* the service's scoreboard; NULL: none */
+	struct scoreboard_dgram *dgram; /* the same for datagrams */
 	uint64_t count;
 };
 
@@ -98,8 +99,11 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
 			continue;
 		}
 		t->count++;
-		if (t->dgram_counter)
-			atomic_fetch_add(t->dgram_counter, 1);
+		/* Received and dropped, so that the service's datagram counts add up. */
+		if (t->dgram) {
+			atomic_fetch_add(&t->dgram->dropped[DGRAM_DROP_FAILED], 1);
+			atomic_fetch_add(&t->dgram->received, 1);
+		}
 	}
 	return 0;
 }
@@ -119,8 +123,7 @@ static int set_nonblocking(int fd)
 }
 
 int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner, const char *name,
-                   _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
-                   struct turnaway **t_r)
+                   _Atomic uint64_t *counter, struct scoreboard_dgram *dgram, struct turnaway **t_r)
 {
 	struct turnaway *t = calloc(1, sizeof(*t));
 	int r = -ENOMEM;
@@ -130,7 +133,7 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const char *banner
 	t->event = event;
 	t->name = name;
 	t->counter = counter;
-	t->dgram_counter = dgram_counter;
+	t->dgram = dgram;
 	t->io = calloc(n ? n : 1, sizeof(*t->io));
 	if (!t->io)
 		goto fail;

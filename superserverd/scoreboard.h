@@ -54,7 +54,7 @@ enum dgram_drop_reason {
 	DGRAM_DROP_ACCESS, /* the source is not allowed by `access` */
 	DGRAM_DROP_RATE,   /* over the per-source or the service-wide packet rate */
 	DGRAM_DROP_SIZE,   /* truncated, or the answer would be larger than allowed */
-	DGRAM_DROP_ERROR,  /* a receive, send or handler error */
+	DGRAM_DROP_ERROR,  /* a send or handler error */
 	DGRAM_DROP_FAILED, /* the service has failed: the master drops what arrives */
 	DGRAM_DROP_REASON_COUNT,
 };

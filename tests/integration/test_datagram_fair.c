@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "harness_ctl.h"
+#include "harness_dgram.h"
 
 #define WAIT_MS 15000
 /* What a local user may send before its bucket is empty (and never refills during a
@@ -77,20 +78,6 @@ static void stop(void)
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 
-/* A unix datagram client bound to NAME in the test's directory, writable by the
- * service's user. */
-static int unix_client(const char *name)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", d.dir, name);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	ck_assert_int_eq(chmod(sun.sun_path, 0666), 0);
-	return fd;
-}
-
 static int udp_client(const char *addr)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -119,16 +106,6 @@ static void send_udp(int fd, int port, const void *buf, size_t len)
 	                 (ssize_t)len);
 }
 
-/* One datagram back within the deadline: its length, or -1. */
-static ssize_t answer(int fd, void *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return -1;
-	return recv(fd, buf, cap, MSG_DONTWAIT);
-}
-
 /* The answers already waiting on FD. */
 static int drain(int fd)
 {
@@ -140,25 +117,13 @@ static int drain(int fd)
 	return n;
 }
 
-/* SERVICE's datagram counter FIELD, or a drop reason's with REASON set. */
-static long long count(const char *service, const char *field, const char *reason)
-{
-	json_t *reply = hc_call(&d, "stats", service);
-	json_t *dg = json_object_get(hc_service(reply, service), "datagrams");
-	long long v = reason ? hc_int(json_object_get(dg, "dropped_by_reason"), reason)
-	                     : hc_int(dg, field);
-
-	json_decref(reply);
-	return v;
-}
-
 /* Waits until SERVICE has received WANT datagrams: their fates are counted with them. */
 static void wait_received(const char *service, long long want)
 {
-	bool ok = H_DEADLINE_WAIT(count(service, "received", NULL) >= want, WAIT_MS);
+	bool ok = H_DEADLINE_WAIT(hd_count(&d, service, "received", NULL) >= want, WAIT_MS);
 
 	ck_assert_msg(ok, "%s received stayed at %lld (want %lld)", service,
-	              count(service, "received", NULL), want);
+	              hd_count(&d, service, "received", NULL), want);
 }
 
 static pid_t only_process(const char *service)
@@ -194,7 +159,7 @@ static int max_dgram_qlen(void)
 START_TEST(non_reader_costs_nobody_else)
 {
 	int q = max_dgram_qlen(), pairs = 3, got = 0;
-	int mute = unix_client("mute"), reader = unix_client("reader");
+	int mute = hd_unix_client(&d, "mute"), reader = hd_unix_client(&d, "reader");
 	char buf[64];
 	pid_t worker;
 	long long r0;
@@ -208,18 +173,18 @@ START_TEST(non_reader_costs_nobody_else)
 	for (int i = 0; i < q + 2; i++)
 		ck_assert_int_eq(send_unix(mute, slow_sock, "fill", 4), 4);
 	wait_received("slow", q + 2);
-	ck_assert_int_ge(count("slow", NULL, "error"), 1);
+	ck_assert_int_ge(hd_count(&d, "slow", NULL, "error"), 1);
 	worker = only_process("slow");
 	ck_assert_int_gt(worker, 0);
 	ck_assert_int_eq(kill(worker, SIGSTOP), 0);
-	r0 = count("slow", "received", NULL);
+	r0 = hd_count(&d, "slow", "received", NULL);
 	for (int i = 0; i < pairs; i++) {
 		ck_assert_int_eq(send_unix(mute, slow_sock, "mute", 4), 4);
 		ck_assert_int_eq(send_unix(reader, slow_sock, "read", 4), 4);
 	}
 	ck_assert_int_eq(kill(worker, SIGCONT), 0);
 	wait_received("slow", r0 + 2 * pairs);
-	while (got < pairs && answer(reader, buf, sizeof(buf), WAIT_MS) == 4) {
+	while (got < pairs && hd_answer(reader, buf, sizeof(buf), WAIT_MS) == 4) {
 		ck_assert(memcmp(buf, "read", 4) == 0);
 		got++;
 	}
@@ -251,7 +216,7 @@ static int nobody_asks(void)
 			_exit(2);
 		if (send_unix(fd, rate_sock, "them", 4) != 4)
 			_exit(2);
-		_exit(answer(fd, buf, sizeof(buf), WAIT_MS) == 4 ? 0 : 1);
+		_exit(hd_answer(fd, buf, sizeof(buf), WAIT_MS) == 4 ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
@@ -262,7 +227,7 @@ static int nobody_asks(void)
  * burst and no more, and another user is still answered. */
 START_TEST(local_user_has_own_rate)
 {
-	int fd = unix_client("flood"), got;
+	int fd = hd_unix_client(&d, "flood"), got;
 
 	if (getuid() != 0) {
 		fprintf(stderr, "local_user_has_own_rate skipped: another user needs root\n");
@@ -274,9 +239,9 @@ START_TEST(local_user_has_own_rate)
 	wait_received("rate", USER_FLOOD);
 	got = drain(fd);
 	ck_assert_int_eq(got, USER_BURST);
-	ck_assert_int_eq(count("rate", NULL, "rate"), USER_FLOOD - USER_BURST);
+	ck_assert_int_eq(hd_count(&d, "rate", NULL, "rate"), USER_FLOOD - USER_BURST);
 	ck_assert_int_eq(nobody_asks(), 0);
-	ck_assert_int_eq(count("rate", "answered", NULL), USER_BURST + 1);
+	ck_assert_int_eq(hd_count(&d, "rate", "answered", NULL), USER_BURST + 1);
 	close(fd);
 }
 END_TEST
@@ -305,9 +270,9 @@ START_TEST(counts_add_up)
 	wait_received("discard", 4);
 
 	/* The empty datagram's answer is an empty datagram. */
-	ck_assert_int_eq(answer(me, buf, sizeof(buf), WAIT_MS), 3);
-	ck_assert_int_eq(answer(me, buf, sizeof(buf), WAIT_MS), 0);
-	ck_assert_int_eq(answer(me, buf, sizeof(buf), WAIT_MS), 2);
+	ck_assert_int_eq(hd_answer(me, buf, sizeof(buf), WAIT_MS), 3);
+	ck_assert_int_eq(hd_answer(me, buf, sizeof(buf), WAIT_MS), 0);
+	ck_assert_int_eq(hd_answer(me, buf, sizeof(buf), WAIT_MS), 2);
 	ck_assert_int_eq(drain(fast), 3);
 	ck_assert_int_eq(drain(denied), 0);
 

@@ -59,8 +59,9 @@ void dgram_limit_free(struct dgram_limit *dl);
 
 /*
  * One packet at NOW (microseconds, monotonic; the caller reads the clock once per
- * batch) from the source KEY of FAMILY (AF_INET or AF_INET6, masked already), or from
- * no address at all (FAMILY 0, e.g. a unix peer: the service-wide bucket only). The
+ * batch) from the source KEY of FAMILY (AF_INET or AF_INET6, masked already; AF_UNIX
+ * for a local sender, keyed by its uid), or from no known source at all (FAMILY 0:
+ * the service-wide bucket only). The
  * source's bucket is charged first, so a source over its own rate does not spend the
  * service's tokens that other sources need.
  */

@@ -3,18 +3,22 @@
  * handler's datagram callback, never forked for. Each wake-up reads a bounded number of
  * batches (recvmmsg) and sends the batch's answers at once (sendmmsg), so a flood on
  * one socket cannot starve the worker's other sockets, and nothing ever blocks: an
- * answer the socket has no room for is dropped and counted.
+ * answer the socket has no room for is dropped and counted. On a unix socket "no
+ * room" is one peer's full queue (a local client that does not read): only its
+ * answer is dropped, the others of the batch still go.
  *
  * Every datagram passes, in order: its size (a datagram larger than the buffer is
  * dropped, never answered from a truncated copy), `access` (CIDR lists for IP peers,
  * allow_users/allow_groups for unix peers through SCM_CREDENTIALS), the loop guard (no
  * answer to the ports of services that answer themselves), the per-source and the
- * service-wide packet rates (dgram_limit.h), and the amplification bound: an answer is
- * at most as long as its request, or `limits: datagram_reply_max`. The scoreboard
- * counts every drop by reason; the log never hears of a datagram, only of a socket
- * that misbehaves (at most once a minute). Connection records, when the service has
- * them, get one per datagram (dgramlog.h), written after the batch's answers are sent;
- * without records the datagram path does nothing more for them than test one flag.
+ * service-wide packet rates (dgram_limit.h; a unix peer's source is its uid), and the
+ * amplification bound: an answer is at most as long as its request, or `limits:
+ * datagram_reply_max`. The scoreboard counts what became of every datagram (answered,
+ * unanswered by the handler, or dropped by reason), so the counts add up to those
+ * received; the log never hears of a datagram, only of a socket that misbehaves (at
+ * most once a minute). Connection records, when the service has them, get one per
+ * datagram (dgramlog.h), written after the batch's answers are sent; without records
+ * the datagram path does nothing more for them than test one flag.
  *
  * Several workers may read one socket; the kernel hands each datagram to one of them,
  * and each enforces its share of the rates (dgram_limit.h).
@@ -53,7 +57,7 @@ union dgram_cmsg {
 
 /* What one batch changed, added to the shared counters once per batch. */
 struct dgram_tally {
-	uint64_t received, answered, bytes_in, bytes_out;
+	uint64_t received, answered, unanswered, peer_errors, bytes_in, bytes_out;
 	uint64_t dropped[DGRAM_DROP_REASON_COUNT];
 };
 
@@ -169,8 +173,9 @@ int event_dgram_setup(struct event_loop *l, unsigned share)
 		d->tx[i].msg_hdr.msg_iovlen = 1;
 	}
 	/* A unix datagram has no connection to ask SO_PEERCRED: the sender's credentials
-	 * come with each datagram instead (the kernel's, not the sender's say). */
-	for (size_t i = 0; d->id_rules && i < l->n_listen; i++) {
+	 * come with each datagram instead (the kernel's, not the sender's say), for
+	 * allow_users/allow_groups and for the sender's own packet rate. */
+	for (size_t i = 0; i < l->n_listen; i++) {
 		const int on = 1, fd = l->listeners[i].tag.fd;
 
 		if (l->listeners[i].tag.kind == EVENT_TAG_DGRAM && is_unix_socket(fd) &&
@@ -224,34 +229,51 @@ static bool dgram_loop_port(const struct sockaddr *sa)
 	return port == 0 || port == 7 || port == 13 || port == 17 || port == 19 || port == 37;
 }
 
+/* A unix peer's checks: its uid/gid rules, and its source for the rates (*FAMILY and
+ * KEY; FAMILY 0 when the kernel gave no credentials). -1 to go on, else the drop
+ * reason. */
+static int dgram_admit_unix(struct event_dgram *d, const struct msghdr *m, int *family,
+                            uint8_t key[16])
+{
+	struct ucred cred;
+	bool has_cred = dgram_creds(m, &cred);
+
+	if (d->id_rules && (!has_cred || !admit_ids_allowed(d->sc, cred.uid, cred.gid)))
+		return DGRAM_DROP_ACCESS;
+	/* The source is the sending user, not its process or socket: a user's every
+	 * process shares one bucket, and another user has its own. */
+	*family = has_cred ? AF_UNIX : 0;
+	memset(key, 0, 16);
+	if (has_cred)
+		memcpy(key, &cred.uid, sizeof(cred.uid));
+	return -1;
+}
+
 /* The checks before the handler: -1 to go on, else the drop reason. */
 static int dgram_admit(struct event_dgram *d, const struct msghdr *m, uint64_t now)
 {
 	const struct sockaddr *sa = m->msg_name;
 	uint8_t addr[16], key[16];
-	struct ucred cred;
-	int family;
+	int family, reason;
 
 	if (m->msg_flags & MSG_TRUNC)
 		return DGRAM_DROP_SIZE;
 	if (cidr_from_sockaddr(sa, m->msg_namelen, &family, addr) < 0) {
-		/* A unix peer: its uid/gid rules; it counts against the service's rate. */
-		if (d->id_rules &&
-		    (!dgram_creds(m, &cred) || !admit_ids_allowed(d->sc, cred.uid, cred.gid)))
+		if ((reason = dgram_admit_unix(d, m, &family, key)) >= 0)
+			return reason;
+	} else {
+		if (d->cidr_rules && !admit_inet_allowed(d->sc, family, addr))
 			return DGRAM_DROP_ACCESS;
-		return dgram_limit_take(&d->limit, 0, NULL, now) == DGRAM_PASS ? -1
-		                                                               : DGRAM_DROP_RATE;
+		if (dgram_loop_port(sa))
+			return DGRAM_DROP_ACCESS;
+		admit_source_key(&d->sc->limits, family, addr, key);
 	}
-	if (d->cidr_rules && !admit_inet_allowed(d->sc, family, addr))
-		return DGRAM_DROP_ACCESS;
-	if (dgram_loop_port(sa))
-		return DGRAM_DROP_ACCESS;
-	admit_source_key(&d->sc->limits, family, addr, key);
 	return dgram_limit_take(&d->limit, family, key, now) == DGRAM_PASS ? -1 : DGRAM_DROP_RATE;
 }
 
 /* Datagram I of the batch through the checks and the handler: its answer queued in
- * tx[*ntx], or its drop counted. Returns what became of it (dgramlog.h). */
+ * tx[*ntx], or what became of it counted. Its length is the datagram's own, even when
+ * it did not fit in the buffer (MSG_TRUNC). Returns what became of it (dgramlog.h). */
 static int dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned *ntx,
                        struct dgram_tally *t)
 {
@@ -269,8 +291,10 @@ static int dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned
 	}
 	n = d->h->datagram(d->hdata, d->riov[i].iov_base, len, m->msg_name, m->msg_namelen, reply,
 	                   cap);
-	if (n == 0)
+	if (n == SS_DATAGRAM_NO_ANSWER) {
+		t->unanswered++;
 		return DGRAMLOG_UNANSWERED;
+	}
 	if (n == -EMSGSIZE) {
 		t->dropped[DGRAM_DROP_SIZE]++;
 		return DGRAM_DROP_SIZE;
@@ -314,10 +338,20 @@ static void dgram_send(struct event_loop *l, int fd, unsigned ntx, uint64_t now,
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-			t->dropped[DGRAM_DROP_ERROR] += ntx - off;
-			for (unsigned j = off; j < ntx; j++)
-				dgram_lost(d, j);
-			return;
+			/* A unix peer's receive queue is full (it does not read): its answer
+			 * alone is lost. A UDP socket's own buffer is full: so are the rest. */
+			const struct sockaddr *to = d->tx[off].msg_hdr.msg_name;
+
+			if (errno == ENOBUFS || to->sa_family != AF_UNIX) {
+				t->dropped[DGRAM_DROP_ERROR] += ntx - off;
+				for (unsigned j = off; j < ntx; j++)
+					dgram_lost(d, j);
+				return;
+			}
+			t->dropped[DGRAM_DROP_ERROR]++;
+			dgram_lost(d, off);
+			off++;
+			continue;
 		}
 		/* This answer's own trouble (a destination refused by a firewall, an ICMP
 		 * report surfacing): it alone is lost. */
@@ -359,6 +393,10 @@ static void dgram_flush(struct event_dgram *d, const struct dgram_tally *t)
 	struct scoreboard_dgram *c = d->counters;
 
 	atomic_fetch_add_explicit(&c->bytes_in, t->bytes_in, memory_order_relaxed);
+	if (t->unanswered)
+		atomic_fetch_add_explicit(&c->unanswered, t->unanswered, memory_order_relaxed);
+	if (t->peer_errors)
+		atomic_fetch_add_explicit(&c->peer_errors, t->peer_errors, memory_order_relaxed);
 	if (t->answered) {
 		atomic_fetch_add_explicit(&c->answered, t->answered, memory_order_relaxed);
 		atomic_fetch_add_explicit(&c->bytes_out, t->bytes_out, memory_order_relaxed);
@@ -406,22 +444,22 @@ static int dgram_batch(struct event_loop *l, size_t listener, int fd)
 	for (unsigned i = 0; i < DGRAM_BATCH; i++) {
 		struct msghdr *m = &d->rx[i].msg_hdr;
 
+		/* Room for a unix sender's credentials (a UDP socket sends none). */
 		*m = (struct msghdr){.msg_name = &d->peer[i],
 		                     .msg_namelen = sizeof(d->peer[i]),
 		                     .msg_iov = &d->riov[i],
-		                     .msg_iovlen = 1};
-		if (d->id_rules) {
-			m->msg_control = d->cmsg[i].buf;
-			m->msg_controllen = sizeof(d->cmsg[i].buf);
-		}
+		                     .msg_iovlen = 1,
+		                     .msg_control = d->cmsg[i].buf,
+		                     .msg_controllen = sizeof(d->cmsg[i].buf)};
 	}
-	n = recvmmsg(fd, d->rx, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+	/* MSG_TRUNC: an oversized datagram's length is its own, for bytes_in. */
+	n = recvmmsg(fd, d->rx, DGRAM_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
 	now = conn_now_usec(); /* once per batch: the buckets need no finer time */
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return -1;
 		if (dgram_peer_error(errno)) {
-			t.dropped[DGRAM_DROP_ERROR]++;
+			t.peer_errors++;
 			dgram_flush(d, &t);
 			return 0;
 		}

@@ -8,7 +8,7 @@ static ssize_t discard_datagram(void *service_data, const void *buf, size_t len,
 {
 	(void)service_data, (void)buf, (void)len, (void)peer, (void)peer_len, (void)reply,
 	        (void)cap;
-	return 0;
+	return SS_DATAGRAM_NO_ANSWER;
 }
 
 const struct ss_handler builtin_discard = {

@@ -1,6 +1,6 @@
 /* echo (RFC 862): every byte received goes back. The driver's back-pressure keeps the
  * buffer bounded against a peer that sends but does not read. Over datagrams, the same
- * bytes in one datagram back; an empty datagram has nothing to send back. */
+ * bytes in one datagram back, an empty one included (an empty answer). */
 #include <errno.h>
 #include <string.h>
 

@@ -77,9 +77,11 @@ struct ss_handler {
 	 * answer, if any, goes into REPLY, at most CAP bytes. CAP is already the
 	 * amplification bound (by default the request's own length; see `limits:
 	 * datagram_reply_max`), so the handler never decides how much it may send. Returns
-	 * the answer's length, 0 for no answer, -EMSGSIZE when the answer would not fit in
-	 * CAP (the datagram is dropped and counted for its size), or another negative errno
-	 * (counted as an error). Runs in the service process, one call at a time per thread.
+	 * the answer's length (0 sends an empty datagram: echo's answer to an empty one),
+	 * SS_DATAGRAM_NO_ANSWER to send nothing (counted as unanswered), -EMSGSIZE when the
+	 * answer would not fit in CAP (the datagram is dropped and counted for its size),
+	 * or another negative errno (counted as an error). Runs in the service process, one
+	 * call at a time per thread.
 	 * Optional: a handler without it cannot serve datagram listeners, which is an error
 	 * when the service starts (for built-ins, when the configuration is loaded).
 	 */
@@ -94,6 +96,10 @@ struct ss_handler {
  * idle_timeout is then not applied; an idle_timeout the configuration gives still is.
  */
 #define SS_HANDLER_SILENT_CLIENTS (1u << 0)
+
+/* The datagram callback's "nothing to send": below every negative errno, so that no
+ * error is taken for it. */
+#define SS_DATAGRAM_NO_ANSWER ((ssize_t)-65536)
 /* A negative return from open, data or writable is a handler error: the connection is
  * closed without flushing and the error is counted. */
 

@@ -148,6 +148,10 @@ static void put_datagrams(FILE *f, const json_t *services)
 	} counts[] = {
 	        {"datagrams_received_total", "received", "Datagrams received."},
 	        {"datagrams_answered_total", "answered", "Datagrams answered."},
+	        {"datagrams_unanswered_total", "unanswered",
+	         "Datagrams the handler had no answer for (discard)."},
+	        {"datagram_peer_errors_total", "peer_errors",
+	         "ICMP errors reported on the socket about earlier answers."},
 	        {"datagram_bytes_received_total", "bytes_in", "Bytes of datagrams received."},
 	        {"datagram_bytes_sent_total", "bytes_out", "Bytes of datagram answers sent."},
 	};

@@ -81,14 +81,16 @@ static void print_datagrams(const json_t *svc)
 	if (!d)
 		return;
 	by = json_object_get(d, "dropped_by_reason");
-	printf("  %-16s received %lld, answered %lld, dropped %lld", "datagrams",
-	       j_int(d, "received"), j_int(d, "answered"), j_int(d, "dropped"));
+	printf("  %-16s received %lld, answered %lld, unanswered %lld, dropped %lld", "datagrams",
+	       j_int(d, "received"), j_int(d, "answered"), j_int(d, "unanswered"),
+	       j_int(d, "dropped"));
 	for (void *it = json_object_iter(by); it; it = json_object_iter_next(by, it)) {
 		printf("%s%s %lld", first ? " (" : ", ", json_object_iter_key(it),
 		       (long long)json_integer_value(json_object_iter_value(it)));
 		first = false;
 	}
-	printf("%s\n  %-16s ", first ? "" : ")", "datagram bytes");
+	printf("%s, peer errors %lld\n  %-16s ", first ? "" : ")", j_int(d, "peer_errors"),
+	       "datagram bytes");
 	print_count_bytes("in", j_int(d, "bytes_in"));
 	print_count_bytes(", out", j_int(d, "bytes_out"));
 	putchar('\n');

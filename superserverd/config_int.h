@@ -226,6 +226,10 @@ void config_names_free(struct loader *l);
  * cache; NULL without memory. */
 char *config_group_name(struct loader *l, gid_t gid);
 
+/* `listen:` at V (an address, a map, or a list of them) into SC->listen
+ * (config_listen.c). Reports every mistake; SC->listen is allocated either way. */
+void config_listen_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
+                         struct service_conf *sc);
 /* Builds service REF into SC (its own keys, the defaults, identity, MPM). */
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);
 /* Merges the defaults and OWN into SC and resolves everything that depends on both. */

@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: superserverd [OPTIONS]\n"
-	           "Serve the TCP and unix-socket services described in a YAML file.\n\n"
+	           "Serve the TCP, UDP and unix-socket services described in a YAML file.\n\n"
 	           "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
 	           "  -t, --check-config  validate the configuration, print every error and exit\n"
 	           "  -V, --version       print the version and exit\n"

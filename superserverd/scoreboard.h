@@ -57,16 +57,22 @@ enum dgram_drop_reason {
 	DGRAM_DROP_ACCESS, /* the source is not allowed by `access` */
 	DGRAM_DROP_RATE,   /* over the per-source or the service-wide packet rate */
 	DGRAM_DROP_SIZE,   /* truncated, or the answer would be larger than allowed */
-	DGRAM_DROP_ERROR,  /* a receive, send or handler error */
+	DGRAM_DROP_ERROR,  /* a send or handler error */
 	DGRAM_DROP_FAILED, /* the service has failed: the master drops what arrives */
 	DGRAM_DROP_REASON_COUNT,
 };
 
-/* Datagrams served in-process by a handler's datagram callback. */
+/* Datagrams served in-process by a handler's datagram callback. Each datagram received
+ * is counted once more, by what became of it: received = answered + unanswered + the
+ * sum of dropped[] (the `wait` model's access drops aside: its program reads the rest). */
 struct scoreboard_dgram {
 	_Atomic uint64_t received;
 	_Atomic uint64_t answered;
+	_Atomic uint64_t unanswered; /* the handler had no answer to give (discard) */
 	_Atomic uint64_t dropped[DGRAM_DROP_REASON_COUNT];
+	/* ICMP errors the kernel reported on the socket about an earlier answer: not
+	 * datagrams, so outside received. */
+	_Atomic uint64_t peer_errors;
 	_Atomic uint64_t bytes_in;  /* of datagrams received */
 	_Atomic uint64_t bytes_out; /* of answers sent */
 };

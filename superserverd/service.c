@@ -793,8 +793,7 @@ static void mark_failed(struct service *svc)
 		fds[i] = listener_fd(svc->listeners[i]);
 	r = turnaway_start(svc->env.event, fds, svc->n_listeners, msg, n_msg, svc->conf->name,
 	                   &svc->scoreboard->counters.rejected[REJECT_FAILED],
-	                   &svc->scoreboard->counters.dgram.dropped[DGRAM_DROP_FAILED],
-	                   &svc->turnaway);
+	                   &svc->scoreboard->counters.dgram, &svc->turnaway);
 	if (r < 0)
 		log_error(svc->conf->name,
 		          "cannot turn clients away: %s (they wait in the backlog until the "

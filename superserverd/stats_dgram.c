@@ -32,9 +32,12 @@ json_t *stats_dgram_json(const struct service *svc)
 		json_object_set_new(by, scoreboard_dgram_drop_name((enum dgram_drop_reason)r),
 		                    json_integer((json_int_t)n));
 	}
-	return json_pack("{s:I, s:I, s:I, s:o, s:I, s:I}", "received",
+	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}", "received",
 	                 (json_int_t)atomic_load(&c->received), "answered",
-	                 (json_int_t)atomic_load(&c->answered), "dropped", (json_int_t)dropped,
-	                 "dropped_by_reason", by, "bytes_in", (json_int_t)atomic_load(&c->bytes_in),
-	                 "bytes_out", (json_int_t)atomic_load(&c->bytes_out));
+	                 (json_int_t)atomic_load(&c->answered), "unanswered",
+	                 (json_int_t)atomic_load(&c->unanswered), "dropped", (json_int_t)dropped,
+	                 "dropped_by_reason", by, "peer_errors",
+	                 (json_int_t)atomic_load(&c->peer_errors), "bytes_in",
+	                 (json_int_t)atomic_load(&c->bytes_in), "bytes_out",
+	                 (json_int_t)atomic_load(&c->bytes_out));
 }

@@ -9,6 +9,7 @@
 
 #include "superserverd/listenfds.h"
 #include "superserverd/log.h"
+#include "superserverd/scoreboard.h"
 #include "superserverd/turnaway.h"
 
 /* accept4 calls per wake-up: a flood on a failed service must not starve the others. */
@@ -29,8 +30,8 @@ struct turnaway {
 	char *banner; /* what a client is sent before the close; NULL: nothing */
 	size_t banner_len;
 	const char *name;
-	_Atomic uint64_t *counter;       /* the service's scoreboard; NULL: none */
-	_Atomic uint64_t *dgram_counter; /* the same for datagrams */
+	_Atomic uint64_t *counter;      /* the service's scoreboard; NULL: none */
+	struct scoreboard_dgram *dgram; /* the same for datagrams */
 	uint64_t count;
 };
 
@@ -98,14 +99,17 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
 			continue;
 		}
 		t->count++;
-		if (t->dgram_counter)
-			atomic_fetch_add(t->dgram_counter, 1);
+		/* Received and dropped, so that the service's datagram counts add up. */
+		if (t->dgram) {
+			atomic_fetch_add(&t->dgram->dropped[DGRAM_DROP_FAILED], 1);
+			atomic_fetch_add(&t->dgram->received, 1);
+		}
 	}
 	return 0;
 }
 
 int turnaway_start(sd_event *event, const int *fds, size_t n, const struct iovec *msg, int n_msg,
-                   const char *name, _Atomic uint64_t *counter, _Atomic uint64_t *dgram_counter,
+                   const char *name, _Atomic uint64_t *counter, struct scoreboard_dgram *dgram,
                    struct turnaway **t_r)
 {
 	struct turnaway *t = calloc(1, sizeof(*t));
@@ -116,7 +120,7 @@ int turnaway_start(sd_event *event, const int *fds, size_t n, const struct iovec
 	t->event = event;
 	t->name = name;
 	t->counter = counter;
-	t->dgram_counter = dgram_counter;
+	t->dgram = dgram;
 	t->io = calloc(n ? n : 1, sizeof(*t->io));
 	if (!t->io)
 		goto fail;

@@ -23,6 +23,7 @@
 
 #include "harness.h"
 #include "harness_ctl.h"
+#include "harness_dgram.h"
 
 #define WAIT_MS 15000
 /* What the flood's source may send before its bucket is empty (and never refills
@@ -101,19 +102,6 @@ static int client(int family, const char *bind_to)
 	return fd;
 }
 
-/* A unix datagram client bound to a name the service (nobody) may write to. */
-static int unix_client(const char *name)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", d.dir, name);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	ck_assert_int_eq(chmod(sun.sun_path, 0666), 0);
-	return fd;
-}
-
 static void send_to(int fd, const char *host, int port, const void *buf, size_t len)
 {
 	struct sockaddr_storage ss = {0};
@@ -140,16 +128,6 @@ static void send_to(int fd, const char *host, int port, const void *buf, size_t 
 	ck_assert_int_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&ss, sl), (ssize_t)len);
 }
 
-/* One datagram back within the deadline: its length, or -1. */
-static ssize_t answer(int fd, void *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return -1;
-	return recv(fd, buf, cap, MSG_DONTWAIT);
-}
-
 /* Nothing is waiting on fd now. */
 static bool nothing_pending(int fd)
 {
@@ -158,43 +136,31 @@ static bool nothing_pending(int fd)
 	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
-/* A datagram counter of SERVICE ("received", "answered", ...), or a drop reason's with
- * REASON set; -1 when the answer lacks it. */
-static long long count(const char *service, const char *field, const char *reason)
-{
-	json_t *reply = hc_call(&d, "stats", service);
-	json_t *dg = json_object_get(hc_service(reply, service), "datagrams");
-	long long v = reason ? hc_int(json_object_get(dg, "dropped_by_reason"), reason)
-	                     : hc_int(dg, field);
-
-	json_decref(reply);
-	return v;
-}
-
 /* Waits until the counter reaches WANT (another datagram's batch may be counted later). */
 static void wait_count(const char *svc, const char *field, const char *reason, long long want)
 {
 	const char *what = reason ? reason : field;
-	bool ok = H_DEADLINE_WAIT(count(svc, field, reason) >= want, WAIT_MS);
+	bool ok = H_DEADLINE_WAIT(hd_count(&d, svc, field, reason) >= want, WAIT_MS);
 
-	ck_assert_msg(ok, "%s %s stayed at %lld (want %lld)", svc, what, count(svc, field, reason),
-	              want);
+	ck_assert_msg(ok, "%s %s stayed at %lld (want %lld)", svc, what,
+	              hd_count(&d, svc, field, reason), want);
 }
 
 START_TEST(echo_exact_bytes)
 {
 	static const char msg[] = "hello, datagram\r\n\x01\xff";
 	char buf[128];
-	int fd4 = client(AF_INET, NULL), fd6 = client(AF_INET6, NULL), fdu = unix_client("c1");
+	int fd4 = client(AF_INET, NULL), fd6 = client(AF_INET6, NULL),
+	    fdu = hd_unix_client(&d, "c1");
 
 	send_to(fd4, "127.0.0.1", p_echo, msg, sizeof(msg) - 1);
-	ck_assert_int_eq(answer(fd4, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
+	ck_assert_int_eq(hd_answer(fd4, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
 	ck_assert(memcmp(buf, msg, sizeof(msg) - 1) == 0);
 	send_to(fd6, "::1", p_echo, msg, sizeof(msg) - 1);
-	ck_assert_int_eq(answer(fd6, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
+	ck_assert_int_eq(hd_answer(fd6, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
 	ck_assert(memcmp(buf, msg, sizeof(msg) - 1) == 0);
 	send_to(fdu, echo_sock, 0, msg, sizeof(msg) - 1);
-	ck_assert_int_eq(answer(fdu, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
+	ck_assert_int_eq(hd_answer(fdu, buf, sizeof(buf), WAIT_MS), (ssize_t)sizeof(msg) - 1);
 	ck_assert(memcmp(buf, msg, sizeof(msg) - 1) == 0);
 	close(fd4);
 	close(fd6);
@@ -224,10 +190,10 @@ START_TEST(daytime_exact_bytes)
 
 	memset(req, 'q', sizeof(req));
 	send_to(fd4, "127.0.0.1", p_day, req, sizeof(req));
-	n = answer(fd4, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd4, buf, sizeof(buf), WAIT_MS);
 	assert_daytime(buf, n);
 	send_to(fd6, "::1", p_day, req, sizeof(req));
-	n = answer(fd6, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd6, buf, sizeof(buf), WAIT_MS);
 	assert_daytime(buf, n);
 	close(fd4);
 	close(fd6);
@@ -248,16 +214,17 @@ START_TEST(time_exact_bytes)
 {
 	ssize_t n;
 	unsigned char buf[64];
-	int fd4 = client(AF_INET, NULL), fd6 = client(AF_INET6, NULL), fdu = unix_client("c2");
+	int fd4 = client(AF_INET, NULL), fd6 = client(AF_INET6, NULL),
+	    fdu = hd_unix_client(&d, "c2");
 
 	send_to(fd4, "127.0.0.1", p_time, "four", 4);
-	n = answer(fd4, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd4, buf, sizeof(buf), WAIT_MS);
 	assert_time(buf, n);
 	send_to(fd6, "::1", p_time, "four", 4);
-	n = answer(fd6, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd6, buf, sizeof(buf), WAIT_MS);
 	assert_time(buf, n);
 	send_to(fdu, time_sock, 0, "four", 4);
-	n = answer(fdu, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fdu, buf, sizeof(buf), WAIT_MS);
 	assert_time(buf, n);
 	close(fd4);
 	close(fd6);
@@ -270,7 +237,8 @@ END_TEST
 START_TEST(never_larger_than_request)
 {
 	int fd = client(AF_INET, NULL);
-	long long t0 = count("time", NULL, "size"), d0 = count("daytime", NULL, "size");
+	long long t0 = hd_count(&d, "time", NULL, "size"),
+	          d0 = hd_count(&d, "daytime", NULL, "size");
 
 	send_to(fd, "127.0.0.1", p_time, "x", 1);
 	send_to(fd, "127.0.0.1", p_time, "", 0);
@@ -291,10 +259,10 @@ START_TEST(reply_max_lifts_bound)
 	int fd = client(AF_INET, NULL);
 
 	send_to(fd, "127.0.0.1", p_time4, "", 0);
-	n = answer(fd, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd, buf, sizeof(buf), WAIT_MS);
 	assert_time(buf, n);
 	send_to(fd, "127.0.0.1", p_time4, "x", 1);
-	n = answer(fd, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd, buf, sizeof(buf), WAIT_MS);
 	assert_time(buf, n);
 	close(fd);
 }
@@ -309,15 +277,15 @@ START_TEST(flood_from_one_source)
 	for (int i = 0; i < FLOOD_COUNT; i++)
 		send_to(flood, "127.0.0.1", p_flood, "flood", 5);
 	wait_count("flood", "received", NULL, FLOOD_COUNT);
-	while (answer(flood, buf, sizeof(buf), 0) == 5)
+	while (hd_answer(flood, buf, sizeof(buf), 0) == 5)
 		got++;
 	ck_assert_int_ge(got, 1);
 	ck_assert_int_le(got, FLOOD_BURST + 1);
-	ck_assert_int_eq(count("flood", NULL, "rate"), FLOOD_COUNT - got);
-	ck_assert_int_eq(count("flood", "answered", NULL), got);
+	ck_assert_int_eq(hd_count(&d, "flood", NULL, "rate"), FLOOD_COUNT - got);
+	ck_assert_int_eq(hd_count(&d, "flood", "answered", NULL), got);
 	/* Another source has its own bucket. */
 	send_to(other, "127.0.0.1", p_flood, "other", 5);
-	ck_assert_int_eq(answer(other, buf, sizeof(buf), WAIT_MS), 5);
+	ck_assert_int_eq(hd_answer(other, buf, sizeof(buf), WAIT_MS), 5);
 	ck_assert(memcmp(buf, "other", 5) == 0);
 	close(flood);
 	close(other);
@@ -332,9 +300,9 @@ START_TEST(denied_source)
 	send_to(denied, "127.0.0.1", p_deny, "no", 2);
 	wait_count("denied", NULL, "access", 1);
 	send_to(allowed, "127.0.0.1", p_deny, "yes", 3);
-	ck_assert_int_eq(answer(allowed, buf, sizeof(buf), WAIT_MS), 3);
+	ck_assert_int_eq(hd_answer(allowed, buf, sizeof(buf), WAIT_MS), 3);
 	ck_assert(nothing_pending(denied));
-	ck_assert_int_eq(count("denied", "answered", NULL), 1);
+	ck_assert_int_eq(hd_count(&d, "denied", "answered", NULL), 1);
 	close(denied);
 	close(allowed);
 }
@@ -346,7 +314,7 @@ START_TEST(loop_port_refused)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(19)};
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	long long a0 = count("echo", NULL, "access");
+	long long a0 = hd_count(&d, "echo", NULL, "access");
 
 	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.5", &sin.sin_addr), 1);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
@@ -367,10 +335,10 @@ END_TEST
 START_TEST(unixgram_allow_users)
 {
 	char buf[64];
-	int fd = unix_client("c3");
+	int fd = hd_unix_client(&d, "c3");
 
 	send_to(fd, user_sock, 0, "me", 2);
-	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 2);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 2);
 	close(fd);
 	if (getuid() != 0) {
 		fprintf(stderr, "unixgram_allow_users: another user's datagram needs root\n");
@@ -390,27 +358,29 @@ START_TEST(unixgram_allow_users)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	wait_count("users", NULL, "access", 1);
-	ck_assert_int_eq(count("users", "answered", NULL), 1);
+	ck_assert_int_eq(hd_count(&d, "users", "answered", NULL), 1);
 }
 END_TEST
 
 /* Larger than the buffer: dropped, never answered from a truncated copy; empty: echo
- * has nothing to send back. The service goes on. */
+ * sends an empty datagram back. The service goes on. */
 START_TEST(oversized_and_empty)
 {
 	size_t big = 20000;
 	char *req = malloc(big), buf[64];
 	int fd = client(AF_INET, NULL);
-	long long s0 = count("echo", NULL, "size"), r0 = count("echo", "received", NULL);
+	long long s0 = hd_count(&d, "echo", NULL, "size"),
+	          r0 = hd_count(&d, "echo", "received", NULL);
 
 	memset(req, 'b', big);
 	send_to(fd, "127.0.0.1", p_echo, req, big);
 	send_to(fd, "127.0.0.1", p_echo, "", 0);
 	wait_count("echo", "received", NULL, r0 + 2);
 	wait_count("echo", NULL, "size", s0 + 1);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 0);
 	ck_assert(nothing_pending(fd));
 	send_to(fd, "127.0.0.1", p_echo, "after", 5);
-	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 5);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 5);
 	free(req);
 	close(fd);
 }
@@ -431,7 +401,7 @@ START_TEST(stream_and_datagram_same_port)
 	                 4);
 	ck_assert(memcmp(buf, "tcp!", 4) == 0);
 	send_to(fd, "127.0.0.1", p_shared, "a request long enough for daytime", 33);
-	n = answer(fd, buf, sizeof(buf), WAIT_MS);
+	n = hd_answer(fd, buf, sizeof(buf), WAIT_MS);
 	assert_daytime(buf, n);
 	close(fd);
 }
@@ -473,16 +443,17 @@ START_TEST(superctl_shows_counters)
 	static char out[65536];
 	char want[256];
 	int fd = client(AF_INET, "127.0.0.2");
-	long long a0 = count("denied", NULL, "access");
+	long long a0 = hd_count(&d, "denied", NULL, "access");
 
 	send_to(fd, "127.0.0.1", p_deny, "no", 2);
 	wait_count("denied", NULL, "access", a0 + 1);
-	long long rec = count("denied", "received", NULL), ans = count("denied", "answered", NULL);
+	long long rec = hd_count(&d, "denied", "received", NULL),
+	          ans = hd_count(&d, "denied", "answered", NULL);
 	run_superctl("stats", "denied", out, sizeof(out));
 	snprintf(
 	        want, sizeof(want),
-	        "datagrams        received %lld, answered %lld, dropped %lld (access %lld, rate 0, "
-	        "size 0, error 0, failed 0)\n",
+	        "datagrams        received %lld, answered %lld, unanswered 0, dropped %lld (access "
+	        "%lld, rate 0, size 0, error 0, failed 0), peer errors 0\n",
 	        rec, ans, a0 + 1, a0 + 1);
 	ck_assert_msg(strstr(out, want), "want %s in:\n%.3000s", want, out);
 	run_superctl("metrics", NULL, out, sizeof(out));
@@ -529,7 +500,7 @@ START_TEST(reload_keeps_socket)
 	                         port),
 	                 0);
 	send_to(fd, "127.0.0.1", port, "before", 6);
-	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 6);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 6);
 	pid_t worker = h_only_child(r.pid);
 	ck_assert_int_gt(worker, 0);
 	ck_assert_int_eq(h_write_config(&r,
@@ -543,7 +514,7 @@ START_TEST(reload_keeps_socket)
 	ck_assert_int_eq(kill(r.pid, SIGHUP), 0);
 	send_to(fd, "127.0.0.1", port, "during", 6);
 	ck_assert_int_eq(h_wait_notify(&r, "READY=1", WAIT_MS), 0);
-	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 6);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 6);
 	ck_assert(memcmp(buf, "during", 6) == 0);
 	/* The same process, not one draining beside a new one. */
 	json_t *reply = hc_call(&r, "stats", "u");
@@ -553,7 +524,7 @@ START_TEST(reload_keeps_socket)
 	ck_assert_str_eq(hc_str(json_array_get(procs, 0), "state"), "idle");
 	json_decref(reply);
 	send_to(fd, "127.0.0.1", port, "after", 5);
-	ck_assert_int_eq(answer(fd, buf, sizeof(buf), WAIT_MS), 5);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 5);
 	close(fd);
 	ck_assert_int_eq(h_stop(&r), 0);
 }

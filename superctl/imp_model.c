@@ -54,6 +54,15 @@ void imp_strv_remove(struct imp_strv *sv, const char *s)
 	sv->n = j;
 }
 
+void imp_strv_remove_at(struct imp_strv *sv, size_t i)
+{
+	if (i >= sv->n)
+		return;
+	free(sv->v[i]);
+	memmove(sv->v + i, sv->v + i + 1, (sv->n - i - 1) * sizeof(sv->v[0]));
+	sv->n--;
+}
+
 void imp_strv_clear(struct imp_strv *sv)
 {
 	for (size_t i = 0; i < sv->n; i++)

@@ -21,6 +21,8 @@ int imp_strv_pushf(struct imp_strv *sv, const char *fmt, ...) __attribute__((for
 bool imp_strv_has(const struct imp_strv *sv, const char *s);
 /* Removes every copy of s. */
 void imp_strv_remove(struct imp_strv *sv, const char *s);
+/* Removes entry I (nothing when there is none), keeping the order of the rest. */
+void imp_strv_remove_at(struct imp_strv *sv, size_t i);
 void imp_strv_clear(struct imp_strv *sv);
 int imp_strv_copy(struct imp_strv *dst, const struct imp_strv *src);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "superctl/imp_input.h"
 #include "superctl/inetd_parse.h"
 
 void inetd_entry_free(struct inetd_entry *e)
@@ -201,9 +202,10 @@ int inetd_parse_file(const char *path, struct inetd_conf *conf, struct imp_repor
 	*conf = (struct inetd_conf){0};
 	if (!(conf->file = strdup(path)))
 		return -1;
-	FILE *f = fopen(path, "re");
+	FILE *f = imp_fopen_regular(path);
 	if (!f) {
-		imp_report_add(rep, path, 0, IMP_ERROR, "cannot read it: %s", strerror(errno));
+		imp_report_add(rep, path, 0, IMP_ERROR, "cannot read it: %s",
+		               errno == EINVAL ? "not a regular file" : strerror(errno));
 		return 0;
 	}
 	while (ret == 0 && getline(&line, &cap, f) > 0) {

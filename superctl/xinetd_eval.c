@@ -144,9 +144,11 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 		}
 		return add_values(v, &at->values);
 	}
-	if (first) {
+	/* In a service every '=' starts the list afresh, as xinetd's parsers do: a second
+	 * only_from = narrows, never widens. */
+	if (first || at->op == XI_SET) {
 		imp_strv_clear(&v->v);
-		if (at->op != XI_SET && defaults && defaults[a].set &&
+		if (first && at->op != XI_SET && defaults && defaults[a].set &&
 		    imp_strv_copy(&v->v, &defaults[a].v) < 0)
 			return -1;
 	}

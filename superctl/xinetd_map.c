@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "superctl/xinetd_addr.h"
+#include "superserverd/cidr.h"
 #include "superctl/xinetd_map.h"
 
 struct job {
@@ -476,6 +477,39 @@ static int map_access_list(struct job *j, enum xi_attr_id a, struct imp_strv *ou
 	return 0;
 }
 
+/* xinetd denies a client that any no_access entry matches, whatever only_from says;
+ * superserverd lets the longest match win. An allow entry inside a deny entry would
+ * admit what xinetd refused: it goes, reported. Returns how many went. */
+static size_t drop_allowed_inside_denied(struct job *j)
+{
+	struct imp_svc *s = j->s;
+	size_t dropped = 0;
+
+	for (size_t i = 0; i < s->allow.n;) {
+		struct cidr a, d;
+		bool inside = false;
+		char err[128];
+
+		if (cidr_parse(s->allow.v[i], &a, err, sizeof(err)) == 0)
+			for (size_t k = 0; k < s->deny.n && !inside; k++)
+				inside = cidr_parse(s->deny.v[k], &d, err, sizeof(err)) == 0 &&
+				         d.prefix <= a.prefix &&
+				         cidr_contains(&d, a.family, a.addr);
+		if (!inside) {
+			i++;
+			continue;
+		}
+		say(j, XA_ONLY_FROM, IMP_APPROXIMATED,
+		    "only_from %s lies inside a no_access entry, which wins in xinetd: left out "
+		    "(superserverd would let the longer match admit it)",
+		    s->allow.v[i]);
+		imp_strv_remove_at(&s->allow, i);
+		imp_strv_remove_at(&s->allow_comments, i);
+		dropped++;
+	}
+	return dropped;
+}
+
 static int map_access(struct job *j)
 {
 	const struct xi_val *of = A(j, XA_ONLY_FROM), *na = A(j, XA_NO_ACCESS);
@@ -495,6 +529,7 @@ static int map_access(struct job *j)
 	if (map_access_list(j, XA_ONLY_FROM, &s->allow, &s->allow_comments, &lost_allow) < 0 ||
 	    map_access_list(j, XA_NO_ACCESS, &s->deny, &s->deny_comments, &lost_deny) < 0)
 		return -1;
+	lost_allow += drop_allowed_inside_denied(j);
 	if (of && s->allow.n == 0) {
 		/* An only_from with nothing mappable (or written empty) admits nobody. */
 		imp_strv_clear(&s->deny);

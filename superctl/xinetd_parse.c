@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "superctl/imp_input.h"
 #include "superctl/xinetd_parse.h"
 
 /* Bounds that keep a loop of includes, or a hostile tree, from running away. */
@@ -23,7 +24,7 @@ struct parser {
 
 static int read_file(const char *path, char **text_r)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = imp_fopen_regular(path);
 	if (!f)
 		return -errno;
 	char *buf = malloc(MAX_FILE + 1);
@@ -200,8 +201,9 @@ static int include_dir(struct parser *p, const char *dir, int depth, const char 
 		char path[4096];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", dir, names.v[i]);
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			continue; /* xinetd leaves directories alone too */
+		/* xinetd reads regular files only: a directory, FIFO or device is passed over. */
+		if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			continue;
 		ret = parse_path(p, path, depth, from, line);
 	}
 	imp_strv_clear(&names);
@@ -339,6 +341,7 @@ static int parse_path(struct parser *p, const char *path, int depth, const char 
 	if (r < 0) {
 		const char *why = r == -EFBIG    ? "larger than 1 MiB"
 		                  : r == -EILSEQ ? "it holds NUL bytes, not text"
+		                  : r == -EINVAL ? "not a regular file"
 		                                 : strerror(-r);
 		if (from)
 			imp_report_add(p->rep, from, from_line, IMP_ERROR,

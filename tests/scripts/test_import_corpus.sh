@@ -41,6 +41,24 @@ for dir in "$corpus"/*/; do
 	fi
 done
 
+# Input that is not a regular file never hangs the import: a FIFO in an includedir is
+# passed over as xinetd does, a FIFO or device named directly is an error.
+mkdir "$tmp/fifo.d"
+mkfifo "$tmp/fifo.d/tftp" "$tmp/fifo"
+printf 'includedir %s\n' "$tmp/fifo.d" >"$tmp/fifo.conf"
+status=0
+timeout 20 "$superctl" import xinetd "$tmp/fifo.conf" >/dev/null 2>"$tmp/fifo.report" || status=$?
+[ "$status" = 0 ] || { echo "FAIL: a FIFO in an includedir: exit status $status (124: it hung)" >&2; fail=1; }
+for input in "$tmp/fifo" /dev/zero; do
+	status=0
+	timeout 20 "$superctl" import inetd "$input" >/dev/null 2>"$tmp/fifo.report" || status=$?
+	if [ "$status" != 2 ] || ! grep -q "not a regular file" "$tmp/fifo.report"; then
+		echo "FAIL: import inetd $input: exit status $status (124: it hung), report:" >&2
+		cat "$tmp/fifo.report" >&2
+		fail=1
+	fi
+done
+
 # The corpus must hold what issue 14 asks for: at least 20 xinetd.d files and inetd.conf
 # lines, and editor backups that the includedir rules skip.
 n=$(find "$corpus" -path '*/xinetd.d/*' -type f ! -name '*~' ! -name '*.*' | wc -l)

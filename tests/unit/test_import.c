@@ -137,8 +137,8 @@ START_TEST(operators_and_defaults)
 	ck_assert_str_eq(joined(&s->a[XA_LOG_ON_FAILURE]), "HOST USERID");
 	ck_assert_str_eq(joined(&s->a[XA_LOG_ON_SUCCESS]), "HOST EXIT");
 	ck_assert_str_eq(joined(&s->a[XA_PASSENV]), "B");
-	/* '=' replaces the defaults' value; a second '=' in the service adds. */
-	ck_assert_str_eq(joined(&s->a[XA_ONLY_FROM]), "192.168.0.0 192.169.0.0");
+	/* '=' replaces the defaults' value, and a second '=' in the service the first's. */
+	ck_assert_str_eq(joined(&s->a[XA_ONLY_FROM]), "192.169.0.0");
 	/* Untouched: inherited as it is, with the defaults' line. */
 	ck_assert_str_eq(joined(&s->a[XA_NO_ACCESS]), "1.1.1.1");
 	ck_assert_str_eq(joined(&s->a[XA_INSTANCES]), "7");

@@ -164,6 +164,20 @@ static char *import_conf(const char *dir, const char *ports, int want_status, co
 	return yaml;
 }
 
+/* The service `name` with body imported onto 127.0.0.1:*port and started in d.
+ * Returns the YAML. */
+static char *import_start(struct daemon *d, const char *dir, const char *name, const char *body,
+                          int want_status, int *port)
+{
+	char conf[2048], ports[128];
+	snprintf(conf, sizeof(conf), "service %s\n{\n%s}\n", name, body);
+	*port = h_free_port();
+	snprintf(ports, sizeof(ports), "--port %s=%d", name, *port);
+	char *yaml = import_conf(dir, ports, want_status, conf);
+	ck_assert_int_eq(h_start(d, "%s", yaml), 0);
+	return yaml;
+}
+
 /* The service `name` with body, under the real xinetd on 127.0.0.1:port (as
  * UNLISTED, as the bench runs it): started, and answering (TCP) or bound (UDP).
  * False (with the reason printed) where xinetd cannot run. */
@@ -230,7 +244,7 @@ START_TEST(git_daemon)
 		printf("SKIP: needs root and git (scripts/deps.sh test)\n");
 		return;
 	}
-	char dir[64], cmd[2048], body[1024], conf[2048], ports[64];
+	char dir[64], cmd[2048], body[1024];
 	temp_dir(dir, sizeof(dir), "git");
 	/* A bare repository with one commit pushed from a work tree, owned by the user
 	 * git daemon runs as (git refuses repositories of other users). */
@@ -247,12 +261,9 @@ START_TEST(git_daemon)
 	         "\tuser\t\t= nobody\n\tserver\t\t= " GIT "\n"
 	         "\tserver_args\t= daemon --inetd --export-all --base-path=%s\n",
 	         dir);
-	snprintf(conf, sizeof(conf), "# as git's packages ship it\nservice git\n{\n%s}\n", body);
-	int port = h_free_port();
-	snprintf(ports, sizeof(ports), "--port git=%d", port);
-	char *yaml = import_conf(dir, ports, 0, conf);
 	struct daemon d = {0};
-	ck_assert_int_eq(h_start(&d, "%s", yaml), 0);
+	int port;
+	char *yaml = import_start(&d, dir, "git", body, 0, &port);
 	char *readme = clone_readme(dir, port, "ours");
 	ck_assert_str_eq(readme, GIT_CONTENT);
 	char *refs = ls_remote(dir, port);
@@ -303,7 +314,7 @@ START_TEST(tftp_wait)
 		       "tftp-hpa (scripts/deps.sh test)\n");
 		return;
 	}
-	char dir[64], path[512], body[1024], conf[2048], ports[64];
+	char dir[64], path[512], body[1024];
 	size_t len, got;
 	temp_dir(dir, sizeof(dir), "tftp");
 	snprintf(path, sizeof(path), "head -c 300000 /dev/urandom > '%s/boot.img'", dir);
@@ -317,13 +328,10 @@ START_TEST(tftp_wait)
 	         "\tuser            = root\n\tserver          = " TFTPD "\n"
 	         "\tserver_args     = -s %s\n\tdisable         = no\n",
 	         dir);
-	snprintf(conf, sizeof(conf), "service tftp\n{\n%s}\n", body);
-	int port = h_free_port();
-	snprintf(ports, sizeof(ports), "--port tftp=%d", port);
-	char *yaml = import_conf(dir, ports, 1, conf); /* root: approximated */
-	ck_assert_ptr_nonnull(strstr(yaml, "mpm: wait"));
 	struct daemon d = {0};
-	ck_assert_int_eq(h_start(&d, "%s", yaml), 0);
+	int port;
+	char *yaml = import_start(&d, dir, "tftp", body, 1, &port); /* root: approximated */
+	ck_assert_ptr_nonnull(strstr(yaml, "mpm: wait"));
 	/* Outside the directory in.tftpd serves. */
 	snprintf(path, sizeof(path), "%s/ours.img", d.dir);
 	char *ours = tftp_get(port, "boot.img", path, &got);

@@ -105,6 +105,50 @@ static int check_group(struct imp_ctx *c, const char *group, const char *file, i
 	return 1;
 }
 
+/* in.tftpd's -s (--secure), alone or in a cluster of short options: "-vs" is -v -s,
+ * but in "-us" the s is -u's argument. */
+static bool tftpd_secure(const struct imp_strv *exec)
+{
+	for (size_t i = 1; i < exec->n; i++) {
+		const char *w = exec->v[i];
+		if (strcmp(w, "--secure") == 0)
+			return true;
+		if (w[0] != '-' || w[1] == '-')
+			continue;
+		for (const char *o = w + 1; *o && !strchr("aBuUrtTRm", *o); o++)
+			if (*o == 's')
+				return true;
+	}
+	return false;
+}
+
+/* What `user = root` gave a program beyond the general list: in.tftpd -s chroots
+ * into its directory (then drops to its -u user), and without CAP_SYS_CHROOT it
+ * answers no request at all. Returns 0 or -1 (memory). */
+static int root_program_needs(struct imp_ctx *c, struct imp_svc *s, const char *file, int line)
+{
+	if (s->kind != IMP_EXEC || s->exec.n == 0 ||
+	    strcmp(base_name(s->exec.v[0]), "in.tftpd") != 0 || !tftpd_secure(&s->exec))
+		return 0;
+	if (!c->other_host && prctl(PR_CAPBSET_READ, CAP_SYS_CHROOT) != 1) {
+		imp_report_add(c->rep, file, line, IMP_DROPPED,
+		               "service %s: in.tftpd -s chroots and needs CAP_SYS_CHROOT, which "
+		               "this process's capability bounding set lacks: left out, so "
+		               "in.tftpd will fail until superserverd holds it",
+		               s->name);
+		return 0;
+	}
+	if (imp_strv_push(&s->capabilities, "CAP_SYS_CHROOT") < 0)
+		return -1;
+	imp_report_add(c->rep, file, line, IMP_NOTE,
+	               "service %s: in.tftpd -s chroots: CAP_SYS_CHROOT is added to "
+	               "capabilities:; superserverd's unit does not hold it: add "
+	               "CapabilityBoundingSet=CAP_SYS_CHROOT in a drop-in (systemctl edit "
+	               "superserverd)",
+	               s->name);
+	return 0;
+}
+
 int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const char *group,
                  const char *file, int line)
 {
@@ -138,7 +182,7 @@ int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const c
 	               "needs (in.tftpd -s: SETUID, SETGID, SYS_CHROOT; most need none: "
 	               "then use another user)",
 	               s->name, list);
-	return 0;
+	return root_program_needs(c, s, file, line);
 }
 
 int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program, const char *argv0,

@@ -33,7 +33,8 @@ bool imp_is_builtin(const char *name);
 int imp_map_builtin(struct imp_ctx *c, struct imp_svc *s, const char *name, bool dgram,
                     const char *file, int line);
 /* user (and group) as the source says; root gets the capabilities above, reported with
- * a hint. Returns 0, 1 when the user or group is unknown here (reported), -1. */
+ * a hint, and what the program (mapped before) is known to need beyond them (in.tftpd
+ * -s: CAP_SYS_CHROOT). Returns 0, 1 when the user or group is unknown here (reported), -1. */
 int imp_map_user(struct imp_ctx *c, struct imp_svc *s, const char *user, const char *group,
                  const char *file, int line);
 /* program: its path; argv0: the argv[0] the source gives it (NULL: none); args: the

@@ -1,17 +1,24 @@
 /*
- * The importer's report: one formatted line per finding, kept in the order found, and
- * the exit status they add up to.
+ * The importer's report: one formatted line per finding, kept sorted by file and line
+ * (in the order found within one line; findings about no file last), and the exit
+ * status they add up to.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "superctl/imp_report.h"
 
+struct finding {
+	char *text; /* as printed */
+	char *file; /* NULL: about the command line */
+	int line;
+};
+
 struct imp_report {
-	char **lines;
-	enum imp_sev *sev;
+	struct finding *f;
 	size_t n, cap;
 	size_t count[IMP_ERROR + 1];
 	int oom; /* a line could not be stored: reported as an error at the end */
@@ -28,11 +35,21 @@ void imp_report_free(struct imp_report *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->n; i++)
-		free(r->lines[i]);
-	free(r->lines);
-	free(r->sev);
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->f[i].text);
+		free(r->f[i].file);
+	}
+	free(r->f);
 	free(r);
+}
+
+/* a strictly before b: by file name (none last), then line. */
+static bool goes_before(const struct finding *a, const struct finding *b)
+{
+	if (!a->file || !b->file)
+		return a->file && !b->file;
+	int c = strcmp(a->file, b->file);
+	return c < 0 || (c == 0 && a->line < b->line);
 }
 
 void imp_report_add(struct imp_report *r, const char *file, int line, enum imp_sev sev,
@@ -53,27 +70,31 @@ void imp_report_add(struct imp_report *r, const char *file, int line, enum imp_s
 		snprintf(where, sizeof(where), "%s", file);
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 32;
-		char **l = realloc(r->lines, cap * sizeof(*l));
-		if (!l) {
+		struct finding *f = realloc(r->f, cap * sizeof(*f));
+		if (!f) {
 			r->oom = 1;
 			return;
 		}
-		r->lines = l;
-		enum imp_sev *s = realloc(r->sev, cap * sizeof(*s));
-		if (!s) {
-			r->oom = 1;
-			return;
-		}
-		r->sev = s;
+		r->f = f;
 		r->cap = cap;
 	}
-	char *text;
-	if (asprintf(&text, "%s: %s: %s", where, sev_names[sev], msg) < 0) {
+	struct finding add = {.line = line};
+	if (asprintf(&add.text, "%s: %s: %s", where, sev_names[sev], msg) < 0) {
 		r->oom = 1;
 		return;
 	}
-	r->lines[r->n] = text;
-	r->sev[r->n++] = sev;
+	if (file && !(add.file = strdup(file))) {
+		free(add.text);
+		r->oom = 1;
+		return;
+	}
+	/* After every finding that sorts before it or with it: stable. */
+	size_t at = r->n;
+	while (at > 0 && goes_before(&add, &r->f[at - 1]))
+		at--;
+	memmove(&r->f[at + 1], &r->f[at], (r->n - at) * sizeof(*r->f));
+	r->f[at] = add;
+	r->n++;
 }
 
 int imp_report_status(const struct imp_report *r)
@@ -97,13 +118,13 @@ size_t imp_report_size(const struct imp_report *r)
 
 const char *imp_report_line(const struct imp_report *r, size_t i)
 {
-	return i < r->n ? r->lines[i] : NULL;
+	return i < r->n ? r->f[i].text : NULL;
 }
 
 int imp_report_print(const struct imp_report *r, FILE *f)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (fprintf(f, "%s\n", r->lines[i]) < 0)
+		if (fprintf(f, "%s\n", r->f[i].text) < 0)
 			return -1;
 	if (r->oom &&
 	    fprintf(f, "superctl import: error: out of memory: findings are missing\n") < 0)

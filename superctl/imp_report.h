@@ -28,7 +28,8 @@ void imp_report_add(struct imp_report *r, const char *file, int line, enum imp_s
 int imp_report_status(const struct imp_report *r);
 size_t imp_report_count(const struct imp_report *r, enum imp_sev sev);
 size_t imp_report_size(const struct imp_report *r);
-/* The i-th line as printed, "FILE:LINE: severity: message" (no newline). */
+/* The i-th line as printed (sorted by file, then line, in the order reported within
+ * one line; findings about no file last), "FILE:LINE: severity: message" (no newline). */
 const char *imp_report_line(const struct imp_report *r, size_t i);
 /* Returns 0, or -1 when f cannot be written. */
 int imp_report_print(const struct imp_report *r, FILE *f);

@@ -325,6 +325,33 @@ START_TEST(inetd_fields)
 }
 END_TEST
 
+/* The report reads in file and line order, whatever the order things were found in:
+ * parse errors (found first) among mapping findings; findings at one line in the
+ * order reported; findings about no file last. */
+START_TEST(report_sorted)
+{
+	struct imp_report *rep = imp_report_new();
+	static const char *const want[] = {
+	        "a: note: whole file",       "a:2: dropped: second, first",
+	        "a:2: note: second, then",   "a:10: error: tenth",
+	        "b:1: error: parse",         "superctl import: note: last",
+	        "superctl import: note: end"};
+	ck_assert_ptr_nonnull(rep);
+	imp_report_add(rep, "b", 1, IMP_ERROR, "parse");
+	imp_report_add(rep, NULL, 0, IMP_NOTE, "last");
+	imp_report_add(rep, "a", 10, IMP_ERROR, "tenth");
+	imp_report_add(rep, "a", 2, IMP_DROPPED, "second, first");
+	imp_report_add(rep, NULL, 0, IMP_NOTE, "end");
+	imp_report_add(rep, "a", 2, IMP_NOTE, "second, then");
+	imp_report_add(rep, "a", 0, IMP_NOTE, "whole file");
+	ck_assert_uint_eq(imp_report_size(rep), N(want));
+	for (size_t i = 0; i < N(want); i++)
+		ck_assert_str_eq(imp_report_line(rep, i), want[i]);
+	ck_assert_int_eq(imp_report_status(rep), 2);
+	imp_report_free(rep);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("import");
@@ -339,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, switched_off);
 	tcase_add_loop_test(tc, address_forms, 0, N(forms));
 	tcase_add_test(tc, inetd_fields);
+	tcase_add_test(tc, report_sorted);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

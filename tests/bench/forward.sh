@@ -9,7 +9,8 @@
 #             loop, splice)
 #   socat     socat TCP-LISTEN:...,fork (one process per connection: every core it can get)
 # BENCH_SSD and BENCH_TOOLS (the directory of ssbench and ssref) measure an existing build;
-# BENCH_FORWARD_ONLY=a,b runs some of them.
+# BENCH_FORWARD_ONLY=a,b runs some of them. BENCH_SSD_BASE=PATH adds a row `base1`: that
+# superserverd (another branch's build) as forward1, for a before/after in the same rounds.
 # Two loads, each against a fresh target of the same program:
 #   connections/s  ssbench connect-read (connect, read the target's daytime line to EOF,
 #                  close; BENCH_CONCURRENCY in flight, clients bound in turn to
@@ -92,7 +93,7 @@ cpu_ticks() { # PID: user+system ticks of its tree, reaped children included
 start_forwarder() { # NAME LISTEN_PORT TARGET_PORT -> pid in FPID
 	local name=$1 port=$2 target=$3
 	case $name in
-	forward1 | forward2)
+	forward1 | forward2 | base1)
 		cat >"$TMP/ss.yaml" <<-YAML
 			control: {socket: $TMP/ctl.sock}
 			defaults: {user: nobody}
@@ -101,10 +102,12 @@ start_forwarder() { # NAME LISTEN_PORT TARGET_PORT -> pid in FPID
 			    listen: ['127.0.0.1:$port']
 			    builtin: forward
 			    args: {target: '127.0.0.1:$target'}
-			    mpm: {model: event, workers: ${name#forward}}
+			    mpm: {model: event, workers: ${name: -1}}
 			    limits: {max_connections: 100000, idle_timeout: 60s}
 		YAML
-		"$SSD" -c "$TMP/ss.yaml" >>"$RESULTS/logs/forward-ssd.log" 2>&1 &
+		bin=$SSD
+		[ "$name" = base1 ] && bin=$BENCH_SSD_BASE
+		"$bin" -c "$TMP/ss.yaml" >>"$RESULTS/logs/forward-ssd.log" 2>&1 &
 		;;
 	proxyd)
 		systemd-socket-activate -l "127.0.0.1:$port" "$PROXYD" "127.0.0.1:$target" \
@@ -148,6 +151,7 @@ PY
 
 declare -A CPS MBS CPC CPM
 NAMES=(forward1 forward2 proxyd socat)
+[ -n "${BENCH_SSD_BASE:-}" ] && NAMES+=(base1)
 [ -n "${BENCH_FORWARD_ONLY:-}" ] && IFS=, read -r -a NAMES <<<"$BENCH_FORWARD_ONLY"
 log() { echo "$*" >>"$RESULTS/logs/forward-runs.log"; }
 for round in $(seq "$ROUNDS"); do

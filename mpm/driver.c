@@ -46,9 +46,8 @@ enum conn_result driver_result(enum driver_outcome o)
 	}
 }
 
-/* Milliseconds until the nearest deadline (rounded up so we never wake early and spin),
- * -1 for none. 0 in a deadline means "not set". */
-static int driver_wait_ms(uint64_t now, uint64_t idle_at, uint64_t end_at, bool capped)
+/* Rounded up so we never wake early and spin. */
+int driver_wait_ms(uint64_t now, uint64_t idle_at, uint64_t end_at, bool capped)
 {
 	uint64_t at = idle_at;
 	uint64_t ms;

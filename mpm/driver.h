@@ -6,6 +6,7 @@
 #ifndef SUPERSERVERD_DRIVER_H
 #define SUPERSERVERD_DRIVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mpm/conn.h"
@@ -33,6 +34,10 @@ enum driver_outcome {
 enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,
                                  volatile int *stop);
 const char *driver_outcome_name(enum driver_outcome o);
+/* poll()'s timeout: milliseconds from NOW until the nearer of two deadlines (0: not
+ * set), -1 for none; CAPPED: at most the quarter second after which a blocking loop
+ * looks at its stop flag. */
+int driver_wait_ms(uint64_t now, uint64_t at1, uint64_t at2, bool capped);
 /* The outcome as the scoreboard counts it. */
 enum conn_result driver_result(enum driver_outcome o);
 

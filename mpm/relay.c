@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,14 @@
  * then cost less than copying through user space. Short connections never pay for the
  * pipe. */
 #define RELAY_SPLICE_AFTER (64 * 1024)
-/* One splice's worth: the default pipe capacity, so the pipe is never what blocks. */
-#define RELAY_CHUNK (64 * 1024)
+/* The pipe a bulk direction asks for, and so one splice's worth: a wake-up of the loop
+ * moves this much, not the default pipe's 64 KiB. Pipe pages count against the user's
+ * pipe-user-pages-soft (64 MiB), past which the kernel refuses: the pipe then keeps the
+ * default size, which is only slower. */
+#define RELAY_PIPE          (256 * 1024)
+#define RELAY_CHUNK_DEFAULT (64 * 1024)
 /* Reads per direction and step: a fast sender cannot hold an event loop. */
 #define RELAY_ROUNDS 4
-/* A blocking relay looks at its stop flag this often. */
-#define RELAY_STOP_CHECK_MS 250
 
 #define RELAY_ERR 0x008u /* EPOLLERR, POLLERR */
 #define RELAY_HUP 0x010u /* EPOLLHUP, POLLHUP */
@@ -34,7 +38,9 @@ struct relay_dir {
 	int pipe[2]; /* -1 while copying */
 	char *buf;
 	size_t cap, off, len; /* copy mode: bytes [off, len) of buf wait to be written */
+	bool borrowed;        /* buf is the thread's scratch, for the length of one step */
 	size_t in_pipe;       /* splice mode: bytes waiting in the pipe */
+	size_t chunk;         /* splice mode: the pipe's capacity */
 	uint64_t moved;
 	uint64_t *count; /* the connection's bytes_in or bytes_out */
 	bool eof;        /* `from` has no more input */
@@ -51,6 +57,11 @@ struct relay {
 	uint64_t started, deadline;
 	struct relay_dir d[2]; /* 0: client to target, 1: target to client */
 };
+
+/* Copy mode reads here first: the bytes usually go out at once, so a connection owns a
+ * buffer only while a peer makes it wait (see relay_dir_keep). Per thread: the
+ * threadpool runs relays side by side. */
+static _Thread_local char relay_scratch[RELAY_BUF];
 
 static struct scoreboard_counters *relay_counters;
 static const char *relay_fail_data, *relay_fail_text;
@@ -169,6 +180,12 @@ struct relay *relay_start(struct ss_conn *c)
 		relay_unreachable(r, false);
 		return r;
 	}
+	/* The relay writes what it has as soon as it has it: Nagle would hold a small
+	 * answer back for the target's delayed ACK. Only slower without it. */
+	if (q->target.ss_family != AF_UNIX) {
+		int one = 1;
+		(void)setsockopt(r->up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (connect(r->up, (const struct sockaddr *)&q->target, q->target_len) == 0) {
 		relay_connected(r, conn_now_usec());
 		return r;
@@ -213,6 +230,31 @@ static int relay_dir_write(struct relay_dir *d)
 			d->off += (size_t)n;
 	}
 	d->off = d->len = 0;
+	if (d->borrowed) {
+		d->buf = NULL;
+		d->cap = 0;
+		d->borrowed = false;
+	}
+	return 0;
+}
+
+/* The peer makes the direction wait: what is left of the scratch becomes the
+ * connection's own. Returns 0 or -ENOMEM. */
+static int relay_dir_keep(struct relay_dir *d)
+{
+	char *b;
+
+	if (!d->borrowed)
+		return 0;
+	b = malloc(RELAY_BUF);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b, d->buf + d->off, d->len - d->off);
+	d->len -= d->off;
+	d->off = 0;
+	d->buf = b;
+	d->cap = RELAY_BUF;
+	d->borrowed = false;
 	return 0;
 }
 
@@ -220,6 +262,8 @@ static int relay_dir_write(struct relay_dir *d)
  * moves to a pipe. Failing that it keeps copying, which is only slower. */
 static void relay_dir_maybe_splice(struct relay_dir *d)
 {
+	int sz;
+
 	if (d->pipe[0] >= 0 || d->no_splice || d->moved < RELAY_SPLICE_AFTER)
 		return;
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -227,6 +271,10 @@ static void relay_dir_maybe_splice(struct relay_dir *d)
 		d->no_splice = true;
 		return;
 	}
+	sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE);
+	if (sz <= 0)
+		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->chunk = sz > 0 ? (size_t)sz : RELAY_CHUNK_DEFAULT;
 	free(d->buf);
 	d->buf = NULL;
 	d->cap = 0;
@@ -250,7 +298,7 @@ static ssize_t relay_dir_read(struct relay_dir *d)
 
 	relay_dir_maybe_splice(d);
 	if (d->pipe[0] >= 0) {
-		n = splice(d->from, NULL, d->pipe[1], NULL, RELAY_CHUNK,
+		n = splice(d->from, NULL, d->pipe[1], NULL, d->chunk,
 		           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINVAL) {
 			/* A socket type splice does not serve: copy from now on. */
@@ -264,10 +312,9 @@ static ssize_t relay_dir_read(struct relay_dir *d)
 		}
 	}
 	if (!d->buf) {
-		d->buf = malloc(RELAY_BUF);
-		if (!d->buf)
-			return -ENOMEM;
+		d->buf = relay_scratch;
 		d->cap = RELAY_BUF;
+		d->borrowed = true;
 	}
 	n = recv(d->from, d->buf, d->cap, MSG_DONTWAIT);
 	if (n < 0)
@@ -277,21 +324,24 @@ static ssize_t relay_dir_read(struct relay_dir *d)
 	return n;
 }
 
-/* Moves what one direction can now. Returns 0 or -errno (the relay must end). */
-static int relay_dir_pump(struct relay_dir *d, bool readable, bool *moved)
+/* Moves what one direction can now. LAST: the other direction is over, so once this
+ * one is too both sockets are closed, which says the end to `to` as well. Returns 0 or
+ * -errno (the relay must end). */
+static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *moved)
 {
 	for (int i = 0; i < RELAY_ROUNDS; i++) {
 		ssize_t n;
 		int r = relay_dir_write(d);
 
 		if (r != 0)
-			return r < 0 ? r : 0;
+			return r < 0 ? r : relay_dir_keep(d);
 		if (d->eof) {
 			if (!d->shut) {
 				d->shut = true;
 				/* ENOTCONN: the peer is gone already; the other direction finds
 				 * out for itself. */
-				(void)shutdown(d->to, SHUT_WR);
+				if (!last)
+					(void)shutdown(d->to, SHUT_WR);
 			}
 			return 0;
 		}
@@ -311,10 +361,12 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool *moved)
 		*d->count += (uint64_t)n;
 		/* A short read emptied the socket: level-triggered readiness says when there
 		 * is more, without a read that would only say EAGAIN. */
-		if ((size_t)n < (d->pipe[0] >= 0 ? (size_t)RELAY_CHUNK : d->cap))
+		if ((size_t)n < (d->pipe[0] >= 0 ? d->chunk : d->cap))
 			readable = false;
 	}
-	return 0;
+	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. */
+	int r = relay_dir_write(d);
+	return r < 0 ? r : relay_dir_keep(d);
 }
 
 static bool relay_readable(uint32_t ready)
@@ -356,9 +408,9 @@ enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready,
 			return r->done ? RELAY_DONE : RELAY_MORE;
 		}
 	}
-	e = relay_dir_pump(&r->d[0], relay_readable(ready), &moved);
+	e = relay_dir_pump(&r->d[0], relay_readable(ready), r->d[1].shut, &moved);
 	if (e == 0)
-		e = relay_dir_pump(&r->d[1], relay_readable(up_ready), &moved);
+		e = relay_dir_pump(&r->d[1], relay_readable(up_ready), r->d[0].shut, &moved);
 	if (moved)
 		r->c->activity_usec = now;
 	if (e == -ENOMEM)
@@ -418,39 +470,29 @@ void relay_free(struct relay *r)
 		return;
 	for (int i = 0; i < 2; i++) {
 		relay_dir_unpipe(&r->d[i]);
-		free(r->d[i].buf);
+		if (!r->d[i].borrowed)
+			free(r->d[i].buf);
 	}
 	if (r->up >= 0)
 		(void)close(r->up);
 	free(r);
 }
 
-/* poll()'s timeout: the nearest of the connect deadline and the limits, in whole
- * milliseconds rounded up, capped when a stop flag must be looked at. */
+/* poll()'s timeout: the nearest of the connect deadline and the limits. */
 static int relay_wait_ms(const struct relay *r, const struct driver_limits *lim, uint64_t now,
                          bool capped)
 {
 	uint64_t at = relay_connect_deadline(r);
-	uint64_t ms;
 
 	if (lim && lim->idle_timeout_usec) {
 		uint64_t idle = r->c->activity_usec + lim->idle_timeout_usec;
 		if (!at || idle < at)
 			at = idle;
 	}
-	if (lim && lim->max_duration_usec) {
-		uint64_t end = r->c->start_usec + lim->max_duration_usec;
-		if (!at || end < at)
-			at = end;
-	}
-	if (!at)
-		return capped ? RELAY_STOP_CHECK_MS : -1;
-	ms = at > now ? (at - now + 999) / 1000 : 0;
-	if (capped && ms > RELAY_STOP_CHECK_MS)
-		ms = RELAY_STOP_CHECK_MS;
-	if (ms > 1000u * 1000u * 1000u)
-		ms = 1000u * 1000u * 1000u;
-	return (int)ms;
+	return driver_wait_ms(
+	        now, at,
+	        lim && lim->max_duration_usec ? r->c->start_usec + lim->max_duration_usec : 0,
+	        capped);
 }
 
 static enum driver_outcome relay_blocking_loop(struct relay *r, const struct driver_limits *lim,

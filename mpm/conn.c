@@ -242,9 +242,9 @@ int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t ta
 {
 	struct conn_relay_req *q;
 
-	if (!c->opening || c->relay_req || c->ended || conn_pending(c) > 0 || !target ||
-	    target_len == 0 || target_len > sizeof(q->target) || (len && !prefix) ||
-	    len > CONN_OUTPUT_MAX)
+	/* Output already queued (a banner's rest) is the relay's to send first. */
+	if (!c->opening || c->relay_req || c->ended || !target || target_len == 0 ||
+	    target_len > sizeof(q->target) || (len && !prefix) || len > CONN_OUTPUT_MAX)
 		return -EINVAL;
 	q = malloc(sizeof(*q) + len);
 	if (!q)

@@ -151,6 +151,18 @@ static void relay_connected(struct relay *r, uint64_t now)
 	relay_count_connected(now > r->started ? now - r->started : 0);
 	relay_dir_init(&r->d[0], r->c->fd, r->up, &r->c->bytes_in);
 	relay_dir_init(&r->d[1], r->up, r->c->fd, &r->c->bytes_out);
+	/* What the connection still had to send (the rest of a banner the socket did not
+	 * take at once) goes to the client first, ahead of the target's bytes. */
+	if (r->c->out_len > r->c->out_off) {
+		struct relay_dir *d = &r->d[1];
+
+		d->buf = r->c->out;
+		d->cap = r->c->out_cap;
+		d->off = r->c->out_off;
+		d->len = r->c->out_len;
+		r->c->out = NULL;
+		r->c->out_off = r->c->out_len = r->c->out_cap = 0;
+	}
 	if (q && q->prefix_len) {
 		r->d[0].cap = q->prefix_len > RELAY_BUF ? q->prefix_len : RELAY_BUF;
 		r->d[0].buf = malloc(r->d[0].cap);

@@ -126,8 +126,9 @@ void ss_conn_want_writable(struct ss_conn *c, int on);
 size_t ss_conn_pending(const struct ss_conn *c);
 
 /*
- * ABI 1.3. From `open` only, with nothing written yet: hand the connection over to the
- * processing model's relay. The relay connects to TARGET without blocking (giving up
+ * ABI 1.3. From `open` only: hand the connection over to the processing model's relay.
+ * Output already queued (the handler's, or the rest of a banner) reaches the client
+ * first, once the target is connected. The relay connects to TARGET without blocking (giving up
  * after CONNECT_TIMEOUT_USEC), sends the LEN bytes of PREFIX to the target first (a
  * PROXY header, say; copied), then moves bytes both ways until both directions have
  * ended: an end of input on one side shuts down the other side's write half, reading
@@ -135,7 +136,7 @@ size_t ss_conn_pending(const struct ss_conn *c);
  * between the sockets. A target that cannot be reached closes the client at once
  * (counted as an upstream failure in the service's statistics). The data and writable
  * callbacks are not called again; close is, once, at the end. Returns 0, -EINVAL (not
- * from open, output already queued, a bad address or a second call) or -ENOMEM.
+ * from open, after ss_conn_end, a bad address or a second call) or -ENOMEM.
  */
 int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t target_len,
                   const void *prefix, size_t len, uint64_t connect_timeout_usec);

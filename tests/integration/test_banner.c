@@ -132,6 +132,42 @@ START_TEST(greeting_every_model)
 }
 END_TEST
 
+/* A relayed connection (forward) whose banner the socket did not take at once: the
+ * rest reaches the client before the target's bytes, under every model. */
+START_TEST(forward_after_big_banner)
+{
+	struct daemon d = {0};
+	int target = h_free_port(), fw = h_free_port();
+	static char bigdata[BIG_LEN], want[BIG_LEN + 64], buf[BIG_LEN + 256];
+	ssize_t n;
+
+	/* models[1] is a program: forward is a handler, so fork serves it as models[0]. */
+	if (_i == 1)
+		return;
+	for (int i = 0; i < BIG_LEN; i++)
+		bigdata[i] = (char)('A' + i % 26);
+	ck_assert_int_eq(h_prepare(&d, "services: {}\n"), 0);
+	put_file(&d, "big", bigdata, BIG_LEN);
+	ck_assert_int_eq(
+	        h_write_config(&d,
+	                       "services:\n"
+	                       "  target: {listen: '127.0.0.1:%d', builtin: echo}\n"
+	                       "  fw: {listen: {address: '127.0.0.1:%d', send_buffer: 4K},\n"
+	                       "       builtin: forward, args: {target: '127.0.0.1:%d'},\n"
+	                       "       mpm: %s, banner: %s/big}\n",
+	                       target, fw, target, models[_i].mpm, d.dir),
+	        0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	memcpy(want, bigdata, BIG_LEN);
+	memcpy(want + BIG_LEN, "ping\n", 5);
+	for (int k = 0; k < 3; k++) {
+		n = talk(connect_small(fw), "ping\n", buf, sizeof(buf));
+		assert_got("forward", buf, n, want, BIG_LEN + 5);
+	}
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* A refused client: EOF after exactly WANT. */
 static void assert_refused(int port, const char *what, const char *want)
 {
@@ -248,6 +284,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, greeting_every_model, 0, N_MODELS);
 	tcase_add_loop_test(tc, refusals_every_model, 0, N_MODELS);
+	tcase_add_loop_test(tc, forward_after_big_banner, 0, N_MODELS);
 	tcase_add_test(tc, reload_rereads);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

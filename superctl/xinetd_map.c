@@ -217,7 +217,10 @@ static int map_listen(struct job *j)
 
 	if (map_flags(j, &v4, &v6, &nodelay, &keepalive, &nia))
 		return 1;
-	int listed = imp_services_port(j->c->services, j->x->name, proto);
+	/* xinetd looks the name up with getservbyname, which knows names, not numbers. */
+	bool digits = strspn(j->x->name, "0123456789") == strlen(j->x->name);
+	int listed = digits ? -1 : imp_services_port(j->c->services, j->x->name, proto);
+	bool unlisted = has_word(A(j, XA_TYPE), "UNLISTED");
 	const char *ps = one(j, XA_PORT);
 	if (A(j, XA_PORT) && !ps)
 		return 1;
@@ -229,20 +232,31 @@ static int map_listen(struct job *j)
 			return 1;
 		}
 		port = (int)p;
-		if (listed > 0 && listed != port && !has_word(A(j, XA_TYPE), "UNLISTED"))
-			say(j, XA_PORT, IMP_NOTE,
-			    "port %d is not the port of %s/%s in the services file (%d): %d is "
-			    "used",
-			    port, j->x->name, proto, listed, port);
-	} else if (listed > 0) {
-		port = listed;
-	} else {
-		say(j, XA_PORT, IMP_ERROR,
-		    "no port: '%s' is not a %s service of the services file, and the service has "
-		    "no port attribute: not imported",
-		    j->x->name, proto);
+	}
+	if (unlisted && port < 0) {
+		say(j, XA_TYPE, IMP_ERROR,
+		    "type UNLISTED without a port: xinetd refuses it (an unlisted service must "
+		    "have a port entry): not imported; add port = N");
 		return 1;
 	}
+	if (!unlisted && listed < 0) {
+		say(j, XA_PORT, IMP_ERROR,
+		    "'%s' is not a %s service of the services file and the service is not "
+		    "UNLISTED: xinetd refuses it (service/protocol combination not in "
+		    "/etc/services): not imported; add type = UNLISTED%s",
+		    j->x->name, proto, ps ? "" : " and a port");
+		return 1;
+	}
+	if (!unlisted && port > 0 && port != listed) {
+		say(j, XA_PORT, IMP_ERROR,
+		    "port %d is not the port of %s/%s in the services file (%d) and the service "
+		    "is not UNLISTED: xinetd refuses it (expects port %d, not %d): not imported; "
+		    "write port = %d, or add type = UNLISTED to keep port %d",
+		    port, j->x->name, proto, listed, listed, port, listed, port);
+		return 1;
+	}
+	if (port < 0)
+		port = listed;
 	imp_port_comment(j->c->services, port, proto, comment, sizeof(comment));
 
 	const char *bind = A(j, XA_BIND) ? one(j, XA_BIND) : NULL;

@@ -296,6 +296,12 @@ START_TEST(inetd_fields)
 	ck_assert_str_eq(e.service, "echo");
 	ck_assert_uint_eq(e.args.n, 0);
 	inetd_entry_free(&e);
+	/* A bracketed IPv6 HOST: line loses its brackets as a line's own prefix does. */
+	ck_assert_int_eq(inetd_parse_line("[::1]:\n", &hosts, &e, &why), 1);
+	ck_assert_int_eq(
+	        inetd_parse_line("echo stream tcp6 nowait nobody internal", &hosts, &e, &why), 0);
+	ck_assert_str_eq(e.hosts, "::1");
+	inetd_entry_free(&e);
 	ck_assert_int_eq(inetd_parse_line("#<off># telnet stream tcp nowait telnetd /usr/sbin/tcpd "
 	                                  "in.telnetd",
 	                                  &hosts, &e, &why),

@@ -55,6 +55,13 @@ const char *xi_attr_name(enum xi_attr_id a)
 	return a < XA_COUNT ? names[a] : "?";
 }
 
+/* interface is xinetd's other name for bind: one attribute, which the first of the two
+ * sets. Returns the other name's id, or -1. */
+static int twin_of(int a)
+{
+	return a == XA_BIND ? XA_INTERFACE : a == XA_INTERFACE ? XA_BIND : -1;
+}
+
 static int find_attr(const char *name)
 {
 	for (int i = 0; i < XA_COUNT; i++)
@@ -111,6 +118,14 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 			        "'%s' takes only '=' (+= and -= are for only_from, no_access, "
 			        "log_on_success, log_on_failure, passenv and env): ignored",
 			        at->name);
+			return 0;
+		}
+		int twin = twin_of(a);
+		if (twin >= 0 && vals[twin].set) {
+			imp_report_add(rep, e->file, at->line, IMP_NOTE,
+			               "'%s' is a synonym of '%s', set at line %d: this one is "
+			               "ignored (xinetd keeps the first)",
+			               at->name, names[twin], vals[twin].line);
 			return 0;
 		}
 		if (v->set) {
@@ -220,7 +235,9 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 		for (size_t j = 0; j < e->n_attrs && ret == 0; j++)
 			ret = apply(s->a, touched, defaults, e, &e->attrs[j], rep);
 		for (int a = 0; a < XA_COUNT && ret == 0; a++) {
-			if (s->a[a].set || !defaults[a].set || (attr_flags(a) & DEFONLY))
+			int twin = twin_of(a);
+			if (s->a[a].set || !defaults[a].set || (attr_flags(a) & DEFONLY) ||
+			    (twin >= 0 && s->a[twin].set))
 				continue;
 			s->a[a].set = true;
 			s->a[a].line = defaults[a].line;

@@ -259,12 +259,9 @@ static int map_listen(struct job *j)
 		port = listed;
 	imp_port_comment(j->c->services, port, proto, comment, sizeof(comment));
 
-	const char *bind = A(j, XA_BIND) ? one(j, XA_BIND) : NULL;
-	enum xi_attr_id bind_attr = XA_BIND;
-	if (!A(j, XA_BIND) && A(j, XA_INTERFACE)) {
-		bind = one(j, XA_INTERFACE);
-		bind_attr = XA_INTERFACE;
-	}
+	/* xinetd_eval keeps at most one of the two names, the first. */
+	enum xi_attr_id bind_attr = A(j, XA_INTERFACE) ? XA_INTERFACE : XA_BIND;
+	const char *bind = one(j, bind_attr);
 	if (A(j, bind_attr) && !bind)
 		return 1;
 	const char *hosts[2] = {NULL, NULL};
@@ -838,8 +835,6 @@ static void map_reported(struct job *j)
 			say(j, r[i].a, r[i].a == XA_MDNS ? IMP_NOTE : IMP_DROPPED, "%s: %s",
 			    xi_attr_name(r[i].a), r[i].why);
 	}
-	if (A(j, XA_BIND) && A(j, XA_INTERFACE))
-		say(j, XA_INTERFACE, IMP_NOTE, "interface is a synonym of bind: bind is used");
 }
 
 static int map_one(struct imp_ctx *c, const struct xi_svc *x, struct imp_set *set)

@@ -840,6 +840,8 @@ static void map_reported(struct job *j)
 static int map_one(struct imp_ctx *c, const struct xi_svc *x, struct imp_set *set)
 {
 	char name[80];
+	if (x->off && x->off_reported)
+		return 0;
 	if (x->off) {
 		imp_report_add(c->rep, x->off_file ? x->off_file : x->file,
 		               x->off_line ? x->off_line : x->line, IMP_NOTE,

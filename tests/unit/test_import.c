@@ -216,6 +216,11 @@ START_TEST(switched_off)
 	} cases[] = {
 	        {"service a\n{\n disable = yes\n}\n", "disable = yes"},
 	        {"service a\n{\n disable = no\n}\n", NULL},
+	        /* xinetd compares with "yes" and "no" as written; a value it cannot parse
+	         * disables the service, a line with another number of words is ignored. */
+	        {"service a\n{\n disable = No\n}\n", "xinetd rejects the value of disable"},
+	        {"service a\n{\n disable = YES\n}\n", "xinetd rejects the value of disable"},
+	        {"service a\n{\n disable = yes please\n}\n", NULL},
 	        {"service a\n{\n flags = IPv4 DISABLE\n}\n", "flags DISABLE"},
 	        {"defaults\n{\n disabled = b a\n}\nservice a\n{\n}\n", "listed in the defaults' "
 	                                                               "disabled"},

@@ -83,7 +83,7 @@ static bool split_port(char *w, unsigned *port_r, const char **proto_r)
 	*slash = '\0';
 	errno = 0;
 	v = strtoul(w, &end, 10);
-	if (errno || *end || v > 65535)
+	if (errno || *end || v < 1 || v > 65535) /* port 0 is no port to listen on */
 		return false;
 	*port_r = (unsigned)v;
 	*proto_r = slash + 1;

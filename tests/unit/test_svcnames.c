@@ -27,6 +27,7 @@ static const char text[] = "# Network services, Internet style\n"
                            "noproto 5/\n"
                            "noslash 5\n"
                            "toobig 65536/tcp\n"
+                           "zero 0/tcp\n"
                            "neg -1/tcp\n"
                            "# commented 400/tcp\n"
                            "last 500/tcp"; /* no newline at the end */
@@ -46,8 +47,9 @@ static const struct {
         {"ECHO", "tcp", SVCNAMES_UNKNOWN, 0},      {"noport", "tcp", SVCNAMES_UNKNOWN, 0},
         {"badport", "tcp", SVCNAMES_UNKNOWN, 0},   {"noproto", "tcp", SVCNAMES_UNKNOWN, 0},
         {"noslash", "tcp", SVCNAMES_UNKNOWN, 0},   {"toobig", "tcp", SVCNAMES_UNKNOWN, 0},
-        {"neg", "tcp", SVCNAMES_UNKNOWN, 0},       {"commented", "tcp", SVCNAMES_UNKNOWN, 0},
-        {"#", "tcp", SVCNAMES_UNKNOWN, 0},         {"", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"neg", "tcp", SVCNAMES_UNKNOWN, 0},       {"zero", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"commented", "tcp", SVCNAMES_UNKNOWN, 0}, {"#", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"", "tcp", SVCNAMES_UNKNOWN, 0},
 };
 
 START_TEST(lookup_table)

@@ -219,7 +219,7 @@ static int map_listen(struct job *j)
 		return 1;
 	/* xinetd looks the name up with getservbyname, which knows names, not numbers. */
 	bool digits = strspn(j->x->name, "0123456789") == strlen(j->x->name);
-	int listed = digits ? -1 : imp_services_port(j->c->services, j->x->name, proto);
+	int listed = digits ? -1 : imp_service_port(j->c->services, j->x->name, proto);
 	bool unlisted = has_word(A(j, XA_TYPE), "UNLISTED");
 	const char *ps = one(j, XA_PORT);
 	if (A(j, XA_PORT) && !ps)

@@ -198,3 +198,12 @@ enum svcnames_result svcnames_lookup(const struct svcnames *db, const char *name
 	}
 	return res;
 }
+
+const char *svcnames_name(const struct svcnames *db, unsigned port, const char *proto)
+{
+	/* A line's official name is entered before its aliases. */
+	for (size_t i = 0; i < db->n; i++)
+		if (db->entries[i].port == port && strcmp(db->entries[i].proto, proto) == 0)
+			return db->entries[i].name;
+	return NULL;
+}

@@ -26,6 +26,8 @@ int svcnames_load(const char *path, struct svcnames **db_r);
 /* NAME's port for PROTO ("tcp", "udp"): the first matching line wins, as in getservbyname. */
 enum svcnames_result svcnames_lookup(const struct svcnames *db, const char *name, const char *proto,
                                      unsigned *port_r);
+/* The official name of PORT/PROTO (of the first line that has them), or NULL. */
+const char *svcnames_name(const struct svcnames *db, unsigned port, const char *proto);
 void svcnames_free(struct svcnames *db);
 
 #endif

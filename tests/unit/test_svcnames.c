@@ -66,6 +66,22 @@ START_TEST(lookup_table)
 }
 END_TEST
 
+/* Port to name: the first line's official name, never an alias or another protocol's. */
+START_TEST(name_of_port)
+{
+	struct svcnames *db;
+
+	ck_assert_int_eq(svcnames_parse(text, sizeof(text) - 1, &db), 0);
+	ck_assert_str_eq(svcnames_name(db, 111, "udp"), "sunrpc");
+	ck_assert_str_eq(svcnames_name(db, 300, "tcp"), "indented");
+	ck_assert_str_eq(svcnames_name(db, 7, "udp"), "echo");
+	ck_assert_ptr_null(svcnames_name(db, 69, "tcp"));
+	ck_assert_ptr_null(svcnames_name(db, 0, "tcp"));
+	ck_assert_ptr_null(svcnames_name(db, 65535, "tcp"));
+	svcnames_free(db);
+}
+END_TEST
+
 START_TEST(load_file)
 {
 	char path[] = "/tmp/ss-svcnames.XXXXXX";
@@ -112,6 +128,7 @@ int main(void)
 	int failed;
 
 	tcase_add_loop_test(tc, lookup_table, 0, N(cases));
+	tcase_add_test(tc, name_of_port);
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, empty_and_nul);
 	suite_add_tcase(s, tc);

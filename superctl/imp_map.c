@@ -248,10 +248,27 @@ struct imp_listen *imp_add_ip_listen(struct imp_svc *s, bool udp, const char *ho
 	return imp_svc_add_listen(s, addr, comment);
 }
 
-void imp_port_comment(const struct imp_services *s, int port, const char *proto, char *out,
-                      size_t size)
+int imp_service_port(const struct svcnames *s, const char *name, const char *proto)
 {
-	const char *name = imp_services_name(s, port, proto);
+	char *end;
+	long port = strtol(name, &end, 10);
+	unsigned listed;
+
+	if (*name >= '0' && *name <= '9' && !*end)
+		return port >= 1 && port <= 65535 ? (int)port : -1;
+	if (s && svcnames_lookup(s, name, proto, &listed) == SVCNAMES_FOUND)
+		return (int)listed;
+	return -1;
+}
+
+const char *imp_service_name(const struct svcnames *s, int port, const char *proto)
+{
+	return s && port > 0 ? svcnames_name(s, (unsigned)port, proto) : NULL;
+}
+
+void imp_port_comment(const struct svcnames *s, int port, const char *proto, char *out, size_t size)
+{
+	const char *name = imp_service_name(s, port, proto);
 	if (name)
 		snprintf(out, size, "%s/%s", name, proto);
 	else

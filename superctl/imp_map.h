@@ -11,14 +11,14 @@
 
 #include "superctl/imp_model.h"
 #include "superctl/imp_report.h"
-#include "superctl/imp_services.h"
+#include "superserverd/svcnames.h"
 
 struct imp_ctx {
 	struct imp_report *rep;
-	const struct imp_services *services;
-	bool other_host;              /* --other-host: do not look for programs, users, files */
-	const char *bind;             /* --bind ADDR: every IP listen address on ADDR */
-	const struct imp_strv *ports; /* --port NAME=PORT */
+	const struct svcnames *services; /* NULL when the file could not be read */
+	bool other_host;                 /* --other-host: do not look for programs, users, files */
+	const char *bind;                /* --bind ADDR: every IP listen address on ADDR */
+	const struct imp_strv *ports;    /* --port NAME=PORT */
 };
 
 /* The capabilities `user = root` is given: every one superserverd's shipped unit holds
@@ -47,8 +47,13 @@ int imp_map_program(struct imp_ctx *c, struct imp_svc *s, const char *program, c
  * listen item, or NULL (memory). */
 struct imp_listen *imp_add_ip_listen(struct imp_svc *s, bool udp, const char *host, int port,
                                      const char *comment);
+/* The port of NAME for proto ("tcp", "udp"): NAME is a number, or a name or alias of
+ * the services file. -1 when it is neither. */
+int imp_service_port(const struct svcnames *s, const char *name, const char *proto);
+/* The official name of port/proto in the services file, or NULL. */
+const char *imp_service_name(const struct svcnames *s, int port, const char *proto);
 /* The comment of a listen address: "NAME/PROTO" from the services file, or "port N/PROTO". */
-void imp_port_comment(const struct imp_services *s, int port, const char *proto, char *out,
+void imp_port_comment(const struct svcnames *s, int port, const char *proto, char *out,
                       size_t size);
 /* A host name or address to one numeric address (the first getaddrinfo answer, as
  * xinetd and inetd take it). Returns 0, or -1 (*why set). */

@@ -81,7 +81,7 @@ int cmd_import(int argc, char **argv)
 	const char *outdir = NULL, *services_path = "/etc/services";
 	struct imp_strv ports = {0};
 	struct imp_set set = {0};
-	struct imp_services *services = NULL;
+	struct svcnames *services = NULL;
 	struct imp_report *rep = NULL;
 	struct imp_ctx ctx = {0};
 	int c, ret = 2;
@@ -157,7 +157,7 @@ int cmd_import(int argc, char **argv)
 	}
 	if (!(rep = imp_report_new()))
 		goto oom;
-	int r = imp_services_load(services_path, &services);
+	int r = svcnames_load(services_path, &services);
 	if (r == -ENOMEM)
 		goto oom;
 	if (r < 0)
@@ -192,7 +192,7 @@ oom:
 out:
 	imp_strv_clear(&ports);
 	imp_set_free(&set);
-	imp_services_free(services);
+	svcnames_free(services);
 	imp_report_free(rep);
 	return ret;
 }

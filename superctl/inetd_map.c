@@ -89,7 +89,7 @@ static int map_listen(struct job *j, bool dgram)
 		    "%s (one socket for IPv4 and IPv6) becomes two sockets; the program "
 		    "sees IPv4 clients as IPv4 addresses, not ::ffff:a.b.c.d",
 		    p);
-	int port = imp_services_port(j->c->services, e->service, base);
+	int port = imp_service_port(j->c->services, e->service, base);
 	if (port < 0) {
 		say(j, IMP_ERROR,
 		    "'%s' is not a %s service of the services file, nor a port: not "
@@ -190,7 +190,7 @@ static int map_one(struct imp_ctx *c, const char *file, const struct inetd_entry
 		char *end;
 		long port = strtol(b, &end, 10);
 		if (!*end && end != b)
-			b = imp_services_name(c->services, (int)port, dgram ? "udp" : "tcp");
+			b = imp_service_name(c->services, (int)port, dgram ? "udp" : "tcp");
 		if (!b || !imp_is_builtin(b)) {
 			say(&j, IMP_DROPPED,
 			    "internal service '%s': superserverd has echo, discard, "

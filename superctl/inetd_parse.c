@@ -37,6 +37,17 @@ static int dup_n(char **dst, const char *s, size_t n)
 	return *dst ? 0 : -1;
 }
 
+/* The host of "HOST:" or "HOST:service" (from s up to end), without the brackets an
+ * IPv6 address is written in. */
+static int dup_host(char **dst, const char *s, const char *end)
+{
+	if (end - s >= 2 && s[0] == '[' && end[-1] == ']') {
+		s++;
+		end--;
+	}
+	return dup_n(dst, s, (size_t)(end - s));
+}
+
 /* protocol[,sndbuf=N][,rcvbuf=N] */
 static int parse_proto(const char *w, struct inetd_entry *e, const char **why)
 {
@@ -90,8 +101,8 @@ int inetd_parse_line(const char *line, char **default_hosts, struct inetd_entry 
 	}
 	if (n == 1 && w[0][strlen(w[0]) - 1] == ':') {
 		/* "HOST:" alone: the prefix of the lines that follow. */
-		char *h = strndup(w[0], strlen(w[0]) - 1);
-		if (!h) {
+		char *h;
+		if (dup_host(&h, w[0], w[0] + strlen(w[0]) - 1) < 0) {
 			ret = -1;
 			goto out;
 		}
@@ -116,12 +127,7 @@ int inetd_parse_line(const char *line, char **default_hosts, struct inetd_entry 
 		colon = strrchr(w[0], ':');
 	}
 	if (colon) {
-		const char *h = w[0], *he = colon;
-		if (*h == '[') {
-			h++;
-			he--;
-		}
-		if (dup_n(&e->hosts, h, (size_t)(he - h)) < 0) {
+		if (dup_host(&e->hosts, w[0], colon) < 0) {
 			ret = -1;
 			goto out;
 		}

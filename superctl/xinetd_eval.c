@@ -6,7 +6,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "superctl/xinetd_eval.h"
 
@@ -53,6 +52,13 @@ static int attr_flags(enum xi_attr_id a)
 const char *xi_attr_name(enum xi_attr_id a)
 {
 	return a < XA_COUNT ? names[a] : "?";
+}
+
+/* interface is xinetd's other name for bind: one attribute, which the first of the two
+ * sets. Returns the other name's id, or -1. */
+static int twin_of(int a)
+{
+	return a == XA_BIND ? XA_INTERFACE : a == XA_INTERFACE ? XA_BIND : -1;
 }
 
 static int find_attr(const char *name)
@@ -113,6 +119,14 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 			        at->name);
 			return 0;
 		}
+		int twin = twin_of(a);
+		if (twin >= 0 && vals[twin].set) {
+			imp_report_add(rep, e->file, at->line, IMP_NOTE,
+			               "'%s' is a synonym of '%s', set at line %d: this one is "
+			               "ignored (xinetd keeps the first)",
+			               at->name, names[twin], vals[twin].line);
+			return 0;
+		}
 		if (v->set) {
 			imp_report_add(
 			        rep, e->file, at->line, IMP_ERROR,
@@ -161,9 +175,36 @@ static int apply(struct xi_val *vals, bool *touched, const struct xi_val *defaul
 	return add_values(v, &at->values);
 }
 
-static bool is_yes(const struct xi_val *v)
+/* disable as xinetd's parser takes it: exactly "yes" switches the service off and
+ * "no" leaves it on; any other word is a parse error, and xinetd disables a service
+ * with one; another number of words is ignored with a warning. */
+static void check_disable(struct xi_svc *s, const struct xi_entry *e, struct imp_report *rep)
 {
-	return v->set && v->v.n == 1 && strcasecmp(v->v.v[0], "yes") == 0;
+	const struct xi_val *v = &s->a[XA_DISABLE];
+
+	if (!v->set)
+		return;
+	if (v->v.n != 1) {
+		imp_report_add(rep, e->file, v->line, IMP_ERROR,
+		               "disable takes one value, yes or no: xinetd ignores this line, the "
+		               "service stays enabled");
+		return;
+	}
+	if (strcmp(v->v.v[0], "no") == 0)
+		return;
+	s->off_file = v->file;
+	s->off_line = v->line;
+	if (strcmp(v->v.v[0], "yes") == 0) {
+		s->off = "disable = yes";
+		return;
+	}
+	s->off = "xinetd rejects the value of disable";
+	s->off_reported = true;
+	imp_report_add(rep, e->file, v->line, IMP_ERROR,
+	               "service %s: disable = %s: xinetd takes only yes or no, in lower case, "
+	               "and disables a service whose attribute it cannot parse: not imported; "
+	               "write disable = no to import it",
+	               s->id, v->v.v[0]);
 }
 
 void xi_services_free(struct xi_services *s)
@@ -220,7 +261,9 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 		for (size_t j = 0; j < e->n_attrs && ret == 0; j++)
 			ret = apply(s->a, touched, defaults, e, &e->attrs[j], rep);
 		for (int a = 0; a < XA_COUNT && ret == 0; a++) {
-			if (s->a[a].set || !defaults[a].set || (attr_flags(a) & DEFONLY))
+			int twin = twin_of(a);
+			if (s->a[a].set || !defaults[a].set || (attr_flags(a) & DEFONLY) ||
+			    (twin >= 0 && s->a[twin].set))
 				continue;
 			s->a[a].set = true;
 			s->a[a].line = defaults[a].line;
@@ -233,10 +276,9 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 			               "id takes one word: the service's name '%s' is used",
 			               s->name);
 		const struct xi_val *fl = &s->a[XA_FLAGS];
-		if (is_yes(&s->a[XA_DISABLE])) {
-			s->off = "disable = yes";
-			s->off_file = s->a[XA_DISABLE].file;
-			s->off_line = s->a[XA_DISABLE].line;
+		check_disable(s, e, rep);
+		if (s->off) {
+			/* disable said so */
 		} else if (fl->set && imp_strv_has(&fl->v, "DISABLE")) {
 			s->off = "flags DISABLE";
 			s->off_file = fl->file;
@@ -252,10 +294,6 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 			s->off_file = defaults[XA_ENABLED].file;
 			s->off_line = defaults[XA_ENABLED].line;
 		}
-		if (s->a[XA_DISABLE].set && !is_yes(&s->a[XA_DISABLE]) &&
-		    !(s->a[XA_DISABLE].v.n == 1 && strcasecmp(s->a[XA_DISABLE].v.v[0], "no") == 0))
-			imp_report_add(rep, e->file, s->a[XA_DISABLE].line, IMP_ERROR,
-			               "disable takes yes or no");
 	}
 	for (int a = 0; a < XA_COUNT; a++)
 		val_clear(&defaults[a]);

@@ -13,49 +13,57 @@
 #include "superctl/imp_report.h"
 #include "superctl/xinetd_parse.h"
 
-#define XI_ATTRS(X)                                                                                \
-	X(ID, "id")                                                                                \
-	X(TYPE, "type")                                                                            \
-	X(FLAGS, "flags") X(DISABLE, "disable") X(SOCKET_TYPE, "socket_type") X(                   \
-	        PROTOCOL,                                                                          \
-	        "protocol") X(WAIT, "wait") X(USER, "user") X(GROUP,                               \
-	                                                      "group") X(GROUPS,                   \
-	                                                                 "groups") X(INSTANCES,    \
-	                                                                             "instances")  \
-	        X(NICE, "nice") X(SERVER, "server") X(SERVER_ARGS, "server_args") X(               \
-	                LIBWRAP,                                                                   \
-	                "libwrap") X(ONLY_FROM,                                                    \
-	                             "only_from") X(NO_ACCESS,                                     \
-	                                            "no_access") X(ACCESS_TIMES,                   \
-	                                                           "access_times") X(LOG_TYPE,     \
-	                                                                             "log_type")   \
-	                X(LOG_ON_SUCCESS, "log_on_success") X(LOG_ON_FAILURE, "log_on_failure") X( \
-	                        RPC_VERSION,                                                       \
-	                        "rpc_version") X(RPC_NUMBER,                                       \
-	                                         "rpc_number") X(ENV, "env") X(PASSENV, "passenv") \
-	                        X(PORT, "port") X(REDIRECT, "redirect") X(BIND, "bind") X(         \
-	                                INTERFACE, "interface") X(BANNER,                          \
-	                                                          "banner") X(BANNER_SUCCESS,      \
-	                                                                      "banner_success")    \
-	                                X(BANNER_FAIL, "banner_fail") X(                           \
-	                                        PER_SOURCE, "per_source") X(CPS,                   \
-	                                                                    "cps") X(MAX_LOAD,     \
-	                                                                             "max_load")   \
-	                                        X(MDNS, "mdns") X(UMASK, "umask") X(               \
-	                                                ENABLED,                                   \
-	                                                "enabled") X(DISABLED,                     \
-	                                                             "disabled") X(RLIMIT_AS,      \
-	                                                                           "rlimit_as")    \
-	                                                X(RLIMIT_FILES, "rlimit_files") X(         \
-	                                                        RLIMIT_CPU,                        \
-	                                                        "rlimit_cpu") X(RLIMIT_DATA,       \
-	                                                                        "rlimit_data")     \
-	                                                        X(RLIMIT_RSS,                      \
-	                                                          "rlimit_rss") X(RLIMIT_STACK,    \
-	                                                                          "rlimit_stack")  \
-	                                                                X(DENY_TIME, "deny_time")  \
-	                                                                        X(V6ONLY,          \
-	                                                                          "v6only")
+// clang-format off
+/* Every attribute of xinetd.conf(5): X(ID, "name"). */
+#define XI_ATTRS(X) \
+	X(ID, "id") \
+	X(TYPE, "type") \
+	X(FLAGS, "flags") \
+	X(DISABLE, "disable") \
+	X(SOCKET_TYPE, "socket_type") \
+	X(PROTOCOL, "protocol") \
+	X(WAIT, "wait") \
+	X(USER, "user") \
+	X(GROUP, "group") \
+	X(GROUPS, "groups") \
+	X(INSTANCES, "instances") \
+	X(NICE, "nice") \
+	X(SERVER, "server") \
+	X(SERVER_ARGS, "server_args") \
+	X(LIBWRAP, "libwrap") \
+	X(ONLY_FROM, "only_from") \
+	X(NO_ACCESS, "no_access") \
+	X(ACCESS_TIMES, "access_times") \
+	X(LOG_TYPE, "log_type") \
+	X(LOG_ON_SUCCESS, "log_on_success") \
+	X(LOG_ON_FAILURE, "log_on_failure") \
+	X(RPC_VERSION, "rpc_version") \
+	X(RPC_NUMBER, "rpc_number") \
+	X(ENV, "env") \
+	X(PASSENV, "passenv") \
+	X(PORT, "port") \
+	X(REDIRECT, "redirect") \
+	X(BIND, "bind") \
+	X(INTERFACE, "interface") \
+	X(BANNER, "banner") \
+	X(BANNER_SUCCESS, "banner_success") \
+	X(BANNER_FAIL, "banner_fail") \
+	X(PER_SOURCE, "per_source") \
+	X(CPS, "cps") \
+	X(MAX_LOAD, "max_load") \
+	X(MDNS, "mdns") \
+	X(UMASK, "umask") \
+	X(ENABLED, "enabled") \
+	X(DISABLED, "disabled") \
+	X(RLIMIT_AS, "rlimit_as") \
+	X(RLIMIT_FILES, "rlimit_files") \
+	X(RLIMIT_CPU, "rlimit_cpu") \
+	X(RLIMIT_DATA, "rlimit_data") \
+	X(RLIMIT_RSS, "rlimit_rss") \
+	X(RLIMIT_STACK, "rlimit_stack") \
+	X(DENY_TIME, "deny_time") \
+	X(V6ONLY, "v6only")
+// clang-format on
 
 #define XI_ENUM(e, s) XA_##e,
 enum xi_attr_id { XI_ATTRS(XI_ENUM) XA_COUNT };
@@ -76,7 +84,8 @@ struct xi_svc {
 	const char *file;
 	int line;
 	struct xi_val a[XA_COUNT];
-	const char *off; /* why it is disabled, or NULL */
+	const char *off;   /* why it is disabled, or NULL */
+	bool off_reported; /* an error said so already */
 	const char *off_file;
 	int off_line;
 };

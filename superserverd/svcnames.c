@@ -83,7 +83,7 @@ static bool split_port(char *w, unsigned *port_r, const char **proto_r)
 	*slash = '\0';
 	errno = 0;
 	v = strtoul(w, &end, 10);
-	if (errno || *end || v > 65535)
+	if (errno || *end || v < 1 || v > 65535) /* port 0 is no port to listen on */
 		return false;
 	*port_r = (unsigned)v;
 	*proto_r = slash + 1;
@@ -197,4 +197,13 @@ enum svcnames_result svcnames_lookup(const struct svcnames *db, const char *name
 		res = SVCNAMES_OTHER_PROTO;
 	}
 	return res;
+}
+
+const char *svcnames_name(const struct svcnames *db, unsigned port, const char *proto)
+{
+	/* A line's official name is entered before its aliases. */
+	for (size_t i = 0; i < db->n; i++)
+		if (db->entries[i].port == port && strcmp(db->entries[i].proto, proto) == 0)
+			return db->entries[i].name;
+	return NULL;
 }

@@ -151,6 +151,36 @@ START_TEST(operators_and_defaults)
 }
 END_TEST
 
+/* bind and interface are one attribute in xinetd: the first of them set wins, in an
+ * entry and against what defaults hand down. */
+START_TEST(bind_or_interface)
+{
+	static const struct {
+		const char *text, *bind, *interface;
+	} cases[] = {
+	        {"service a\n{\n interface = 10.0.0.2\n bind = 10.0.0.1\n}\n", NULL, "10.0.0.2"},
+	        {"service a\n{\n bind = 10.0.0.1\n interface = 10.0.0.2\n}\n", "10.0.0.1", NULL},
+	        {"defaults\n{\n bind = 10.0.0.1\n}\nservice a\n{\n interface = 10.0.0.2\n}\n", NULL,
+	         "10.0.0.2"},
+	        {"defaults\n{\n interface = 10.0.0.2\n bind = 10.0.0.1\n}\nservice a\n{\n}\n", NULL,
+	         "10.0.0.2"},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		struct xi_conf conf = {0};
+		struct xi_services xs = {0};
+		char *rep;
+		const struct xi_svc *s = eval(cases[i].text, &conf, &xs, &rep);
+		ck_assert_str_eq(s->a[XA_BIND].set ? joined(&s->a[XA_BIND]) : "(unset)",
+		                 cases[i].bind ? cases[i].bind : "(unset)");
+		ck_assert_str_eq(s->a[XA_INTERFACE].set ? joined(&s->a[XA_INTERFACE]) : "(unset)",
+		                 cases[i].interface ? cases[i].interface : "(unset)");
+		free(rep);
+		xi_services_free(&xs);
+		xi_conf_free(&conf);
+	}
+}
+END_TEST
+
 START_TEST(operator_misuse)
 {
 	static const struct {
@@ -186,6 +216,11 @@ START_TEST(switched_off)
 	} cases[] = {
 	        {"service a\n{\n disable = yes\n}\n", "disable = yes"},
 	        {"service a\n{\n disable = no\n}\n", NULL},
+	        /* xinetd compares with "yes" and "no" as written; a value it cannot parse
+	         * disables the service, a line with another number of words is ignored. */
+	        {"service a\n{\n disable = No\n}\n", "xinetd rejects the value of disable"},
+	        {"service a\n{\n disable = YES\n}\n", "xinetd rejects the value of disable"},
+	        {"service a\n{\n disable = yes please\n}\n", NULL},
 	        {"service a\n{\n flags = IPv4 DISABLE\n}\n", "flags DISABLE"},
 	        {"defaults\n{\n disabled = b a\n}\nservice a\n{\n}\n", "listed in the defaults' "
 	                                                               "disabled"},
@@ -296,6 +331,12 @@ START_TEST(inetd_fields)
 	ck_assert_str_eq(e.service, "echo");
 	ck_assert_uint_eq(e.args.n, 0);
 	inetd_entry_free(&e);
+	/* A bracketed IPv6 HOST: line loses its brackets as a line's own prefix does. */
+	ck_assert_int_eq(inetd_parse_line("[::1]:\n", &hosts, &e, &why), 1);
+	ck_assert_int_eq(
+	        inetd_parse_line("echo stream tcp6 nowait nobody internal", &hosts, &e, &why), 0);
+	ck_assert_str_eq(e.hosts, "::1");
+	inetd_entry_free(&e);
 	ck_assert_int_eq(inetd_parse_line("#<off># telnet stream tcp nowait telnetd /usr/sbin/tcpd "
 	                                  "in.telnetd",
 	                                  &hosts, &e, &why),
@@ -362,6 +403,7 @@ int main(void)
 	tcase_add_loop_test(tc, grammar_errors_at_file_line, 0, N(bad));
 	tcase_add_test(tc, grammar_forms);
 	tcase_add_test(tc, operators_and_defaults);
+	tcase_add_test(tc, bind_or_interface);
 	tcase_add_test(tc, operator_misuse);
 	tcase_add_test(tc, switched_off);
 	tcase_add_loop_test(tc, address_forms, 0, N(forms));

@@ -27,6 +27,7 @@ static const char text[] = "# Network services, Internet style\n"
                            "noproto 5/\n"
                            "noslash 5\n"
                            "toobig 65536/tcp\n"
+                           "zero 0/tcp\n"
                            "neg -1/tcp\n"
                            "# commented 400/tcp\n"
                            "last 500/tcp"; /* no newline at the end */
@@ -46,8 +47,9 @@ static const struct {
         {"ECHO", "tcp", SVCNAMES_UNKNOWN, 0},      {"noport", "tcp", SVCNAMES_UNKNOWN, 0},
         {"badport", "tcp", SVCNAMES_UNKNOWN, 0},   {"noproto", "tcp", SVCNAMES_UNKNOWN, 0},
         {"noslash", "tcp", SVCNAMES_UNKNOWN, 0},   {"toobig", "tcp", SVCNAMES_UNKNOWN, 0},
-        {"neg", "tcp", SVCNAMES_UNKNOWN, 0},       {"commented", "tcp", SVCNAMES_UNKNOWN, 0},
-        {"#", "tcp", SVCNAMES_UNKNOWN, 0},         {"", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"neg", "tcp", SVCNAMES_UNKNOWN, 0},       {"zero", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"commented", "tcp", SVCNAMES_UNKNOWN, 0}, {"#", "tcp", SVCNAMES_UNKNOWN, 0},
+        {"", "tcp", SVCNAMES_UNKNOWN, 0},
 };
 
 START_TEST(lookup_table)
@@ -60,6 +62,22 @@ START_TEST(lookup_table)
 	                 cases[_i].res);
 	if (cases[_i].res == SVCNAMES_FOUND)
 		ck_assert_uint_eq(port, cases[_i].port);
+	svcnames_free(db);
+}
+END_TEST
+
+/* Port to name: the first line's official name, never an alias or another protocol's. */
+START_TEST(name_of_port)
+{
+	struct svcnames *db;
+
+	ck_assert_int_eq(svcnames_parse(text, sizeof(text) - 1, &db), 0);
+	ck_assert_str_eq(svcnames_name(db, 111, "udp"), "sunrpc");
+	ck_assert_str_eq(svcnames_name(db, 300, "tcp"), "indented");
+	ck_assert_str_eq(svcnames_name(db, 7, "udp"), "echo");
+	ck_assert_ptr_null(svcnames_name(db, 69, "tcp"));
+	ck_assert_ptr_null(svcnames_name(db, 0, "tcp"));
+	ck_assert_ptr_null(svcnames_name(db, 65535, "tcp"));
 	svcnames_free(db);
 }
 END_TEST
@@ -110,6 +128,7 @@ int main(void)
 	int failed;
 
 	tcase_add_loop_test(tc, lookup_table, 0, N(cases));
+	tcase_add_test(tc, name_of_port);
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, empty_and_nul);
 	suite_add_tcase(s, tc);

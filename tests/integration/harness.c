@@ -685,7 +685,33 @@ pid_t h_only_child(pid_t parent)
 	return h_children(parent, kids, 2) == 1 ? kids[0] : -1;
 }
 
+/* PID has ended: no such process, or a zombie. Where the reaper of orphans does not
+ * reap (a container whose PID 1 is a shell, say), a program that outlived its parent
+ * stays a zombie: dead, holding nothing, but still there for kill(). */
+static bool pid_dead(pid_t pid)
+{
+	char path[64], stat[512];
+	const char *end;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold spaces and parentheses. */
+	end = strrchr(stat, ')');
+	return end && end[1] == ' ' && end[2] == 'Z';
+}
+
 bool h_wait_gone(pid_t pid, int timeout_ms)
 {
-	return H_DEADLINE_WAIT(kill(pid, 0) < 0 && errno == ESRCH, timeout_ms);
+	return H_DEADLINE_WAIT(pid_dead(pid), timeout_ms);
 }

@@ -97,7 +97,7 @@ pid_t h_only_child(pid_t parent);
 
 /* Pids of the daemon's direct children (service processes). Returns the count. */
 int h_children(pid_t parent, pid_t *pids, int max);
-/* Waits until `pid` has exited or been replaced (kill(pid,0) fails). */
+/* Waits until `pid` has ended: gone, or a zombie nobody reaps (see pid_dead). */
 bool h_wait_gone(pid_t pid, int timeout_ms);
 
 #define H_DEADLINE_WAIT(cond, timeout_ms)                                                          \

@@ -26,14 +26,32 @@ static pid_t child = -1;
 /* A child that outlives the program (bounded: it leaves on its own in 10 min). */
 static void leave_child(int own_session, int close_fds)
 {
+	int ready[2];
+	char c;
+
+	/* The program goes on only once the child is settled (in its own session, its
+	 * descriptors closed): otherwise a loaded machine may end the program first, and
+	 * the child would still be in its group when that group is ended. */
+	if (pipe(ready) < 0)
+		_exit(3);
 	child = fork();
-	if (child != 0)
+	if (child != 0) {
+		close(ready[1]);
+		if (child > 0 && read(ready[0], &c, 1) != 1)
+			_exit(3);
+		close(ready[0]);
 		return;
+	}
+	close(ready[0]);
 	if (own_session)
 		setsid();
 	if (close_fds)
 		for (int fd = 0; fd <= 3; fd++)
-			close(fd);
+			if (fd != ready[1])
+				close(fd);
+	if (write(ready[1], "r", 1) != 1)
+		_exit(3);
+	close(ready[1]);
 	alarm(600);
 	for (;;)
 		pause();

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "superctl/imp_model.h"
 
@@ -38,6 +39,14 @@ bool imp_strv_has(const struct imp_strv *sv, const char *s)
 {
 	for (size_t i = 0; i < sv->n; i++)
 		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool imp_strv_has_nocase(const struct imp_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcasecmp(sv->v[i], s) == 0)
 			return true;
 	return false;
 }

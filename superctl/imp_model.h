@@ -19,6 +19,8 @@ struct imp_strv {
 int imp_strv_push(struct imp_strv *sv, const char *s);
 int imp_strv_pushf(struct imp_strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool imp_strv_has(const struct imp_strv *sv, const char *s);
+/* Without regard to case, as xinetd compares its words (flags, ids, yes/no). */
+bool imp_strv_has_nocase(const struct imp_strv *sv, const char *s);
 /* Removes every copy of s. */
 void imp_strv_remove(struct imp_strv *sv, const char *s);
 /* Removes entry I (nothing when there is none), keeping the order of the rest. */

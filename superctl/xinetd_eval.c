@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "superctl/xinetd_eval.h"
 
@@ -64,7 +65,7 @@ static int twin_of(int a)
 static int find_attr(const char *name)
 {
 	for (int i = 0; i < XA_COUNT; i++)
-		if (strcmp(names[i], name) == 0)
+		if (strcasecmp(names[i], name) == 0)
 			return i;
 	return -1;
 }
@@ -190,18 +191,18 @@ static void check_disable(struct xi_svc *s, const struct xi_entry *e, struct imp
 		               "service stays enabled");
 		return;
 	}
-	if (strcmp(v->v.v[0], "no") == 0)
+	if (strcasecmp(v->v.v[0], "no") == 0)
 		return;
 	s->off_file = v->file;
 	s->off_line = v->line;
-	if (strcmp(v->v.v[0], "yes") == 0) {
+	if (strcasecmp(v->v.v[0], "yes") == 0) {
 		s->off = "disable = yes";
 		return;
 	}
 	s->off = "xinetd rejects the value of disable";
 	s->off_reported = true;
 	imp_report_add(rep, e->file, v->line, IMP_ERROR,
-	               "service %s: disable = %s: xinetd takes only yes or no, in lower case, "
+	               "service %s: disable = %s: xinetd takes only yes or no (in any case) "
 	               "and disables a service whose attribute it cannot parse: not imported; "
 	               "write disable = no to import it",
 	               s->id, v->v.v[0]);
@@ -279,17 +280,17 @@ int xi_eval(const struct xi_conf *conf, struct xi_services *out, struct imp_repo
 		check_disable(s, e, rep);
 		if (s->off) {
 			/* disable said so */
-		} else if (fl->set && imp_strv_has(&fl->v, "DISABLE")) {
+		} else if (fl->set && imp_strv_has_nocase(&fl->v, "DISABLE")) {
 			s->off = "flags DISABLE";
 			s->off_file = fl->file;
 			s->off_line = fl->line;
 		} else if (defaults[XA_DISABLED].set &&
-		           imp_strv_has(&defaults[XA_DISABLED].v, s->id)) {
+		           imp_strv_has_nocase(&defaults[XA_DISABLED].v, s->id)) {
 			s->off = "listed in the defaults' disabled";
 			s->off_file = defaults[XA_DISABLED].file;
 			s->off_line = defaults[XA_DISABLED].line;
 		} else if (defaults[XA_ENABLED].set &&
-		           !imp_strv_has(&defaults[XA_ENABLED].v, s->id)) {
+		           !imp_strv_has_nocase(&defaults[XA_ENABLED].v, s->id)) {
 			s->off = "not listed in the defaults' enabled";
 			s->off_file = defaults[XA_ENABLED].file;
 			s->off_line = defaults[XA_ENABLED].line;

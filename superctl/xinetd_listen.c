@@ -16,16 +16,16 @@ int xi_map_type(struct xi_job *j)
 	const struct xi_val *t = xi_val_of(j, XA_TYPE);
 	for (size_t i = 0; t && i < t->v.n; i++) {
 		const char *w = t->v.v[i];
-		if (strcmp(w, "INTERNAL") == 0)
+		if (strcasecmp(w, "INTERNAL") == 0)
 			j->internal = true;
-		else if (strcmp(w, "UNLISTED") == 0)
+		else if (strcasecmp(w, "UNLISTED") == 0)
 			continue;
-		else if (strcmp(w, "RPC") == 0) {
+		else if (strcasecmp(w, "RPC") == 0) {
 			xi_say(j, XA_TYPE, IMP_DROPPED,
 			       "type RPC: superserverd serves no Sun RPC services (no portmapper "
 			       "registration): not imported");
 			return 1;
-		} else if (strcmp(w, "TCPMUX") == 0 || strcmp(w, "TCPMUXPLUS") == 0) {
+		} else if (strcasecmp(w, "TCPMUX") == 0 || strcasecmp(w, "TCPMUXPLUS") == 0) {
 			xi_say(j, XA_TYPE, IMP_DROPPED,
 			       "type %s: superserverd has no TCPMUX (RFC 1078) dispatcher: not "
 			       "imported; "
@@ -56,21 +56,21 @@ int xi_map_socket(struct xi_job *j)
 			       "socket_type is missing: not imported");
 		return 1;
 	}
-	if (strcmp(st, "raw") == 0 || strcmp(st, "seqpacket") == 0) {
+	if (strcasecmp(st, "raw") == 0 || strcasecmp(st, "seqpacket") == 0) {
 		xi_say(j, XA_SOCKET_TYPE, IMP_DROPPED,
 		       "socket_type %s: superserverd serves stream and datagram sockets only: not "
 		       "imported",
 		       st);
 		return 1;
 	}
-	if (strcmp(st, "stream") != 0 && strcmp(st, "dgram") != 0) {
+	if (strcasecmp(st, "stream") != 0 && strcasecmp(st, "dgram") != 0) {
 		xi_say(j, XA_SOCKET_TYPE, IMP_ERROR,
 		       "unknown socket_type '%s' (stream, dgram): not "
 		       "imported",
 		       st);
 		return 1;
 	}
-	j->dgram = st[0] == 'd';
+	j->dgram = strcasecmp(st, "dgram") == 0;
 	const char *want = j->dgram ? "udp" : "tcp";
 	if (xi_val_of(j, XA_PROTOCOL) && (!proto || strcmp(proto, want) != 0)) {
 		if (proto)
@@ -104,20 +104,20 @@ static int map_flags(struct xi_job *j, bool *v4, bool *v6, bool *nodelay, bool *
 	const struct xi_val *f = xi_val_of(j, XA_FLAGS);
 	for (size_t i = 0; f && i < f->v.n; i++) {
 		const char *w = f->v.v[i];
-		if (strcmp(w, "IPv4") == 0)
+		if (strcasecmp(w, "IPv4") == 0)
 			*v4 = true;
-		else if (strcmp(w, "IPv6") == 0)
+		else if (strcasecmp(w, "IPv6") == 0)
 			*v6 = true;
-		else if (strcmp(w, "NODELAY") == 0)
+		else if (strcasecmp(w, "NODELAY") == 0)
 			*nodelay = true;
-		else if (strcmp(w, "KEEPALIVE") == 0)
+		else if (strcasecmp(w, "KEEPALIVE") == 0)
 			*keepalive = true;
-		else if (strcmp(w, "NAMEINARGS") == 0)
+		else if (strcasecmp(w, "NAMEINARGS") == 0)
 			*nameinargs = true;
-		else if (strcmp(w, "REUSE") == 0 || strcmp(w, "NOLIBWRAP") == 0 ||
-		         strcmp(w, "DISABLE") == 0)
+		else if (strcasecmp(w, "REUSE") == 0 || strcasecmp(w, "NOLIBWRAP") == 0 ||
+		         strcasecmp(w, "DISABLE") == 0)
 			continue; /* REUSE is always on; no libwrap either way */
-		else if (strcmp(w, "SENSOR") == 0) {
+		else if (strcasecmp(w, "SENSOR") == 0) {
 			xi_say(j, XA_FLAGS, IMP_DROPPED,
 			       "flags SENSOR: superserverd has no sensor that bans the addresses "
 			       "that "
@@ -125,11 +125,11 @@ static int map_flags(struct xi_job *j, bool *v4, bool *v6, bool *nodelay, bool *
 			       "timeout): "
 			       "not imported");
 			return 1;
-		} else if (strcmp(w, "INTERCEPT") == 0 || strcmp(w, "IDONLY") == 0 ||
-		           strcmp(w, "LABELED") == 0) {
+		} else if (strcasecmp(w, "INTERCEPT") == 0 || strcasecmp(w, "IDONLY") == 0 ||
+		           strcasecmp(w, "LABELED") == 0) {
 			xi_say(j, XA_FLAGS, IMP_DROPPED, "flags %s: no equivalent, left out%s", w,
-			       strcmp(w, "IDONLY") == 0 ? " (no RFC 1413 lookups)" : "");
-		} else if (strcmp(w, "NORETRY") == 0) {
+			       strcasecmp(w, "IDONLY") == 0 ? " (no RFC 1413 lookups)" : "");
+		} else if (strcasecmp(w, "NORETRY") == 0) {
 			xi_say(j, XA_FLAGS, IMP_NOTE,
 			       "flags NORETRY: superserverd never retries a "
 			       "failed fork for a client; it backs off a failing "

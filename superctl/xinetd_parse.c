@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "superctl/imp_input.h"
@@ -237,8 +238,8 @@ static int parse_text(struct parser *p, const char *file, char *text, int depth)
 		}
 		switch (state) {
 		case TOP:
-			if (strcmp(w[0], "service") == 0 || strcmp(w[0], "defaults") == 0) {
-				bool defaults = w[0][0] == 'd';
+			if (strcasecmp(w[0], "service") == 0 || strcasecmp(w[0], "defaults") == 0) {
+				bool defaults = strcasecmp(w[0], "defaults") == 0;
 				size_t want = defaults ? 1 : 2;
 				bool brace = n == want + 1 && strcmp(w[want], "{") == 0;
 				if (!defaults && n < 2) {
@@ -261,13 +262,13 @@ static int parse_text(struct parser *p, const char *file, char *text, int depth)
 					break;
 				}
 				state = brace ? IN_ENTRY : WANT_BRACE;
-			} else if (strcmp(w[0], "include") == 0 ||
-			           strcmp(w[0], "includedir") == 0) {
+			} else if (strcasecmp(w[0], "include") == 0 ||
+			           strcasecmp(w[0], "includedir") == 0) {
 				if (n != 2) {
 					why = "expected one path after include or includedir";
 					break;
 				}
-				if (strcmp(w[0], "include") == 0)
+				if (strcasecmp(w[0], "include") == 0)
 					ret = parse_path(p, w[1], depth + 1, file, lineno);
 				else
 					ret = include_dir(p, w[1], depth + 1, file, lineno);
@@ -295,10 +296,11 @@ static int parse_text(struct parser *p, const char *file, char *text, int depth)
 				state = TOP;
 			} else if (strcmp(w[0], "{") == 0) {
 				why = "an entry cannot hold another '{'";
-			} else if (strcmp(w[0], "service") == 0 || strcmp(w[0], "defaults") == 0) {
+			} else if (strcasecmp(w[0], "service") == 0 ||
+			           strcasecmp(w[0], "defaults") == 0) {
 				why = "'}' is missing: a new entry starts inside this one";
-			} else if (strcmp(w[0], "include") == 0 ||
-			           strcmp(w[0], "includedir") == 0) {
+			} else if (strcasecmp(w[0], "include") == 0 ||
+			           strcasecmp(w[0], "includedir") == 0) {
 				why = "include and includedir cannot be used inside an entry";
 			} else {
 				ret = parse_attr(w, n, lineno, &cur, &why);

@@ -24,14 +24,14 @@ int xi_map_logging(struct xi_job *j)
 		const struct xi_val *v = k ? ko : ok;
 		for (size_t i = 0; v && i < v->v.n; i++) {
 			const char *w = v->v.v[i];
-			if (strcmp(w, "USERID") == 0)
+			if (strcasecmp(w, "USERID") == 0)
 				xi_say(j, k ? XA_LOG_ON_FAILURE : XA_LOG_ON_SUCCESS, IMP_DROPPED,
 				       "%s USERID: superserverd makes no RFC 1413 lookups: left "
 				       "out",
 				       k ? "log_on_failure" : "log_on_success");
-			else if (strcmp(w, "PID") && strcmp(w, "HOST") && strcmp(w, "EXIT") &&
-			         strcmp(w, "DURATION") && strcmp(w, "TRAFFIC") &&
-			         strcmp(w, "ATTEMPT"))
+			else if (strcasecmp(w, "PID") && strcasecmp(w, "HOST") &&
+			         strcasecmp(w, "EXIT") && strcasecmp(w, "DURATION") &&
+			         strcasecmp(w, "TRAFFIC") && strcasecmp(w, "ATTEMPT"))
 				xi_say(j, k ? XA_LOG_ON_FAILURE : XA_LOG_ON_SUCCESS, IMP_ERROR,
 				       "unknown %s value '%s'",
 				       k ? "log_on_failure" : "log_on_success", w);

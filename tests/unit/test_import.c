@@ -216,10 +216,14 @@ START_TEST(switched_off)
 	} cases[] = {
 	        {"service a\n{\n disable = yes\n}\n", "disable = yes"},
 	        {"service a\n{\n disable = no\n}\n", NULL},
-	        /* xinetd compares with "yes" and "no" as written; a value it cannot parse
-	         * disables the service, a line with another number of words is ignored. */
-	        {"service a\n{\n disable = No\n}\n", "xinetd rejects the value of disable"},
-	        {"service a\n{\n disable = YES\n}\n", "xinetd rejects the value of disable"},
+	        /* xinetd compares with "yes" and "no" in any case (its EQ() is strcasecmp);
+	         * a value it cannot parse disables the service, a line with another number of
+	         * words is ignored. */
+	        {"service a\n{\n disable = No\n}\n", NULL},
+	        {"service a\n{\n disable = YES\n}\n", "disable = yes"},
+	        {"service a\n{\n disable = maybe\n}\n", "xinetd rejects the value of disable"},
+	        {"SERVICE a\n{\n Disable = Yes\n}\n", "disable = yes"},
+	        {"service a\n{\n Flags = ipv4 disable\n}\n", "flags DISABLE"},
 	        {"service a\n{\n disable = yes please\n}\n", NULL},
 	        {"service a\n{\n flags = IPv4 DISABLE\n}\n", "flags DISABLE"},
 	        {"defaults\n{\n disabled = b a\n}\nservice a\n{\n}\n", "listed in the defaults' "

@@ -25,7 +25,7 @@ DG_WINDOW=${BENCH_UDP_WINDOW:-4}
 DG_SIZE=${BENCH_UDP_SIZE:-64}
 TFTP_ROUNDS=${BENCH_TFTP_ROUNDS:-3}
 TFTP_CLIENTS=${BENCH_TFTP_CLIENTS:-20}
-TFTP_MIB=10
+TFTP_KIB=${BENCH_TFTP_KIB:-10240} # the file's size; 1 (one block) shows what the start costs
 TFTP_FETCH_TIMEOUT=120 # seconds for one fetch, alone or among the others
 TFTPD=/usr/sbin/in.tftpd
 TFTP_DIR=""            # the served directory, under $TMP (tftp_prepare)
@@ -81,11 +81,15 @@ dg_check() {
 	[ "${DG_STATE[$s]}" = ok ] || WHY=${DG_STATE[$s]}
 }
 
+tftp_size() { # the file's size in words
+	if ((TFTP_KIB % 1024 == 0)); then echo "$((TFTP_KIB / 1024)) MiB"; else echo "$TFTP_KIB KiB"; fi
+}
+
 tftp_prepare() { # once: the served file, world-readable as in.tftpd requires
 	[ -n "$TFTP_DIR" ] && return 0
 	TFTP_DIR=$TMP/tftp
 	mkdir -p "$TFTP_DIR" "$TMP/tftp-out"
-	head -c $((TFTP_MIB << 20)) /dev/urandom >"$TFTP_DIR/file.bin"
+	head -c $((TFTP_KIB << 10)) /dev/urandom >"$TFTP_DIR/file.bin"
 	chmod 755 "$TFTP_DIR"
 	chmod 644 "$TFTP_DIR/file.bin"
 	TFTP_SUM=$(sha256sum "$TFTP_DIR/file.bin" | cut -d' ' -f1)
@@ -153,7 +157,8 @@ tvalue() { # ARRAY KEY: the median of a tftp row's measurements, or empty
 }
 
 print_tftp() {
-	local s k fmt mib=$TFTP_MIB
+	local s k fmt mib
+	mib=$(awk -v k="$TFTP_KIB" 'BEGIN { printf "%.4f", k / 1024 }')
 	fmt='%-24s %12s %10s %14s %14s %8s\n'
 	printf "$fmt" "server" "1 fetch s" "MiB/s" "$TFTP_CLIENTS at once s" "MiB/s (sum)" "failed"
 	printf "$fmt" "------" "---------" "-----" "----------" "-----------" "------"
@@ -192,7 +197,7 @@ print_dgram() {
 	ROWS=("${rows[@]}") # print_dgram runs in a pipeline: the other parts' rows are untouched
 	print_table
 	echo
-	echo "tftp: a ${TFTP_MIB} MiB file, tftp-hpa client (-m binary), $TFTPD -s DIR; median of $TFTP_ROUNDS rounds, the order alternating"
+	echo "tftp: a $(tftp_size) file, tftp-hpa client (-m binary), $TFTPD -s DIR; median of $TFTP_ROUNDS rounds, the order alternating"
 	print_tftp
 	echo
 	echo "Goals (issue 13 item 6; same run, medians):"

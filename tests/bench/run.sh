@@ -35,6 +35,8 @@
 #   BENCH_SOURCES=127.0.0.1,127.0.0.3,127.0.0.4,127.0.0.5  client addresses, used in turn
 #   BENCH_UDP_CONCURRENCY=32 BENCH_UDP_WINDOW=4  dgram: UDP sockets, datagrams in flight on each
 #   BENCH_TFTP_ROUNDS=3 BENCH_TFTP_CLIENTS=20     dgram: tftp rounds, fetches at once
+#   BENCH_TFTP_KIB=10240   dgram: the tftp file's size in KiB (1: one block, so "1 fetch" is the
+#                         start of in.tftpd and one round trip)
 #   BENCH_SSD=PATH        the superserverd to measure (default: build-bench's, built here),
 #                         e.g. another branch's build
 #   BENCH_NO_INSTALL=1    never call apt-get

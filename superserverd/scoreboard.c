@@ -225,6 +225,14 @@ const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r)
 	return (unsigned)r < DGRAM_DROP_REASON_COUNT ? names[r] : "unknown";
 }
 
+bool scoreboard_has_served(struct scoreboard *sb)
+{
+	const struct scoreboard_counters *c = &sb->counters;
+
+	return atomic_load(&c->completed) > 0 || atomic_load(&c->dgram.answered) > 0 ||
+	       atomic_load(&c->dgram.unanswered) > 0 || atomic_load(&c->runs.exited_ok) > 0;
+}
+
 uint32_t scoreboard_runs_running(struct scoreboard *sb)
 {
 	uint32_t n = 0;

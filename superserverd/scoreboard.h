@@ -209,6 +209,10 @@ uint64_t scoreboard_quantile_usec(const uint64_t hist[SCOREBOARD_HIST_BUCKETS + 
 const char *scoreboard_reject_name(enum reject_reason r);
 const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r);
 
+/* The service has done its work at least once: a connection completed, a datagram
+ * answered (or read and left unanswered, as discard does), or a program run ended with
+ * status 0. A process of a service that has is not in a start-up crash loop. */
+bool scoreboard_has_served(struct scoreboard *sb);
 /* Programs running now, all slots together. */
 uint32_t scoreboard_runs_running(struct scoreboard *sb);
 /* Master, once slot's process is dead: its programs died with it (SIGKILL by

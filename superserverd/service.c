@@ -67,8 +67,8 @@ struct service {
 	int connlog_file;
 	sd_event_source *connlog_io;
 	struct mpm_pool pool;
-	/* Some process of this service has finished a connection: from then on crashes
-	 * are incidents (a client may be provoking them), never a reason to give up. */
+	/* Some process of this service has served (scoreboard_has_served): from then on
+	 * crashes are incidents (a client may be provoking them), never a reason to give up. */
 	bool proven;
 	uint64_t started_usec;
 	/* Process groups of service processes that died while their connection children
@@ -718,7 +718,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 	w->child = sd_event_source_disable_unref(w->child);
 	remember_group(svc, w->pid);
 	w->pid = 0;
-	if (atomic_load(&svc->scoreboard->counters.completed) > 0)
+	if (scoreboard_has_served(svc->scoreboard))
 		svc->proven = true;
 	atomic_store(&slot->pid, 0);
 	atomic_store(&slot->active, 0);

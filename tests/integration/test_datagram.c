@@ -530,6 +530,40 @@ START_TEST(reload_keeps_socket)
 }
 END_TEST
 
+/* A datagram service that has answered is proven, as a stream service that has
+ * completed a connection is: a process killed after that is an incident, restarted
+ * at the first backoff step every time (never doubling towards "failed"). */
+START_TEST(answered_is_proven)
+{
+	struct daemon r = {0};
+	char buf[64];
+	int port = h_free_port(), fd = client(AF_INET, NULL);
+	pid_t worker;
+
+	r.allowed_errors[0] = "killed by signal";
+	ck_assert_int_eq(h_start(&r,
+	                         "services:\n"
+	                         "  u: {listen: ['udp:127.0.0.1:%d'], builtin: echo, mpm: event}\n",
+	                         port),
+	                 0);
+	send_to(fd, "127.0.0.1", port, "once", 4);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 4);
+	for (int i = 0; i < 3; i++) {
+		ck_assert(H_DEADLINE_WAIT((worker = h_only_child(r.pid)) > 0, WAIT_MS));
+		ck_assert_int_eq(kill(worker, SIGKILL), 0);
+		ck_assert(H_DEADLINE_WAIT(h_only_child(r.pid) > 0 && h_only_child(r.pid) != worker,
+		                          WAIT_MS));
+	}
+	send_to(fd, "127.0.0.1", port, "again", 5);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 5);
+	ck_assert(h_log_wait(&r, "restarting in 100 ms", WAIT_MS));
+	ck_assert_msg(!h_log_wait(&r, "restarting in 200 ms", 0),
+	              "a proven service's restarts were delayed as for a crash loop");
+	close(fd);
+	ck_assert_int_eq(h_stop(&r), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("datagram");
@@ -554,6 +588,7 @@ int main(void)
 	tcase_add_test(tc, survives);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tr, reload_keeps_socket);
+	tcase_add_test(tr, answered_is_proven);
 	suite_add_tcase(s, tr);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -18,7 +18,8 @@
  * received; the log never hears of a datagram, only of a socket that misbehaves (at
  * most once a minute). Connection records, when the service has them, get one per
  * datagram (dgramlog.h), written after the batch's answers are sent; without records
- * the datagram path does nothing more for them than test one flag.
+ * the datagram path does nothing more for them than test one flag. On a socket bound to
+ * every address, an answer leaves from the address its datagram was sent to.
  *
  * Several workers may read one socket; the kernel hands each datagram to one of them,
  * and each enforces its share of the rates (dgram_limit.h).
@@ -32,6 +33,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mpm/dgram_addr.h"
 #include "mpm/dgram_limit.h"
 #include "mpm/dgramlog.h"
 #include "mpm/event_loop.h"
@@ -49,11 +51,6 @@
  * datagram sockets rest this long. */
 #define DGRAM_PAUSE_USEC (1000 * 1000)
 #define DGRAM_LOG_USEC   (60ULL * 1000 * 1000)
-
-union dgram_cmsg {
-	char buf[CMSG_SPACE(sizeof(struct ucred))];
-	struct cmsghdr align;
-};
 
 /* What one batch changed, added to the shared counters once per batch. */
 struct dgram_tally {
@@ -85,7 +82,7 @@ struct event_dgram {
 	struct mmsghdr rx[DGRAM_BATCH], tx[DGRAM_BATCH];
 	struct iovec riov[DGRAM_BATCH], tiov[DGRAM_BATCH];
 	struct sockaddr_storage peer[DGRAM_BATCH];
-	union dgram_cmsg cmsg[DGRAM_BATCH];
+	union dgram_cmsg cmsg[DGRAM_BATCH], tcmsg[DGRAM_BATCH];
 };
 
 /* Once a minute at most: a socket error is news, a thousand of them are not. */
@@ -98,14 +95,6 @@ static void dgram_log(struct event_loop *l, uint64_t now, const char *what, int 
 	d->logged_at = now;
 	log_warning(l->name, "datagram socket: %s: %s (logged at most once a minute)", what,
 	            strerror(err));
-}
-
-static bool is_unix_socket(int fd)
-{
-	int domain = 0;
-	socklen_t len = sizeof(domain);
-
-	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
 }
 
 /* The records' state, with each listener's address read once (a record per datagram
@@ -172,16 +161,10 @@ int event_dgram_setup(struct event_loop *l, unsigned share)
 		d->tx[i].msg_hdr.msg_iov = &d->tiov[i];
 		d->tx[i].msg_hdr.msg_iovlen = 1;
 	}
-	/* A unix datagram has no connection to ask SO_PEERCRED: the sender's credentials
-	 * come with each datagram instead (the kernel's, not the sender's say), for
-	 * allow_users/allow_groups and for the sender's own packet rate. */
-	for (size_t i = 0; i < l->n_listen; i++) {
-		const int on = 1, fd = l->listeners[i].tag.fd;
-
-		if (l->listeners[i].tag.kind == EVENT_TAG_DGRAM && is_unix_socket(fd) &&
-		    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
-			return -errno;
-	}
+	for (size_t i = 0; i < l->n_listen; i++)
+		if (l->listeners[i].tag.kind == EVENT_TAG_DGRAM &&
+		    (r = dgram_socket_options(l->listeners[i].tag.fd)) < 0)
+			return r;
 	return 0;
 }
 
@@ -309,6 +292,7 @@ static int dgram_serve(struct event_dgram *d, unsigned i, uint64_t now, unsigned
 	d->tiov[*ntx] = (struct iovec){reply, (size_t)n};
 	d->tx[*ntx].msg_hdr.msg_name = m->msg_name;
 	d->tx[*ntx].msg_hdr.msg_namelen = m->msg_namelen;
+	dgram_reply_from(m, &d->tx[*ntx].msg_hdr, &d->tcmsg[*ntx]);
 	(*ntx)++;
 	return DGRAMLOG_ANSWERED;
 }
@@ -372,14 +356,19 @@ static void dgram_records(struct event_dgram *d, size_t listener, int n, uint64_
 	connlog_hold(rec->log.cl);
 	for (int i = 0; i < n; i++) {
 		const struct msghdr *m = &d->rx[i].msg_hdr;
+		struct sockaddr_storage dst;
+		socklen_t local_len = rec->local_len[listener];
+		const struct sockaddr *local = (struct sockaddr *)&rec->local[listener];
 
+		if (local_len)
+			local = dgram_local(m, local, &dst);
 		dgramlog_write(
 		        &rec->log,
 		        &(struct dgram_record){
 		                .peer = m->msg_name,
 		                .peer_len = m->msg_namelen,
-		                .local = (struct sockaddr *)&rec->local[listener],
-		                .local_len = rec->local_len[listener],
+		                .local = local,
+		                .local_len = local_len,
 		                .bytes_in = d->rx[i].msg_len,
 		                .bytes_out = rec->result[i] == DGRAMLOG_ANSWERED ? rec->out[i] : 0,
 		                .result = rec->result[i]},

@@ -564,6 +564,54 @@ START_TEST(answered_is_proven)
 }
 END_TEST
 
+/* On a socket bound to every address, the answer leaves from the address the client
+ * sent to: a client connected to 127.0.0.2 (which accepts datagrams from that address
+ * alone) gets its echo, though routing alone would answer 127.0.0.1 from 127.0.0.1.
+ * The connection record names 127.0.0.2 as the local address. Only loopback sources
+ * are allowed while the wildcard socket exists. */
+START_TEST(wildcard_answers_from_asked_address)
+{
+	struct daemon r = {0};
+	char buf[4096], rec[256], want[64];
+	int port = h_free_port(), fd = client(AF_INET, "127.0.0.1");
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	FILE *f;
+
+	ck_assert_int_eq(h_prepare(&r, "services: {}\n"), 0);
+	snprintf(rec, sizeof(rec), "%s/records.jsonl", r.dir);
+	ck_assert_int_eq(
+	        h_write_config(&r,
+	                       "services:\n"
+	                       "  u: {listen: ['udp:0.0.0.0:%d'], builtin: echo, mpm: event,\n"
+	                       "      access: {allow: [127.0.0.0/8]},\n"
+	                       "      log_connections: 'json:%s'}\n",
+	                       port, rec),
+	        0);
+	ck_assert_int_eq(h_launch(&r), 0);
+	/* The service process asks for each datagram's address when it starts: one
+	 * answered datagram shows it has (one sent before may come without). */
+	int warm = client(AF_INET, NULL);
+	send_to(warm, "127.0.0.1", port, "up?", 3);
+	ck_assert_int_eq(hd_answer(warm, buf, sizeof(buf), WAIT_MS), 3);
+	close(warm);
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.2", &to.sin_addr), 1);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(send(fd, "where", 5, 0), 5);
+	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 5);
+	ck_assert(memcmp(buf, "where", 5) == 0);
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(rec) == 2, WAIT_MS));
+	f = fopen(rec, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	snprintf(want, sizeof(want), "\"local\":\"127.0.0.2:%d\"", port);
+	ck_assert_msg(strstr(buf, want), "the record does not name %s: %s", want, buf);
+	close(fd);
+	ck_assert_int_eq(h_stop(&r), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("datagram");
@@ -589,6 +637,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tr, reload_keeps_socket);
 	tcase_add_test(tr, answered_is_proven);
+	tcase_add_test(tr, wildcard_answers_from_asked_address);
 	suite_add_tcase(s, tr);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

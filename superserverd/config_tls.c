@@ -494,7 +494,8 @@ static bool copy_key(struct tls_conf *tc, const struct tls_conf *v, enum tls_key
 }
 
 /* OWN (NULL for `tls: true`) merged over the defaults into a new LC->tls_conf; false
- * when a key it needs was reported bad (nothing is built then). */
+ * without a certificate or key (nothing can be built then). A key reported bad is left
+ * at its default, so that the files are still checked: every mistake is said at once. */
 static bool merge(struct loader *l, const struct tls_part *own, yaml_node_t *kn, struct ydoc *yd,
                   const char *path, struct listen_conf *lc)
 {
@@ -516,7 +517,8 @@ static bool merge(struct loader *l, const struct tls_part *own, yaml_node_t *kn,
 		if (!p)
 			continue;
 		if (p->f[k].st != FIELD_SET) {
-			ok = false; /* reported where it was written */
+			/* Reported where it was written; certificate and key are needed. */
+			ok = ok && k != TK_CERT && k != TK_KEY;
 			continue;
 		}
 		if (!copy_key(tc, &p->v, (enum tls_key)k)) {
@@ -571,26 +573,6 @@ void config_tls_listen(struct loader *l, struct ydoc *yd, yaml_node_t *m, const 
 
 /* ------------------------------------------------------------------ building */
 
-/* Appends the messages of FROM that TO does not hold yet: a defaults.tls file used by
- * several listeners is one mistake, said once. */
-static void merge_diag(struct diag *to, const struct diag *from)
-{
-	for (size_t i = 0; i < from->n; i++) {
-		bool seen = false;
-		for (size_t k = 0; k < to->n && !seen; k++)
-			seen = strcmp(to->msgs[k], from->msgs[i]) == 0;
-		if (!seen)
-			diag_error(to, NULL, "%s", from->msgs[i]);
-	}
-	for (size_t i = 0; i < from->n_warnings; i++) {
-		bool seen = false;
-		for (size_t k = 0; k < to->n_warnings && !seen; k++)
-			seen = strcmp(to->warnings[k], from->warnings[i]) == 0;
-		if (!seen)
-			diag_warning(to, NULL, "%s", from->warnings[i]);
-	}
-}
-
 void config_tls_build(struct loader *l, struct service_conf *sc)
 {
 	for (size_t i = 0; i < sc->n_listen; i++) {
@@ -603,7 +585,8 @@ void config_tls_build(struct loader *l, struct service_conf *sc)
 		if (tls_server_build(lc->tls_conf, &d, &lc->tls) < 0 && !diag_count(&d))
 			diag_error(l->diag, &lc->pos, "service '%s': out of memory (TLS)",
 			           sc->name);
-		merge_diag(l->diag, &d);
+		/* A defaults.tls file used by several listeners is one mistake, said once. */
+		diag_add_new(l->diag, &d);
 		diag_free(&d);
 	}
 }

@@ -49,7 +49,8 @@ static void report(struct diag *d, const struct tls_file_conf *f, const char *fm
 /* F's bytes in a memory BIO (and into MD), or NULL after reporting why not. */
 static BIO *read_file(const struct tls_file_conf *f, EVP_MD_CTX *md, struct diag *d)
 {
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking: a FIFO named by mistake must not hang the master. */
+	int fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
@@ -147,7 +148,6 @@ int tls_pem_key(const struct tls_file_conf *f, EVP_MD_CTX *md, struct diag *d, E
 {
 	BIO *bio = read_file(f, md, d);
 	int encrypted = 0;
-	char why[256];
 
 	*key_r = NULL;
 	if (!bio)
@@ -160,8 +160,7 @@ int tls_pem_key(const struct tls_file_conf *f, EVP_MD_CTX *md, struct diag *d, E
 		report(d, f, "'%s' is encrypted (a key with a passphrase cannot be loaded)",
 		       f->path);
 	else
-		report(d, f, "'%s' is not a PEM private key: %s", f->path,
-		       ssl_reason(why, sizeof(why)));
+		report(d, f, "'%s' holds no PEM private key OpenSSL can read", f->path);
 	ERR_clear_error();
 	return -1;
 }
@@ -184,5 +183,5 @@ void tls_pem_expiry(const struct tls_file_conf *f, X509 *x, struct diag *d, int6
 	else if (*not_after_r - (int64_t)now < TLS_EXPIRY_WARN_SEC)
 		diag_warning(d, &f->at.pos, "%s: the certificate '%s' expires on %s (in %lld days)",
 		             f->at.key, f->path, when,
-		             (long long)((*not_after_r - (int64_t)now) / 86400));
+		             (long long)((*not_after_r - (int64_t)now + 86399) / 86400));
 }

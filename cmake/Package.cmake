@@ -79,7 +79,7 @@ else()
   message(STATUS "Package: dpkg-shlibdeps not found (apt-get install dpkg-dev); "
                  "listing the dependencies by hand")
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6, libyaml-0-2, libsystemd0, libcap2, libjansson4, procps")
+    "libc6, libyaml-0-2, libsystemd0, libcap2, libjansson4, libssl3, procps")
 endif()
 # systemd-sysusers and systemd-tmpfiles (postinst) and the units; the daemon itself also
 # runs without systemd, and postinst falls back to useradd/groupadd (package passwd).

@@ -47,6 +47,12 @@ struct mpm_option {
 /* Serves `exec:` services on datagram listeners: the program is handed the socket
  * itself (inetd's wait = yes). */
 #define MPM_DGRAM_EXEC (1u << 5)
+/* Terminates TLS on listeners with `tls` for a handler (the handler sees plaintext)... */
+#define MPM_TLS (1u << 6)
+/* ...and for `exec:` services: the program is started for a connection whose
+ * handshake superserverd does (a model whose programs accept connections themselves
+ * cannot). */
+#define MPM_TLS_EXEC (1u << 7)
 
 struct scoreboard;
 struct scoreboard_slot;

@@ -167,7 +167,9 @@ static void parse_defaults(struct loader *l, struct ydoc *yd, yaml_node_t *v)
 		if (!key || !config_pair_is_first(yd, v, p))
 			continue;
 		config_subpath(kpath, "defaults", key);
-		if (in_list(config_service_keys, key))
+		if (strcmp(key, "tls") == 0)
+			config_tls_defaults(l, yd, ynode(yd, p->value));
+		else if (in_list(config_service_keys, key))
 			yerror(l->diag, yd, kn, "", "'%s' cannot be set in defaults", key);
 		else if (!config_part_parse(l, yd, key, ynode(yd, p->value), kpath, true,
 		                            &l->defaults))
@@ -345,6 +347,7 @@ static void loader_free(struct loader *l)
 	config_names_free(l);
 	free(l->seen);
 	config_part_free(&l->defaults);
+	config_tls_loader_free(l);
 	free(l->daemon_user);
 	free(l->daemon_group);
 	free(l->daemon_groups);
@@ -361,6 +364,7 @@ int config_load(const char *path, const struct config_load_opts *opts, struct co
 	*cfg_r = NULL;
 	l.daemon_uid = opts && opts->daemon_uid != (uid_t)-1 ? opts->daemon_uid : geteuid();
 	l.root = l.daemon_uid == 0;
+	l.tls_any_model = opts && opts->tls_any_model;
 	l.services_path = opts && opts->services_path ? opts->services_path : SVCNAMES_DEFAULT_PATH;
 	l.ci = calloc(1, sizeof(*l.ci));
 	if (!l.ci || !(l.ci->pub.path = strdup(path)) || (!l.root && daemon_identity(&l) < 0)) {

@@ -20,6 +20,7 @@
 #include "superserverd/diag.h"
 #include "superserverd/addr.h"
 #include "superserverd/cidr.h"
+#include "superserverd/tls.h"
 
 struct mpm_ops;
 
@@ -55,6 +56,12 @@ struct listen_conf {
 	struct cidr *trusted_proxies; /* required non-empty with proxy_protocol */
 	size_t n_trusted_proxies;
 	uint64_t proxy_timeout_usec; /* `proxy_timeout`, default 5 s */
+	/* `tls`: its settings (defaults.tls merged in) and the server built from them by
+	 * the master at load; both NULL: plaintext. tls_bad: a `tls` that was refused
+	 * (the load fails). */
+	struct tls_conf *tls_conf;
+	struct tls_server *tls; /* NULL: plaintext */
+	bool tls_bad;
 	struct diag_pos pos;
 };
 
@@ -211,6 +218,9 @@ struct config_load_opts {
 	/* The services(5) file that names in listening addresses are looked up in; NULL
 	 * means /etc/services. Only tests set it (the daemon always reads /etc/services). */
 	const char *services_path;
+	/* Accept `tls` under a model without MPM_TLS. Only tests set it, to load TLS
+	 * listeners before a model serves them. */
+	bool tls_any_model;
 };
 
 /*

@@ -52,6 +52,45 @@ static void put_banner(FILE *f, const char *tag, const struct banner_conf *b)
 	fprintf(f, "%s_data=%zu:%016llx;", tag, b->len, (unsigned long long)h);
 }
 
+static void put_tls_file(FILE *f, const char *tag, const struct tls_file_conf *fc)
+{
+	put_str(f, tag, fc->path);
+}
+
+/* The settings, and the digest of the files as read: a reload after a certificate was
+ * renewed (the same paths) is a change, so new processes get the new certificate. */
+static void put_tls(FILE *f, const struct listen_conf *lc)
+{
+	const struct tls_conf *tc = lc->tls_conf;
+	char digest[65];
+
+	put_num(f, "tls", tc != NULL);
+	if (!tc)
+		return;
+	put_tls_file(f, "cert", &tc->certificate);
+	put_tls_file(f, "key", &tc->key);
+	put_tls_file(f, "chain", &tc->chain);
+	put_tls_file(f, "client_ca", &tc->client_ca);
+	put_num(f, "verify", tc->verify_client);
+	put_num(f, "protocols", tc->protocols);
+	put_str(f, "ciphers", tc->ciphers);
+	put_str(f, "suites", tc->ciphersuites);
+	for (size_t i = 0; i < tc->n_alpn; i++)
+		put_str(f, "alpn", tc->alpn[i]);
+	put_num(f, "handshake", tc->handshake_timeout_usec);
+	for (size_t i = 0; i < tc->n_sni; i++) {
+		for (size_t k = 0; k < tc->sni[i].n_names; k++)
+			put_str(f, "sni", tc->sni[i].names[k]);
+		put_tls_file(f, "sni_cert", &tc->sni[i].certificate);
+		put_tls_file(f, "sni_key", &tc->sni[i].key);
+		put_tls_file(f, "sni_chain", &tc->sni[i].chain);
+	}
+	if (lc->tls) {
+		tls_server_digest(lc->tls, digest);
+		put_str(f, "tls_files", digest);
+	}
+}
+
 static void put_listen(FILE *f, const struct listen_conf *lc)
 {
 	put_str(f, "listen", lc->addr.key);
@@ -70,6 +109,7 @@ static void put_listen(FILE *f, const struct listen_conf *lc)
 	put_num(f, "proxy", lc->proxy_protocol);
 	put_cidrs(f, "trusted", lc->trusted_proxies, lc->n_trusted_proxies);
 	put_num(f, "proxy_timeout", lc->proxy_timeout_usec);
+	put_tls(f, lc);
 }
 
 static void put_limits(FILE *f, const struct limits_conf *lim)

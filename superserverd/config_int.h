@@ -140,6 +140,8 @@ struct loader {
 	size_t n_seen;
 
 	struct svc_part defaults;
+	struct tls_part *tls_defaults; /* `defaults.tls`; NULL: none (config_tls.c) */
+	bool tls_any_model;            /* config_load_opts.tls_any_model */
 };
 
 /* Whether any error was reported since the load began. */
@@ -230,6 +232,16 @@ char *config_group_name(struct loader *l, gid_t gid);
  * (config_listen.c). Reports every mistake; SC->listen is allocated either way. */
 void config_listen_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,
                          struct service_conf *sc);
+/* TLS (config_tls.c): `defaults.tls` map V; a listen map M's `tls` into LC (merged with
+ * the defaults); the TLS servers of SC's listeners, built once its model is known. */
+struct tls_part;
+void config_tls_defaults(struct loader *l, struct ydoc *yd, yaml_node_t *v);
+void config_tls_loader_free(struct loader *l);
+void config_tls_listen(struct loader *l, struct ydoc *yd, yaml_node_t *m, const char *path,
+                       struct listen_conf *lc);
+void config_tls_build(struct loader *l, struct service_conf *sc);
+void config_tls_listen_free(struct listen_conf *lc);
+
 /* Builds service REF into SC (its own keys, the defaults, identity, MPM). */
 void config_service_build(struct loader *l, const struct svc_ref *ref, struct service_conf *sc);
 /* Merges the defaults and OWN into SC and resolves everything that depends on both. */

@@ -184,7 +184,7 @@ static void parse_listen_map(struct lctx *c, yaml_node_t *m, const char *path,
 	static const char *const keys[] = {
 	        "address",        "backlog",         "reuseport",     "nodelay", "keepalive",
 	        "receive_buffer", "send_buffer",     "mode",          "owner",   "group",
-	        "proxy_protocol", "trusted_proxies", "proxy_timeout", NULL};
+	        "proxy_protocol", "trusted_proxies", "proxy_timeout", "tls",     NULL};
 	static const char *const unix_only[] = {"mode", "owner", "group"};
 	char where[CONFIG_PATH_MAX + 3], kpath[CONFIG_PATH_MAX];
 	yaml_node_t *n, *kn;
@@ -256,6 +256,7 @@ static void parse_listen_map(struct lctx *c, yaml_node_t *m, const char *path,
 	}
 	parse_listen_proxy(c, m, path, lc);
 	stream_only(c, m, path, lc);
+	config_tls_listen(c->l, c->yd, m, path, lc);
 }
 
 void config_listen_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,

@@ -404,6 +404,39 @@ static bool proxy_refused(const struct service_conf *sc, const struct listen_con
 	return true;
 }
 
+/*
+ * A TLS listener the service's model does not terminate TLS for: refused rather than
+ * handing the handshake to the handler or program as if it were the client's bytes.
+ * Flags as for PROXY: MPM_TLS with a handler, MPM_TLS_EXEC with exec.
+ */
+static void tls_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                        struct diag *diag)
+{
+	char handler_models[128], exec_models[128];
+	bool exec = sc->kind == HANDLER_EXEC;
+
+	if (sc->mpm.ops->flags & (exec ? MPM_TLS_EXEC : MPM_TLS))
+		return;
+	mpm_names_with_flag(MPM_TLS, handler_models, sizeof(handler_models));
+	mpm_names_with_flag(MPM_TLS_EXEC, exec_models, sizeof(exec_models));
+	if (!handler_models[0] && !exec_models[0])
+		diag_error(diag, &lc->pos,
+		           "service '%s': tls on %s: no model serves tls in this build yet",
+		           sc->name, lc->addr.key);
+	else if (exec)
+		diag_error(diag, &lc->pos,
+		           "service '%s': tls with exec is served by %s (the program is started "
+		           "for a connection whose handshake superserverd has done); not by %s, "
+		           "where the program accepts connections itself. With a built-in or "
+		           "module handler these models serve it: %s",
+		           sc->name, exec_models[0] ? exec_models : "no model", sc->mpm.ops->name,
+		           handler_models[0] ? handler_models : "none");
+	else
+		diag_error(diag, &lc->pos,
+		           "service '%s': tls with a handler is served by %s; not by %s", sc->name,
+		           handler_models[0] ? handler_models : "no model", sc->mpm.ops->name);
+}
+
 int config_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
                          struct diag *diag)
 {
@@ -467,6 +500,8 @@ static void merge_mpm(struct loader *l, struct service_conf *sc, const struct sv
 	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (sc->listen[i].proxy_protocol)
 			proxy_refused(sc, &sc->listen[i], l->diag);
+		if (sc->listen[i].tls_conf && !l->tls_any_model)
+			tls_refused(sc, &sc->listen[i], l->diag);
 		if (sc->listen[i].addr.socktype == SOCK_DGRAM)
 			config_dgram_refused(sc, &sc->listen[i], l->diag);
 	}
@@ -492,6 +527,8 @@ void config_service_merge(struct loader *l, struct service_conf *sc, struct svc_
 	merge_mpm(l, sc, own, def);
 	if (sc->mpm.ops)
 		config_banner_check(l, sc);
+	/* Even under a model that refused it: every mistake in the files is said at once. */
+	config_tls_build(l, sc);
 	sc->fingerprint = config_fingerprint(sc);
 	if (!sc->fingerprint)
 		oom(l, sc);

@@ -363,8 +363,10 @@ void config_service_build(struct loader *l, const struct svc_ref *ref, struct se
 void config_service_free(struct service_conf *sc)
 {
 	free(sc->name);
-	for (size_t i = 0; i < sc->n_listen; i++)
+	for (size_t i = 0; i < sc->n_listen; i++) {
 		free(sc->listen[i].trusted_proxies);
+		config_tls_listen_free(&sc->listen[i]);
+	}
 	free(sc->listen);
 	free(sc->builtin);
 	if (sc->exec_argv)

@@ -103,6 +103,30 @@ void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, .
 		free(msg);
 }
 
+static bool holds(char *const *v, size_t n, const char *msg)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], msg) == 0)
+			return true;
+	return false;
+}
+
+void diag_add_new(struct diag *to, const struct diag *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		if (!holds(to->msgs, to->n, from->msgs[i]))
+			diag_error(to, NULL, "%s", from->msgs[i]);
+	to->dropped += from->dropped;
+	for (size_t i = 0; i < from->n_warnings; i++) {
+		char *w;
+		if (holds(to->warnings, to->n_warnings, from->warnings[i]) ||
+		    to->n_warnings >= DIAG_MAX_MSGS || !(w = strdup(from->warnings[i])))
+			continue;
+		if (push(&to->warnings, &to->n_warnings, &to->cap_warnings, w) < 0)
+			free(w);
+	}
+}
+
 size_t diag_count(const struct diag *d)
 {
 	return d->n - (d->over ? 1 : 0) + d->over;

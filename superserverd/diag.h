@@ -44,6 +44,9 @@ void diag_verror(struct diag *d, const struct diag_pos *pos, const char *fmt, va
 /* Appends "FILE:LINE:COL: warning: message" to the warnings (dropped without memory). */
 void diag_warning(struct diag *d, const struct diag_pos *pos, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Appends the errors and warnings of FROM that TO does not hold yet (the same mistake
+ * found again through another route is said once). */
+void diag_add_new(struct diag *to, const struct diag *from);
 /* The number of errors, those left out past DIAG_MAX_MSGS included. */
 size_t diag_count(const struct diag *d);
 /* Each warning, a line on TO, or logged at warning level when TO is NULL: the caller

@@ -4,13 +4,13 @@
  * mappings and the anonymous pages in them. The daemon maps a dozen libraries, half
  * of them only because libsystemd links them for features the journal sender never
  * uses; a connection process runs the handler, the driver, the scoreboard, libc and at
- * most the journal sender and jansson. Leaving the others out of the child
+ * most the journal sender, jansson and OpenSSL (TLS). Leaving the others out of the child
  * (MADV_DONTFORK) made a built-in echo connection ~20% cheaper (tests/bench).
  *
  * What makes it safe: the child runs only our code, which the linker bound at start
- * (-z now), libsystemd (bound at start too) and libc and jansson, which bind lazily. A
- * lazy binding walks the global scope in order until the symbol is found, reading each
- * object's hash table; so a library is left out only if every kept library comes
+ * (-z now), libsystemd (bound at start too) and libc, jansson and OpenSSL, which bind
+ * lazily. A lazy binding walks the global scope in order until the symbol is found,
+ * reading each object's hash table; so a library is left out only if every kept library comes
  * before it. CMakeLists.txt links the kept ones first to make that so. And only when
  * the kept ones are exactly those: anything else loaded at start (a sanitizer runtime,
  * an LD_PRELOAD) may bind lazily, walk the list of objects (a sanitizer's report does)
@@ -40,7 +40,14 @@
  * (the main program has an empty name); anything else loaded at start turns the trim
  * off. */
 static const char *const kept[] = {
-        "libc.so.", "ld-linux", "ld64.so.", "libsystemd.so.", "libjansson.so.",
+        "libc.so.",
+        "ld-linux",
+        "ld64.so.",
+        "libsystemd.so.",
+        "libjansson.so.",
+        /* TLS: a connection process terminates it (superserverd/tls.h) */
+        "libssl.so.",
+        "libcrypto.so.",
 };
 
 /* Libraries a built-in's connection process never calls, by soname prefix. */

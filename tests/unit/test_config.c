@@ -1546,7 +1546,7 @@ static const struct {
          "unknown key 'port' in services.e.listen[0] (expected one of: address, backlog, "
          "reuseport, nodelay, keepalive, receive_buffer, send_buffer, mode, owner, group, "
          "proxy_protocol, trusted_proxies, "
-         "proxy_timeout)"},
+         "proxy_timeout, tls)"},
         {NOBODY,
          "services:\n  a: {listen: '127.0.0.1:7', builtin: echo}\n"
          "  b: {listen: ['127.0.0.1:8', '127.0.0.1:7'], builtin: echo}\n",

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mpm/conn.h"
+#include "mpm/tls_conn.h"
 
 /* First allocation; small enough that a one-line greeting does not cost much. */
 #define CONN_OUTPUT_MIN 4096
@@ -260,9 +261,37 @@ int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t ta
 	return 0;
 }
 
+const char *ss_conn_tls_protocol(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_protocol(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_cipher(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_cipher(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_server_name(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_server_name(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_alpn(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_alpn(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_peer_subject(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_peer_subject(c->tls) : NULL;
+}
+
 void conn_destroy(struct ss_conn *c)
 {
 	conn_call_close(c);
+	/* The handler's close may still have asked what was negotiated. */
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	free(c->relay_req);
 	c->relay_req = NULL;
 	free(c->out);

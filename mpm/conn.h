@@ -26,8 +26,11 @@ struct conn_relay_req {
 	char prefix[]; /* sent to the target before any client byte */
 };
 
+struct tls_conn;
+
 struct ss_conn {
 	int fd;
+	struct tls_conn *tls; /* NULL: plaintext; owned (freed by conn_destroy) */
 	const struct ss_handler *handler;
 	void *service_data;
 	void *user; /* ss_conn_set_data */

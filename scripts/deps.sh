@@ -13,7 +13,7 @@ set -euo pipefail
 
 group() {
 	case $1 in
-	build) echo cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev libjansson-dev ;;
+	build) echo cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev libjansson-dev libssl-dev ;;
 	package) echo scdoc dpkg-dev file ;;
 	test) echo check libsubunit-dev systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap tftpd-hpa tftp-hpa rsync git xinetd ;;
 	*)

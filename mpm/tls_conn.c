@@ -30,6 +30,7 @@ struct tls_conn {
 	bool peeked;      /* the first byte was seen to be TLS */
 	bool established; /* the handshake is done: what was negotiated is below */
 	bool broken;      /* a fatal error: OpenSSL must not be asked to shut down */
+	bool closing;     /* close_notify asked for: no more writes */
 	enum tls_fail fail;
 	const char *protocol, *cipher, *server_name;
 	char *subject; /* verified client certificate's subject, or NULL */
@@ -340,7 +341,8 @@ static enum tls_status tls_after(struct tls_conn *t, int ret, bool handshaking)
 		t->fail = f;
 		return TLS_ERROR;
 	}
-	return f == TLS_FAIL_CLOSED && t->in_eof ? TLS_TRUNCATED : TLS_ERROR;
+	/* An end of stream or a reset: the peer went without close_notify. */
+	return f == TLS_FAIL_CLOSED ? TLS_TRUNCATED : TLS_ERROR;
 }
 
 enum tls_status tls_conn_handshake(struct tls_conn *t)
@@ -393,7 +395,7 @@ enum tls_status tls_conn_write(struct tls_conn *t, const void *buf, size_t len, 
 	size_t n = 0;
 
 	*n_r = 0;
-	if (t->broken || !t->established)
+	if (t->broken || !t->established || t->closing)
 		return TLS_ERROR;
 	if (len == 0)
 		return TLS_DONE;
@@ -411,6 +413,7 @@ enum tls_status tls_conn_shutdown(struct tls_conn *t)
 
 	if (t->broken || !t->established)
 		return TLS_ERROR;
+	t->closing = true;
 	ERR_clear_error();
 	r = SSL_shutdown(t->ssl);
 	if (r >= 0) {

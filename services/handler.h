@@ -139,7 +139,8 @@ size_t ss_conn_pending(const struct ss_conn *c);
  * between the sockets. A target that cannot be reached closes the client at once
  * (counted as an upstream failure in the service's statistics). The data and writable
  * callbacks are not called again; close is, once, at the end. Returns 0, -EINVAL (not
- * from open, after ss_conn_end, a bad address or a second call) or -ENOMEM.
+ * from open, after ss_conn_end, a bad address or a second call), -EOPNOTSUPP (a TLS
+ * connection: not relayed yet) or -ENOMEM.
  */
 int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t target_len,
                   const void *prefix, size_t len, uint64_t connect_timeout_usec);

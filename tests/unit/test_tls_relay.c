@@ -103,16 +103,6 @@ static void prog_expect_eof(int fd)
 	ck_assert_uint_eq(prog_read(fd, &c, 1), 0);
 }
 
-static void cli_expect(struct pair *p, const char *want, int end)
-{
-	char buf[64];
-	size_t got, len = strlen(want);
-
-	ck_assert_int_eq(cli_read_n(p->c, p->cfd, buf, end ? sizeof(buf) : len, &got), end);
-	ck_assert_uint_eq(got, len);
-	ck_assert_int_eq(memcmp(buf, want, len), 0);
-}
-
 /* The program ends its output first: the client gets close_notify and a FIN, and may
  * still send; its close_notify then ends the program's input. */
 START_TEST(program_ends_first)

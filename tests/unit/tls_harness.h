@@ -298,6 +298,18 @@ static inline int cli_read_n(SSL *c, int fd, char *buf, size_t len, size_t *got)
 	return 0;
 }
 
+/* The client reads WANT and then, when END is not 0, stops with that SSL error
+ * (SSL_ERROR_ZERO_RETURN: the server's close_notify). */
+static inline void cli_expect(struct pair *p, const char *want, int end)
+{
+	char buf[64];
+	size_t got, len = strlen(want);
+
+	ck_assert_int_eq(cli_read_n(p->c, p->cfd, buf, end ? sizeof(buf) : len, &got), end);
+	ck_assert_uint_eq(got, len);
+	ck_assert_int_eq(memcmp(buf, want, len), 0);
+}
+
 /* The client writes all of BUF. */
 static inline void cli_write_all(SSL *c, int fd, const void *buf, size_t len)
 {

@@ -86,8 +86,12 @@ static int tls_relay_up(struct tls_relay *r, bool tls_ok, bool prog_ok, bool *mo
 			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				return 0;
 			if (w < 0) {
-				r->outcome = DRIVER_PEER_GONE;
-				return -1;
+				/* The program reads no more (it has gone, or shut its input):
+				 * what the client sends is dropped, while what the program
+				 * wrote before still goes out the other way. */
+				d->off = d->len = 0;
+				d->eof = d->shut = true;
+				return 0;
 			}
 			d->off += (size_t)w;
 		}

@@ -61,7 +61,8 @@ static void rr_close(struct relay_run *rr)
 	}
 	tls_relay_free(rr->r);
 	close(rr->prog[0]);
-	close(rr->prog[1]);
+	if (rr->prog[1] >= 0)
+		close(rr->prog[1]);
 	pair_close(&rr->p);
 }
 
@@ -147,6 +148,25 @@ START_TEST(client_ends_first)
 	cli_expect(&rr.p, "answer", SSL_ERROR_ZERO_RETURN);
 	ck_assert_int_eq(rr_join(&rr), DRIVER_COMPLETED);
 	ck_assert(!tls_relay_truncated(rr.r));
+	rr_close(&rr);
+}
+END_TEST
+
+/* The program answers and exits while the client still sends: the answer reaches
+ * the client, with close_notify, and the relay ends as a completed connection. */
+START_TEST(program_exits_while_client_sends)
+{
+	struct relay_run rr = {0};
+
+	rr_start(&rr);
+	cli_write_all(rr.p.c, rr.p.cfd, "ping", 4);
+	prog_expect(rr.prog[1], "ping");
+	ck_assert_int_eq(send(rr.prog[1], "pong", 4, 0), 4);
+	ck_assert_int_eq(close(rr.prog[1]), 0);
+	rr.prog[1] = -1;
+	cli_write_all(rr.p.c, rr.p.cfd, "more", 4);
+	cli_expect(&rr.p, "pong", SSL_ERROR_ZERO_RETURN);
+	ck_assert_int_eq(rr_join(&rr), DRIVER_COMPLETED);
 	rr_close(&rr);
 }
 END_TEST
@@ -264,6 +284,7 @@ static Suite *tls_relay_suite(void)
 	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
 	tcase_add_test(tc, program_ends_first);
 	tcase_add_test(tc, client_ends_first);
+	tcase_add_test(tc, program_exits_while_client_sends);
 	tcase_add_test(tc, client_truncates);
 	tcase_add_test(tc, program_that_does_not_read);
 	tcase_add_test(tc, idle_limit);

@@ -47,7 +47,17 @@ static const char *const kept[] = {
 static const char *const leave_out[] = {
         "libyaml-0.so.", /* configuration: parsed by the master */
         "libcap.so.",    /* privileges: dropped before the acceptor runs */
-        "libgcrypt.so.", "libgpg-error.so.", "liblzma.so.", "libzstd.so.", "liblz4.so.",
+        "libgcrypt.so.",
+        "libgpg-error.so.",
+        "liblzma.so.",
+        "libzstd.so.",
+        "liblz4.so.",
+        /* TLS (mpm/tls_conn.c): called only for a connection with c->tls, which a
+         * built-in's connection process of the fork model does not have yet. When the
+         * fork model terminates TLS there, a TLS service's children must keep these
+         * two (both bind at load: leaving them in is safe). */
+        "libssl.so.",
+        "libcrypto.so.",
 };
 
 static int start_objects = -1;

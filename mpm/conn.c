@@ -4,12 +4,14 @@
  * that belongs to the drivers.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mpm/conn.h"
+#include "mpm/tls_conn.h"
 
 /* First allocation; small enough that a one-line greeting does not cost much. */
 #define CONN_OUTPUT_MIN 4096
@@ -163,13 +165,75 @@ const struct sockaddr *ss_conn_local(const struct ss_conn *c, socklen_t *len)
 	return c->local_len ? (const struct sockaddr *)&c->local : NULL;
 }
 
+/* send(2)'s contract (errno set on -1), through TLS when the connection has it. A TLS
+ * write that could not finish is offered the same bytes again by the next flush, from
+ * wherever ss_conn_write has moved them: tls_conn allows that. */
+static ssize_t conn_send(struct ss_conn *c, const void *buf, size_t len)
+{
+	enum tls_status s;
+	size_t n;
+
+	if (!c->tls)
+		/* MSG_DONTWAIT: the same code serves blocking and non-blocking sockets.
+		 * MSG_NOSIGNAL: a vanished peer is an error code, not a process-killing SIGPIPE. */
+		return send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	s = tls_conn_write(c->tls, buf, len, &n);
+	c->tls_wait = s == TLS_WANT_READ ? POLLIN : 0;
+	if (s == TLS_DONE)
+		return (ssize_t)n;
+	errno = s == TLS_WANT_READ || s == TLS_WANT_WRITE ? EAGAIN : EPIPE;
+	return -1;
+}
+
+ssize_t conn_recv(struct ss_conn *c, void *buf, size_t cap)
+{
+	enum tls_status s;
+	ssize_t r;
+	size_t n;
+
+	if (!c->tls) {
+		r = recv(c->fd, buf, cap, MSG_DONTWAIT);
+		if (r < 0)
+			return errno == EINTR ? -EAGAIN : -errno;
+		return r;
+	}
+	s = tls_conn_read(c->tls, buf, cap, &n);
+	c->tls_wait = s == TLS_WANT_WRITE ? POLLOUT : 0;
+	switch (s) {
+	case TLS_DONE:
+		return (ssize_t)n;
+	case TLS_WANT_READ:
+	case TLS_WANT_WRITE:
+		return -EAGAIN;
+	case TLS_EOF:
+	case TLS_TRUNCATED:
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+bool conn_recv_buffered(const struct ss_conn *c)
+{
+	return c->tls && tls_conn_pending(c->tls);
+}
+
+int conn_tls_end(struct ss_conn *c)
+{
+	enum tls_status s;
+
+	if (!c->tls)
+		return 0;
+	s = tls_conn_shutdown(c->tls);
+	if (s == TLS_DONE)
+		return 0;
+	return s == TLS_WANT_READ || s == TLS_WANT_WRITE ? 1 : -EPIPE;
+}
+
 int conn_flush(struct ss_conn *c)
 {
 	while (conn_pending(c) > 0) {
-		/* MSG_DONTWAIT: the same code serves blocking and non-blocking sockets.
-		 * MSG_NOSIGNAL: a vanished peer is an error code, not a process-killing SIGPIPE. */
-		ssize_t n = send(c->fd, c->out + c->out_off, conn_pending(c),
-		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = conn_send(c, c->out + c->out_off, conn_pending(c));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -242,6 +306,9 @@ int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t ta
 {
 	struct conn_relay_req *q;
 
+	/* The relays move the socket's bytes as they are: not under TLS (yet). */
+	if (c->tls)
+		return -EOPNOTSUPP;
 	/* Output already queued (a banner's rest) is the relay's to send first. */
 	if (!c->opening || c->relay_req || c->ended || !target || target_len == 0 ||
 	    target_len > sizeof(q->target) || (len && !prefix) || len > CONN_OUTPUT_MAX)
@@ -260,9 +327,37 @@ int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t ta
 	return 0;
 }
 
+const char *ss_conn_tls_protocol(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_protocol(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_cipher(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_cipher(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_server_name(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_server_name(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_alpn(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_alpn(c->tls) : NULL;
+}
+
+const char *ss_conn_tls_peer_subject(const struct ss_conn *c)
+{
+	return c->tls ? tls_conn_peer_subject(c->tls) : NULL;
+}
+
 void conn_destroy(struct ss_conn *c)
 {
 	conn_call_close(c);
+	/* The handler's close may still have asked what was negotiated. */
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	free(c->relay_req);
 	c->relay_req = NULL;
 	free(c->out);

@@ -26,8 +26,13 @@ struct conn_relay_req {
 	char prefix[]; /* sent to the target before any client byte */
 };
 
+struct tls_conn;
+
 struct ss_conn {
 	int fd;
+	struct tls_conn *tls; /* NULL: plaintext; owned (freed by conn_destroy) */
+	short tls_wait;       /* POLLIN/POLLOUT TLS needs besides what the I/O asked for */
+	int tls_failure;      /* enum tls_fail of a failed handshake, kept past conn_destroy */
 	const struct ss_handler *handler;
 	void *service_data;
 	void *user; /* ss_conn_set_data */
@@ -66,6 +71,18 @@ void conn_set_local(struct ss_conn *c, const struct sockaddr *sa, socklen_t len)
 /* Writes pending output. Returns 0 when all is sent, 1 when the socket would block,
  * or a negative errno. */
 int conn_flush(struct ss_conn *c);
+/*
+ * Reads what the peer sent, through TLS when c->tls: the bytes read, 0 at the end of
+ * the peer's stream (a TLS stream cut short without close_notify ends the same way),
+ * -EAGAIN for nothing now (see c->tls_wait), or another -errno (-EPROTO: TLS failed).
+ */
+ssize_t conn_recv(struct ss_conn *c, void *buf, size_t cap);
+/* TLS holds input already read from the socket: read it without waiting for a
+ * readiness that will not come for it. */
+bool conn_recv_buffered(const struct ss_conn *c);
+/* At a clean end of a TLS connection, once the output is flushed: sends close_notify.
+ * 0 (also on a plaintext connection), 1 when the socket cannot take it now, -errno. */
+int conn_tls_end(struct ss_conn *c);
 /* Runs the handler's close callback if it has not run yet. */
 void conn_call_close(struct ss_conn *c);
 /* Frees the buffer and closes the socket (calls conn_call_close first). */

@@ -11,6 +11,7 @@
 
 #include "mpm/driver.h"
 #include "mpm/relay.h"
+#include "mpm/tls_conn.h"
 
 /* One recv per wake; larger chunks only make the handler's output bursts larger. */
 #define DRIVER_READ_MAX (16 * 1024)
@@ -69,10 +70,10 @@ int driver_wait_ms(uint64_t now, uint64_t idle_at, uint64_t end_at, bool capped)
 static int driver_read(struct ss_conn *c, enum driver_outcome *out)
 {
 	char buf[DRIVER_READ_MAX];
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ssize_t n = conn_recv(c, buf, sizeof(buf));
 
 	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+		if (n == -EAGAIN)
 			return 0;
 		*out = DRIVER_PEER_GONE;
 		return -1;
@@ -102,6 +103,36 @@ static enum driver_outcome driver_relay(struct ss_conn *c, const struct driver_l
 	return relay_run_blocking(r, lim, stop ? driver_stop_flag : NULL, (void *)stop);
 }
 
+/* The TLS handshake, before the handler hears of the connection. Its deadline is the
+ * nearest of its own, the idle timeout's and the maximum duration's. */
+static enum driver_outcome driver_handshake(struct ss_conn *c, const struct driver_limits *lim,
+                                            volatile int *stop)
+{
+	uint64_t at = 0, end_at = 0;
+	int r;
+
+	if (lim && lim->handshake_timeout_usec)
+		at = c->start_usec + lim->handshake_timeout_usec;
+	if (lim && lim->idle_timeout_usec &&
+	    (!at || c->activity_usec + lim->idle_timeout_usec < at))
+		at = c->activity_usec + lim->idle_timeout_usec;
+	if (lim && lim->max_duration_usec) {
+		end_at = c->start_usec + lim->max_duration_usec;
+		if (!at || end_at < at)
+			at = end_at;
+	}
+	r = tls_conn_handshake_blocking(c->tls, at, stop ? driver_stop_flag : NULL, (void *)stop);
+	if (r == 0)
+		return DRIVER_COMPLETED;
+	/* For the model's metrics: the TLS state goes with the connection. */
+	c->tls_failure = (int)tls_conn_failure(c->tls);
+	if (r == -ECANCELED)
+		return DRIVER_STOPPED;
+	if (r == -ETIMEDOUT)
+		return end_at && at == end_at ? DRIVER_DURATION : DRIVER_IDLE_TIMEOUT;
+	return DRIVER_PEER_GONE;
+}
+
 static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_limits *lim,
                                        volatile int *stop)
 {
@@ -109,6 +140,8 @@ static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_li
 	        lim && lim->max_duration_usec ? c->start_usec + lim->max_duration_usec : 0;
 	enum driver_outcome out;
 
+	if (c->tls && (out = driver_handshake(c, lim, stop)) != DRIVER_COMPLETED)
+		return out;
 	if (conn_call_open(c) < 0)
 		return DRIVER_HANDLER_ERROR;
 	if (c->relay_req)
@@ -153,8 +186,15 @@ static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_li
 			pfd.events |= POLLIN;
 		if (ss_conn_pending(c) > 0)
 			pfd.events |= POLLOUT;
+		pfd.events |= c->tls_wait;
 
-		r = poll(&pfd, 1, driver_wait_ms(now, idle_at, end_at, stop != NULL));
+		/* Input TLS has already taken from the socket: no readiness comes for it. */
+		if ((pfd.events & POLLIN) && conn_recv_buffered(c)) {
+			pfd.revents = POLLIN;
+			r = 1;
+		} else {
+			r = poll(&pfd, 1, driver_wait_ms(now, idle_at, end_at, stop != NULL));
+		}
 		if (r < 0) {
 			if (errno == EINTR)
 				continue; /* the loop top looks at *stop */
@@ -164,7 +204,9 @@ static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_li
 			continue;
 		if (pfd.revents & POLLNVAL)
 			return DRIVER_PEER_GONE;
-		if ((pfd.events & POLLIN) && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+		/* A read that TLS made wait for writability is retried once it is there. */
+		if ((pfd.events & POLLIN) &&
+		    (pfd.revents & (POLLIN | POLLHUP | POLLERR | c->tls_wait))) {
 			r = driver_read(c, &out);
 			if (r < 0)
 				return out;
@@ -184,6 +226,10 @@ enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *
 {
 	enum driver_outcome out = driver_loop(c, lim, stop);
 
+	/* The output is flushed: close_notify fits in what the socket can take. Not
+	 * waited for when it does not, nor is the peer's answer. */
+	if (out == DRIVER_COMPLETED)
+		(void)conn_tls_end(c);
 	conn_destroy(c);
 	return out;
 }

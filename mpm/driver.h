@@ -15,6 +15,9 @@
 struct driver_limits {
 	uint64_t idle_timeout_usec; /* 0 = none */
 	uint64_t max_duration_usec; /* 0 = none */
+	/* A TLS connection's handshake, which also counts against the two above. 0 =
+	 * none of its own. */
+	uint64_t handshake_timeout_usec;
 };
 
 enum driver_outcome {
@@ -28,7 +31,10 @@ enum driver_outcome {
 
 /*
  * Serves c (already conn_init'ed) to the end; closes the socket, runs the handler's
- * close callback exactly once. `stop`, when not NULL, is polled between waits (a worker
+ * close callback exactly once. With c->tls, the handshake comes first (a failure ends
+ * the connection without the handler: DRIVER_PEER_GONE, or DRIVER_IDLE_TIMEOUT /
+ * DRIVER_DURATION past a deadline; tls_conn_failure says why), and a clean end sends
+ * close_notify. `stop`, when not NULL, is polled between waits (a worker
  * that must stop abandons the connection). Returns the outcome.
  */
 enum driver_outcome driver_serve(struct ss_conn *c, const struct driver_limits *lim,

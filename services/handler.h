@@ -19,6 +19,9 @@
  *   1.3  ss_conn_relay(): a handler may hand its connection to the model's relay, which
  *        connects to a target and moves bytes both ways on its own (the `forward`
  *        built-in). No struct changes; a module that calls it needs a 1.3 daemon.
+ *   1.4  ss_conn_tls_protocol(), _cipher(), _server_name(), _alpn(), _peer_subject():
+ *        what a TLS connection negotiated (NULL on a plaintext one). No struct
+ *        changes; a module that calls them needs a 1.4 daemon.
  */
 #ifndef SUPERSERVERD_HANDLER_H
 #define SUPERSERVERD_HANDLER_H
@@ -33,7 +36,7 @@ extern "C" {
 #endif
 
 #define SS_HANDLER_ABI_MAJOR 1
-#define SS_HANDLER_ABI_MINOR 3
+#define SS_HANDLER_ABI_MINOR 4
 
 /* The symbol a loadable module exports: `const struct ss_handler superserverd_handler`. */
 #define SS_HANDLER_SYMBOL "superserverd_handler"
@@ -136,7 +139,8 @@ size_t ss_conn_pending(const struct ss_conn *c);
  * between the sockets. A target that cannot be reached closes the client at once
  * (counted as an upstream failure in the service's statistics). The data and writable
  * callbacks are not called again; close is, once, at the end. Returns 0, -EINVAL (not
- * from open, after ss_conn_end, a bad address or a second call) or -ENOMEM.
+ * from open, after ss_conn_end, a bad address or a second call), -EOPNOTSUPP (a TLS
+ * connection: not relayed yet) or -ENOMEM.
  */
 int ss_conn_relay(struct ss_conn *c, const struct sockaddr *target, socklen_t target_len,
                   const void *prefix, size_t len, uint64_t connect_timeout_usec);
@@ -148,6 +152,24 @@ void *ss_conn_service_data(const struct ss_conn *c);
 /* Peer and local address; *len is set to the address length (0 if unknown). */
 const struct sockaddr *ss_conn_peer(const struct ss_conn *c, socklen_t *len);
 const struct sockaddr *ss_conn_local(const struct ss_conn *c, socklen_t *len);
+
+/*
+ * ABI 1.4. On a connection that arrived on a `tls:` listener, what its handshake
+ * negotiated; NULL on a plaintext connection, and for what was not negotiated. The
+ * handler sees plaintext either way. The strings live as long as the connection.
+ *   protocol:     "TLSv1.2", "TLSv1.3"
+ *   cipher:       OpenSSL's name, e.g. "TLS_AES_128_GCM_SHA256"
+ *   server_name:  the name the client asked for (SNI)
+ *   alpn:         the ALPN protocol chosen
+ *   peer_subject: the client certificate's subject in RFC 2253 form
+ *                 ("CN=alice,O=Example", as mod_ssl's SSL_CLIENT_S_DN), only once the
+ *                 certificate was verified
+ */
+const char *ss_conn_tls_protocol(const struct ss_conn *c);
+const char *ss_conn_tls_cipher(const struct ss_conn *c);
+const char *ss_conn_tls_server_name(const struct ss_conn *c);
+const char *ss_conn_tls_alpn(const struct ss_conn *c);
+const char *ss_conn_tls_peer_subject(const struct ss_conn *c);
 
 /* A value of the service's `args:` map, or NULL. Nested values are not exposed. */
 const char *ss_args_get(const struct ss_args *args, const char *key);

@@ -17,6 +17,9 @@
 #include "mpm/conn.h"
 #include "mpm/driver.h"
 #include "mpm/tls_conn.h"
+#include "superserverd/scoreboard.h"
+
+_Static_assert(TLS_FAIL_COUNT <= SCOREBOARD_TLS_FAIL_SLOTS, "the scoreboard counts every reason");
 
 /* The first byte of a TLS record carrying a handshake message (a ClientHello). */
 #define TLS_RECORD_HANDSHAKE 0x16

@@ -42,6 +42,7 @@ enum tls_fail {
 	TLS_FAIL_NOT_TLS,     /* the first byte is not a TLS handshake record's */
 	TLS_FAIL_CLOSED,      /* the peer left before finishing (a probe, a health check) */
 	TLS_FAIL_OTHER,
+	TLS_FAIL_COUNT, /* scoreboard.h's SCOREBOARD_TLS_FAIL_SLOTS is at least this */
 };
 
 struct tls_conn;

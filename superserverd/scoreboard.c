@@ -225,6 +225,21 @@ const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r)
 	return (unsigned)r < DGRAM_DROP_REASON_COUNT ? names[r] : "unknown";
 }
 
+void scoreboard_tls_handshake(struct scoreboard *sb, unsigned fail, bool resumed, uint64_t usec)
+{
+	struct scoreboard_tls *t = &sb->counters.tls;
+
+	if (fail) {
+		if (fail < SCOREBOARD_TLS_FAIL_SLOTS)
+			atomic_fetch_add_explicit(&t->failed[fail], 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&t->handshake_usec_sum, usec, memory_order_relaxed);
+	if (resumed)
+		atomic_fetch_add_explicit(&t->resumed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->handshakes, 1, memory_order_relaxed);
+}
+
 bool scoreboard_has_served(struct scoreboard *sb)
 {
 	const struct scoreboard_counters *c = &sb->counters;

@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_MAGIC   0x53534230u /* "SSB0" */
-#define SCOREBOARD_VERSION 6u
+#define SCOREBOARD_VERSION 7u
 
 enum worker_state {
 	WORKER_EMPTY = 0, /* no process in this slot */
@@ -88,6 +88,16 @@ struct scoreboard_upstream {
 	_Atomic uint64_t connect_usec_max;
 };
 
+/* TLS handshakes on the service's TLS listeners. failed[] is indexed by mpm/tls_conn.h's
+ * enum tls_fail (its TLS_FAIL_NONE slot stays 0). */
+#define SCOREBOARD_TLS_FAIL_SLOTS 8
+struct scoreboard_tls {
+	_Atomic uint64_t handshakes;         /* completed */
+	_Atomic uint64_t resumed;            /* of those, by a session ticket */
+	_Atomic uint64_t handshake_usec_sum; /* over `handshakes` */
+	_Atomic uint64_t failed[SCOREBOARD_TLS_FAIL_SLOTS];
+};
+
 /* Programs handed a socket (`wait` services): one run lasts from start to exit. */
 struct scoreboard_runs {
 	_Atomic uint64_t started;
@@ -126,6 +136,7 @@ struct scoreboard_counters {
 	struct scoreboard_dgram dgram;
 	struct scoreboard_runs runs;
 	struct scoreboard_upstream upstream;
+	struct scoreboard_tls tls;
 };
 
 /* One source (an address masked to the configured prefix) in the admission table. */
@@ -213,6 +224,9 @@ const char *scoreboard_dgram_drop_name(enum dgram_drop_reason r);
  * answered (or read and left unanswered, as discard does), or a program run ended with
  * status 0. A process of a service that has is not in a start-up crash loop. */
 bool scoreboard_has_served(struct scoreboard *sb);
+/* A TLS handshake ended: FAIL 0 when it completed (then RESUMED and USEC count), else
+ * its enum tls_fail. */
+void scoreboard_tls_handshake(struct scoreboard *sb, unsigned fail, bool resumed, uint64_t usec);
 /* Programs running now, all slots together. */
 uint32_t scoreboard_runs_running(struct scoreboard *sb);
 /* Master, once slot's process is dead: its programs died with it (SIGKILL by

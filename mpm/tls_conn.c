@@ -448,6 +448,11 @@ const char *tls_conn_alpn(const struct tls_conn *t)
 	return t->established && t->alpn[0] ? t->alpn : NULL;
 }
 
+bool tls_conn_resumed(const struct tls_conn *t)
+{
+	return t->established && SSL_session_reused(t->ssl);
+}
+
 const char *tls_conn_peer_subject(const struct tls_conn *t)
 {
 	return t->established ? t->subject : NULL;

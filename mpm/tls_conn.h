@@ -109,6 +109,8 @@ const char *tls_conn_peer_subject(const struct tls_conn *t);
  * "FAILED:reason" (accepted anyway, by a `verify_client: optional` that lets an
  * unverified certificate through). NULL before the handshake is done. */
 const char *tls_conn_client_verify(const struct tls_conn *t);
+/* The handshake resumed a session (a ticket), for the scoreboard's `resumed`. */
+bool tls_conn_resumed(const struct tls_conn *t);
 
 /*
  * The whole handshake in the calling thread, for the blocking drivers: poll() on the

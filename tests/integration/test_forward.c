@@ -1,7 +1,8 @@
 /*
  * The `forward` built-in through the real daemon on loopback, under each model: bytes
  * both ways, half-closes passed on, bounded memory against a side that does not read,
- * targets that refuse or never answer, PROXY headers out, a Unix-socket target.
+ * targets that refuse or never answer, PROXY headers out, a Unix-socket target, and
+ * more relays held open at once than the threadpool has threads.
  */
 #include <check.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ static struct daemon d = {0};
 static int target = -1, blackhole = -1, unix_target = -1;
 static int target_port, refused_port, blackhole_port;
 static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS];
-static int port_v1, port_v2, port_unix;
+static int port_v1, port_v2, port_unix, port_t2, port_echo;
 static char udir[64], upath[128];
 static int fill[4] = {-1, -1, -1, -1};
 
@@ -94,6 +95,8 @@ static void start(void)
 	port_v1 = h_free_port();
 	port_v2 = h_free_port();
 	port_unix = h_free_port();
+	port_t2 = h_free_port();
+	port_echo = h_free_port();
 	tmp = h_start(&d,
 	              "services:\n%s"
 	              "  v1: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: event, args: "
@@ -101,8 +104,12 @@ static void start(void)
 	              "  v2: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: prefork, args: "
 	              "{target: '127.0.0.1:%d', proxy_protocol: v2}}\n"
 	              "  un: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: threadpool, args: "
-	              "{target: 'unix:%s'}}\n",
-	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath);
+	              "{target: 'unix:%s'}}\n"
+	              "  t2: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
+	              "threads: 2}, args: {target: '127.0.0.1:%d'}}\n"
+	              "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n",
+	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath, port_t2,
+	              port_echo, port_echo);
 	ck_assert_int_eq(tmp, 0);
 }
 
@@ -144,6 +151,16 @@ static void fill_pattern(char *b, size_t len, unsigned seed)
 		x = x * 1103515245u + 12345u;
 		b[i] = (char)(x >> 16);
 	}
+}
+
+/* A figure of the service's stats (-1 when it cannot be read). */
+static long long stat_of(const char *svc, const char *key)
+{
+	json_t *reply = hc_call(&d, "stats", svc);
+	long long v = reply ? hc_int(hc_service(reply, svc), key) : -1;
+
+	json_decref(reply);
+	return v;
 }
 
 static long long upstream(const char *svc, const char *key)
@@ -396,6 +413,61 @@ START_TEST(target_never_answers)
 }
 END_TEST
 
+/* Threadpool with 2 threads: more relays than threads are open at once, every one
+ * connected to its target (the echo service holds them all) and carrying bytes. A
+ * relay that held a thread for its life would leave the third client waiting. */
+#define TP_HELD 6
+static void tp_open_held(int *c)
+{
+	for (int i = 0; i < TP_HELD; i++) {
+		c[i] = h_connect("127.0.0.1", port_t2);
+		ck_assert_int_ge(c[i], 0);
+	}
+	ck_assert_msg(H_DEADLINE_WAIT(stat_of("echo", "active") == TP_HELD, 30000),
+	              "%lld of %d relays reached the target", stat_of("echo", "active"), TP_HELD);
+	ck_assert_int_eq(stat_of("t2", "active"), TP_HELD);
+}
+
+START_TEST(threadpool_relays_beyond_threads)
+{
+	int c[TP_HELD];
+	char msg[32], buf[32];
+
+	tp_open_held(c);
+	/* The last ones first: they were queued behind the first two. */
+	for (int i = TP_HELD - 1; i >= 0; i--) {
+		int n = snprintf(msg, sizeof(msg), "relay %d", i);
+		ck_assert_int_eq(h_write_all(c[i], msg, (size_t)n), 0);
+		ck_assert_int_eq(h_read_n(c[i], buf, (size_t)n, READ_DEADLINE_MS), 0);
+		ck_assert(memcmp(buf, msg, (size_t)n) == 0);
+	}
+	for (int i = 0; i < TP_HELD; i++)
+		close(c[i]);
+	ck_assert(H_DEADLINE_WAIT(stat_of("t2", "completed") == TP_HELD, 30000));
+}
+END_TEST
+
+/* The same relays each half-closed by the client: the echo service sees the end,
+ * answers, and closes, and the client reads the answer and then the end. */
+START_TEST(threadpool_relays_half_close)
+{
+	int c[TP_HELD];
+	char msg[32], buf[32];
+
+	tp_open_held(c);
+	for (int i = TP_HELD - 1; i >= 0; i--) {
+		int n = snprintf(msg, sizeof(msg), "half %d", i);
+		ck_assert_int_eq(h_write_all(c[i], msg, (size_t)n), 0);
+		ck_assert_int_eq(shutdown(c[i], SHUT_WR), 0);
+		ck_assert_int_eq(read_to_eof(c[i], buf, sizeof(buf)), n);
+		ck_assert(memcmp(buf, msg, (size_t)n) == 0);
+		close(c[i]);
+	}
+	ck_assert(H_DEADLINE_WAIT(stat_of("t2", "completed") == TP_HELD, 30000));
+	ck_assert_int_eq(stat_of("t2", "active"), 0);
+}
+END_TEST
+
 static void local_ports(int c, unsigned *cport, unsigned *sport)
 {
 	struct sockaddr_in a;
@@ -486,6 +558,8 @@ int main(void)
 	tcase_add_loop_test(tc, slow_client, 0, 2);
 	tcase_add_loop_test(tc, target_refuses, 0, N_MODELS);
 	tcase_add_loop_test(tc, target_never_answers, 0, N_MODELS);
+	tcase_add_test(tc, threadpool_relays_beyond_threads);
+	tcase_add_test(tc, threadpool_relays_half_close);
 	tcase_add_test(tc, proxy_v1_out);
 	tcase_add_test(tc, proxy_v2_out);
 	tcase_add_test(tc, unix_target_bytes);

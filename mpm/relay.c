@@ -30,9 +30,6 @@
 /* Reads per direction and step: a fast sender cannot hold an event loop. */
 #define RELAY_ROUNDS 4
 
-#define RELAY_ERR 0x008u /* EPOLLERR, POLLERR */
-#define RELAY_HUP 0x010u /* EPOLLHUP, POLLHUP */
-
 struct relay_dir {
 	int from, to;
 	int pipe[2]; /* -1 while copying */
@@ -452,8 +449,12 @@ static uint32_t relay_dir_want_to(const struct relay_dir *d)
 
 uint32_t relay_want(const struct relay *r)
 {
-	if (r->done || r->connecting)
+	if (r->done)
 		return 0;
+	/* Its bytes wait for the target; a reset or an error (a hangup, only with both
+	 * directions shut, is one) is news now, not at the connect timeout. */
+	if (r->connecting)
+		return RELAY_ERR;
 	return relay_dir_want_from(&r->d[0]) | relay_dir_want_to(&r->d[1]);
 }
 

@@ -1,8 +1,9 @@
 /*
  * The `forward` built-in through the real daemon on loopback, under each model: bytes
  * both ways, half-closes passed on, bounded memory against a side that does not read,
- * targets that refuse or never answer, PROXY headers out, a Unix-socket target, and
- * more relays held open at once than the threadpool has threads.
+ * targets that refuse or never answer, a client that resets or half-closes while the
+ * target is slow to connect, PROXY headers out, a Unix-socket target, and more relays
+ * held open at once than the threadpool has threads.
  */
 #include <check.h>
 #include <errno.h>
@@ -26,9 +27,9 @@ static const char *const models[] = {"event", "threadpool", "fork", "prefork"};
 #define N_MODELS 4
 
 static struct daemon d = {0};
-static int target = -1, blackhole = -1, unix_target = -1;
-static int target_port, refused_port, blackhole_port;
-static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS];
+static int target = -1, blackhole = -1, unix_target = -1, slow = -1, slow_fill = -1;
+static int target_port, refused_port, blackhole_port, slow_port;
+static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS], port_slow[N_MODELS];
 static int port_v1, port_v2, port_unix, port_t2, port_echo;
 static char udir[64], upath[128];
 static int fill[4] = {-1, -1, -1, -1};
@@ -67,6 +68,11 @@ static void start(void)
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		(void)connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
 	}
+	/* A target slow to connect: the same full backlog, with one connection the test
+	 * can accept to make room, and the relay's connect completes at its next SYN. */
+	slow = listener(0, &slow_port);
+	slow_fill = h_connect("127.0.0.1", slow_port);
+	ck_assert_int_ge(slow_fill, 0);
 	strcpy(udir, "/tmp/fwtest.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(udir));
 	ck_assert_int_eq(chmod(udir, 0755), 0);
@@ -81,6 +87,7 @@ static void start(void)
 		port_fw[m] = h_free_port();
 		port_refused[m] = h_free_port();
 		port_bh[m] = h_free_port();
+		port_slow[m] = h_free_port();
 		n += (size_t)snprintf(
 		        svc + n, sizeof(svc) - n,
 		        "  f%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
@@ -88,9 +95,12 @@ static void start(void)
 		        "  r%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
 		        "{target: '127.0.0.1:%d'}, limits: {banner: 'target down'}}\n"
 		        "  b%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
-		        "{target: '127.0.0.1:%d', connect_timeout: 1s}}\n",
+		        "{target: '127.0.0.1:%d', connect_timeout: 1s}}\n"
+		        "  s%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
+		        "{target: '127.0.0.1:%d', connect_timeout: 120s}}\n",
 		        m, port_fw[m], models[m], target_port, m, port_refused[m], models[m],
-		        refused_port, m, port_bh[m], models[m], blackhole_port);
+		        refused_port, m, port_bh[m], models[m], blackhole_port, m, port_slow[m],
+		        models[m], slow_port);
 	}
 	port_v1 = h_free_port();
 	port_v2 = h_free_port();
@@ -119,21 +129,28 @@ static void stop(void)
 	close(target);
 	close(blackhole);
 	close(unix_target);
+	close(slow);
+	close(slow_fill);
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
 	unlink(upath);
 	rmdir(udir);
 }
 
-/* The daemon's connection to a target listener. */
-static int accept_from(int lfd)
+/* The daemon's connection to a target listener, within MS. */
+static int accept_within(int lfd, int ms)
 {
 	struct pollfd p = {.fd = lfd, .events = POLLIN};
 
-	ck_assert_int_eq(poll(&p, 1, 10000), 1);
+	ck_assert_int_eq(poll(&p, 1, ms), 1);
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	return fd;
+}
+
+static int accept_from(int lfd)
+{
+	return accept_within(lfd, 10000);
 }
 
 /* Reads until end of input; returns the byte count (the bytes in buf), -1 when none came
@@ -413,6 +430,65 @@ START_TEST(target_never_answers)
 }
 END_TEST
 
+/* Waits (polling the stats) until the relay of service "s<m>" is connecting. */
+static void wait_connecting(const char *svc)
+{
+	ck_assert_msg(H_DEADLINE_WAIT(upstream(svc, "attempts") == 1, 30000),
+	              "%s: no connect attempt", svc);
+}
+
+/* A client that resets while the target is slow to connect ends the connection at
+ * once, not at the connect timeout (120 s): the connection is counted as ended long
+ * before, and no timeout is counted. */
+START_TEST(slow_connect_client_resets)
+{
+	char svc[8];
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	int c = h_connect("127.0.0.1", port_slow[_i]);
+
+	ck_assert_int_ge(c, 0);
+	snprintf(svc, sizeof(svc), "s%d", _i);
+	wait_connecting(svc);
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(c);
+	ck_assert_msg(H_DEADLINE_WAIT(stat_of(svc, "completed") == 1, 60000),
+	              "%s: the reset client's connection did not end", svc);
+	ck_assert_int_eq(stat_of(svc, "active"), 0);
+	ck_assert_int_eq(upstream(svc, "timeouts"), 0);
+}
+END_TEST
+
+/* A client that half-closes while the target is slow to connect (its request sent, or
+ * nothing to send, as for daytime) is still served once the target takes it. _i: the
+ * model (_i / 2) and whether a request is sent (_i % 2 == 0). */
+START_TEST(slow_connect_client_half_closes)
+{
+	char svc[8], buf[64];
+	int m = _i / 2;
+	bool request = _i % 2 == 0;
+	int c = h_connect("127.0.0.1", port_slow[m]);
+
+	ck_assert_int_ge(c, 0);
+	if (request)
+		ck_assert_int_eq(h_write_all(c, "request", 7), 0);
+	ck_assert_int_eq(shutdown(c, SHUT_WR), 0);
+	snprintf(svc, sizeof(svc), "s%d", m);
+	wait_connecting(svc);
+	/* Room in the backlog: the relay's next SYN (the kernel's retries back off to
+	 * seconds apart) gets in. */
+	close(accept_from(slow));
+	int t = accept_within(slow, 60000);
+	ck_assert_int_eq(read_to_eof(t, buf, sizeof(buf)), request ? 7 : 0);
+	ck_assert(!request || memcmp(buf, "request", 7) == 0);
+	ck_assert_int_eq(h_write_all(t, "answer", 6), 0);
+	close(t);
+	ck_assert_int_eq(read_to_eof(c, buf, sizeof(buf)), 6);
+	ck_assert(memcmp(buf, "answer", 6) == 0);
+	close(c);
+	ck_assert_int_eq(upstream(svc, "connected"), 1);
+}
+END_TEST
+
 /* Threadpool with 2 threads: more relays than threads are open at once, every one
  * connected to its target (the echo service holds them all) and carrying bytes. A
  * relay that held a thread for its life would leave the third client waiting. */
@@ -558,6 +634,8 @@ int main(void)
 	tcase_add_loop_test(tc, slow_client, 0, 2);
 	tcase_add_loop_test(tc, target_refuses, 0, N_MODELS);
 	tcase_add_loop_test(tc, target_never_answers, 0, N_MODELS);
+	tcase_add_loop_test(tc, slow_connect_client_resets, 0, N_MODELS);
+	tcase_add_loop_test(tc, slow_connect_client_half_closes, 0, 2 * N_MODELS);
 	tcase_add_test(tc, threadpool_relays_beyond_threads);
 	tcase_add_test(tc, threadpool_relays_half_close);
 	tcase_add_test(tc, proxy_v1_out);

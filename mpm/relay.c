@@ -333,6 +333,17 @@ static ssize_t relay_dir_read(struct relay_dir *d)
 	return n;
 }
 
+/* Everything before the end of input is written: `to` is told. */
+static void relay_dir_shut(struct relay_dir *d, bool last)
+{
+	if (d->shut)
+		return;
+	d->shut = true;
+	/* ENOTCONN: the peer is gone already; the other direction finds out for itself. */
+	if (!last)
+		(void)shutdown(d->to, SHUT_WR);
+}
+
 /* Moves what one direction can now. LAST: the other direction is over, so once this
  * one is too both sockets are closed, which says the end to `to` as well. Returns 0 or
  * -errno (the relay must end). */
@@ -345,13 +356,7 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		if (r != 0)
 			return r < 0 ? r : relay_dir_keep(d);
 		if (d->eof) {
-			if (!d->shut) {
-				d->shut = true;
-				/* ENOTCONN: the peer is gone already; the other direction finds
-				 * out for itself. */
-				if (!last)
-					(void)shutdown(d->to, SHUT_WR);
-			}
+			relay_dir_shut(d, last);
 			return 0;
 		}
 		if (!readable)
@@ -373,8 +378,12 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		if ((size_t)n < (d->pipe[0] >= 0 ? d->chunk : d->cap))
 			readable = false;
 	}
-	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. */
+	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. The
+	 * end, if the last round read it, goes with them: nothing may be waited on for it
+	 * (both sides can be out of the waiter's set by now). */
 	int r = relay_dir_write(d);
+	if (r == 0 && d->eof)
+		relay_dir_shut(d, last);
 	return r < 0 ? r : relay_dir_keep(d);
 }
 

@@ -392,6 +392,15 @@ static bool relay_readable(uint32_t ready)
 	return ready & (RELAY_IN | RELAY_HUP | RELAY_ERR | RELAY_ANY);
 }
 
+/* The socket's readiness now, without waiting (0 when none, or when poll fails: the
+ * loop's own wait then tells). */
+static uint32_t relay_poll_now(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	return poll(&p, 1, 0) == 1 ? (uint32_t)p.revents : 0;
+}
+
 enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready, uint64_t now)
 {
 	bool moved = false;
@@ -400,6 +409,11 @@ enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready,
 	if (r->done)
 		return RELAY_DONE;
 	if (r->connecting) {
+		/* Not known: look. On loopback the handshake is usually over by the time
+		 * connect() returns, and the look spares the loop the connect's epoll
+		 * registrations and wake-up. */
+		if (up_ready & RELAY_ANY)
+			up_ready = relay_poll_now(r->up);
 		if (up_ready & (RELAY_OUT | RELAY_ERR | RELAY_HUP)) {
 			int err = 0;
 			socklen_t len = sizeof(err);

@@ -5,7 +5,6 @@
  * the relay waits on (so a side in back-pressure does not wake the loop), and the
  * connect is timed in a deadline list of its own.
  */
-#include <string.h>
 
 #include "mpm/event_loop.h"
 #include "mpm/relay_epoll.h"
@@ -16,20 +15,14 @@ static void event_relay_step(struct event_loop *l, struct event_conn *ec, uint32
 {
 	const struct relay_epoll_sock client = {ec->c.fd, ec, &ec->events, &ec->in_epoll};
 	const struct relay_epoll_sock up = {ec->up.fd, &ec->up, &ec->up_events, &ec->up_in_epoll};
+	enum driver_outcome o;
 	uint64_t before;
-	int r;
 
 	if (!ec->in_use || !ec->relay)
 		return; /* closed earlier in this batch */
 	before = ec->c.activity_usec;
-	r = relay_epoll_step(l->epfd, ec->relay, &client, &up, ready, up_ready, now);
-	if (r == RELAY_DONE) {
-		event_conn_close(l, ec, relay_outcome(ec->relay));
-		return;
-	}
-	if (r < 0) {
-		log_warning(l->name, "epoll_ctl: %s: closing a relayed connection", strerror(-r));
-		event_conn_close(l, ec, DRIVER_PEER_GONE);
+	if (relay_epoll_step(l->name, l->epfd, ec->relay, &client, &up, ready, up_ready, now, &o)) {
+		event_conn_close(l, ec, o);
 		return;
 	}
 	if (!relay_connect_deadline(ec->relay))

@@ -1,8 +1,10 @@
 /* A relayed connection's sockets in an epoll set (see relay_epoll.h). */
 #include <errno.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "mpm/relay_epoll.h"
+#include "superserverd/log.h"
 
 static int relay_epoll_watch(int epfd, const struct relay_epoll_sock *s, uint32_t want)
 {
@@ -24,16 +26,23 @@ static int relay_epoll_watch(int epfd, const struct relay_epoll_sock *s, uint32_
 	return 0;
 }
 
-int relay_epoll_step(int epfd, struct relay *r, const struct relay_epoll_sock *client,
-                     const struct relay_epoll_sock *up, uint32_t ready, uint32_t up_ready,
-                     uint64_t now)
+bool relay_epoll_step(const char *name, int epfd, struct relay *r,
+                      const struct relay_epoll_sock *client, const struct relay_epoll_sock *up,
+                      uint32_t ready, uint32_t up_ready, uint64_t now, enum driver_outcome *outcome)
 {
 	int e;
 
-	if (relay_step(r, ready, up_ready, now) == RELAY_DONE)
-		return RELAY_DONE;
+	if (relay_step(r, ready, up_ready, now) == RELAY_DONE) {
+		*outcome = relay_outcome(r);
+		return true;
+	}
 	e = relay_epoll_watch(epfd, client, relay_want(r));
 	if (e == 0)
 		e = relay_epoll_watch(epfd, up, relay_up_want(r));
-	return e < 0 ? e : RELAY_MORE;
+	if (e < 0) {
+		log_warning(name, "epoll_ctl: %s: closing a relayed connection", strerror(-e));
+		*outcome = DRIVER_PEER_GONE;
+		return true;
+	}
+	return false;
 }

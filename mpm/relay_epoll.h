@@ -24,11 +24,13 @@ struct relay_epoll_sock {
 
 /*
  * One relay_step(), then both sockets' registrations brought in line with what the
- * relay waits on next. Returns RELAY_MORE, RELAY_DONE (relay_outcome says why), or
- * -errno when epoll_ctl failed (the relay cannot go on).
+ * relay waits on next. Returns false while the relay goes on; true when it is over,
+ * with *outcome why: relay_outcome, or DRIVER_PEER_GONE when epoll_ctl failed (logged
+ * under NAME, the service).
  */
-int relay_epoll_step(int epfd, struct relay *r, const struct relay_epoll_sock *client,
-                     const struct relay_epoll_sock *up, uint32_t ready, uint32_t up_ready,
-                     uint64_t now);
+bool relay_epoll_step(const char *name, int epfd, struct relay *r,
+                      const struct relay_epoll_sock *client, const struct relay_epoll_sock *up,
+                      uint32_t ready, uint32_t up_ready, uint64_t now,
+                      enum driver_outcome *outcome);
 
 #endif

@@ -50,15 +50,10 @@ static void tp_relay_step(struct tp_pool *p, struct tp_conn *tc, uint32_t ready,
 {
 	const struct relay_epoll_sock client = {tc->c.fd, tc, &tc->events, &tc->registered};
 	const struct relay_epoll_sock up = {tc->up.fd, &tc->up, &tc->up_events, &tc->up_registered};
-	int r = relay_epoll_step(p->epfd, tc->relay, &client, &up, ready, up_ready, now);
+	enum driver_outcome o;
 
-	if (r == RELAY_DONE) {
-		tp_relay_end(p, tc, relay_outcome(tc->relay));
-		return;
-	}
-	if (r < 0) {
-		log_warning(p->name, "epoll_ctl: %s: closing a relayed connection", strerror(-r));
-		tp_relay_end(p, tc, DRIVER_PEER_GONE);
+	if (relay_epoll_step(p->name, p->epfd, tc->relay, &client, &up, ready, up_ready, now, &o)) {
+		tp_relay_end(p, tc, o);
 		return;
 	}
 	if (!relay_connect_deadline(tc->relay))

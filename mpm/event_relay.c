@@ -53,7 +53,7 @@ void event_relay_begin(struct event_loop *l, struct event_conn *ec)
 			l->connecting.period = timeout ? timeout : 1;
 		event_fifo_touch(&l->connecting, &ec->connecting, conn_now_usec());
 	}
-	/* Connected at once (a Unix socket) or refused at once: the step says which. */
+	/* Connected or refused at once (a Unix socket, often loopback): the step looks. */
 	event_relay_event(l, ec, RELAY_ANY, RELAY_ANY);
 }
 

@@ -94,7 +94,7 @@ void tp_relay_begin(struct tp_pool *p, struct tp_conn *tc)
 	at = relay_connect_deadline(tc->relay);
 	if (at)
 		tp_fifo_insert(&p->connecting, &tc->connecting_node, at);
-	/* Connected at once (a Unix socket) or refused at once: the step says which. */
+	/* Connected or refused at once (a Unix socket, often loopback): the step looks. */
 	tp_relay_step(p, tc, RELAY_ANY, RELAY_ANY, conn_now_usec());
 }
 

@@ -30,7 +30,7 @@ static struct daemon d = {0};
 static int target = -1, blackhole = -1, unix_target = -1, slow = -1, slow_fill = -1;
 static int target_port, refused_port, blackhole_port, slow_port;
 static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS], port_slow[N_MODELS];
-static int port_v1, port_v2, port_unix, port_t2, port_echo;
+static int port_v1, port_v2, port_unix, port_t2, port_echo, port_ti;
 static char udir[64], upath[128];
 static int fill[4] = {-1, -1, -1, -1};
 
@@ -107,6 +107,7 @@ static void start(void)
 	port_unix = h_free_port();
 	port_t2 = h_free_port();
 	port_echo = h_free_port();
+	port_ti = h_free_port();
 	tmp = h_start(&d,
 	              "services:\n%s"
 	              "  v1: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: event, args: "
@@ -117,9 +118,11 @@ static void start(void)
 	              "{target: 'unix:%s'}}\n"
 	              "  t2: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
 	              "threads: 2}, args: {target: '127.0.0.1:%d'}}\n"
-	              "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n",
+	              "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n"
+	              "  ti: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
+	              "threads: 2}, limits: {idle_timeout: 3s}, args: {target: '127.0.0.1:%d'}}\n",
 	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath, port_t2,
-	              port_echo, port_echo);
+	              port_echo, port_echo, port_ti, target_port);
 	ck_assert_int_eq(tmp, 0);
 }
 
@@ -544,6 +547,48 @@ START_TEST(threadpool_relays_half_close)
 }
 END_TEST
 
+/* Threadpool: the poller keeps a relay's idle timeout. A relayed client that sends a
+ * byte every 125 ms stays open well past the 3 s, while a silent one is closed (not
+ * before its 3 s) and counted as a timeout. */
+START_TEST(threadpool_relay_idle_timeout)
+{
+	char buf[8];
+	long long t0 = h_now_ms(), silent_end = -1, next_send = t0;
+	int talker = h_connect("127.0.0.1", port_ti), silent = h_connect("127.0.0.1", port_ti);
+	int t1, t2;
+
+	ck_assert_int_ge(talker, 0);
+	ck_assert_int_ge(silent, 0);
+	/* Which is which does not matter: the target only takes the bytes. */
+	t1 = accept_from(target);
+	t2 = accept_from(target);
+	while ((h_now_ms() - t0 < 7000 || silent_end < 0) && h_now_ms() - t0 < 60000) {
+		struct pollfd p[2] = {{.fd = talker, .events = POLLIN},
+		                      {.fd = silent_end < 0 ? silent : -1, .events = POLLIN}};
+		long long now = h_now_ms();
+
+		if (now >= next_send) {
+			ck_assert_int_eq(h_write_all(talker, "x", 1), 0);
+			next_send = now + 125;
+		}
+		ck_assert_int_ge(poll(p, 2, (int)(next_send > now ? next_send - now : 0)), 0);
+		ck_assert_msg(!p[0].revents, "the talker was closed after %lld ms",
+		              h_now_ms() - t0);
+		if (p[1].revents) {
+			ck_assert_int_eq(recv(silent, buf, sizeof(buf), MSG_DONTWAIT), 0);
+			silent_end = h_now_ms() - t0;
+		}
+	}
+	ck_assert_msg(silent_end >= 0, "the silent relay was not closed");
+	ck_assert_msg(silent_end >= 3000, "the silent relay was closed after %lld ms", silent_end);
+	ck_assert(H_DEADLINE_WAIT(stat_of("ti", "timeouts") == 1, 30000));
+	close(talker);
+	close(silent);
+	close(t1);
+	close(t2);
+}
+END_TEST
+
 static void local_ports(int c, unsigned *cport, unsigned *sport)
 {
 	struct sockaddr_in a;
@@ -638,6 +683,7 @@ int main(void)
 	tcase_add_loop_test(tc, slow_connect_client_half_closes, 0, 2 * N_MODELS);
 	tcase_add_test(tc, threadpool_relays_beyond_threads);
 	tcase_add_test(tc, threadpool_relays_half_close);
+	tcase_add_test(tc, threadpool_relay_idle_timeout);
 	tcase_add_test(tc, proxy_v1_out);
 	tcase_add_test(tc, proxy_v2_out);
 	tcase_add_test(tc, unix_target_bytes);

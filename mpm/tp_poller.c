@@ -136,6 +136,16 @@ static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
 	free(tc);
 }
 
+static void tp_poller_bury(struct tp_pool *p)
+{
+	while (p->closed) {
+		struct tp_conn *tc = p->closed;
+
+		p->closed = tc->closed_next;
+		tp_poller_forget(p, tc);
+	}
+}
+
 static void tp_poller_returns(struct tp_pool *p)
 {
 	struct tp_conn *tc;
@@ -506,6 +516,7 @@ int tp_poller_run(struct tp_pool *p)
 		if (woken)
 			tp_poller_returns(p);
 		tp_poller_timers(p);
+		tp_poller_bury(p);
 		tp_poller_settle(p);
 	}
 	return 0;
@@ -517,6 +528,7 @@ void tp_poller_teardown(struct tp_pool *p)
 	struct tp_conn *tc;
 
 	tp_header_drop_all(p);
+	tp_poller_bury(p);
 	while ((tc = tp_queue_trypop(&p->done))) {
 		atomic_fetch_sub(&p->held, 1);
 		tp_poller_forget(p, tc);

@@ -115,6 +115,7 @@ struct tp_conn {
 
 	/* The poller's. */
 	struct tp_fifo_node idle_node, life_node, ready_node, all_node;
+	struct tp_conn *closed_next; /* in the pool's `closed` */
 };
 
 struct tp_pool {
@@ -152,7 +153,10 @@ struct tp_pool {
 	struct tp_fifo all;        /* every open connection, for a teardown after a failure */
 	struct tp_fifo headers;    /* PROXY headers being read, by deadline (not in `live`) */
 	struct tp_fifo connecting; /* relays connecting to their target, by deadline */
-	enum worker_state shown;   /* the scoreboard state last written */
+	/* Relays the poller closed itself, freed once no event of the batch that closed
+	 * them can name them. */
+	struct tp_conn *closed;
+	enum worker_state shown; /* the scoreboard state last written */
 };
 
 /* tp_worker.c: a worker thread's body (arg is the pool). */
@@ -162,6 +166,9 @@ void tp_worker_wake_poller(struct tp_pool *p);
 
 /* tp_worker.c: adds what tc moved since the last call to the scoreboard's bytes. */
 void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc);
+/* Ends tc for O: the handler's close, the socket, the record and the counters (not
+ * the poller's lists: the poller frees it). */
+void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o);
 
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);
@@ -197,7 +204,9 @@ void tp_header_drop_all(struct tp_pool *p);
 /*
  * tp_relay.c, all on the poller. A connection a thread handed over (TP_NEXT_RELAY,
  * HELD no more): starts its relay. It is RELAY until the relay ends, then READY for a
- * thread that closes it (the close callback never runs on the poller).
+ * thread that runs the handler's close callback and closes it (the poller never runs
+ * handler code), or, when the handler has none, closed by the poller and put in
+ * `closed` (no longer RELAY, so no event or kick takes it).
  */
 void tp_relay_begin(struct tp_pool *p, struct tp_conn *tc);
 /* Readiness of a relayed connection's client (READY) or target (UP_READY). */

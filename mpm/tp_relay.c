@@ -2,12 +2,13 @@
  * The threadpool's relayed connections, run by the poller: a relay step makes only
  * non-blocking calls, so it is not handler code, and a relayed connection holds no
  * thread for its life, only its two sockets and the relay's small buffers. A thread
- * runs the open callback, which asks for the relay, and later the close; in between
- * the connection is the poller's (RELAY), its target socket in the epoll set under its
- * own tag, both sockets watched only for what the relay waits on (relay_epoll.h), the
- * connect timed in a deadline list of its own. idle_timeout and max_duration end a
- * relay through the poller's kick like any connection, and while draining relays go
- * on like any connection until they end or the service's shutdown_timeout passes.
+ * runs the open callback, which asks for the relay, and later the close callback if
+ * the handler has one; in between the connection is the poller's (RELAY), its target
+ * socket in the epoll set under its own tag, both sockets watched only for what the
+ * relay waits on (relay_epoll.h), the connect timed in a deadline list of its own.
+ * idle_timeout and max_duration end a relay through the poller's kick like any
+ * connection, and while draining relays go on like any connection until they end or
+ * the service's shutdown_timeout passes.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,6 +40,17 @@ void tp_relay_end(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
 		log_warning(p->name, "epoll_ctl(DEL): %s", strerror(errno));
 	tc->registered = false;
 	tp_worker_count_bytes(p, tc);
+	/* No handler code to run (forward has no close callback): closed here, which
+	 * spares two hand-offs between the poller and a thread. */
+	if (!tc->c.handler->close) {
+		atomic_store(&tc->where, TP_HELD);
+		tp_fifo_remove(&p->idle, &tc->idle_node);
+		tp_fifo_remove(&p->life, &tc->life_node);
+		tp_worker_close(p, tc, o);
+		tc->closed_next = p->closed;
+		p->closed = tc;
+		return;
+	}
 	/* The thread that takes it finds the outcome as a kick and only closes. */
 	(void)atomic_compare_exchange_strong(&tc->watch.kick, &none, (int)o);
 	atomic_store(&tc->where, TP_READY);

@@ -31,10 +31,8 @@ void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
 	tc->counted_out = tc->c.bytes_out;
 }
 
-static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
+void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
 {
-	enum driver_outcome o = tc->slice.outcome;
-
 	/* The handler's close may block: it runs before the lock, which the poller takes. */
 	conn_call_close(&tc->c);
 	pthread_mutex_lock(&tc->fd_lock);
@@ -134,7 +132,7 @@ static void tp_worker_serve(struct tp_pool *p, struct tp_conn *tc)
 		default:
 			/* A relay is the poller's to run (tp_relay.c): the thread is free again. */
 			if (tc->next != TP_NEXT_RELAY)
-				tp_worker_close(p, tc);
+				tp_worker_close(p, tc, tc->slice.outcome);
 			r = tp_queue_push(&p->done, tc);
 			if (r == 1)
 				tp_worker_wake_poller(p);

@@ -30,8 +30,8 @@ static struct daemon d = {0};
 static int target = -1, blackhole = -1, unix_target = -1, slow = -1, slow_fill = -1;
 static int target_port, refused_port, blackhole_port, slow_port;
 static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS], port_slow[N_MODELS];
-static int port_v1, port_v2, port_unix, port_t2, port_echo, port_ti;
-static char udir[64], upath[128];
+static int port_v1, port_v2, port_unix, port_t2, port_echo, port_ti, port_rc;
+static char udir[64], upath[128], marks[128];
 static int fill[4] = {-1, -1, -1, -1};
 
 static int listener(int backlog, int *port_r)
@@ -82,6 +82,12 @@ static void start(void)
 	ck_assert_int_eq(bind(unix_target, (struct sockaddr *)&su, sizeof(su)), 0);
 	ck_assert_int_eq(chmod(upath, 0777), 0);
 	ck_assert_int_eq(listen(unix_target, 16), 0);
+	/* Where the relayclose module's close callback writes, as the service's user. */
+	snprintf(marks, sizeof(marks), "%s/marks", udir);
+	tmp = open(marks, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+	ck_assert_int_ge(tmp, 0);
+	close(tmp);
+	ck_assert_int_eq(chmod(marks, 0666), 0);
 
 	for (int m = 0; m < N_MODELS; m++) {
 		port_fw[m] = h_free_port();
@@ -108,6 +114,7 @@ static void start(void)
 	port_t2 = h_free_port();
 	port_echo = h_free_port();
 	port_ti = h_free_port();
+	port_rc = h_free_port();
 	tmp = h_start(&d,
 	              "services:\n%s"
 	              "  v1: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: event, args: "
@@ -120,9 +127,12 @@ static void start(void)
 	              "threads: 2}, args: {target: '127.0.0.1:%d'}}\n"
 	              "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n"
 	              "  ti: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
-	              "threads: 2}, limits: {idle_timeout: 3s}, args: {target: '127.0.0.1:%d'}}\n",
+	              "threads: 2}, limits: {idle_timeout: 3s}, args: {target: '127.0.0.1:%d'}}\n"
+	              "  rc: {listen: ['127.0.0.1:%d'], mpm: {model: threadpool, threads: 2}, "
+	              "module: {path: '%s/relayclose.so', args: {port: '%d', mark: '%s'}}}\n",
 	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath, port_t2,
-	              port_echo, port_echo, port_ti, target_port);
+	              port_echo, port_echo, port_ti, target_port, port_rc, getenv("SS_MODULE_DIR"),
+	              port_echo, marks);
 	ck_assert_int_eq(tmp, 0);
 }
 
@@ -137,6 +147,7 @@ static void stop(void)
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
 	unlink(upath);
+	unlink(marks);
 	rmdir(udir);
 }
 
@@ -496,15 +507,20 @@ END_TEST
  * connected to its target (the echo service holds them all) and carrying bytes. A
  * relay that held a thread for its life would leave the third client waiting. */
 #define TP_HELD 6
-static void tp_open_held(int *c)
+static void tp_open_held_on(const char *svc, int port, int *c)
 {
 	for (int i = 0; i < TP_HELD; i++) {
-		c[i] = h_connect("127.0.0.1", port_t2);
+		c[i] = h_connect("127.0.0.1", port);
 		ck_assert_int_ge(c[i], 0);
 	}
 	ck_assert_msg(H_DEADLINE_WAIT(stat_of("echo", "active") == TP_HELD, 30000),
 	              "%lld of %d relays reached the target", stat_of("echo", "active"), TP_HELD);
-	ck_assert_int_eq(stat_of("t2", "active"), TP_HELD);
+	ck_assert_int_eq(stat_of(svc, "active"), TP_HELD);
+}
+
+static void tp_open_held(int *c)
+{
+	tp_open_held_on("t2", port_t2, c);
 }
 
 START_TEST(threadpool_relays_beyond_threads)
@@ -544,6 +560,26 @@ START_TEST(threadpool_relays_half_close)
 	}
 	ck_assert(H_DEADLINE_WAIT(stat_of("t2", "completed") == TP_HELD, 30000));
 	ck_assert_int_eq(stat_of("t2", "active"), 0);
+}
+END_TEST
+
+/* Threadpool, a module's relay with a close callback: the relays still hold no thread
+ * (six at once under threads: 2), and as each ends a thread runs the close callback,
+ * once. */
+START_TEST(threadpool_relay_close_callback)
+{
+	int c[TP_HELD];
+	char buf[8];
+
+	tp_open_held_on("rc", port_rc, c);
+	for (int i = 0; i < TP_HELD; i++) {
+		ck_assert_int_eq(h_write_all(c[i], "ok", 2), 0);
+		ck_assert_int_eq(h_read_n(c[i], buf, 2, READ_DEADLINE_MS), 0);
+		close(c[i]);
+	}
+	ck_assert(H_DEADLINE_WAIT(stat_of("rc", "completed") == TP_HELD, 30000));
+	ck_assert_msg(H_DEADLINE_WAIT(h_count_lines(marks) == TP_HELD, 30000),
+	              "%d close callbacks for %d relays", h_count_lines(marks), TP_HELD);
 }
 END_TEST
 
@@ -684,6 +720,7 @@ int main(void)
 	tcase_add_test(tc, threadpool_relays_beyond_threads);
 	tcase_add_test(tc, threadpool_relays_half_close);
 	tcase_add_test(tc, threadpool_relay_idle_timeout);
+	tcase_add_test(tc, threadpool_relay_close_callback);
 	tcase_add_test(tc, proxy_v1_out);
 	tcase_add_test(tc, proxy_v2_out);
 	tcase_add_test(tc, unix_target_bytes);

@@ -1,9 +1,7 @@
 /*
  * The `forward` built-in through the real daemon on loopback, under each model: bytes
  * both ways, half-closes passed on, bounded memory against a side that does not read,
- * targets that refuse or never answer, a client that resets or half-closes while the
- * target is slow to connect, PROXY headers out, a Unix-socket target, and more relays
- * held open at once than the threadpool has threads.
+ * targets that refuse or never answer, PROXY headers out, a Unix-socket target.
  */
 #include <check.h>
 #include <errno.h>
@@ -22,31 +20,18 @@
 
 #include "harness.h"
 #include "harness_ctl.h"
+#include "harness_relay.h"
 
 static const char *const models[] = {"event", "threadpool", "fork", "prefork"};
 #define N_MODELS 4
 
 static struct daemon d = {0};
-static int target = -1, blackhole = -1, unix_target = -1, slow = -1, slow_fill = -1;
-static int target_port, refused_port, blackhole_port, slow_port;
-static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS], port_slow[N_MODELS];
-static int port_v1, port_v2, port_unix, port_t2, port_echo, port_ti, port_rc;
-static char udir[64], upath[128], marks[128];
+static int target = -1, blackhole = -1, unix_target = -1;
+static int target_port, refused_port, blackhole_port;
+static int port_fw[N_MODELS], port_refused[N_MODELS], port_bh[N_MODELS];
+static int port_v1, port_v2, port_unix;
+static char udir[64], upath[128];
 static int fill[4] = {-1, -1, -1, -1};
-
-static int listener(int backlog, int *port_r)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, backlog), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	*port_r = ntohs(sa.sin_port);
-	return fd;
-}
 
 static void start(void)
 {
@@ -55,12 +40,12 @@ static void start(void)
 	struct sockaddr_un su = {.sun_family = AF_UNIX};
 	int tmp;
 
-	target = listener(64, &target_port);
+	target = hr_listener(64, &target_port);
 	/* A port nobody listens on: bound, then closed. */
-	close(listener(1, &refused_port));
+	close(hr_listener(1, &refused_port));
 	/* A target that never answers: a backlog of 0 holds one connection; once it is
 	 * full the kernel drops further SYNs, so a connect waits (offline, on loopback). */
-	blackhole = listener(0, &blackhole_port);
+	blackhole = hr_listener(0, &blackhole_port);
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
 		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -68,11 +53,6 @@ static void start(void)
 		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		(void)connect(fill[i], (struct sockaddr *)&sa, sizeof(sa));
 	}
-	/* A target slow to connect: the same full backlog, with one connection the test
-	 * can accept to make room, and the relay's connect completes at its next SYN. */
-	slow = listener(0, &slow_port);
-	slow_fill = h_connect("127.0.0.1", slow_port);
-	ck_assert_int_ge(slow_fill, 0);
 	strcpy(udir, "/tmp/fwtest.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(udir));
 	ck_assert_int_eq(chmod(udir, 0755), 0);
@@ -82,18 +62,11 @@ static void start(void)
 	ck_assert_int_eq(bind(unix_target, (struct sockaddr *)&su, sizeof(su)), 0);
 	ck_assert_int_eq(chmod(upath, 0777), 0);
 	ck_assert_int_eq(listen(unix_target, 16), 0);
-	/* Where the relayclose module's close callback writes, as the service's user. */
-	snprintf(marks, sizeof(marks), "%s/marks", udir);
-	tmp = open(marks, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-	ck_assert_int_ge(tmp, 0);
-	close(tmp);
-	ck_assert_int_eq(chmod(marks, 0666), 0);
 
 	for (int m = 0; m < N_MODELS; m++) {
 		port_fw[m] = h_free_port();
 		port_refused[m] = h_free_port();
 		port_bh[m] = h_free_port();
-		port_slow[m] = h_free_port();
 		n += (size_t)snprintf(
 		        svc + n, sizeof(svc) - n,
 		        "  f%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
@@ -101,20 +74,13 @@ static void start(void)
 		        "  r%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
 		        "{target: '127.0.0.1:%d'}, limits: {banner: 'target down'}}\n"
 		        "  b%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
-		        "{target: '127.0.0.1:%d', connect_timeout: 1s}}\n"
-		        "  s%d: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: %s, args: "
-		        "{target: '127.0.0.1:%d', connect_timeout: 120s}}\n",
+		        "{target: '127.0.0.1:%d', connect_timeout: 1s}}\n",
 		        m, port_fw[m], models[m], target_port, m, port_refused[m], models[m],
-		        refused_port, m, port_bh[m], models[m], blackhole_port, m, port_slow[m],
-		        models[m], slow_port);
+		        refused_port, m, port_bh[m], models[m], blackhole_port);
 	}
 	port_v1 = h_free_port();
 	port_v2 = h_free_port();
 	port_unix = h_free_port();
-	port_t2 = h_free_port();
-	port_echo = h_free_port();
-	port_ti = h_free_port();
-	port_rc = h_free_port();
 	tmp = h_start(&d,
 	              "services:\n%s"
 	              "  v1: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: event, args: "
@@ -122,17 +88,8 @@ static void start(void)
 	              "  v2: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: prefork, args: "
 	              "{target: '127.0.0.1:%d', proxy_protocol: v2}}\n"
 	              "  un: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: threadpool, args: "
-	              "{target: 'unix:%s'}}\n"
-	              "  t2: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
-	              "threads: 2}, args: {target: '127.0.0.1:%d'}}\n"
-	              "  echo: {listen: ['127.0.0.1:%d'], builtin: echo, mpm: event}\n"
-	              "  ti: {listen: ['127.0.0.1:%d'], builtin: forward, mpm: {model: threadpool, "
-	              "threads: 2}, limits: {idle_timeout: 3s}, args: {target: '127.0.0.1:%d'}}\n"
-	              "  rc: {listen: ['127.0.0.1:%d'], mpm: {model: threadpool, threads: 2}, "
-	              "module: {path: '%s/relayclose.so', args: {port: '%d', mark: '%s'}}}\n",
-	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath, port_t2,
-	              port_echo, port_echo, port_ti, target_port, port_rc, getenv("SS_MODULE_DIR"),
-	              port_echo, marks);
+	              "{target: 'unix:%s'}}\n",
+	              svc, port_v1, target_port, port_v2, target_port, port_unix, upath);
 	ck_assert_int_eq(tmp, 0);
 }
 
@@ -142,29 +99,16 @@ static void stop(void)
 	close(target);
 	close(blackhole);
 	close(unix_target);
-	close(slow);
-	close(slow_fill);
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
 	unlink(upath);
-	unlink(marks);
 	rmdir(udir);
 }
 
-/* The daemon's connection to a target listener, within MS. */
-static int accept_within(int lfd, int ms)
-{
-	struct pollfd p = {.fd = lfd, .events = POLLIN};
-
-	ck_assert_int_eq(poll(&p, 1, ms), 1);
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
-
+/* The daemon's connection to a target listener. */
 static int accept_from(int lfd)
 {
-	return accept_within(lfd, 10000);
+	return hr_accept(lfd, 10000);
 }
 
 /* Reads until end of input; returns the byte count (the bytes in buf), -1 when none came
@@ -184,28 +128,9 @@ static void fill_pattern(char *b, size_t len, unsigned seed)
 	}
 }
 
-/* A figure of the service's stats (-1 when it cannot be read). */
-static long long stat_of(const char *svc, const char *key)
-{
-	json_t *reply = hc_call(&d, "stats", svc);
-	long long v = reply ? hc_int(hc_service(reply, svc), key) : -1;
-
-	json_decref(reply);
-	return v;
-}
-
 static long long upstream(const char *svc, const char *key)
 {
-	json_t *reply = hc_call(&d, "stats", svc);
-	long long v = -1;
-
-	if (reply) {
-		const json_t *u = json_object_get(hc_service(reply, svc), "upstream");
-		if (json_is_object(u))
-			v = hc_int(u, key);
-	}
-	json_decref(reply);
-	return v;
+	return hr_upstream(&d, svc, key);
 }
 
 /* Both ways at once, more than any buffer on the way: each side's writer is its own
@@ -444,187 +369,6 @@ START_TEST(target_never_answers)
 }
 END_TEST
 
-/* Waits (polling the stats) until the relay of service "s<m>" is connecting. */
-static void wait_connecting(const char *svc)
-{
-	ck_assert_msg(H_DEADLINE_WAIT(upstream(svc, "attempts") == 1, 30000),
-	              "%s: no connect attempt", svc);
-}
-
-/* A client that resets while the target is slow to connect ends the connection at
- * once, not at the connect timeout (120 s): the connection is counted as ended long
- * before, and no timeout is counted. */
-START_TEST(slow_connect_client_resets)
-{
-	char svc[8];
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	int c = h_connect("127.0.0.1", port_slow[_i]);
-
-	ck_assert_int_ge(c, 0);
-	snprintf(svc, sizeof(svc), "s%d", _i);
-	wait_connecting(svc);
-	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
-	close(c);
-	ck_assert_msg(H_DEADLINE_WAIT(stat_of(svc, "completed") == 1, 60000),
-	              "%s: the reset client's connection did not end", svc);
-	ck_assert_int_eq(stat_of(svc, "active"), 0);
-	ck_assert_int_eq(upstream(svc, "timeouts"), 0);
-}
-END_TEST
-
-/* A client that half-closes while the target is slow to connect (its request sent, or
- * nothing to send, as for daytime) is still served once the target takes it. _i: the
- * model (_i / 2) and whether a request is sent (_i % 2 == 0). */
-START_TEST(slow_connect_client_half_closes)
-{
-	char svc[8], buf[64];
-	int m = _i / 2;
-	bool request = _i % 2 == 0;
-	int c = h_connect("127.0.0.1", port_slow[m]);
-
-	ck_assert_int_ge(c, 0);
-	if (request)
-		ck_assert_int_eq(h_write_all(c, "request", 7), 0);
-	ck_assert_int_eq(shutdown(c, SHUT_WR), 0);
-	snprintf(svc, sizeof(svc), "s%d", m);
-	wait_connecting(svc);
-	/* Room in the backlog: the relay's next SYN (the kernel's retries back off to
-	 * seconds apart) gets in. */
-	close(accept_from(slow));
-	int t = accept_within(slow, 60000);
-	ck_assert_int_eq(read_to_eof(t, buf, sizeof(buf)), request ? 7 : 0);
-	ck_assert(!request || memcmp(buf, "request", 7) == 0);
-	ck_assert_int_eq(h_write_all(t, "answer", 6), 0);
-	close(t);
-	ck_assert_int_eq(read_to_eof(c, buf, sizeof(buf)), 6);
-	ck_assert(memcmp(buf, "answer", 6) == 0);
-	close(c);
-	ck_assert_int_eq(upstream(svc, "connected"), 1);
-}
-END_TEST
-
-/* Threadpool with 2 threads: more relays than threads are open at once, every one
- * connected to its target (the echo service holds them all) and carrying bytes. A
- * relay that held a thread for its life would leave the third client waiting. */
-#define TP_HELD 6
-static void tp_open_held_on(const char *svc, int port, int *c)
-{
-	for (int i = 0; i < TP_HELD; i++) {
-		c[i] = h_connect("127.0.0.1", port);
-		ck_assert_int_ge(c[i], 0);
-	}
-	ck_assert_msg(H_DEADLINE_WAIT(stat_of("echo", "active") == TP_HELD, 30000),
-	              "%lld of %d relays reached the target", stat_of("echo", "active"), TP_HELD);
-	ck_assert_int_eq(stat_of(svc, "active"), TP_HELD);
-}
-
-static void tp_open_held(int *c)
-{
-	tp_open_held_on("t2", port_t2, c);
-}
-
-START_TEST(threadpool_relays_beyond_threads)
-{
-	int c[TP_HELD];
-	char msg[32], buf[32];
-
-	tp_open_held(c);
-	/* The last ones first: they were queued behind the first two. */
-	for (int i = TP_HELD - 1; i >= 0; i--) {
-		int n = snprintf(msg, sizeof(msg), "relay %d", i);
-		ck_assert_int_eq(h_write_all(c[i], msg, (size_t)n), 0);
-		ck_assert_int_eq(h_read_n(c[i], buf, (size_t)n, READ_DEADLINE_MS), 0);
-		ck_assert(memcmp(buf, msg, (size_t)n) == 0);
-	}
-	for (int i = 0; i < TP_HELD; i++)
-		close(c[i]);
-	ck_assert(H_DEADLINE_WAIT(stat_of("t2", "completed") == TP_HELD, 30000));
-}
-END_TEST
-
-/* The same relays each half-closed by the client: the echo service sees the end,
- * answers, and closes, and the client reads the answer and then the end. */
-START_TEST(threadpool_relays_half_close)
-{
-	int c[TP_HELD];
-	char msg[32], buf[32];
-
-	tp_open_held(c);
-	for (int i = TP_HELD - 1; i >= 0; i--) {
-		int n = snprintf(msg, sizeof(msg), "half %d", i);
-		ck_assert_int_eq(h_write_all(c[i], msg, (size_t)n), 0);
-		ck_assert_int_eq(shutdown(c[i], SHUT_WR), 0);
-		ck_assert_int_eq(read_to_eof(c[i], buf, sizeof(buf)), n);
-		ck_assert(memcmp(buf, msg, (size_t)n) == 0);
-		close(c[i]);
-	}
-	ck_assert(H_DEADLINE_WAIT(stat_of("t2", "completed") == TP_HELD, 30000));
-	ck_assert_int_eq(stat_of("t2", "active"), 0);
-}
-END_TEST
-
-/* Threadpool, a module's relay with a close callback: the relays still hold no thread
- * (six at once under threads: 2), and as each ends a thread runs the close callback,
- * once. */
-START_TEST(threadpool_relay_close_callback)
-{
-	int c[TP_HELD];
-	char buf[8];
-
-	tp_open_held_on("rc", port_rc, c);
-	for (int i = 0; i < TP_HELD; i++) {
-		ck_assert_int_eq(h_write_all(c[i], "ok", 2), 0);
-		ck_assert_int_eq(h_read_n(c[i], buf, 2, READ_DEADLINE_MS), 0);
-		close(c[i]);
-	}
-	ck_assert(H_DEADLINE_WAIT(stat_of("rc", "completed") == TP_HELD, 30000));
-	ck_assert_msg(H_DEADLINE_WAIT(h_count_lines(marks) == TP_HELD, 30000),
-	              "%d close callbacks for %d relays", h_count_lines(marks), TP_HELD);
-}
-END_TEST
-
-/* Threadpool: the poller keeps a relay's idle timeout. A relayed client that sends a
- * byte every 125 ms stays open well past the 3 s, while a silent one is closed (not
- * before its 3 s) and counted as a timeout. */
-START_TEST(threadpool_relay_idle_timeout)
-{
-	char buf[8];
-	long long t0 = h_now_ms(), silent_end = -1, next_send = t0;
-	int talker = h_connect("127.0.0.1", port_ti), silent = h_connect("127.0.0.1", port_ti);
-	int t1, t2;
-
-	ck_assert_int_ge(talker, 0);
-	ck_assert_int_ge(silent, 0);
-	/* Which is which does not matter: the target only takes the bytes. */
-	t1 = accept_from(target);
-	t2 = accept_from(target);
-	while ((h_now_ms() - t0 < 7000 || silent_end < 0) && h_now_ms() - t0 < 60000) {
-		struct pollfd p[2] = {{.fd = talker, .events = POLLIN},
-		                      {.fd = silent_end < 0 ? silent : -1, .events = POLLIN}};
-		long long now = h_now_ms();
-
-		if (now >= next_send) {
-			ck_assert_int_eq(h_write_all(talker, "x", 1), 0);
-			next_send = now + 125;
-		}
-		ck_assert_int_ge(poll(p, 2, (int)(next_send > now ? next_send - now : 0)), 0);
-		ck_assert_msg(!p[0].revents, "the talker was closed after %lld ms",
-		              h_now_ms() - t0);
-		if (p[1].revents) {
-			ck_assert_int_eq(recv(silent, buf, sizeof(buf), MSG_DONTWAIT), 0);
-			silent_end = h_now_ms() - t0;
-		}
-	}
-	ck_assert_msg(silent_end >= 0, "the silent relay was not closed");
-	ck_assert_msg(silent_end >= 3000, "the silent relay was closed after %lld ms", silent_end);
-	ck_assert(H_DEADLINE_WAIT(stat_of("ti", "timeouts") == 1, 30000));
-	close(talker);
-	close(silent);
-	close(t1);
-	close(t2);
-}
-END_TEST
-
 static void local_ports(int c, unsigned *cport, unsigned *sport)
 {
 	struct sockaddr_in a;
@@ -715,12 +459,6 @@ int main(void)
 	tcase_add_loop_test(tc, slow_client, 0, 2);
 	tcase_add_loop_test(tc, target_refuses, 0, N_MODELS);
 	tcase_add_loop_test(tc, target_never_answers, 0, N_MODELS);
-	tcase_add_loop_test(tc, slow_connect_client_resets, 0, N_MODELS);
-	tcase_add_loop_test(tc, slow_connect_client_half_closes, 0, 2 * N_MODELS);
-	tcase_add_test(tc, threadpool_relays_beyond_threads);
-	tcase_add_test(tc, threadpool_relays_half_close);
-	tcase_add_test(tc, threadpool_relay_idle_timeout);
-	tcase_add_test(tc, threadpool_relay_close_callback);
 	tcase_add_test(tc, proxy_v1_out);
 	tcase_add_test(tc, proxy_v2_out);
 	tcase_add_test(tc, unix_target_bytes);

@@ -90,17 +90,8 @@ static void stop(void)
 	rmdir(udir);
 }
 
-static int accept_from(int lfd)
-{
-	return hr_accept(lfd, 10000);
-}
-
-/* Reads until end of input within a deadline generous for a loaded sanitizer build. */
+/* For a read to the end or of a given length: generous for a loaded sanitizer build. */
 #define READ_DEADLINE_MS 30000
-static ssize_t read_to_eof(int fd, char *buf, size_t cap)
-{
-	return h_read_all(fd, buf, cap, READ_DEADLINE_MS);
-}
 
 static long long stat_of(const char *svc, const char *key)
 {
@@ -158,13 +149,13 @@ START_TEST(slow_connect_client_half_closes)
 	wait_connecting(svc);
 	/* Room in the backlog: the relay's next SYN (the kernel's retries back off to
 	 * seconds apart) gets in. */
-	close(accept_from(slow));
+	close(hr_accept(slow, 10000));
 	int t = hr_accept(slow, 60000);
-	ck_assert_int_eq(read_to_eof(t, buf, sizeof(buf)), request ? 7 : 0);
+	ck_assert_int_eq(h_read_all(t, buf, sizeof(buf), READ_DEADLINE_MS), request ? 7 : 0);
 	ck_assert(!request || memcmp(buf, "request", 7) == 0);
 	ck_assert_int_eq(h_write_all(t, "answer", 6), 0);
 	close(t);
-	ck_assert_int_eq(read_to_eof(c, buf, sizeof(buf)), 6);
+	ck_assert_int_eq(h_read_all(c, buf, sizeof(buf), READ_DEADLINE_MS), 6);
 	ck_assert(memcmp(buf, "answer", 6) == 0);
 	close(c);
 	ck_assert_int_eq(upstream(svc, "connected"), 1);
@@ -222,7 +213,7 @@ START_TEST(threadpool_relays_half_close)
 		int n = snprintf(msg, sizeof(msg), "half %d", i);
 		ck_assert_int_eq(h_write_all(c[i], msg, (size_t)n), 0);
 		ck_assert_int_eq(shutdown(c[i], SHUT_WR), 0);
-		ck_assert_int_eq(read_to_eof(c[i], buf, sizeof(buf)), n);
+		ck_assert_int_eq(h_read_all(c[i], buf, sizeof(buf), READ_DEADLINE_MS), n);
 		ck_assert(memcmp(buf, msg, (size_t)n) == 0);
 		close(c[i]);
 	}
@@ -264,8 +255,8 @@ START_TEST(threadpool_relay_idle_timeout)
 	ck_assert_int_ge(talker, 0);
 	ck_assert_int_ge(silent, 0);
 	/* Which is which does not matter: the target only takes the bytes. */
-	t1 = accept_from(target);
-	t2 = accept_from(target);
+	t1 = hr_accept(target, 10000);
+	t2 = hr_accept(target, 10000);
 	while ((h_now_ms() - t0 < 7000 || silent_end < 0) && h_now_ms() - t0 < 60000) {
 		struct pollfd p[2] = {{.fd = talker, .events = POLLIN},
 		                      {.fd = silent_end < 0 ? silent : -1, .events = POLLIN}};

@@ -5,68 +5,30 @@
  * the relay waits on (so a side in back-pressure does not wake the loop), and the
  * connect is timed in a deadline list of its own.
  */
-#include <errno.h>
-#include <string.h>
-#include <sys/epoll.h>
 
 #include "mpm/event_loop.h"
-#include "mpm/relay.h"
+#include "mpm/relay_epoll.h"
 #include "superserverd/log.h"
-
-static int event_relay_watch_fd(struct event_loop *l, int fd, void *ptr, uint32_t want,
-                                uint32_t *events, bool *in_epoll)
-{
-	struct epoll_event ev = {.events = want, .data.ptr = ptr};
-
-	if (fd < 0 || (*in_epoll && want == *events) || (!*in_epoll && !want))
-		return 0;
-	if (!want) {
-		/* Out of the set: epoll reports a hangup even for an empty mask. */
-		if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
-			return -errno;
-		*in_epoll = false;
-		return 0;
-	}
-	if (epoll_ctl(l->epfd, *in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
-	*in_epoll = true;
-	*events = want;
-	return 0;
-}
-
-static int event_relay_watch(struct event_loop *l, struct event_conn *ec)
-{
-	int r = event_relay_watch_fd(l, ec->c.fd, ec, relay_want(ec->relay), &ec->events,
-	                             &ec->in_epoll);
-
-	if (r == 0)
-		r = event_relay_watch_fd(l, ec->up.fd, &ec->up, relay_up_want(ec->relay),
-		                         &ec->up_events, &ec->up_in_epoll);
-	return r;
-}
 
 static void event_relay_step(struct event_loop *l, struct event_conn *ec, uint32_t ready,
                              uint32_t up_ready, uint64_t now)
 {
+	const struct relay_epoll_sock client = {ec->c.fd, ec, &ec->events, &ec->in_epoll};
+	const struct relay_epoll_sock up = {ec->up.fd, &ec->up, &ec->up_events, &ec->up_in_epoll};
+	enum driver_outcome o;
 	uint64_t before;
-	int r;
 
 	if (!ec->in_use || !ec->relay)
 		return; /* closed earlier in this batch */
 	before = ec->c.activity_usec;
-	if (relay_step(ec->relay, ready, up_ready, now) == RELAY_DONE) {
-		event_conn_close(l, ec, relay_outcome(ec->relay));
+	if (relay_epoll_step(l->name, l->epfd, ec->relay, &client, &up, ready, up_ready, now, &o)) {
+		event_conn_close(l, ec, o);
 		return;
 	}
 	if (!relay_connect_deadline(ec->relay))
 		event_link_remove(&ec->connecting);
 	if (ec->c.activity_usec != before && l->idle.period)
 		event_fifo_touch(&l->idle, &ec->idle, ec->c.activity_usec);
-	r = event_relay_watch(l, ec);
-	if (r < 0) {
-		log_warning(l->name, "epoll_ctl: %s: closing a relayed connection", strerror(-r));
-		event_conn_close(l, ec, DRIVER_PEER_GONE);
-	}
 }
 
 void event_relay_event(struct event_loop *l, struct event_conn *ec, uint32_t ready,
@@ -91,7 +53,7 @@ void event_relay_begin(struct event_loop *l, struct event_conn *ec)
 			l->connecting.period = timeout ? timeout : 1;
 		event_fifo_touch(&l->connecting, &ec->connecting, conn_now_usec());
 	}
-	/* Connected at once (a Unix socket) or refused at once: the step says which. */
+	/* Connected or refused at once (a Unix socket, often loopback): the step looks. */
 	event_relay_event(l, ec, RELAY_ANY, RELAY_ANY);
 }
 

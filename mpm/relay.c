@@ -30,9 +30,6 @@
 /* Reads per direction and step: a fast sender cannot hold an event loop. */
 #define RELAY_ROUNDS 4
 
-#define RELAY_ERR 0x008u /* EPOLLERR, POLLERR */
-#define RELAY_HUP 0x010u /* EPOLLHUP, POLLHUP */
-
 struct relay_dir {
 	int from, to;
 	int pipe[2]; /* -1 while copying */
@@ -336,6 +333,17 @@ static ssize_t relay_dir_read(struct relay_dir *d)
 	return n;
 }
 
+/* Everything before the end of input is written: `to` is told. */
+static void relay_dir_shut(struct relay_dir *d, bool last)
+{
+	if (d->shut)
+		return;
+	d->shut = true;
+	/* ENOTCONN: the peer is gone already; the other direction finds out for itself. */
+	if (!last)
+		(void)shutdown(d->to, SHUT_WR);
+}
+
 /* Moves what one direction can now. LAST: the other direction is over, so once this
  * one is too both sockets are closed, which says the end to `to` as well. Returns 0 or
  * -errno (the relay must end). */
@@ -348,13 +356,7 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		if (r != 0)
 			return r < 0 ? r : relay_dir_keep(d);
 		if (d->eof) {
-			if (!d->shut) {
-				d->shut = true;
-				/* ENOTCONN: the peer is gone already; the other direction finds
-				 * out for itself. */
-				if (!last)
-					(void)shutdown(d->to, SHUT_WR);
-			}
+			relay_dir_shut(d, last);
 			return 0;
 		}
 		if (!readable)
@@ -376,14 +378,27 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		if ((size_t)n < (d->pipe[0] >= 0 ? d->chunk : d->cap))
 			readable = false;
 	}
-	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. */
+	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. The
+	 * end, if the last round read it, goes with them: nothing may be waited on for it
+	 * (both sides can be out of the waiter's set by now). */
 	int r = relay_dir_write(d);
+	if (r == 0 && d->eof)
+		relay_dir_shut(d, last);
 	return r < 0 ? r : relay_dir_keep(d);
 }
 
 static bool relay_readable(uint32_t ready)
 {
 	return ready & (RELAY_IN | RELAY_HUP | RELAY_ERR | RELAY_ANY);
+}
+
+/* The socket's readiness now, without waiting (0 when none, or when poll fails: the
+ * loop's own wait then tells). */
+static uint32_t relay_poll_now(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	return poll(&p, 1, 0) == 1 ? (uint32_t)p.revents : 0;
 }
 
 enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready, uint64_t now)
@@ -394,6 +409,11 @@ enum relay_status relay_step(struct relay *r, uint32_t ready, uint32_t up_ready,
 	if (r->done)
 		return RELAY_DONE;
 	if (r->connecting) {
+		/* Not known: look. On loopback the handshake is usually over by the time
+		 * connect() returns, and the look spares the loop the connect's epoll
+		 * registrations and wake-up. */
+		if (up_ready & RELAY_ANY)
+			up_ready = relay_poll_now(r->up);
 		if (up_ready & (RELAY_OUT | RELAY_ERR | RELAY_HUP)) {
 			int err = 0;
 			socklen_t len = sizeof(err);
@@ -452,8 +472,12 @@ static uint32_t relay_dir_want_to(const struct relay_dir *d)
 
 uint32_t relay_want(const struct relay *r)
 {
-	if (r->done || r->connecting)
+	if (r->done)
 		return 0;
+	/* Its bytes wait for the target; a reset or an error (a hangup, only with both
+	 * directions shut, is one) is news now, not at the connect timeout. */
+	if (r->connecting)
+		return RELAY_ERR;
 	return relay_dir_want_from(&r->d[0]) | relay_dir_want_to(&r->d[1]);
 }
 

@@ -22,9 +22,13 @@
 #include "mpm/driver.h"
 #include "superserverd/scoreboard.h"
 
-/* Readiness bits: the values of both EPOLLIN/EPOLLOUT and POLLIN/POLLOUT. */
+/* Readiness bits: the values of both EPOLLIN/EPOLLOUT/EPOLLERR/EPOLLHUP and
+ * POLLIN/POLLOUT/POLLERR/POLLHUP. Asked for alone, RELAY_ERR watches a socket only for
+ * an error or a hangup, which epoll and poll report whatever the mask. */
 #define RELAY_IN  0x001u
 #define RELAY_OUT 0x004u
+#define RELAY_ERR 0x008u
+#define RELAY_HUP 0x010u
 /* "Not known: try" (no epoll bit has this value). */
 #define RELAY_ANY 0x80000000u
 
@@ -55,7 +59,9 @@ enum driver_outcome relay_outcome(const struct relay *r);
 /* What to wait for on the client and on the target. 0: the socket must not be waited
  * on at all (out of the epoll set, out of poll's list), since a hangup it reports
  * while its bytes still wait to be relayed would wake the waiter at once, forever.
- * Both are never 0 while the relay is not done. */
+ * Both are never 0 while the relay is not done. While the target connects, the client
+ * is watched for RELAY_ERR only: a client that resets ends the relay at once, while
+ * one that only half-closed (its request sent, or nothing to send) is still served. */
 uint32_t relay_want(const struct relay *r);
 uint32_t relay_up_want(const struct relay *r);
 int relay_up_fd(const struct relay *r);

@@ -3,7 +3,8 @@
  * accepts, watches idle connections (EPOLLONESHOT, so a connection that fired is
  * disarmed until the thread that handled it gives it back), hands ready ones to the
  * worker threads, enforces idle_timeout and max_duration from two FIFOs, and handles
- * SIGTERM. It never runs handler code, so a blocking handler cannot stall it. A thread
+ * SIGTERM. It never runs handler code, so a blocking handler cannot stall it; it does
+ * run relayed connections, whose steps never block (tp_relay.c). A thread
  * re-arms a connection that waits for bytes itself (tp_worker.c), so on a busy
  * persistent connection the poller's only part is the event: one wake-up per batch of
  * events instead of two hand-offs per request.
@@ -31,6 +32,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mpm/relay.h"
 #include "mpm/tp_pool.h"
 #include "superserverd/addr.h"
 #include "superserverd/log.h"
@@ -75,8 +77,7 @@ static void tp_poller_pump(struct tp_pool *p)
 	}
 }
 
-/* Queues tc (READY) for a thread, behind the connections already waiting. */
-static void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc)
+void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc)
 {
 	tp_fifo_insert(&p->ready, &tc->ready_node, 0);
 	tp_poller_pump(p);
@@ -117,7 +118,10 @@ static void tp_poller_kick(struct tp_pool *p, struct tp_conn *tc, enum driver_ou
 		(void)shutdown(tc->c.fd, SHUT_RDWR);
 	pthread_mutex_unlock(&tc->fd_lock);
 	/* A thread closes it, so that the close callback never runs on the poller. */
-	tp_poller_take(p, tc);
+	if (atomic_load(&tc->where) == TP_RELAY)
+		tp_relay_end(p, tc, o);
+	else
+		tp_poller_take(p, tc);
 }
 
 static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
@@ -126,9 +130,20 @@ static void tp_poller_forget(struct tp_pool *p, struct tp_conn *tc)
 	tp_fifo_remove(&p->life, &tc->life_node);
 	tp_fifo_remove(&p->ready, &tc->ready_node);
 	tp_fifo_remove(&p->all, &tc->all_node);
+	tp_fifo_remove(&p->connecting, &tc->connecting_node);
 	p->live--;
 	pthread_mutex_destroy(&tc->fd_lock);
 	free(tc);
+}
+
+static void tp_poller_bury(struct tp_pool *p)
+{
+	while (p->closed) {
+		struct tp_conn *tc = p->closed;
+
+		p->closed = tc->closed_next;
+		tp_poller_forget(p, tc);
+	}
 }
 
 static void tp_poller_returns(struct tp_pool *p)
@@ -140,10 +155,13 @@ static void tp_poller_returns(struct tp_pool *p)
 	 * writes again, so no connection is left behind without a wake-up. */
 	if (read(p->wake.fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_warning(p->name, "eventfd: %s", strerror(errno));
-	/* Only closed connections come back: the threads re-arm the others. */
+	/* Only closed and relayed connections come back: the threads re-arm the others. */
 	while ((tc = tp_queue_trypop(&p->done))) {
 		atomic_fetch_sub(&p->held, 1);
-		tp_poller_forget(p, tc);
+		if (tc->next == TP_NEXT_RELAY)
+			tp_relay_begin(p, tc);
+		else
+			tp_poller_forget(p, tc);
 	}
 	tp_poller_pump(p);
 }
@@ -329,6 +347,7 @@ static void tp_poller_timers(struct tp_pool *p)
 		tp_poller_kick(p, tp_conn_of(n, life_node), DRIVER_DURATION);
 	}
 	tp_header_expire(p, now);
+	tp_relay_expire(p, now);
 }
 
 /* Milliseconds until the next deadline, rounded up so as not to wake early and spin. */
@@ -347,6 +366,9 @@ static int tp_poller_timeout_ms(struct tp_pool *p)
 	uint64_t header = tp_header_next_deadline(p);
 	if (header && (!at || header < at))
 		at = header;
+	uint64_t connect = tp_relay_next_deadline(p);
+	if (connect && (!at || connect < at))
+		at = connect;
 	now = conn_now_usec();
 	/* Only a backoff still running: a past one must not make the wait zero. */
 	if (!p->stopping && p->accept_resume_usec > now && (!at || p->accept_resume_usec < at))
@@ -433,8 +455,9 @@ static void tp_poller_pause(struct tp_pool *p)
 	tp_queue_wait_drained(&p->work, until);
 }
 
-static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
+static void tp_poller_event(struct tp_pool *p, const struct epoll_event *ev, bool *woken)
 {
+	struct tp_tag *t = ev->data.ptr;
 	struct tp_conn *tc;
 
 	switch (t->kind) {
@@ -454,7 +477,13 @@ static void tp_poller_event(struct tp_pool *p, struct tp_tag *t, bool *woken)
 		break;
 	case TP_TAG_CONN:
 		tc = (struct tp_conn *)t;
-		tp_poller_take(p, tc);
+		if (atomic_load(&tc->where) == TP_RELAY)
+			tp_relay_event(p, tc, ev->events, 0);
+		else
+			tp_poller_take(p, tc);
+		break;
+	case TP_TAG_RELAY:
+		tp_relay_event(p, tp_conn_of(t, up), 0, ev->events);
 		break;
 	}
 }
@@ -481,12 +510,13 @@ int tp_poller_run(struct tp_pool *p)
 			return r;
 		}
 		for (int i = 0; i < n; i++)
-			tp_poller_event(p, evs[i].data.ptr, &woken);
+			tp_poller_event(p, &evs[i], &woken);
 		/* Connections are freed only here, after the batch: an event later in the
 		 * same batch may still point to one that a thread has just closed. */
 		if (woken)
 			tp_poller_returns(p);
 		tp_poller_timers(p);
+		tp_poller_bury(p);
 		tp_poller_settle(p);
 	}
 	return 0;
@@ -498,12 +528,14 @@ void tp_poller_teardown(struct tp_pool *p)
 	struct tp_conn *tc;
 
 	tp_header_drop_all(p);
+	tp_poller_bury(p);
 	while ((tc = tp_queue_trypop(&p->done))) {
 		atomic_fetch_sub(&p->held, 1);
 		tp_poller_forget(p, tc);
 	}
 	while ((n = tp_fifo_first(&p->all))) {
 		tc = tp_conn_of(n, all_node);
+		relay_free(tc->relay);
 		conn_destroy(&tc->c);
 		admit_release(&p->admit, &tc->ticket);
 		tp_poller_forget(p, tc);

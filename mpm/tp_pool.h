@@ -1,12 +1,14 @@
 /*
- * The threadpool model's insides, shared by its three files: threadpool.c (options,
- * start and stop of one service process), tp_poller.c (the thread that owns epoll,
- * the listeners and the timers) and tp_worker.c (the threads that run handlers).
+ * The threadpool model's insides, shared by its files: threadpool.c (options, start
+ * and stop of one service process), tp_poller.c (the thread that owns epoll, the
+ * listeners and the timers), tp_worker.c (the threads that run handlers) and
+ * tp_relay.c (relayed connections, which the poller runs itself).
  *
  * Ownership. A connection is in exactly one place, told by its atomic `where`:
  * IN_POLLER (armed in epoll, EPOLLONESHOT), READY (in the poller's ready list), HELD (in
- * the work queue, in a thread, or in the done queue on its way to be freed), ARMING (a
- * thread is handing it back to epoll) or FIRED (an event or a kick came while ARMING).
+ * the work queue, in a thread, or in the done queue on its way to be freed or relayed),
+ * ARMING (a thread is handing it back to epoll), FIRED (an event or a kick came while
+ * ARMING) or RELAY (the poller runs its relay; only the poller sets or leaves it).
  * Only two transitions are contended, and both are compare-and-swaps: the poller takes
  * IN_POLLER -> READY (an event or a kick), or marks ARMING -> FIRED; the arming thread
  * ends ARMING -> IN_POLLER, or, finding FIRED, keeps the connection and takes another
@@ -14,7 +16,8 @@
  * poller, and never touches it after its ARMING -> IN_POLLER succeeded.
  *
  * While HELD, ARMING or FIRED only the holding thread touches its ss_conn, slice and
- * `registered`; the idle, life, ready and all lists belong to the poller, which re-files
+ * `registered`, while RELAY only the poller; the idle, life, ready and all lists
+ * belong to the poller, which re-files
  * a connection in `idle` lazily from `watch.activity`. `watch` (atomics) is shared, and
  * the socket's closing is serialized by fd_lock with the poller's shutdown() of a
  * connection that timed out in a thread. Only the poller frees a connection, after the
@@ -49,7 +52,14 @@ struct tp_options {
 	uint64_t queue;
 };
 
-enum tp_tag_kind { TP_TAG_LISTENER, TP_TAG_SIGNAL, TP_TAG_WAKE, TP_TAG_CONN, TP_TAG_HEADER };
+enum tp_tag_kind {
+	TP_TAG_LISTENER,
+	TP_TAG_SIGNAL,
+	TP_TAG_WAKE,
+	TP_TAG_CONN,
+	TP_TAG_HEADER,
+	TP_TAG_RELAY, /* a relayed connection's target socket: the `up` of a tp_conn */
+};
 
 /* What an epoll event's data.ptr points to. */
 struct tp_tag {
@@ -74,7 +84,9 @@ struct tp_header {
 	struct tp_fifo_node node; /* in the pool's headers, keyed by deadline */
 };
 
-enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD, TP_ARMING, TP_FIRED };
+struct relay;
+
+enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD, TP_ARMING, TP_FIRED, TP_RELAY };
 
 struct tp_conn {
 	struct tp_tag tag; /* first: an event's data.ptr is the tp_conn */
@@ -86,7 +98,15 @@ struct tp_conn {
 	struct admit_ticket ticket;       /* released when the connection is destroyed */
 	uint64_t counted_in, counted_out; /* bytes already added to the scoreboard */
 
-	bool registered; /* c.fd is in the epoll set (disarmed unless IN_POLLER) */
+	bool registered; /* c.fd is in the epoll set (disarmed unless IN_POLLER or RELAY) */
+
+	/* While RELAY (tp_relay.c): the relay, its target socket's tag, the events each
+	 * socket is registered for, and the link in the pool's connect deadlines. */
+	struct relay *relay;
+	struct tp_tag up;
+	uint32_t events, up_events;
+	bool up_registered;
+	struct tp_fifo_node connecting_node;
 
 	/* Shared (see above). */
 	_Atomic int where;       /* enum tp_where */
@@ -95,6 +115,7 @@ struct tp_conn {
 
 	/* The poller's. */
 	struct tp_fifo_node idle_node, life_node, ready_node, all_node;
+	struct tp_conn *closed_next; /* in the pool's `closed` */
 };
 
 struct tp_pool {
@@ -109,7 +130,9 @@ struct tp_pool {
 	pthread_t *threads;
 	unsigned n_started;
 	struct tp_queue work; /* poller -> threads */
-	struct tp_queue done; /* closed connections, threads -> poller, with a write to wake.fd */
+	/* Closed connections, and those handed to the relay, threads -> poller, with a
+	 * write to wake.fd. */
+	struct tp_queue done;
 	_Atomic unsigned
 	        held; /* HELD, ARMING or FIRED connections: the poller adds, threads subtract */
 	atomic_bool room_wanted; /* the poller waits for `held` to drop: threads wake it */
@@ -123,12 +146,16 @@ struct tp_pool {
 	struct accept_shortage shortage;
 
 	/* The poller's counts and lists. */
-	unsigned live;           /* open connections in this process */
-	struct tp_fifo idle;     /* by last byte from the peer (with an idle timeout) */
-	struct tp_fifo life;     /* by start (with a max_duration) */
-	struct tp_fifo ready;    /* waiting for room in the work queue */
-	struct tp_fifo all;      /* every open connection, for a teardown after a failure */
-	struct tp_fifo headers;  /* PROXY headers being read, by deadline (not in `live`) */
+	unsigned live;             /* open connections in this process */
+	struct tp_fifo idle;       /* by last byte from the peer (with an idle timeout) */
+	struct tp_fifo life;       /* by start (with a max_duration) */
+	struct tp_fifo ready;      /* waiting for room in the work queue */
+	struct tp_fifo all;        /* every open connection, for a teardown after a failure */
+	struct tp_fifo headers;    /* PROXY headers being read, by deadline (not in `live`) */
+	struct tp_fifo connecting; /* relays connecting to their target, by deadline */
+	/* Relays the poller closed itself, freed once no event of the batch that closed
+	 * them can name them. */
+	struct tp_conn *closed;
 	enum worker_state shown; /* the scoreboard state last written */
 };
 
@@ -136,6 +163,12 @@ struct tp_pool {
 void *tp_worker_main(void *arg);
 /* Makes the poller's epoll_wait return (a closed connection, or room it asked for). */
 void tp_worker_wake_poller(struct tp_pool *p);
+
+/* tp_worker.c: adds what tc moved since the last call to the scoreboard's bytes. */
+void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc);
+/* Ends tc for O: the handler's close, the socket, the record and the counters (not
+ * the poller's lists: the poller frees it). */
+void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o);
 
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);
@@ -148,6 +181,8 @@ int tp_poller_run(struct tp_pool *p);
 int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
                     const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
                     socklen_t local_len);
+/* Queues tc (READY) for a thread, behind the connections already waiting. */
+void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc);
 /* After the threads are joined: closes and frees the connections a failed
  * tp_poller_run left open (their close callbacks run on the calling thread). */
 void tp_poller_teardown(struct tp_pool *p);
@@ -165,5 +200,22 @@ void tp_header_expire(struct tp_pool *p, uint64_t now);
 uint64_t tp_header_next_deadline(const struct tp_pool *p);
 /* Closes every header still pending (the process is leaving). */
 void tp_header_drop_all(struct tp_pool *p);
+
+/*
+ * tp_relay.c, all on the poller. A connection a thread handed over (TP_NEXT_RELAY,
+ * HELD no more): starts its relay. It is RELAY until the relay ends, then READY for a
+ * thread that runs the handler's close callback and closes it (the poller never runs
+ * handler code), or, when the handler has none, closed by the poller and put in
+ * `closed` (no longer RELAY, so no event or kick takes it).
+ */
+void tp_relay_begin(struct tp_pool *p, struct tp_conn *tc);
+/* Readiness of a relayed connection's client (READY) or target (UP_READY). */
+void tp_relay_event(struct tp_pool *p, struct tp_conn *tc, uint32_t ready, uint32_t up_ready);
+/* Ends a relay now for O (a kick: idle or duration), unless it is ended already. */
+void tp_relay_end(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o);
+/* Gives up the connects whose deadline has passed at NOW. */
+void tp_relay_expire(struct tp_pool *p, uint64_t now);
+/* The earliest connect deadline, 0 when none. */
+uint64_t tp_relay_next_deadline(const struct tp_pool *p);
 
 #endif

@@ -3,7 +3,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "mpm/relay.h"
 #include "mpm/tp_slice.h"
 
 enum tp_read { TP_READ_NONE, TP_READ_DATA, TP_READ_EOF, TP_READ_GONE, TP_READ_FAILED };
@@ -57,41 +56,6 @@ static int tp_slice_deadline(const struct ss_conn *c, const struct driver_limits
 	return -1;
 }
 
-struct tp_relay_watch {
-	const struct ss_conn *c;
-	struct tp_watch *w;
-};
-
-/* Between waits of a relay: the poller learns of the traffic (its idle deadline reads
- * `activity`) and may have asked the connection to end. */
-static bool tp_slice_relay_stop(void *arg)
-{
-	struct tp_relay_watch *rw = arg;
-
-	atomic_store(&rw->w->activity, rw->c->activity_usec);
-	return atomic_load(&rw->w->kick) != TP_NO_KICK;
-}
-
-/*
- * The handler handed the connection to the relay. It runs to the end in this thread,
- * polling both sockets: a relayed connection holds a thread for its life, as a
- * blocking handler's would.
- */
-static enum tp_next tp_slice_relay(struct ss_conn *c, struct tp_slice *s,
-                                   const struct driver_limits *lim, struct tp_watch *w)
-{
-	struct tp_relay_watch rw = {.c = c, .w = w};
-	struct relay *r = relay_start(c);
-	enum driver_outcome o;
-
-	if (!r)
-		return tp_slice_close(s, DRIVER_HANDLER_ERROR);
-	o = relay_run_blocking(r, lim, w ? tp_slice_relay_stop : NULL, &rw);
-	if (o == DRIVER_STOPPED && w && atomic_load(&w->kick) != TP_NO_KICK)
-		o = (enum driver_outcome)atomic_load(&w->kick);
-	return tp_slice_close(s, o);
-}
-
 enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct driver_limits *lim,
                           struct tp_watch *w)
 {
@@ -99,8 +63,10 @@ enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct dr
 		s->opened = true;
 		if (conn_call_open(c) < 0)
 			return tp_slice_close(s, DRIVER_HANDLER_ERROR);
+		/* The relay only makes non-blocking calls: the poller runs it, and the
+		 * connection holds no thread while bytes move or the target connects. */
 		if (c->relay_req)
-			return tp_slice_relay(c, s, lim, w);
+			return TP_NEXT_RELAY;
 	}
 	/*
 	 * After a short read the socket was empty: the turn does not read again only to

@@ -29,7 +29,7 @@
 
 /* What the poller and the thread running a turn share while the turn runs. */
 struct tp_watch {
-	_Atomic int kick;          /* TP_NO_KICK, or the outcome of a timeout the poller saw */
+	_Atomic int kick; /* TP_NO_KICK, or the outcome of a timeout or a relay the poller ended */
 	_Atomic uint64_t activity; /* c->activity_usec, published after every data callback */
 };
 
@@ -37,6 +37,7 @@ enum tp_next {
 	TP_NEXT_WAIT,  /* wait for `events` (EPOLLIN and/or EPOLLOUT), then run another turn */
 	TP_NEXT_AGAIN, /* more work is ready now; take a turn again after the others */
 	TP_NEXT_CLOSE, /* finished for `outcome`; the caller destroys the connection */
+	TP_NEXT_RELAY, /* the handler handed it to the relay (c->relay_req): the poller runs it */
 };
 
 struct tp_slice {

@@ -1,10 +1,11 @@
 /*
  * A threadpool worker thread: takes a connection from the work queue, gives it one
- * turn (tp_slice), and then either closes it (the poller frees it), queues it again
- * behind the others (a busy connection's turn is over), or re-arms it in epoll itself
- * (it waits for bytes). Re-arming here instead of in the poller spares a hand-off, a
- * queue and an eventfd write per request; the handshake with the poller is in
- * tp_pool.h. Handlers run here and may block; the poller never runs handler code.
+ * turn (tp_slice), and then either closes it (the poller frees it), hands it to the
+ * poller to relay (tp_relay.c), queues it again behind the others (a busy connection's
+ * turn is over), or re-arms it in epoll itself (it waits for bytes). Re-arming here
+ * instead of in the poller spares a hand-off, a queue and an eventfd write per
+ * request; the handshake with the poller is in tp_pool.h. Handlers run here and may
+ * block; the poller never runs handler code.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,9 +17,9 @@
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 
-/* Bytes are published after every turn so that statistics move during long
- * connections, not only at their end. */
-static void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
+/* Bytes are published after every turn (and every relay step, on the poller) so that
+ * statistics move during long connections, not only at their end. */
+void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
 {
 	struct scoreboard_counters *k = &p->ctx->scoreboard->counters;
 
@@ -30,10 +31,8 @@ static void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
 	tc->counted_out = tc->c.bytes_out;
 }
 
-static void tp_worker_close(struct tp_pool *p, struct tp_conn *tc)
+void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
 {
-	enum driver_outcome o = tc->slice.outcome;
-
 	/* The handler's close may block: it runs before the lock, which the poller takes. */
 	conn_call_close(&tc->c);
 	pthread_mutex_lock(&tc->fd_lock);
@@ -128,9 +127,12 @@ static void tp_worker_serve(struct tp_pool *p, struct tp_conn *tc)
 			 * this thread pops next, so no other needs waking for it. */
 			r = tp_queue_offer(&p->work, tc, conn_now_usec());
 			break;
+		case TP_NEXT_RELAY:
 		case TP_NEXT_CLOSE:
 		default:
-			tp_worker_close(p, tc);
+			/* A relay is the poller's to run (tp_relay.c): the thread is free again. */
+			if (tc->next != TP_NEXT_RELAY)
+				tp_worker_close(p, tc, tc->slice.outcome);
 			r = tp_queue_push(&p->done, tc);
 			if (r == 1)
 				tp_worker_wake_poller(p);

@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "harness_ctl.h"
+#include "harness_relay.h"
 
 static const char *const models[] = {"event", "threadpool", "fork", "prefork"};
 #define N_MODELS 4
@@ -32,20 +33,6 @@ static int port_v1, port_v2, port_unix;
 static char udir[64], upath[128];
 static int fill[4] = {-1, -1, -1, -1};
 
-static int listener(int backlog, int *port_r)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, backlog), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	*port_r = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void start(void)
 {
 	char svc[4096];
@@ -53,12 +40,12 @@ static void start(void)
 	struct sockaddr_un su = {.sun_family = AF_UNIX};
 	int tmp;
 
-	target = listener(64, &target_port);
+	target = hr_listener(64, &target_port);
 	/* A port nobody listens on: bound, then closed. */
-	close(listener(1, &refused_port));
+	close(hr_listener(1, &refused_port));
 	/* A target that never answers: a backlog of 0 holds one connection; once it is
 	 * full the kernel drops further SYNs, so a connect waits (offline, on loopback). */
-	blackhole = listener(0, &blackhole_port);
+	blackhole = hr_listener(0, &blackhole_port);
 	for (int i = 0; i < 4; i++) {
 		struct sockaddr_in sa = {.sin_family = AF_INET,
 		                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
@@ -121,12 +108,7 @@ static void stop(void)
 /* The daemon's connection to a target listener. */
 static int accept_from(int lfd)
 {
-	struct pollfd p = {.fd = lfd, .events = POLLIN};
-
-	ck_assert_int_eq(poll(&p, 1, 10000), 1);
-	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	return fd;
+	return hr_accept(lfd, 10000);
 }
 
 /* Reads until end of input; returns the byte count (the bytes in buf), -1 when none came
@@ -148,16 +130,7 @@ static void fill_pattern(char *b, size_t len, unsigned seed)
 
 static long long upstream(const char *svc, const char *key)
 {
-	json_t *reply = hc_call(&d, "stats", svc);
-	long long v = -1;
-
-	if (reply) {
-		const json_t *u = json_object_get(hc_service(reply, svc), "upstream");
-		if (json_is_object(u))
-			v = hc_int(u, key);
-	}
-	json_decref(reply);
-	return v;
+	return hr_upstream(&d, svc, key);
 }
 
 /* Both ways at once, more than any buffer on the way: each side's writer is its own

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,23 @@ static int h_bye_open(struct ss_conn *cn)
 static const struct ss_handler h_bye = {
         SS_HANDLER_HEADER("t-bye"),
         .open = h_bye_open,
+        .close = h_close,
+};
+
+static int h_relay_open(struct ss_conn *cn)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+	                         .sin_port = htons(9),
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	st.opens++;
+	return ss_conn_relay(cn, (struct sockaddr *)&to, sizeof(to), NULL, 0, 1000000);
+}
+
+static const struct ss_handler h_relay = {
+        SS_HANDLER_HEADER("t-relay"),
+        .open = h_relay_open,
+        .data = h_echo_data,
         .close = h_close,
 };
 
@@ -325,6 +343,27 @@ START_TEST(kick_stops_before_callbacks)
 }
 END_TEST
 
+/* A connection handed to the relay leaves the thread after open, its bytes unread: the
+ * poller runs the relay. When the poller has ended it (a kick with the relay's
+ * outcome), the next turn only closes. */
+START_TEST(relay_leaves_the_thread)
+{
+	struct tp_watch w = {.kick = TP_NO_KICK};
+
+	open_conn(&h_relay, 0);
+	ck_assert_int_eq(send(client, "early", 5, 0), 5);
+	ck_assert_int_eq(tp_slice_run(&c, &sl, NULL, &w), TP_NEXT_RELAY);
+	ck_assert_ptr_nonnull(c.relay_req);
+	ck_assert_int_eq(st.opens, 1);
+	ck_assert_int_eq(st.datas, 0);
+	ck_assert_uint_eq(c.bytes_in, 0);
+	atomic_store(&w.kick, DRIVER_COMPLETED);
+	ck_assert_int_eq(tp_slice_run(&c, &sl, NULL, &w), TP_NEXT_CLOSE);
+	ck_assert_int_eq(sl.outcome, DRIVER_COMPLETED);
+	ck_assert_int_eq(st.datas, 0);
+}
+END_TEST
+
 START_TEST(activity_is_published)
 {
 	struct tp_watch w = {.kick = TP_NO_KICK, .activity = 0};
@@ -381,6 +420,7 @@ int main(void)
 	tcase_add_test(tc, slow_reader_waits_for_output_and_input);
 	tcase_add_test(tc, writable_without_output_waits_for_input);
 	tcase_add_test(tc, kick_stops_before_callbacks);
+	tcase_add_test(tc, relay_leaves_the_thread);
 	tcase_add_test(tc, activity_is_published);
 	tcase_add_test(tc, deadlines);
 	suite_add_tcase(s, tc);

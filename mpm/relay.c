@@ -38,6 +38,11 @@ struct relay_dir {
 	bool borrowed;        /* buf is the thread's scratch, for the length of one step */
 	size_t in_pipe;       /* splice mode: bytes waiting in the pipe */
 	size_t chunk;         /* splice mode: the pipe's capacity */
+	/* Splice mode: a read into the pipe while it held bytes found nothing it could take.
+	 * EAGAIN does not say whether the socket was empty or the pipe full (its slots are
+	 * pages, not bytes), so the pipe is not read into again until a write drains some
+	 * of it: the wait for `to` then says when to try. */
+	bool pipe_stuck;
 	uint64_t moved;
 	uint64_t *count; /* the connection's bytes_in or bytes_out */
 	bool eof;        /* `from` has no more input */
@@ -233,10 +238,12 @@ static int relay_dir_write(struct relay_dir *d)
 				return 1;
 			return -errno;
 		}
-		if (d->pipe[0] >= 0)
+		if (d->pipe[0] >= 0) {
 			d->in_pipe -= (size_t)n;
-		else
+			d->pipe_stuck = false;
+		} else {
 			d->off += (size_t)n;
+		}
 	}
 	d->off = d->len = 0;
 	if (d->borrowed) {
@@ -299,24 +306,33 @@ static void relay_dir_unpipe(struct relay_dir *d)
 	d->in_pipe = 0;
 }
 
-/* Reads once (nothing is pending). Returns the bytes read, 0 at end of input, -EAGAIN
- * when there is nothing now, or another -errno. */
+/* Splice mode: the pipe can take more while `to` makes the bytes already in it wait, so
+ * the two sides overlap (as far as the pipe's size: memory stays bounded). */
+static bool relay_dir_room(const struct relay_dir *d)
+{
+	return d->pipe[0] >= 0 && !d->pipe_stuck && d->in_pipe < d->chunk;
+}
+
+/* Reads once (nothing is pending, or the pipe has room). Returns the bytes read, 0 at end
+ * of input, -EAGAIN when there is nothing now, or another -errno. */
 static ssize_t relay_dir_read(struct relay_dir *d)
 {
 	ssize_t n;
 
 	relay_dir_maybe_splice(d);
 	if (d->pipe[0] >= 0) {
-		n = splice(d->from, NULL, d->pipe[1], NULL, d->chunk,
+		n = splice(d->from, NULL, d->pipe[1], NULL, d->chunk - d->in_pipe,
 		           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINVAL) {
 			/* A socket type splice does not serve: copy from now on. */
 			relay_dir_unpipe(d);
 			d->no_splice = true;
 		} else if (n < 0) {
+			if (errno == EAGAIN && d->in_pipe > 0)
+				d->pipe_stuck = true;
 			return errno == EINTR ? -EAGAIN : -errno;
 		} else {
-			d->in_pipe = (size_t)n;
+			d->in_pipe += (size_t)n;
 			return n;
 		}
 	}
@@ -353,10 +369,11 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		ssize_t n;
 		int r = relay_dir_write(d);
 
-		if (r != 0)
+		if (r < 0 || (r == 1 && !relay_dir_room(d)))
 			return r < 0 ? r : relay_dir_keep(d);
 		if (d->eof) {
-			relay_dir_shut(d, last);
+			if (r == 0)
+				relay_dir_shut(d, last);
 			return 0;
 		}
 		if (!readable)
@@ -375,7 +392,7 @@ static int relay_dir_pump(struct relay_dir *d, bool readable, bool last, bool *m
 		*d->count += (uint64_t)n;
 		/* A short read emptied the socket: level-triggered readiness says when there
 		 * is more, without a read that would only say EAGAIN. */
-		if ((size_t)n < (d->pipe[0] >= 0 ? d->chunk : d->cap))
+		if (d->pipe[0] >= 0 ? d->in_pipe < d->chunk : (size_t)n < d->cap)
 			readable = false;
 	}
 	/* Out of rounds with bytes just read: out they go, or into a buffer of its own. The
@@ -462,7 +479,7 @@ enum driver_outcome relay_outcome(const struct relay *r)
 /* What direction D needs from its reading side and from its writing side. */
 static uint32_t relay_dir_want_from(const struct relay_dir *d)
 {
-	return !d->eof && relay_dir_pending(d) == 0 ? RELAY_IN : 0;
+	return !d->eof && (relay_dir_pending(d) == 0 || relay_dir_room(d)) ? RELAY_IN : 0;
 }
 
 static uint32_t relay_dir_want_to(const struct relay_dir *d)

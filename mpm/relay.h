@@ -5,10 +5,12 @@
  * says which readiness it waits for next; the event model runs steps from its epoll
  * loop, the blocking models from relay_run_blocking()'s poll().
  *
- * Each direction holds at most one read's worth of bytes (a small buffer, or a pipe
- * once the direction has carried enough to make splice(2) pay): a side is read only
- * when what was read from it before has been written, so a peer that does not read
- * stops the other side through TCP's own flow control and memory stays bounded. An
+ * Each direction holds at most one read's worth of bytes (a small buffer), or once it
+ * has carried enough to make splice(2) pay, at most a pipe's worth (256 KiB): a side
+ * is read only when what was read from it before has been written, or, in a pipe, while
+ * the pipe has room (so reading and writing overlap in a bulk transfer). A peer that
+ * does not read stops the other side through TCP's own flow control and memory stays
+ * bounded. An
  * end of input on one side becomes shutdown(SHUT_WR) on the other once everything
  * before it has been written; the relay is done when both directions are.
  */

@@ -58,7 +58,7 @@ static int parse_sources(const char *arg, struct lg_opts *o)
 	return o->n_sources ? 0 : -1;
 }
 
-enum cstate { C_UNUSED, C_BACKOFF, C_CONNECTING, C_SENDING, C_READING, C_HELD };
+enum cstate { C_UNUSED, C_BACKOFF, C_CONNECTING, C_HANDSHAKE, C_SENDING, C_READING, C_HELD };
 
 struct conn {
 	int fd;
@@ -68,6 +68,7 @@ struct conn {
 	size_t sent, got;
 	uint64_t rng;
 	unsigned char *out, *in;
+	struct ssl_st *ssl; /* --tls */
 };
 
 struct worker {
@@ -105,6 +106,10 @@ static void fill_payload(struct conn *c, size_t size)
 
 static void conn_close(struct worker *w, struct conn *c)
 {
+	if (c->ssl) {
+		lg_tls_close(c->ssl);
+		c->ssl = NULL;
+	}
 	if (c->fd >= 0) {
 		epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -127,6 +132,16 @@ static bool arm(struct worker *w, struct conn *c, uint32_t events, int op)
 
 static void conn_start(struct worker *w, struct conn *c, uint64_t now);
 
+static ssize_t io_send(struct conn *c, const void *buf, size_t len)
+{
+	return c->ssl ? lg_tls_send(c->ssl, buf, len) : send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static ssize_t io_recv(struct conn *c, void *buf, size_t len)
+{
+	return c->ssl ? lg_tls_recv(c->ssl, buf, len) : recv(c->fd, buf, len, 0);
+}
+
 static void start_request(struct worker *w, struct conn *c, uint64_t now)
 {
 	const struct lg_opts *o = w->o;
@@ -142,7 +157,7 @@ static void start_request(struct worker *w, struct conn *c, uint64_t now)
 		c->deadline = now + (uint64_t)(o->op_timeout * 1e9);
 	}
 	fill_payload(c, o->size);
-	ssize_t n = send(c->fd, c->out, o->size, MSG_NOSIGNAL);
+	ssize_t n = io_send(c, c->out, o->size);
 	if (n < 0 && errno != EAGAIN) {
 		w->st.short_read++;
 		w->st.lost_bytes += o->size;
@@ -196,6 +211,18 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
 	}
 }
 
+/* A failed handshake counts as a failed connection. */
+static void on_handshake(struct worker *w, struct conn *c, uint64_t now)
+{
+	int r = lg_tls_handshake(c->ssl);
+	if (r == 0)
+		start_request(w, c, now);
+	else if (r < 0 || !arm(w, c, (uint32_t)r, EPOLL_CTL_MOD)) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+	}
+}
+
 static void on_connected(struct worker *w, struct conn *c, uint64_t now)
 {
 	int err = 0;
@@ -205,13 +232,24 @@ static void on_connected(struct worker *w, struct conn *c, uint64_t now)
 		backoff(w, c, now);
 		return;
 	}
-	start_request(w, c, now);
+	if (!w->o->tls) {
+		start_request(w, c, now);
+		return;
+	}
+	c->ssl = lg_tls_new(c->fd);
+	c->st = C_HANDSHAKE;
+	if (!c->ssl) {
+		w->st.connect_err++;
+		backoff(w, c, now);
+		return;
+	}
+	on_handshake(w, c, now);
 }
 
 static void on_sendable(struct worker *w, struct conn *c, uint64_t now)
 {
 	size_t size = w->o->size;
-	ssize_t n = send(c->fd, c->out + c->sent, size - c->sent, MSG_NOSIGNAL);
+	ssize_t n = io_send(c, c->out + c->sent, size - c->sent);
 	if (n < 0) {
 		if (errno == EAGAIN)
 			return;
@@ -268,7 +306,7 @@ static void on_readable_echo(struct worker *w, struct conn *c, uint64_t now)
 {
 	size_t size = w->o->size;
 	/* Room for a few extra bytes so that a server sending too much is noticed. */
-	ssize_t n = recv(c->fd, c->in + c->got, size + 64 - c->got, 0);
+	ssize_t n = io_recv(c, c->in + c->got, size + 64 - c->got);
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
@@ -310,6 +348,9 @@ static void on_event(struct worker *w, struct conn *c, uint32_t events, uint64_t
 	case C_CONNECTING:
 		on_connected(w, c, now);
 		break;
+	case C_HANDSHAKE:
+		on_handshake(w, c, now);
+		break;
 	case C_SENDING:
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			on_sendable(w, c, now);
@@ -343,6 +384,7 @@ static void scan(struct worker *w, uint64_t now)
 				conn_start(w, c, now);
 			break;
 		case C_CONNECTING:
+		case C_HANDSHAKE:
 		case C_SENDING:
 		case C_READING:
 			if (now >= c->deadline) {
@@ -450,8 +492,7 @@ static int run_load(const struct lg_opts *o)
 			struct conn *c = &w->conns[i];
 			if (o->mode == M_HOLD && c->st != C_HELD && c->st != C_UNUSED)
 				s.timeouts++; /* never verified before the end */
-			if (c->fd >= 0)
-				close(c->fd);
+			conn_close(w, c);
 			free(c->out);
 			free(c->in);
 		}
@@ -570,6 +611,8 @@ static void usage(FILE *f)
 	        "  --op-timeout S       an operation longer than this is an error (default 5;\n"
 	        "                       udp-echo: 0.2, then the datagram is counted lost)\n"
 	        "  --window W           udp-echo: datagrams in flight per socket (default 1)\n"
+	        "  --tls                echo-new, echo-persist: TLS 1.3, a full handshake per\n"
+	        "                       connection (no resumption), certificate not verified\n"
 	        "  --probe KIND         wait: read | echo | connect | udp-echo | udp-bound\n"
 	        "                       (default connect; udp-bound: the UDP port is taken)\n"
 	        "connect-read: connect, read to EOF, close; the answer must be a non-empty line.\n"
@@ -613,11 +656,12 @@ int main(int argc, char **argv)
 	        {"probe", required_argument, NULL, 'P'},
 	        {"source", required_argument, NULL, 'S'},
 	        {"window", required_argument, NULL, 'w'},
+	        {"tls", no_argument, NULL, 'L'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:S:w:h", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "H:p:m:c:d:s:n:M:t:T:P:S:w:Lh", longopts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'H':
@@ -679,6 +723,9 @@ int main(int argc, char **argv)
 		case 'w':
 			o.window = atoi(optarg);
 			break;
+		case 'L':
+			o.tls = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -701,7 +748,8 @@ int main(int argc, char **argv)
 	if (port <= 0 || port > 65535 || o.concurrency < 1 || o.duration <= 0 ||
 	    o.size > (64u << 20) || o.connections < 1 || o.max_ops < 1 || o.threads < 1 ||
 	    o.threads > 2 || o.op_timeout <= 0 || o.window < 1 || o.window > 1024 ||
-	    (o.mode == M_UDP_ECHO && (o.size < 8 || o.size > 65507))) {
+	    (o.mode == M_UDP_ECHO && (o.size < 8 || o.size > 65507)) ||
+	    (o.tls && o.mode != M_ECHO_NEW && o.mode != M_ECHO_PERSIST)) {
 		usage(stderr);
 		return 1;
 	}
@@ -721,5 +769,10 @@ int main(int argc, char **argv)
 		o.threads = 1;
 	if (o.mode == M_UDP_ECHO)
 		return lg_udp_run(&o);
-	return run_load(&o);
+	if (o.tls && lg_tls_init() < 0)
+		return 1;
+	int rc = run_load(&o);
+	if (o.tls)
+		lg_tls_free();
+	return rc;
 }

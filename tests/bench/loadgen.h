@@ -1,7 +1,8 @@
 /*
  * ssbench's shared parts: the options, the counters and latency histogram every mode
  * fills, and the one result line they all print. loadgen.c holds the stream modes and
- * main, loadgen_udp.c the datagram mode, loadgen_report.c the histogram and the line.
+ * main, loadgen_udp.c the datagram mode, loadgen_report.c the histogram and the line,
+ * loadgen_tls.c the TLS client of --tls.
  */
 #ifndef SS_BENCH_LOADGEN_H
 #define SS_BENCH_LOADGEN_H
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum lg_mode {
 	M_CONNECT_READ,
@@ -36,6 +38,7 @@ struct lg_opts {
 	int threads;
 	double op_timeout;
 	int window; /* udp-echo: datagrams in flight per socket */
+	bool tls;   /* --tls: echo-new and echo-persist over TLS 1.3 (loadgen_tls.c) */
 	unsigned n_sources;
 	struct sockaddr_in sources[16]; /* --source: local addresses, used in turn */
 };
@@ -80,5 +83,18 @@ int lg_report(const struct lg_opts *o, const struct lg_stats *s, double elapsed)
 /* udp-echo: the load (loadgen_udp.c), and one attempt of `wait --probe udp-echo`. */
 int lg_udp_run(const struct lg_opts *o);
 bool lg_udp_probe(const struct lg_opts *o);
+
+/* --tls (loadgen_tls.c): one client context for the run, TLS 1.3 only, no verification, no
+ * resumption. lg_tls_handshake returns 0 when done, EPOLLIN or EPOLLOUT to wait for, -1 on
+ * failure; send and recv behave as send(2) and recv(2) on a non-blocking socket (EAGAIN). */
+struct ssl_st;
+int lg_tls_init(void);
+void lg_tls_free(void);
+struct ssl_st *lg_tls_new(int fd);
+int lg_tls_handshake(struct ssl_st *ssl);
+ssize_t lg_tls_send(struct ssl_st *ssl, const void *buf, size_t len);
+ssize_t lg_tls_recv(struct ssl_st *ssl, void *buf, size_t len);
+/* Sends close_notify if the handshake finished (without waiting for the peer's), frees. */
+void lg_tls_close(struct ssl_st *ssl);
 
 #endif

@@ -199,6 +199,10 @@ static void conn_start(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	c->st = C_CONNECTING;
+	/* A TLS client's last small record must not wait for the previous one's ACK. */
+	int one = 1;
+	if (o->tls)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!lg_bind_source(o, c->fd) || !arm(w, c, EPOLLOUT, EPOLL_CTL_ADD)) {
 		w->st.connect_err++;
 		backoff(w, c, now);

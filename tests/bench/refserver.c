@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -194,6 +195,7 @@ static int udp_echo(const struct sockaddr_in *a)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: ssref --port P [--host A] [--mode daytime|echo|udp-echo] [--backlog N]\n"
+	           "             [--nodelay]  (TCP_NODELAY: a TLS terminator's backend, tls.sh)\n"
 	           "A minimal single-threaded epoll (udp-echo: recvmmsg) server; stop it with "
 	           "SIGTERM.\n");
 }
@@ -203,14 +205,18 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	long port = -1;
 	int backlog = 4096;
-	bool daytime = false, udp = false;
+	bool daytime = false, udp = false, nodelay = false;
 	static const struct option longopts[] = {
-	        {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'},
-	        {"mode", required_argument, NULL, 'm'}, {"backlog", required_argument, NULL, 'b'},
-	        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	        {"host", required_argument, NULL, 'H'},
+	        {"port", required_argument, NULL, 'p'},
+	        {"mode", required_argument, NULL, 'm'},
+	        {"backlog", required_argument, NULL, 'b'},
+	        {"nodelay", no_argument, NULL, 'N'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "H:p:m:b:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:m:b:Nh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
@@ -230,6 +236,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			backlog = atoi(optarg);
+			break;
+		case 'N':
+			nodelay = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -260,6 +269,7 @@ int main(int argc, char **argv)
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (nodelay && setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) ||
 	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, backlog) < 0) {
 		perror("ssref: listen");
 		return 1;

@@ -5,7 +5,7 @@
 # tests/bench/results/latest.txt (limits.txt for a run of the limits part alone), the chart
 # to tests/bench/results/chart.png.
 #
-# Usage: run.sh [all | models | limits | exec | dgram | memory | slowloris | forward]
+# Usage: run.sh [all | models | limits | exec | dgram | memory | slowloris | forward | tls]
 #        (or BENCH_PART=...; default all: models, limits and dgram)
 #   models  the table of servers and models, the goal ratios and the chart
 #   exec    fork+exec alone against tcpserver and xinetd: /usr/bin/date and the tiny
@@ -20,6 +20,11 @@
 #   slowloris  prefork under slow clients: runs tests/bench/slowloris.sh (its own knobs)
 #   forward  forward.sh: the forward built-in against systemd-socket-proxyd and socat,
 #           new connections/s and a 1 GiB transfer (results/forward.txt)
+#   tls     tls.sh: TLS termination (issue 15 item 7) by superserverd's event, threadpool and
+#           fork (+ /bin/cat) against nginx's stream ssl and stunnel4: TLS 1.3 handshakes/s
+#           (ECDSA P-256, no resumption) and bulk MiB/s on persistent connections, CPU per
+#           handshake and per MiB (results/tls.txt; knobs in its header). A superserverd row
+#           whose configuration is refused (no model serves tls yet) prints n/a
 #
 # Environment:
 #   BENCH_DURATION=3      seconds per measurement
@@ -74,9 +79,10 @@ case $PART in
 all | models | limits | exec | dgram) ;;
 memory) exec "$ROOT/tests/bench/memory.sh" "${@:2}" ;;
 forward) exec bash "$ROOT/tests/bench/forward.sh" ;; # see its header
+tls) exec bash "$ROOT/tests/bench/tls.sh" ;;             # see its header
 slowloris) exec bash "$ROOT/tests/bench/slowloris.sh" ;; # its own knobs: see its header
 *)
-	echo "usage: $0 [all | models | limits | exec | dgram | memory | slowloris]" >&2
+	echo "usage: $0 [all | models | limits | exec | dgram | memory | slowloris | forward | tls]" >&2
 	exit 2
 	;;
 esac

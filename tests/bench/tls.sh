@@ -13,12 +13,11 @@
 #   stunnel-cat    stunnel4 exec'ing /bin/cat per connection (inetd-like)
 # A superserverd row whose configuration superserverd refuses (a build where no model
 # serves TLS yet) is printed n/a with its first error line.
-# Two loads, by ssbench --tls (TLS 1.3 only, no session resumption: a full handshake per
-# connection; certificate not verified):
+# Two loads, each round against one start of the server, by ssbench --tls (TLS 1.3 only,
+# no session resumption: a full handshake per connection; certificate not verified;
+# BENCH_TLS_CLIENT_THREADS (2) threads, clients bound in turn to BENCH_SOURCES):
 #   handshakes/s  echo-new: connect, handshake, 64 bytes echoed, close_notify, close;
-#                 BENCH_CONCURRENCY (64) in flight from BENCH_TLS_CLIENT_THREADS (2)
-#                 threads, clients bound in turn to BENCH_SOURCES; p50/p99 of the whole
-#                 connection
+#                 BENCH_CONCURRENCY (64) in flight; p50/p99 of the whole connection
 #   bulk MiB/s    echo-persist: BENCH_TLS_BULK_CONNS (8) persistent connections, each
 #                 echoing BENCH_TLS_BULK_KIB (64) KiB at a time, every byte checked; MiB/s
 #                 counts the bytes echoed (each crosses the terminator both ways)

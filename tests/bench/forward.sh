@@ -62,33 +62,9 @@ fi
 SSBENCH=${BENCH_TOOLS:-$BUILD/tests/bench}/ssbench
 SSREF=${BENCH_TOOLS:-$BUILD/tests/bench}/ssref
 
-free_port() { "$SSBENCH" --mode free-port; }
-
-wait_port() { # PORT: until it accepts, at most 10 s
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-tree_pids() { # PID: it and its descendants
-	local p=$1 c
-	echo "$p"
-	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
-}
-
-cpu_ticks() { # PID: user+system ticks of its tree, reaped children included
-	local sum=0 p f
-	for p in $(tree_pids "$1"); do
-		f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
-		f=${f##*) }
-		# after "pid (comm) ": state is field 1, utime..cstime fields 12..15
-		set -- $f
-		sum=$((sum + ${12} + ${13} + ${14} + ${15}))
-	done
-	echo "$sum"
-}
+# free_port, wait_port, cpu_ticks, median
+# shellcheck source=proc_cpu.sh
+. "$ROOT/tests/bench/proc_cpu.sh"
 
 start_forwarder() { # NAME LISTEN_PORT TARGET_PORT -> pid in FPID
 	local name=$1 port=$2 target=$3
@@ -196,7 +172,6 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 {
 	echo "forward part: $ROUNDS interleaved rounds, ${DURATION}s, concurrency $CONC, ${MIB} MiB transfer ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo "medians; CPU = the forwarder's user+system time (whole process tree)"

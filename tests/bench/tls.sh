@@ -102,33 +102,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	exit 1
 }
 
-free_port() { "$SSBENCH" --mode free-port; }
-
-wait_port() { # PORT: until it accepts, at most 10 s
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-tree_pids() { # PID: it and its descendants
-	local c
-	echo "$1"
-	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
-}
-
-cpu_ticks() { # PID: user+system ticks of its tree, reaped children included
-	local sum=0 p f
-	for p in $(tree_pids "$1"); do
-		f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
-		f=${f##*) }
-		# after "pid (comm) ": state is field 1, utime..cstime fields 12..15
-		set -- $f
-		sum=$((sum + ${12} + ${13} + ${14} + ${15}))
-	done
-	echo "$sum"
-}
+# free_port, wait_port, cpu_ticks, median
+# shellcheck source=proc_cpu.sh
+. "$ROOT/tests/bench/proc_cpu.sh"
 
 ss_yaml() { # FILE NAME PORT
 	local mpm handler="builtin: echo"
@@ -294,7 +270,6 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2fx", a / b; else printf "n/a" }'; }
 {
 	echo "tls part: $ROUNDS interleaved rounds of ${DURATION}s ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -52,9 +52,13 @@ TMP=$(mktemp -d /tmp/ssbench-tls.XXXXXX)
 HZ=$(getconf CLK_TCK)
 PIDS=()
 
-stop_pid() { # PID: SIGTERM, up to 5 s, then SIGKILL
-	local i
-	kill "$1" 2>/dev/null || return 0
+# PID: SIGTERM, up to 5 s, then SIGKILL. It leaves PIDS, so that cleanup never signals its
+# number again once another process may have it.
+stop_pid() {
+	local i p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+	kill "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
@@ -64,6 +68,7 @@ stop_pid() { # PID: SIGTERM, up to 5 s, then SIGKILL
 }
 
 cleanup() {
+	local p
 	for p in "${PIDS[@]}"; do stop_pid "$p"; done
 	rm -rf "$TMP"
 }
@@ -96,7 +101,7 @@ if [ ${#missing[@]} -gt 0 ] && [ -z "${BENCH_NO_INSTALL:-}" ] && [ "$(id -u)" = 
 	[ "$guard" = 1 ] && rm -f /usr/sbin/policy-rc.d
 fi
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+timeout 60 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-subj /CN=127.0.0.1 -keyout "$TMP/key.pem" -out "$TMP/cert.pem" >"$LOGS/tls-openssl.log" 2>&1 || {
 	echo "openssl could not make the certificate: see $LOGS/tls-openssl.log" >&2
 	exit 1

@@ -49,7 +49,14 @@ struct tp_options {
 	uint64_t queue;
 };
 
-enum tp_tag_kind { TP_TAG_LISTENER, TP_TAG_SIGNAL, TP_TAG_WAKE, TP_TAG_CONN, TP_TAG_HEADER };
+enum tp_tag_kind {
+	TP_TAG_LISTENER,
+	TP_TAG_SIGNAL,
+	TP_TAG_WAKE,
+	TP_TAG_CONN,
+	TP_TAG_HEADER,
+	TP_TAG_HANDSHAKE,
+};
 
 /* What an epoll event's data.ptr points to. */
 struct tp_tag {
@@ -72,6 +79,23 @@ struct tp_header {
 	struct tp_tag tag; /* first; tag.fd is pa.fd */
 	struct proxy_accept pa;
 	struct tp_fifo_node node; /* in the pool's headers, keyed by deadline */
+};
+
+/*
+ * A connection on a TLS listener in its handshake (tp_tls.c). The poller's alone, like
+ * a header: the poller drives the handshake without blocking and it becomes a tp_conn,
+ * reaching a thread, only once the handshake is done, so a stalled client holds no
+ * thread.
+ */
+struct tp_handshake {
+	struct tp_tag tag; /* first; tag.fd is c.fd */
+	struct ss_conn c;  /* c.tls set; the handler has not heard of it */
+	struct admit_ticket ticket;
+	uint32_t events; /* the epoll interest (EPOLLIN or EPOLLOUT) */
+	/* The nearest of handshake_timeout, idle_timeout and max_duration, and the
+	 * outcome when it passes. */
+	enum driver_outcome expiry;
+	struct tp_fifo_node node; /* in the pool's handshakes, keyed by that deadline */
 };
 
 enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD, TP_ARMING, TP_FIRED };
@@ -123,13 +147,14 @@ struct tp_pool {
 	struct accept_shortage shortage;
 
 	/* The poller's counts and lists. */
-	unsigned live;           /* open connections in this process */
-	struct tp_fifo idle;     /* by last byte from the peer (with an idle timeout) */
-	struct tp_fifo life;     /* by start (with a max_duration) */
-	struct tp_fifo ready;    /* waiting for room in the work queue */
-	struct tp_fifo all;      /* every open connection, for a teardown after a failure */
-	struct tp_fifo headers;  /* PROXY headers being read, by deadline (not in `live`) */
-	enum worker_state shown; /* the scoreboard state last written */
+	unsigned live;             /* open connections in this process */
+	struct tp_fifo idle;       /* by last byte from the peer (with an idle timeout) */
+	struct tp_fifo life;       /* by start (with a max_duration) */
+	struct tp_fifo ready;      /* waiting for room in the work queue */
+	struct tp_fifo all;        /* every open connection, for a teardown after a failure */
+	struct tp_fifo headers;    /* PROXY headers being read, by deadline (not in `live`) */
+	struct tp_fifo handshakes; /* TLS handshakes, by deadline (not in `live`) */
+	enum worker_state shown;   /* the scoreboard state last written */
 };
 
 /* tp_worker.c: a worker thread's body (arg is the pool). */
@@ -140,14 +165,25 @@ void tp_worker_wake_poller(struct tp_pool *p);
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);
 /*
- * A connection past accept (and its PROXY header, if any) with PEER the client and
- * LOCAL the address it connected to (local_len 0: the socket's own): admission, then
- * the pool's. Returns 0 (served or refused) or -errno when it could not be taken (the
- * socket is closed and the ticket released either way).
+ * A connection past accept (and its PROXY header, if any) on listener LC with PEER the
+ * client and LOCAL the address it connected to (local_len 0: the socket's own):
+ * admission, then the TLS handshake on a TLS listener, then the pool's. Returns 0
+ * (served or refused) or -errno when it could not be taken (the socket is closed and
+ * the ticket released either way).
  */
-int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
-                    const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
-                    socklen_t local_len);
+int tp_poller_admit(struct tp_pool *p, const struct listen_conf *lc, int fd,
+                    struct admit_ticket *ticket, const struct sockaddr *peer, socklen_t peer_len,
+                    const struct sockaddr *local, socklen_t local_len);
+/*
+ * Hands C (conn_init'ed, addresses set; a finished TLS handshake in c->tls) to the
+ * pool, which owns it from now on with TICKET; a thread runs the open callback.
+ * COUNTED: the scoreboard's `accepted` has already counted it. Returns 0 or -errno
+ * (C and the ticket are then still the caller's).
+ */
+int tp_poller_adopt(struct tp_pool *p, const struct ss_conn *c, const struct admit_ticket *ticket,
+                    bool counted);
+/* A connection is taken: the scoreboard's `accepted`, and the debug log. */
+void tp_poller_count_accept(struct tp_pool *p, const struct ss_conn *c);
 /* After the threads are joined: closes and frees the connections a failed
  * tp_poller_run left open (their close callbacks run on the calling thread). */
 void tp_poller_teardown(struct tp_pool *p);
@@ -165,5 +201,18 @@ void tp_header_expire(struct tp_pool *p, uint64_t now);
 uint64_t tp_header_next_deadline(const struct tp_pool *p);
 /* Closes every header still pending (the process is leaving). */
 void tp_header_drop_all(struct tp_pool *p);
+
+/* tp_tls.c: an admitted connection on a TLS listener (C as for tp_poller_adopt): its
+ * handshake starts. 0, or -errno (nothing taken). */
+int tp_tls_begin(struct tp_pool *p, const struct listen_conf *lc, const struct ss_conn *c,
+                 const struct admit_ticket *ticket);
+/* The handshake's socket is ready. */
+void tp_tls_event(struct tp_pool *p, struct tp_handshake *h);
+/* Closes the connections whose handshake is late at NOW. */
+void tp_tls_expire(struct tp_pool *p, uint64_t now);
+/* The earliest handshake deadline, 0 when none. */
+uint64_t tp_tls_next_deadline(const struct tp_pool *p);
+/* Closes every handshake still going (the process is leaving). */
+void tp_tls_drop_all(struct tp_pool *p);
 
 #endif

@@ -31,7 +31,7 @@ static char pki_dir[64]; /* made in main, before Check forks the test cases */
 static struct daemon d;
 /* Echo under event and threadpool, both with SNI; the stall services (handshake_timeout
  * 1s; tphold 60s, one thread); mutual TLS require (event) and optional (threadpool). */
-static int p_ev, p_tp, p_evstall, p_tpstall, p_tphold, p_req, p_opt;
+static int p_ev, p_tp, p_evstall, p_tpstall, p_tphold, p_req, p_opt, p_evb, p_tpb;
 
 /* Makes NAME.key and NAME.pem (CN=NAME) in pki_dir, issued by ISSUER (NULL: a CA of its
  * own), with NAME as subjectAltName too when SAN. */
@@ -55,6 +55,17 @@ static void pki_cert(const char *name, const char *issuer, bool san)
 	}
 }
 
+static void pki_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", pki_dir, name);
+	f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+}
+
 static void pki_make(void)
 {
 	strcpy(pki_dir, "/tmp/ss-tlsit.XXXXXX");
@@ -66,6 +77,8 @@ static void pki_make(void)
 	pki_cert("other.test", "ca", true);
 	pki_cert("alice", "ca", false);
 	pki_cert("mallory", "stranger-ca", false);
+	pki_file("banner", "hello\r\n");
+	pki_file("motd", "welcome\r\n");
 }
 
 static void pki_remove(void)
@@ -88,6 +101,8 @@ static void start(void)
 	p_tphold = h_free_port();
 	p_req = h_free_port();
 	p_opt = h_free_port();
+	p_evb = h_free_port();
+	p_tpb = h_free_port();
 	snprintf(tls, sizeof(tls),
 	         "certificate: %s/localhost.pem, key: %s/localhost.key, sni: [{names: "
 	         "[other.test], certificate: %s/other.test.pem, key: %s/other.test.key}]",
@@ -113,9 +128,14 @@ static void start(void)
 	                "require}}], builtin: echo, mpm: {model: event, workers: 1}}\n"
 	                "  opt: {listen: [{address: '127.0.0.1:%d', tls: {%s, %s, verify_client: "
 	                "optional}}], builtin: echo, mpm: {model: threadpool, processes: 1, "
-	                "threads: 2}}\n",
+	                "threads: 2}}\n"
+	                "  evb: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
+	                "banner: %s/banner, banner_success: %s/motd, mpm: {model: event}}\n"
+	                "  tpb: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
+	                "banner: %s/banner, banner_success: %s/motd, mpm: {model: threadpool}}\n",
 	                p_ev, tls, p_tp, tls, p_evstall, tls, p_tpstall, tls, p_tphold, tls, p_req,
-	                tls, ca, p_opt, tls, ca),
+	                tls, ca, p_opt, tls, ca, p_evb, tls, pki_dir, pki_dir, p_tpb, tls, pki_dir,
+	                pki_dir),
 	        0);
 }
 
@@ -186,11 +206,11 @@ static bool tcli_open(struct tcli *t, int port, const char *sni, const char *cer
 
 /*
  * Sends LEN bytes of BUF (NULL: LEN bytes of a pattern) while reading what comes back
- * into OUT (cap LEN; NULL: only hashed into SHA-256 MD_R), then sends close_notify and
+ * into OUT (OUT_CAP bytes; NULL: only hashed into SHA-256 MD_R), then sends close_notify and
  * reads to the end. Returns the bytes read; *clean_r tells whether the server ended
  * with close_notify.
  */
-static size_t tcli_exchange(struct tcli *t, const char *buf, size_t len, char *out,
+static size_t tcli_exchange(struct tcli *t, const char *buf, size_t len, char *out, size_t out_cap,
                             unsigned char md_r[32], bool *clean_r)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -230,7 +250,7 @@ static size_t tcli_exchange(struct tcli *t, const char *buf, size_t len, char *o
 		}
 		n = SSL_read(t->ssl, in, sizeof(in));
 		if (n > 0) {
-			if (out && got + (size_t)n <= len)
+			if (out && got + (size_t)n <= out_cap)
 				memcpy(out + got, in, (size_t)n);
 			got += (size_t)n;
 			EVP_DigestUpdate(md, in, (size_t)n);
@@ -264,7 +284,7 @@ static bool tls_echoes(int port, const char *sni, const char *cert)
 		tcli_free(&t);
 		return false;
 	}
-	ok = tcli_exchange(&t, msg, sizeof(msg), back, md, &clean) == sizeof(msg) &&
+	ok = tcli_exchange(&t, msg, sizeof(msg), back, sizeof(back), md, &clean) == sizeof(msg) &&
 	     memcmp(back, msg, sizeof(msg)) == 0 && clean;
 	tcli_free(&t);
 	return ok;
@@ -292,7 +312,7 @@ static void big_echo(int port)
 
 	sha256_pattern(BIG, want);
 	ck_assert(tcli_open(&t, port, "localhost", NULL));
-	ck_assert_uint_eq(tcli_exchange(&t, NULL, BIG, NULL, got_md, &clean), BIG);
+	ck_assert_uint_eq(tcli_exchange(&t, NULL, BIG, NULL, 0, got_md, &clean), BIG);
 	ck_assert(clean);
 	ck_assert_mem_eq(got_md, want, sizeof(want));
 	tcli_free(&t);
@@ -310,6 +330,29 @@ START_TEST(echo_threadpool)
 {
 	ck_assert(tls_echoes(p_tp, "localhost", NULL));
 	big_echo(p_tp);
+}
+END_TEST
+
+/* The banners go to a TLS client through TLS, after the handshake, before the echo. */
+START_TEST(banners_through_tls)
+{
+	static const char msg[] = "ping\r\n", want[] = "hello\r\nwelcome\r\nping\r\n";
+	int ports[] = {p_evb, p_tpb};
+
+	for (int i = 0; i < 2; i++) {
+		char back[sizeof(want)] = "";
+		unsigned char md[32];
+		struct tcli t;
+		bool clean;
+
+		ck_assert(tcli_open(&t, ports[i], "localhost", NULL));
+		ck_assert_uint_eq(
+		        tcli_exchange(&t, msg, sizeof(msg) - 1, back, sizeof(back), md, &clean),
+		        sizeof(want) - 1);
+		ck_assert_str_eq(back, want);
+		ck_assert(clean);
+		tcli_free(&t);
+	}
 }
 END_TEST
 
@@ -463,6 +506,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, start, stop);
 	tcase_add_test(tc, echo_event);
 	tcase_add_test(tc, echo_threadpool);
+	tcase_add_test(tc, banners_through_tls);
 	tcase_add_test(tc, sni_chooses_certificate);
 	tcase_add_test(tc, s_client_sni);
 	tcase_add_test(tc, mutual_require);

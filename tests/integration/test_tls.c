@@ -31,7 +31,8 @@ static char pki_dir[64]; /* made in main, before Check forks the test cases */
 static struct daemon d;
 /* Echo under event and threadpool, both with SNI; the stall services (handshake_timeout
  * 1s; tphold 60s, one thread); mutual TLS require (event) and optional (threadpool). */
-static int p_ev, p_tp, p_evstall, p_tpstall, p_tphold, p_req, p_opt, p_evb, p_tpb;
+static int p_ev, p_tp, p_evstall, p_tpstall, p_tphold, p_req, p_opt, p_evb, p_tpb, p_evdeny,
+        p_tpdeny;
 
 /* Makes NAME.key and NAME.pem (CN=NAME) in pki_dir, issued by ISSUER (NULL: a CA of its
  * own), with NAME as subjectAltName too when SAN. */
@@ -79,6 +80,7 @@ static void pki_make(void)
 	pki_cert("mallory", "stranger-ca", false);
 	pki_file("banner", "hello\r\n");
 	pki_file("motd", "welcome\r\n");
+	pki_file("refused", "refused\r\n");
 }
 
 static void pki_remove(void)
@@ -103,6 +105,8 @@ static void start(void)
 	p_opt = h_free_port();
 	p_evb = h_free_port();
 	p_tpb = h_free_port();
+	p_evdeny = h_free_port();
+	p_tpdeny = h_free_port();
 	snprintf(tls, sizeof(tls),
 	         "certificate: %s/localhost.pem, key: %s/localhost.key, sni: [{names: "
 	         "[other.test], certificate: %s/other.test.pem, key: %s/other.test.key}]",
@@ -132,10 +136,16 @@ static void start(void)
 	                "  evb: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
 	                "banner: %s/banner, banner_success: %s/motd, mpm: {model: event}}\n"
 	                "  tpb: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
-	                "banner: %s/banner, banner_success: %s/motd, mpm: {model: threadpool}}\n",
+	                "banner: %s/banner, banner_success: %s/motd, mpm: {model: threadpool}}\n"
+	                "  evdeny: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
+	                "banner_fail: %s/refused, access: {deny: [127.0.0.0/8]}, mpm: {model: "
+	                "event}}\n"
+	                "  tpdeny: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
+	                "banner_fail: %s/refused, access: {deny: [127.0.0.0/8]}, mpm: {model: "
+	                "threadpool}}\n",
 	                p_ev, tls, p_tp, tls, p_evstall, tls, p_tpstall, tls, p_tphold, tls, p_req,
 	                tls, ca, p_opt, tls, ca, p_evb, tls, pki_dir, pki_dir, p_tpb, tls, pki_dir,
-	                pki_dir),
+	                pki_dir, p_evdeny, tls, pki_dir, p_tpdeny, tls, pki_dir),
 	        0);
 }
 
@@ -356,6 +366,27 @@ START_TEST(banners_through_tls)
 }
 END_TEST
 
+/* Admission comes before the handshake: a denied client, which sends nothing, is told so
+ * at once (in plaintext) rather than waited for. */
+START_TEST(refused_before_handshake)
+{
+	int ports[] = {p_evdeny, p_tpdeny};
+
+	for (int i = 0; i < 2; i++) {
+		char buf[64];
+		int fd = h_connect("127.0.0.1", ports[i]);
+		ssize_t n;
+
+		ck_assert_int_ge(fd, 0);
+		n = h_read_all(fd, buf, sizeof(buf) - 1, 30000);
+		ck_assert_int_eq(n, 9);
+		buf[n] = '\0';
+		ck_assert_str_eq(buf, "refused\r\n");
+		close(fd);
+	}
+}
+END_TEST
+
 /* The subject CN of the certificate the server presents for SNI. */
 static void peer_cn(int port, const char *sni, char *cn, size_t cap)
 {
@@ -507,6 +538,7 @@ int main(void)
 	tcase_add_test(tc, echo_event);
 	tcase_add_test(tc, echo_threadpool);
 	tcase_add_test(tc, banners_through_tls);
+	tcase_add_test(tc, refused_before_handshake);
 	tcase_add_test(tc, sni_chooses_certificate);
 	tcase_add_test(tc, s_client_sni);
 	tcase_add_test(tc, mutual_require);

@@ -32,7 +32,7 @@ static struct daemon d;
 /* Echo under event and threadpool, both with SNI; the stall services (handshake_timeout
  * 1s; tphold 60s, one thread); mutual TLS require (event) and optional (threadpool). */
 static int p_ev, p_tp, p_evstall, p_tpstall, p_tphold, p_req, p_opt, p_evb, p_tpb, p_evdeny,
-        p_tpdeny;
+        p_tpdeny, p_evpx, p_tppx;
 
 /* Makes NAME.key and NAME.pem (CN=NAME) in pki_dir, issued by ISSUER (NULL: a CA of its
  * own), with NAME as subjectAltName too when SAN. */
@@ -107,6 +107,8 @@ static void start(void)
 	p_tpb = h_free_port();
 	p_evdeny = h_free_port();
 	p_tpdeny = h_free_port();
+	p_evpx = h_free_port();
+	p_tppx = h_free_port();
 	snprintf(tls, sizeof(tls),
 	         "certificate: %s/localhost.pem, key: %s/localhost.key, sni: [{names: "
 	         "[other.test], certificate: %s/other.test.pem, key: %s/other.test.key}]",
@@ -142,10 +144,19 @@ static void start(void)
 	                "event}}\n"
 	                "  tpdeny: {listen: [{address: '127.0.0.1:%d', tls: {%s}}], builtin: echo, "
 	                "banner_fail: %s/refused, access: {deny: [127.0.0.0/8]}, mpm: {model: "
-	                "threadpool}}\n",
+	                "threadpool}}\n"
+	                "  evpx: {listen: [{address: '127.0.0.1:%d', tls: {%s}, proxy_protocol: "
+	                "true, "
+	                "trusted_proxies: [127.0.0.0/8]}], builtin: echo, banner_fail: %s/refused, "
+	                "access: {deny: [192.0.2.0/24]}, mpm: {model: event}}\n"
+	                "  tppx: {listen: [{address: '127.0.0.1:%d', tls: {%s}, proxy_protocol: "
+	                "true, "
+	                "trusted_proxies: [127.0.0.0/8]}], builtin: echo, banner_fail: %s/refused, "
+	                "access: {deny: [192.0.2.0/24]}, mpm: {model: threadpool}}\n",
 	                p_ev, tls, p_tp, tls, p_evstall, tls, p_tpstall, tls, p_tphold, tls, p_req,
 	                tls, ca, p_opt, tls, ca, p_evb, tls, pki_dir, pki_dir, p_tpb, tls, pki_dir,
-	                pki_dir, p_evdeny, tls, pki_dir, p_tpdeny, tls, pki_dir),
+	                pki_dir, p_evdeny, tls, pki_dir, p_tpdeny, tls, pki_dir, p_evpx, tls,
+	                pki_dir, p_tppx, tls, pki_dir),
 	        0);
 }
 
@@ -180,15 +191,19 @@ static bool tcli_wait(struct tcli *t, int e)
 }
 
 /* A TLS client to PORT asking for SNI (NULL: none), verifying the server against our CA,
- * presenting CERT's certificate (NULL: none). Returns whether the handshake completed
+ * presenting CERT's certificate (NULL: none), after sending BEFORE (a PROXY header) in
+ * plaintext. Returns whether the handshake completed
  * (under TLS 1.3 a refused client certificate shows only at the first read). */
-static bool tcli_open(struct tcli *t, int port, const char *sni, const char *cert)
+static bool tcli_open_after(struct tcli *t, int port, const char *before, const char *sni,
+                            const char *cert)
 {
 	char path[128];
 	int r;
 
 	*t = (struct tcli){.fd = h_connect("127.0.0.1", port)};
 	ck_assert_int_ge(t->fd, 0);
+	if (before)
+		ck_assert_int_eq(h_write_all(t->fd, before, strlen(before)), 0);
 	ck_assert_int_eq(fcntl(t->fd, F_SETFL, O_NONBLOCK), 0);
 	t->ctx = SSL_CTX_new(TLS_client_method());
 	ck_assert_ptr_nonnull(t->ctx);
@@ -212,6 +227,11 @@ static bool tcli_open(struct tcli *t, int port, const char *sni, const char *cer
 			break;
 	ERR_clear_error();
 	return r == 1;
+}
+
+static bool tcli_open(struct tcli *t, int port, const char *sni, const char *cert)
+{
+	return tcli_open_after(t, port, NULL, sni, cert);
 }
 
 /*
@@ -387,6 +407,42 @@ START_TEST(refused_before_handshake)
 }
 END_TEST
 
+/* A PROXY header comes first, then admission for the client it names, then the handshake. */
+START_TEST(proxy_header_then_handshake)
+{
+	static const char msg[] = "behind a proxy\r\n";
+	static const char denied[] = "PROXY TCP4 192.0.2.9 127.0.0.1 4000 443\r\n";
+	int ports[] = {p_evpx, p_tppx};
+
+	for (int i = 0; i < 2; i++) {
+		char back[sizeof(msg)] = "", buf[64];
+		unsigned char md[32];
+		struct tcli t;
+		bool clean;
+		int fd;
+		ssize_t n;
+
+		ck_assert(tcli_open_after(&t, ports[i],
+		                          "PROXY TCP4 198.51.100.7 127.0.0.1 4000 443\r\n",
+		                          "localhost", NULL));
+		ck_assert_uint_eq(
+		        tcli_exchange(&t, msg, sizeof(msg), back, sizeof(back), md, &clean),
+		        sizeof(msg));
+		ck_assert_mem_eq(back, msg, sizeof(msg));
+		tcli_free(&t);
+		/* The client it names is denied: told so before any handshake. */
+		fd = h_connect("127.0.0.1", ports[i]);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(h_write_all(fd, denied, strlen(denied)), 0);
+		n = h_read_all(fd, buf, sizeof(buf) - 1, 30000);
+		ck_assert_int_eq(n, 9);
+		buf[n] = '\0';
+		ck_assert_str_eq(buf, "refused\r\n");
+		close(fd);
+	}
+}
+END_TEST
+
 /* The subject CN of the certificate the server presents for SNI. */
 static void peer_cn(int port, const char *sni, char *cn, size_t cap)
 {
@@ -539,6 +595,7 @@ int main(void)
 	tcase_add_test(tc, echo_threadpool);
 	tcase_add_test(tc, banners_through_tls);
 	tcase_add_test(tc, refused_before_handshake);
+	tcase_add_test(tc, proxy_header_then_handshake);
 	tcase_add_test(tc, sni_chooses_certificate);
 	tcase_add_test(tc, s_client_sni);
 	tcase_add_test(tc, mutual_require);

@@ -386,24 +386,32 @@ START_TEST(banners_through_tls)
 }
 END_TEST
 
+/* A client that sends BEFORE (NULL: nothing) is told "refused" (banner_fail) and closed,
+ * without a handshake. */
+static void told_refused(int port, const char *before)
+{
+	char buf[64];
+	int fd = h_connect("127.0.0.1", port);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	if (before)
+		ck_assert_int_eq(h_write_all(fd, before, strlen(before)), 0);
+	n = h_read_all(fd, buf, sizeof(buf) - 1, 30000);
+	ck_assert_int_eq(n, 9);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "refused\r\n");
+	close(fd);
+}
+
 /* Admission comes before the handshake: a denied client, which sends nothing, is told so
  * at once (in plaintext) rather than waited for. */
 START_TEST(refused_before_handshake)
 {
 	int ports[] = {p_evdeny, p_tpdeny};
 
-	for (int i = 0; i < 2; i++) {
-		char buf[64];
-		int fd = h_connect("127.0.0.1", ports[i]);
-		ssize_t n;
-
-		ck_assert_int_ge(fd, 0);
-		n = h_read_all(fd, buf, sizeof(buf) - 1, 30000);
-		ck_assert_int_eq(n, 9);
-		buf[n] = '\0';
-		ck_assert_str_eq(buf, "refused\r\n");
-		close(fd);
-	}
+	for (int i = 0; i < 2; i++)
+		told_refused(ports[i], NULL);
 }
 END_TEST
 
@@ -415,12 +423,10 @@ START_TEST(proxy_header_then_handshake)
 	int ports[] = {p_evpx, p_tppx};
 
 	for (int i = 0; i < 2; i++) {
-		char back[sizeof(msg)] = "", buf[64];
+		char back[sizeof(msg)] = "";
 		unsigned char md[32];
 		struct tcli t;
 		bool clean;
-		int fd;
-		ssize_t n;
 
 		ck_assert(tcli_open_after(&t, ports[i],
 		                          "PROXY TCP4 198.51.100.7 127.0.0.1 4000 443\r\n",
@@ -431,14 +437,7 @@ START_TEST(proxy_header_then_handshake)
 		ck_assert_mem_eq(back, msg, sizeof(msg));
 		tcli_free(&t);
 		/* The client it names is denied: told so before any handshake. */
-		fd = h_connect("127.0.0.1", ports[i]);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(h_write_all(fd, denied, strlen(denied)), 0);
-		n = h_read_all(fd, buf, sizeof(buf) - 1, 30000);
-		ck_assert_int_eq(n, 9);
-		buf[n] = '\0';
-		ck_assert_str_eq(buf, "refused\r\n");
-		close(fd);
+		told_refused(ports[i], denied);
 	}
 }
 END_TEST

@@ -76,6 +76,11 @@ struct iovec;
  * turned away. */
 bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
                 socklen_t peer_len, struct admit_ticket *t);
+/* The same for a TLS connection: nothing is sent (the greeting would go out before
+ * the handshake, in plaintext); all of it waits in t->greeting_rest for
+ * admit_greeting_queue once the handshake is done. A refusal is sent as for any. */
+bool admit_gate_tls(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
+                    socklen_t peer_len, struct admit_ticket *t);
 /* The rest of T's greeting, queued as the first output of connection C (before the
  * handler's open). Returns 0, or a negative errno and C marked failed (closed unsent). */
 int admit_greeting_queue(const struct admit *a, struct admit_ticket *t, struct ss_conn *c);

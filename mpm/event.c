@@ -148,7 +148,10 @@ static uint64_t event_next_deadline(const struct event_loop *l)
 	uint64_t header = event_proxy_next_deadline(l), mem = event_mem_next_deadline(l);
 	uint64_t dgram = event_dgram_next_deadline(l);
 	uint64_t connecting = event_fifo_next(&l->connecting);
+	uint64_t handshake = event_tls_next_deadline(l);
 
+	if (handshake < at)
+		at = handshake;
 	if (connecting < at)
 		at = connecting;
 	if (dgram < at)
@@ -171,6 +174,7 @@ static void event_timers(struct event_loop *l)
 	event_conn_expire(l, now);
 	event_relay_expire(l, now);
 	event_proxy_expire(l, now);
+	event_tls_expire(l, now);
 	event_dgram_timers(l, now);
 	if (l->accept_retry_at && now >= l->accept_retry_at) {
 		l->accept_retry_at = 0;
@@ -262,7 +266,7 @@ static int event_worker_main(const struct worker_ctx *ctx)
 
 const struct mpm_ops mpm_event_ops = {
         .name = "event",
-        .flags = MPM_PROXY | MPM_DGRAM,
+        .flags = MPM_PROXY | MPM_DGRAM | MPM_TLS,
         .options_size = sizeof(struct event_options),
         .options = event_option_table,
         .n_options = sizeof(event_option_table) / sizeof(event_option_table[0]),

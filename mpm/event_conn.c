@@ -10,6 +10,7 @@
  * callback has returned, so the record is always valid while a callback runs.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -88,6 +89,7 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 	 * close callback cannot write (conn_call_close marks the connection first). */
 	event_conn_take_output(l, c);
 	admit_release(&l->admit, &ec->ticket);
+	event_tls_end(l, ec, outcome);
 	connlog_conn_done(&l->connlog, c, outcome);
 	/* While the socket is open, so the peer's address can still be read. */
 	if (log_get_level() >= LOG_DEBUG)
@@ -124,6 +126,12 @@ static int event_conn_watch(struct event_loop *l, struct event_conn *ec)
 	if (!c->ended && pending < SS_CONN_HIGH_WATER)
 		want |= EPOLLIN;
 	if (pending > 0)
+		want |= EPOLLOUT;
+	/* TLS: a read that waits for the socket to take a record, or a write for one to
+	 * come. */
+	if (c->tls_wait & POLLIN)
+		want |= EPOLLIN;
+	if (c->tls_wait & POLLOUT)
 		want |= EPOLLOUT;
 	if (ec->in_epoll && want == ec->events)
 		return 0;
@@ -195,6 +203,9 @@ static void event_conn_progress(struct event_loop *l, struct event_conn *ec)
 		event_conn_close(l, ec, DRIVER_PEER_GONE);
 		return;
 	}
+	/* Input TLS has already taken from the socket: no readiness will announce it. */
+	if ((ec->events & EPOLLIN) && !c->ended && conn_recv_buffered(c))
+		again = true;
 	if (again) {
 		event_fifo_touch(&l->ready, &ec->ready, 0);
 	} else {
@@ -212,12 +223,10 @@ static int event_conn_read(struct event_loop *l, struct event_conn *ec, enum dri
 	bool got = false;
 
 	for (int i = 0; i < EVENT_READS_PER_EVENT; i++) {
-		ssize_t n = recv(c->fd, l->rbuf, l->rbuf_len, 0);
+		ssize_t n = conn_recv(c, l->rbuf, l->rbuf_len);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (n == -EAGAIN)
 				break;
 			*out = DRIVER_PEER_GONE;
 			return -1;
@@ -234,8 +243,10 @@ static int event_conn_read(struct event_loop *l, struct event_conn *ec, enum dri
 			return -1;
 		}
 		/* A short read most likely emptied the socket; level-triggered epoll says so
-		 * again if not, and we save the recv that would return EAGAIN. */
-		if (c->ended || ss_conn_pending(c) >= SS_CONN_HIGH_WATER || (size_t)n < l->rbuf_len)
+		 * again if not, and we save the recv that would return EAGAIN. A TLS read
+		 * gives one record at most, whatever is left. */
+		if (c->ended || ss_conn_pending(c) >= SS_CONN_HIGH_WATER ||
+		    ((size_t)n < l->rbuf_len && !c->tls))
 			break;
 	}
 	if (got && l->idle.period)
@@ -247,9 +258,19 @@ void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t reve
 {
 	enum driver_outcome out;
 
+	bool reading = !ec->c.ended && ss_conn_pending(&ec->c) < SS_CONN_HIGH_WATER;
+
 	if (!ec->in_use)
 		return; /* closed earlier in this batch */
-	if ((ec->events & EPOLLIN) && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+	if (ec->handshaking) {
+		event_tls_event(l, ec);
+		return;
+	}
+	/* Under TLS, EPOLLIN may be watched for a write's sake, and a read may wait for
+	 * EPOLLOUT (c.tls_wait). */
+	if ((ec->events & EPOLLIN) && (!ec->c.tls || reading) &&
+	    (revents &
+	     (EPOLLIN | EPOLLHUP | EPOLLERR | ((ec->c.tls_wait & POLLOUT) ? EPOLLOUT : 0)))) {
 		if (event_conn_read(l, ec, &out) < 0) {
 			event_conn_close(l, ec, out);
 			return;
@@ -262,9 +283,10 @@ void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t reve
 	event_conn_progress(l, ec);
 }
 
-struct event_conn *event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-                                    const struct sockaddr *peer, socklen_t peer_len,
-                                    const struct sockaddr *local, socklen_t local_len)
+struct event_conn *event_conn_start(struct event_loop *l, struct event_listener *lst, int fd,
+                                    const struct admit_ticket *ticket, const struct sockaddr *peer,
+                                    socklen_t peer_len, const struct sockaddr *local,
+                                    socklen_t local_len)
 {
 	struct event_conn *ec = event_pool_get(l);
 
@@ -277,12 +299,13 @@ struct event_conn *event_conn_start(struct event_loop *l, int fd, const struct a
 	}
 	ec->tag.fd = fd;
 	ec->ticket = *ticket;
-	event_conn_begin(l, ec, peer, peer_len, local, local_len);
+	event_conn_begin(l, ec, lst, peer, peer_len, local, local_len);
 	return ec;
 }
 
-void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct sockaddr *peer,
-                      socklen_t peer_len, const struct sockaddr *local, socklen_t local_len)
+void event_conn_begin(struct event_loop *l, struct event_conn *ec, struct event_listener *lst,
+                      const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
+                      socklen_t local_len)
 {
 	const struct worker_ctx *ctx = l->ctx;
 
@@ -300,6 +323,16 @@ void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct 
 		event_fifo_touch(&l->idle, &ec->idle, ec->c.activity_usec);
 	if (l->life.period)
 		event_fifo_touch(&l->life, &ec->life, ec->c.start_usec);
+	ec->lst = lst;
+	/* Admitted already (access, per_source, rate): only now is CPU spent on TLS. */
+	if (lst && lst->lc && lst->lc->tls)
+		event_tls_begin(l, ec);
+	else
+		event_conn_open(l, ec);
+}
+
+void event_conn_open(struct event_loop *l, struct event_conn *ec)
+{
 	event_conn_lend_output(l, &ec->c);
 	admit_greeting_queue(&l->admit, &ec->ticket, &ec->c);
 	if (ec->c.failed || conn_call_open(&ec->c) < 0) {
@@ -325,8 +358,13 @@ void event_conn_run_ready(struct event_loop *l)
 	event_fifo_init(&batch, 0);
 	event_fifo_splice(&batch, &l->ready);
 	while ((k = event_fifo_first(&batch))) {
+		struct event_conn *ec = event_container_of(k, struct event_conn, ready);
+
 		event_link_remove(k);
-		event_conn_progress(l, event_container_of(k, struct event_conn, ready));
+		if ((ec->events & EPOLLIN) && !ec->c.ended && conn_recv_buffered(&ec->c))
+			event_conn_event(l, ec, EPOLLIN); /* reads, then the rest */
+		else
+			event_conn_progress(l, ec);
 	}
 }
 

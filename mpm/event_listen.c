@@ -19,6 +19,7 @@
 #include "superserverd/log.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/listenfds.h"
+#include "superserverd/tls.h"
 
 /* accept4 calls per listener event: enough to empty a burst, bounded so a flood on one
  * listener cannot starve the connections already open. */
@@ -68,6 +69,10 @@ int event_listen_setup(struct event_loop *l)
 		                              .fd = ctx->listen_fds[i]};
 		lst->lc = i < ctx->conf->n_listen ? &ctx->conf->listen[i] : NULL;
 		event_fifo_init(&lst->headers, lst->lc ? lst->lc->proxy_timeout_usec : 0);
+		event_fifo_init(&lst->handshakes,
+		                lst->lc && lst->lc->tls
+		                        ? tls_server_handshake_timeout_usec(lst->lc->tls)
+		                        : 0);
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, lst->tag.fd, &ev) < 0)
 			return -errno;
 		lst->armed = true;
@@ -135,9 +140,10 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 			event_proxy_accepted(l, lst, fd, &tk, &peer, plen);
 			continue;
 		}
-		if (!admit_gate(&l->admit, &l->connlog, fd, (struct sockaddr *)&peer, plen, &tk))
+		if (!(lst->lc && lst->lc->tls ? admit_gate_tls : admit_gate)(
+		            &l->admit, &l->connlog, fd, (struct sockaddr *)&peer, plen, &tk))
 			continue;
-		event_conn_start(l, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
+		event_conn_start(l, lst, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
 	}
 	if (l->listening && l->live + l->headers >= l->max_conns)
 		event_listen_full(l);

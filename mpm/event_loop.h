@@ -44,6 +44,9 @@ struct event_listener {
 	/* PROXY listener: its connections still reading their header, by deadline (period
 	 * = its proxy_timeout). */
 	struct event_fifo headers;
+	/* TLS listener: its connections in their handshake, by start (period = its
+	 * handshake_timeout). */
+	struct event_fifo handshakes;
 };
 
 struct event_conn {
@@ -68,6 +71,12 @@ struct event_conn {
 	uint32_t up_events;
 	bool up_in_epoll;
 	struct event_link connecting;
+	/* The listener it came from (NULL: none known). While `handshaking` the TLS
+	 * handshake runs (event_tls.c): the handler has not heard of the connection, and
+	 * `handshake` is linked in the listener's deadline list. */
+	struct event_listener *lst;
+	bool handshaking;
+	struct event_link handshake;
 	struct ss_conn c;
 };
 
@@ -153,15 +162,21 @@ uint64_t event_mem_next_deadline(const struct event_loop *l);
 /* event_conn.c */
 /* Frees the spare output buffers. */
 void event_conn_free_spares(struct event_loop *l);
-/* Takes an accepted socket: record, open callback, first flush, epoll registration.
- * LOCAL (local_len 0: the socket's own) is the address a PROXY header named. Returns
- * the record, which may already be closed (in_use false), or NULL. */
-struct event_conn *event_conn_start(struct event_loop *l, int fd, const struct admit_ticket *ticket,
-                                    const struct sockaddr *peer, socklen_t peer_len,
-                                    const struct sockaddr *local, socklen_t local_len);
+/* Takes a socket accepted on LST: record, TLS handshake (on a TLS listener), open
+ * callback, first flush, epoll registration. LOCAL (local_len 0: the socket's own) is
+ * the address a PROXY header named. Returns the record, which may already be closed
+ * (in_use false), or NULL. */
+struct event_conn *event_conn_start(struct event_loop *l, struct event_listener *lst, int fd,
+                                    const struct admit_ticket *ticket, const struct sockaddr *peer,
+                                    socklen_t peer_len, const struct sockaddr *local,
+                                    socklen_t local_len);
 /* The same for a record that already holds its socket (tag.fd) and ticket. */
-void event_conn_begin(struct event_loop *l, struct event_conn *ec, const struct sockaddr *peer,
-                      socklen_t peer_len, const struct sockaddr *local, socklen_t local_len);
+void event_conn_begin(struct event_loop *l, struct event_conn *ec, struct event_listener *lst,
+                      const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
+                      socklen_t local_len);
+/* The handler's part begins (after the handshake, if any): greeting, open callback,
+ * first flush, epoll interest. */
+void event_conn_open(struct event_loop *l, struct event_conn *ec);
 /* An epoll event for ec. */
 void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents);
 /* One pass over the connections that asked to run again (bounded to those queued
@@ -171,6 +186,20 @@ void event_conn_run_ready(struct event_loop *l);
 void event_conn_expire(struct event_loop *l, uint64_t now);
 /* Ends ec's life now: handler close, socket closed, counters, record to the graveyard. */
 void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome);
+
+/* event_tls.c */
+/* A connection on a TLS listener: its handshake starts, in the loop. */
+void event_tls_begin(struct event_loop *l, struct event_conn *ec);
+/* An epoll event for a connection in its handshake. */
+void event_tls_event(struct event_loop *l, struct event_conn *ec);
+/* Closes the connections whose handshake is late at NOW. */
+void event_tls_expire(struct event_loop *l, uint64_t now);
+/* The earliest handshake deadline, or EVENT_NO_DEADLINE. */
+uint64_t event_tls_next_deadline(const struct event_loop *l);
+/* From event_conn_close: a handshake that never finished is counted as failed (a
+ * timeout when OUTCOME is one) and the handler, which never heard of it, is not
+ * called. A finished one ending cleanly sends close_notify. */
+void event_tls_end(struct event_loop *l, struct event_conn *ec, enum driver_outcome outcome);
 
 /* event_relay.c */
 /* After open: the handler asked for a relay (ec->c.relay_req). */

@@ -47,20 +47,22 @@ static void event_proxy_refuse(struct event_loop *l, struct event_conn *ec, cons
 /* The header is complete: admission for the client it named, then the handler starts.
  * EC is the record when the socket waited in the epoll set (its header stage over), or
  * NULL when the header came with the connection. */
-static void event_proxy_admit(struct event_loop *l, struct event_conn *ec, struct proxy_accept *pa)
+static void event_proxy_admit(struct event_loop *l, struct event_listener *lst,
+                              struct event_conn *ec, struct proxy_accept *pa)
 {
 	const struct sockaddr *peer = (struct sockaddr *)&pa->peer;
 	const struct sockaddr *local = (struct sockaddr *)&pa->local;
-	if (!admit_gate(&l->admit, &l->connlog, pa->fd, peer, pa->peer_len, &pa->ticket)) {
+	if (!(pa->lc && pa->lc->tls ? admit_gate_tls : admit_gate)(
+	            &l->admit, &l->connlog, pa->fd, peer, pa->peer_len, &pa->ticket)) {
 		if (ec)
 			event_pool_bury(l, ec);
 		return;
 	}
 	if (ec) {
 		ec->ticket = pa->ticket;
-		event_conn_begin(l, ec, peer, pa->peer_len, local, pa->local_len);
+		event_conn_begin(l, ec, lst, peer, pa->peer_len, local, pa->local_len);
 	} else {
-		ec = event_conn_start(l, pa->fd, &pa->ticket, peer, pa->peer_len, local,
+		ec = event_conn_start(l, lst, pa->fd, &pa->ticket, peer, pa->peer_len, local,
 		                      pa->local_len);
 	}
 	if (ec && ec->in_use && (ec->events & EPOLLIN))
@@ -77,7 +79,7 @@ void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int 
 	                          conn_now_usec(), &l->admit, &l->connlog);
 
 	if (r == PROXY_DONE)
-		event_proxy_admit(l, NULL, &pa);
+		event_proxy_admit(l, lst, NULL, &pa);
 	if (r != PROXY_NEED_MORE)
 		return;
 	ec = event_pool_get(l);
@@ -93,6 +95,7 @@ void event_proxy_accepted(struct event_loop *l, struct event_listener *lst, int 
 	}
 	*ec->proxy = pa;
 	ec->tag.fd = fd;
+	ec->lst = lst;
 	l->headers++;
 	/* Level-triggered like every connection of the loop; event_conn_watch adjusts the
 	 * mask once the handler runs. */
@@ -114,7 +117,7 @@ void event_proxy_event(struct event_loop *l, struct event_conn *ec)
 	if (r == PROXY_DONE) {
 		struct proxy_accept pa = *ec->proxy;
 		event_proxy_finish(l, ec);
-		event_proxy_admit(l, ec, &pa);
+		event_proxy_admit(l, ec->lst, ec, &pa);
 	} else {
 		event_proxy_forget(l, ec);
 	}

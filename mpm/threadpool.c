@@ -188,7 +188,7 @@ cleanup:
 
 const struct mpm_ops mpm_threadpool_ops = {
         .name = "threadpool",
-        .flags = MPM_THREADED | MPM_PROXY,
+        .flags = MPM_THREADED | MPM_PROXY | MPM_TLS,
         .options_size = sizeof(struct tp_options),
         .options = tp_option_table,
         .n_options = sizeof(tp_option_table) / sizeof(tp_option_table[0]),

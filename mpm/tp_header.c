@@ -26,8 +26,8 @@
 /* The header is complete: the client it names is admitted, and the pool takes over. */
 static void tp_header_done(struct tp_pool *p, struct proxy_accept *pa)
 {
-	int r = tp_poller_admit(p, pa->fd, &pa->ticket, (struct sockaddr *)&pa->peer, pa->peer_len,
-	                        (struct sockaddr *)&pa->local, pa->local_len);
+	int r = tp_poller_admit(p, pa->lc, pa->fd, &pa->ticket, (struct sockaddr *)&pa->peer,
+	                        pa->peer_len, (struct sockaddr *)&pa->local, pa->local_len);
 
 	if (r < 0)
 		log_warning(p->name, "cannot take a connection: %s", strerror(-r));

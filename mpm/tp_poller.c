@@ -166,9 +166,20 @@ static void tp_poller_returns(struct tp_pool *p)
 	tp_poller_pump(p);
 }
 
-static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket *ticket,
-                           const struct sockaddr *peer, socklen_t peer_len,
-                           const struct sockaddr *local, socklen_t local_len)
+void tp_poller_count_accept(struct tp_pool *p, const struct ss_conn *c)
+{
+	atomic_fetch_add(&p->ctx->scoreboard->counters.accepted, 1);
+	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
+	if (log_get_level() >= LOG_DEBUG) {
+		char addr[128];
+		addr_format((const struct sockaddr *)&c->peer, c->peer_len, addr, sizeof(addr));
+		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live,
+		          atomic_load(&p->held), p->cap);
+	}
+}
+
+int tp_poller_adopt(struct tp_pool *p, const struct ss_conn *c, const struct admit_ticket *ticket,
+                    bool counted)
 {
 	struct tp_conn *tc = calloc(1, sizeof(*tc));
 	int r;
@@ -181,10 +192,7 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 		return -r;
 	}
 	tc->tag = (struct tp_tag){.kind = TP_TAG_CONN, .fd = -1};
-	conn_init(&tc->c, fd, p->ctx->handler, p->ctx->handler_data);
-	conn_set_peer(&tc->c, peer, peer_len);
-	if (local && local_len)
-		conn_set_local(&tc->c, local, local_len);
+	tc->c = *c;
 	tc->ticket = *ticket;
 	admit_greeting_queue(&p->admit, &tc->ticket, &tc->c);
 	atomic_init(&tc->where, TP_READY);
@@ -196,29 +204,32 @@ static int tp_poller_adopt(struct tp_pool *p, int fd, const struct admit_ticket 
 		tp_fifo_insert(&p->life, &tc->life_node, tc->c.start_usec);
 	tp_fifo_insert(&p->all, &tc->all_node, 0);
 	p->live++;
-
-	atomic_fetch_add(&p->ctx->scoreboard->counters.accepted, 1);
-	atomic_store(&p->ctx->slot->last_activity_usec, scoreboard_now_usec());
-	if (log_get_level() >= LOG_DEBUG) {
-		char addr[128];
-		addr_format(peer, peer_len, addr, sizeof(addr));
-		log_debug(p->name, "accept %s count %u held %u/%u", addr, p->live,
-		          atomic_load(&p->held), p->cap);
-	}
+	if (!counted)
+		tp_poller_count_accept(p, &tc->c);
 	/* A thread runs the open callback (if any) and the first read. */
 	tp_poller_dispatch(p, tc);
 	return 0;
 }
 
-int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
-                    const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
-                    socklen_t local_len)
+int tp_poller_admit(struct tp_pool *p, const struct listen_conf *lc, int fd,
+                    struct admit_ticket *ticket, const struct sockaddr *peer, socklen_t peer_len,
+                    const struct sockaddr *local, socklen_t local_len)
 {
+	struct ss_conn c;
 	int r;
 
-	if (!admit_gate(&p->admit, &p->connlog, fd, peer, peer_len, ticket))
+	if (!(lc && lc->tls ? admit_gate_tls : admit_gate)(&p->admit, &p->connlog, fd, peer,
+	                                                   peer_len, ticket))
 		return 0;
-	r = tp_poller_adopt(p, fd, ticket, peer, peer_len, local, local_len);
+	conn_init(&c, fd, p->ctx->handler, p->ctx->handler_data);
+	conn_set_peer(&c, peer, peer_len);
+	if (local && local_len)
+		conn_set_local(&c, local, local_len);
+	/* Admitted already (access, per_source, rate): only now is CPU spent on TLS. */
+	if (lc && lc->tls)
+		r = tp_tls_begin(p, lc, &c, ticket);
+	else
+		r = tp_poller_adopt(p, &c, ticket, false);
 	if (r < 0) {
 		admit_release(&p->admit, ticket);
 		close(fd);
@@ -262,7 +273,7 @@ static void tp_poller_accept(struct tp_pool *p, struct tp_listener *l)
 			tp_header_accepted(p, l->lc, fd, &tk, &peer, plen);
 			continue;
 		}
-		r = tp_poller_admit(p, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
+		r = tp_poller_admit(p, l->lc, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
 		if (r < 0)
 			goto backoff;
 	}
@@ -348,6 +359,7 @@ static void tp_poller_timers(struct tp_pool *p)
 	}
 	tp_header_expire(p, now);
 	tp_relay_expire(p, now);
+	tp_tls_expire(p, now);
 }
 
 /* Milliseconds until the next deadline, rounded up so as not to wake early and spin. */
@@ -369,6 +381,9 @@ static int tp_poller_timeout_ms(struct tp_pool *p)
 	uint64_t connect = tp_relay_next_deadline(p);
 	if (connect && (!at || connect < at))
 		at = connect;
+	uint64_t handshake = tp_tls_next_deadline(p);
+	if (handshake && (!at || handshake < at))
+		at = handshake;
 	now = conn_now_usec();
 	/* Only a backoff still running: a past one must not make the wait zero. */
 	if (!p->stopping && p->accept_resume_usec > now && (!at || p->accept_resume_usec < at))
@@ -413,7 +428,7 @@ static void tp_poller_update(struct tp_pool *p)
 		scoreboard_set_state(slot, st);
 		p->shown = st;
 	}
-	atomic_store(&slot->active, p->live);
+	atomic_store(&slot->active, p->live + (unsigned)p->handshakes.count);
 }
 
 /*
@@ -469,6 +484,9 @@ static void tp_poller_event(struct tp_pool *p, const struct epoll_event *ev, boo
 	case TP_TAG_HEADER:
 		tp_header_event(p, (struct tp_header *)t);
 		break;
+	case TP_TAG_HANDSHAKE:
+		tp_tls_event(p, (struct tp_handshake *)t);
+		break;
 	case TP_TAG_SIGNAL:
 		tp_poller_signals(p);
 		break;
@@ -495,7 +513,7 @@ int tp_poller_run(struct tp_pool *p)
 	p->shown = WORKER_STARTING;
 	tp_poller_listen(p, true);
 	tp_poller_settle(p);
-	while (!p->stopping || p->live > 0 || p->headers.count > 0) {
+	while (!p->stopping || p->live > 0 || p->headers.count > 0 || p->handshakes.count > 0) {
 		int n;
 		bool woken = false;
 
@@ -529,6 +547,7 @@ void tp_poller_teardown(struct tp_pool *p)
 
 	tp_header_drop_all(p);
 	tp_poller_bury(p);
+	tp_tls_drop_all(p);
 	while ((tc = tp_queue_trypop(&p->done))) {
 		atomic_fetch_sub(&p->held, 1);
 		tp_poller_forget(p, tc);

@@ -59,6 +59,7 @@ enum tp_tag_kind {
 	TP_TAG_CONN,
 	TP_TAG_HEADER,
 	TP_TAG_RELAY, /* a relayed connection's target socket: the `up` of a tp_conn */
+	TP_TAG_HANDSHAKE,
 };
 
 /* What an epoll event's data.ptr points to. */
@@ -85,6 +86,23 @@ struct tp_header {
 };
 
 struct relay;
+
+/*
+ * A connection on a TLS listener in its handshake (tp_tls.c). The poller's alone, like
+ * a header: the poller drives the handshake without blocking and it becomes a tp_conn,
+ * reaching a thread, only once the handshake is done, so a stalled client holds no
+ * thread.
+ */
+struct tp_handshake {
+	struct tp_tag tag; /* first; tag.fd is c.fd */
+	struct ss_conn c;  /* c.tls set; the handler has not heard of it */
+	struct admit_ticket ticket;
+	uint32_t events; /* the epoll interest (EPOLLIN or EPOLLOUT) */
+	/* The nearest of handshake_timeout, idle_timeout and max_duration, and the
+	 * outcome when it passes. */
+	enum driver_outcome expiry;
+	struct tp_fifo_node node; /* in the pool's handshakes, keyed by that deadline */
+};
 
 enum tp_where { TP_IN_POLLER, TP_READY, TP_HELD, TP_ARMING, TP_FIRED, TP_RELAY };
 
@@ -156,7 +174,8 @@ struct tp_pool {
 	/* Relays the poller closed itself, freed once no event of the batch that closed
 	 * them can name them. */
 	struct tp_conn *closed;
-	enum worker_state shown; /* the scoreboard state last written */
+	struct tp_fifo handshakes; /* TLS handshakes, by deadline (not in `live`) */
+	enum worker_state shown;   /* the scoreboard state last written */
 };
 
 /* tp_worker.c: a worker thread's body (arg is the pool). */
@@ -173,14 +192,25 @@ void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome 
 /* tp_poller.c: serves until stopped and every connection is gone. 0 or -errno. */
 int tp_poller_run(struct tp_pool *p);
 /*
- * A connection past accept (and its PROXY header, if any) with PEER the client and
- * LOCAL the address it connected to (local_len 0: the socket's own): admission, then
- * the pool's. Returns 0 (served or refused) or -errno when it could not be taken (the
- * socket is closed and the ticket released either way).
+ * A connection past accept (and its PROXY header, if any) on listener LC with PEER the
+ * client and LOCAL the address it connected to (local_len 0: the socket's own):
+ * admission, then the TLS handshake on a TLS listener, then the pool's. Returns 0
+ * (served or refused) or -errno when it could not be taken (the socket is closed and
+ * the ticket released either way).
  */
-int tp_poller_admit(struct tp_pool *p, int fd, struct admit_ticket *ticket,
-                    const struct sockaddr *peer, socklen_t peer_len, const struct sockaddr *local,
-                    socklen_t local_len);
+int tp_poller_admit(struct tp_pool *p, const struct listen_conf *lc, int fd,
+                    struct admit_ticket *ticket, const struct sockaddr *peer, socklen_t peer_len,
+                    const struct sockaddr *local, socklen_t local_len);
+/*
+ * Hands C (conn_init'ed, addresses set; a finished TLS handshake in c->tls) to the
+ * pool, which owns it from now on with TICKET; a thread runs the open callback.
+ * COUNTED: the scoreboard's `accepted` has already counted it. Returns 0 or -errno
+ * (C and the ticket are then still the caller's).
+ */
+int tp_poller_adopt(struct tp_pool *p, const struct ss_conn *c, const struct admit_ticket *ticket,
+                    bool counted);
+/* A connection is taken: the scoreboard's `accepted`, and the debug log. */
+void tp_poller_count_accept(struct tp_pool *p, const struct ss_conn *c);
 /* Queues tc (READY) for a thread, behind the connections already waiting. */
 void tp_poller_dispatch(struct tp_pool *p, struct tp_conn *tc);
 /* After the threads are joined: closes and frees the connections a failed
@@ -217,5 +247,17 @@ void tp_relay_end(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o);
 void tp_relay_expire(struct tp_pool *p, uint64_t now);
 /* The earliest connect deadline, 0 when none. */
 uint64_t tp_relay_next_deadline(const struct tp_pool *p);
+/* tp_tls.c: an admitted connection on a TLS listener (C as for tp_poller_adopt): its
+ * handshake starts. 0, or -errno (nothing taken). */
+int tp_tls_begin(struct tp_pool *p, const struct listen_conf *lc, const struct ss_conn *c,
+                 const struct admit_ticket *ticket);
+/* The handshake's socket is ready. */
+void tp_tls_event(struct tp_pool *p, struct tp_handshake *h);
+/* Closes the connections whose handshake is late at NOW. */
+void tp_tls_expire(struct tp_pool *p, uint64_t now);
+/* The earliest handshake deadline, 0 when none. */
+uint64_t tp_tls_next_deadline(const struct tp_pool *p);
+/* Closes every handshake still going (the process is leaving). */
+void tp_tls_drop_all(struct tp_pool *p);
 
 #endif

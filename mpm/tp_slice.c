@@ -1,5 +1,6 @@
 /* A worker thread's turn on one connection; see tp_slice.h for the contract. */
 #include <errno.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -7,21 +8,21 @@
 
 enum tp_read { TP_READ_NONE, TP_READ_DATA, TP_READ_EOF, TP_READ_GONE, TP_READ_FAILED };
 
-/* *drained: the read took less than it could, so the socket had nothing more. */
+/* *drained: the read took less than it could, so the socket had nothing more (and TLS
+ * holds nothing more already read from it). */
 static enum tp_read tp_slice_read(struct ss_conn *c, bool *drained)
 {
 	char buf[TP_SLICE_READ_MAX];
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ssize_t n = conn_recv(c, buf, sizeof(buf));
 
-	if (n < 0) {
-		/* EINTR too: the poller reports the socket again if data is still there. */
-		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-			return TP_READ_NONE;
+	/* EINTR too (-EAGAIN): the poller reports the socket again if data is still there. */
+	if (n == -EAGAIN)
+		return TP_READ_NONE;
+	if (n < 0)
 		return TP_READ_GONE;
-	}
 	if (n == 0)
 		return TP_READ_EOF;
-	*drained = (size_t)n < sizeof(buf);
+	*drained = (size_t)n < sizeof(buf) && !conn_recv_buffered(c);
 	if (conn_call_data(c, buf, (size_t)n) < 0)
 		return TP_READ_FAILED;
 	return TP_READ_DATA;
@@ -33,8 +34,14 @@ static enum tp_next tp_slice_close(struct tp_slice *s, enum driver_outcome o)
 	return TP_NEXT_CLOSE;
 }
 
-static enum tp_next tp_slice_wait(struct tp_slice *s, uint32_t events)
+/* EVENTS, and what TLS waits for besides (a read that needs the socket to take a
+ * record, a write that needs one to come). */
+static enum tp_next tp_slice_wait(const struct ss_conn *c, struct tp_slice *s, uint32_t events)
 {
+	if (c->tls_wait & POLLIN)
+		events |= EPOLLIN;
+	if (c->tls_wait & POLLOUT)
+		events |= EPOLLOUT;
 	s->events = events;
 	return TP_NEXT_WAIT;
 }
@@ -118,7 +125,7 @@ enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct dr
 
 		/* Nothing to read now (or not reading): only the output can move. */
 		if (ss_conn_pending(c) == 0)
-			return tp_slice_wait(s, EPOLLIN);
+			return tp_slice_wait(c, s, EPOLLIN);
 		r = conn_flush(c);
 		if (r < 0)
 			return tp_slice_close(s, DRIVER_PEER_GONE);
@@ -126,7 +133,7 @@ enum tp_next tp_slice_run(struct ss_conn *c, struct tp_slice *s, const struct dr
 			uint32_t ev = EPOLLOUT;
 			if (!c->ended && ss_conn_pending(c) < SS_CONN_HIGH_WATER)
 				ev |= EPOLLIN;
-			return tp_slice_wait(s, ev);
+			return tp_slice_wait(c, s, ev);
 		}
 		/* All sent: a writable callback is due, or reading may resume, or the end
 		 * is complete. The next pass sorts out which. */

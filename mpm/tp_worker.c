@@ -33,6 +33,10 @@ void tp_worker_count_bytes(struct tp_pool *p, struct tp_conn *tc)
 
 void tp_worker_close(struct tp_pool *p, struct tp_conn *tc, enum driver_outcome o)
 {
+	/* The output is flushed: close_notify fits in what the socket takes, and is not
+	 * waited for when it does not (nor is the peer's answer). */
+	if (o == DRIVER_COMPLETED)
+		(void)conn_tls_end(&tc->c);
 	/* The handler's close may block: it runs before the lock, which the poller takes. */
 	conn_call_close(&tc->c);
 	pthread_mutex_lock(&tc->fd_lock);

@@ -423,6 +423,11 @@ static void tls_refused(const struct service_conf *sc, const struct listen_conf 
 		diag_error(diag, &lc->pos,
 		           "service '%s': tls on %s: no model serves tls in this build yet",
 		           sc->name, lc->addr.key);
+	else if (exec && !exec_models[0])
+		diag_error(diag, &lc->pos,
+		           "service '%s': tls on %s: no model serves tls with exec in this build "
+		           "yet; with a built-in or module handler these models serve it: %s",
+		           sc->name, lc->addr.key, handler_models);
 	else if (exec)
 		diag_error(diag, &lc->pos,
 		           "service '%s': tls with exec is served by %s (the program is started "

@@ -277,7 +277,8 @@ START_TEST(load_errors)
 }
 END_TEST
 
-/* Until a model serves TLS, the loader says so, beside every other mistake. */
+/* A model that does not serve TLS: the loader names those that do, beside every other
+ * mistake. */
 START_TEST(no_model_serves_tls)
 {
 	struct config *cfg = NULL;
@@ -287,9 +288,10 @@ START_TEST(no_model_serves_tls)
 	                          "key: {D}/srv.key}}"),
 	                      false, &cfg, &d),
 	                 -1);
-	assert_error_at(&d, "{address",
-	                "service 'e': tls on 127.0.0.1:1: no model serves tls in this build yet",
-	                false);
+	assert_error_at(
+	        &d, "{address",
+	        "service 'e': tls with a handler is served by threadpool, event; not by fork",
+	        false);
 	assert_error_at(&d, "{D}/none.pem",
 	                "services.e.listen[0].tls.certificate: cannot read '{D}/none.pem': No such "
 	                "file or directory",

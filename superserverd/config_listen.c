@@ -257,6 +257,10 @@ static void parse_listen_map(struct lctx *c, yaml_node_t *m, const char *path,
 	parse_listen_proxy(c, m, path, lc);
 	stream_only(c, m, path, lc);
 	config_tls_listen(c->l, c->yd, m, path, lc);
+	/* TLS writes whole records: Nagle would hold a record's last segment for the
+	 * peer's delayed ACK (tens of ms per answer) and gains nothing. */
+	if (lc->tls_conf && !lc->has_nodelay)
+		lc->nodelay = true;
 }
 
 void config_listen_parse(struct loader *l, struct ydoc *yd, yaml_node_t *v, const char *path,

@@ -407,6 +407,11 @@ START_TEST(default_settings)
 	ck_assert_str_eq(info.subject, "CN=srv.test");
 	ck_assert_uint_eq(info.n_names, 0);
 	ck_assert_int_gt(info.not_after, (int64_t)time(NULL) + 300 * 86400);
+	/* TCP_NODELAY on by default for TLS (whole records), as written otherwise. */
+	ck_assert(lc->nodelay);
+	config_unref(cfg);
+	cfg = load_ok(SVC("{address: '127.0.0.1:1', nodelay: false, tls: {" CK "}}"));
+	ck_assert(!config_find_service(cfg, "e")->listen[0].nodelay);
 	config_unref(cfg);
 }
 END_TEST

@@ -297,7 +297,8 @@ START_TEST(exec_under_prefork_refused)
 	                "file or directory",
 	                false);
 	all = diag_join(&d);
-	ck_assert_msg(strstr(all, ":4:14: service 'e': tls with exec is served by fork"), "%s", all);
+	ck_assert_msg(strstr(all, ":4:14: service 'e': tls with exec is served by fork"), "%s",
+	              all);
 	ck_assert_ptr_nonnull(strstr(all, "; not by prefork, where the program accepts "
 	                                  "connections itself. With a built-in or module handler "
 	                                  "these models serve it: "));

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +77,18 @@ struct client {
 };
 
 /* A TLS client of 127.0.0.1:PORT that verifies the server against the test CA, with
- * SNI when SNI, and the client certificate when CERT. 0 once the handshake is done. */
-static int client_open(struct client *c, int port, const char *sni, bool cert)
+ * SNI when SNI, and the client certificate when CERT, after sending PREFIX (a PROXY
+ * header) when not NULL. 0 once the handshake is done. */
+static int client_open_after(struct client *c, int port, const char *prefix, const char *sni,
+                             bool cert)
 {
 	char path[128], key[128];
 	struct timeval tv = {.tv_sec = 60};
 
 	*c = (struct client){.fd = h_connect("127.0.0.1", port)};
 	ck_assert_int_ge(c->fd, 0);
+	if (prefix)
+		ck_assert_int_eq(h_write_all(c->fd, prefix, strlen(prefix)), 0);
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	c->ctx = SSL_CTX_new(TLS_client_method());
@@ -103,6 +108,11 @@ static int client_open(struct client *c, int port, const char *sni, bool cert)
 		ck_assert_int_eq(SSL_set_tlsext_host_name(c->ssl, sni), 1);
 	SSL_set_fd(c->ssl, c->fd);
 	return SSL_connect(c->ssl) == 1 ? 0 : -1;
+}
+
+static int client_open(struct client *c, int port, const char *sni, bool cert)
+{
+	return client_open_after(c, port, NULL, sni, cert);
 }
 
 static void client_close(struct client *c)
@@ -406,6 +416,67 @@ START_TEST(plaintext_refused_and_counted)
 }
 END_TEST
 
+/* The PROXY header is read before the handshake, and admission judges the client it
+ * names: one that access denies gets no handshake at all. */
+START_TEST(proxy_header_then_admission_then_handshake)
+{
+	struct daemon d = {0};
+	struct client c;
+	int port = h_free_port();
+	char buf[256];
+	size_t len;
+	json_t *reply, *t;
+
+	ck_assert_int_eq(
+	        h_start(&d,
+	                "services:\n  s:\n    mpm: %s\n"
+	                "    listen: [{address: '127.0.0.1:%d', proxy_protocol: true,\n"
+	                "              trusted_proxies: [127.0.0.0/8], tls: {" TLS_KEYS "}}]\n"
+	                "    access: {deny: [198.51.100.0/24]}\n"
+	                "    %s\n",
+	                models[_i], port, pki, pki,
+	                _i == 0 ? "exec: [/bin/sh, -c, 'echo $TCPREMOTEIP']" : "builtin: echo"),
+	        0);
+	ck_assert_int_eq(client_open_after(&c, port,
+	                                   "PROXY TCP4 192.0.2.7 127.0.0.1 40000 7000\r\n",
+	                                   "localhost", false),
+	                 0);
+	if (_i == 0) {
+		ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
+		ck_assert_str_eq(buf, "192.0.2.7\n");
+	} else {
+		client_write(&c, "hello\n", 6);
+		ck_assert_int_eq(SSL_read_ex(c.ssl, buf, sizeof(buf), &len), 1);
+		ck_assert_uint_eq(len, 6);
+		ck_assert_mem_eq(buf, "hello\n", 6);
+	}
+	client_close(&c);
+	/* Denied by access after the header: closed, no handshake begun. */
+	ck_assert_int_ne(client_open_after(&c, port,
+	                                   "PROXY TCP4 198.51.100.7 127.0.0.1 40000 7000\r\n",
+	                                   "localhost", false),
+	                 0);
+	client_close(&c);
+	ck_assert(H_DEADLINE_WAIT(({
+		                          t = hc_service(reply = hc_call(&d, "stats", "s"), "s");
+		                          long long n =
+		                                  hc_int(json_object_get(t, "rejected_by_reason"),
+		                                         "access");
+		                          json_decref(reply);
+		                          n == 1;
+	                          }),
+	                          30000));
+	t = tls_stats(&d, "s", &reply);
+	ck_assert_int_eq(hc_int(t, "handshakes"), 1);
+	const char *reason;
+	json_t *v;
+	json_object_foreach(json_object_get(t, "failures"), reason, v) ck_assert_msg(
+	        json_integer_value(v) == 0, "%s: %lld", reason, (long long)json_integer_value(v));
+	json_decref(reply);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 static long long cert_not_after(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -504,6 +575,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, stalled_handshake_times_out, 0, 2);
 	tcase_add_loop_test(tc, plaintext_refused_and_counted, 0, 2);
 	tcase_add_test(tc, stats_and_metrics);
+	tcase_add_loop_test(tc, proxy_header_then_admission_then_handshake, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -513,6 +585,8 @@ int main(void)
 	SRunner *sr = srunner_create(suite());
 	int failed;
 
+	/* A client the server closes on (refused, denied) must not die writing to it. */
+	signal(SIGPIPE, SIG_IGN);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

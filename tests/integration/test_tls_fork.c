@@ -470,8 +470,11 @@ START_TEST(proxy_header_then_admission_then_handshake)
 	ck_assert_int_eq(hc_int(t, "handshakes"), 1);
 	const char *reason;
 	json_t *v;
-	json_object_foreach(json_object_get(t, "failures"), reason, v) ck_assert_msg(
-	        json_integer_value(v) == 0, "%s: %lld", reason, (long long)json_integer_value(v));
+	json_object_foreach(json_object_get(t, "failures"), reason, v)
+	{
+		ck_assert_msg(json_integer_value(v) == 0, "%s: %lld", reason,
+		              (long long)json_integer_value(v));
+	}
 	json_decref(reply);
 	ck_assert_int_eq(h_stop(&d), 0);
 }

@@ -239,6 +239,8 @@ static void serve_one(struct worker *w, int lfd)
 		          strerror(ENOMEM));
 		conn_destroy(&c);
 		admit_release(&w->admit, &tk);
+		scoreboard_conn_done(ctx->scoreboard, ctx->slot, 0, true, 0, 0,
+		                     CONN_RESULT_HANDLER_ERROR);
 		return;
 	}
 	admit_greeting_queue(&w->admit, &tk, &c);

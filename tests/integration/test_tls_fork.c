@@ -344,6 +344,26 @@ START_TEST(program_environment)
 }
 END_TEST
 
+/* The connection's process ends as its program did: the acceptor logs the program's
+ * exit status, as for a program without TLS. */
+START_TEST(program_exit_status)
+{
+	struct daemon d = {0};
+	struct client c;
+	int port = h_free_port();
+	char buf[64];
+	size_t len;
+
+	ck_assert_int_eq(start_one(&d, "fork", port, "exec: [/bin/sh, -c, 'echo bye; exit 3']"), 0);
+	ck_assert_int_eq(client_open(&c, port, "localhost", false), 0);
+	ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
+	ck_assert_str_eq(buf, "bye\n");
+	client_close(&c);
+	ck_assert(h_log_wait(&d, "exited with status 3", 30000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* A real client: openssl s_client, verifying the server, against a program. */
 START_TEST(s_client_against_program)
 {
@@ -575,6 +595,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cat_16mib_half_close);
 	tcase_add_test(tc, program_environment);
 	tcase_add_test(tc, s_client_against_program);
+	tcase_add_test(tc, program_exit_status);
 	tcase_add_loop_test(tc, stalled_handshake_times_out, 0, 2);
 	tcase_add_loop_test(tc, plaintext_refused_and_counted, 0, 2);
 	tcase_add_test(tc, stats_and_metrics);

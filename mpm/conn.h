@@ -33,6 +33,10 @@ struct ss_conn {
 	struct tls_conn *tls; /* NULL: plaintext; owned (freed by conn_destroy) */
 	short tls_wait;       /* POLLIN/POLLOUT TLS needs besides what the I/O asked for */
 	int tls_failure;      /* enum tls_fail of a failed handshake, kept past conn_destroy */
+	/* A completed handshake, kept past conn_destroy for the scoreboard: how long it
+	 * took (at least 1: 0 means none completed) and whether it resumed a session. */
+	uint64_t tls_handshake_usec;
+	bool tls_resumed;
 	const struct ss_handler *handler;
 	void *service_data;
 	void *user; /* ss_conn_set_data */

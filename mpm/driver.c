@@ -122,8 +122,12 @@ static enum driver_outcome driver_handshake(struct ss_conn *c, const struct driv
 			at = end_at;
 	}
 	r = tls_conn_handshake_blocking(c->tls, at, stop ? driver_stop_flag : NULL, (void *)stop);
-	if (r == 0)
+	if (r == 0) {
+		uint64_t took = conn_now_usec() - c->start_usec;
+		c->tls_handshake_usec = took ? took : 1;
+		c->tls_resumed = tls_conn_resumed(c->tls);
 		return DRIVER_COMPLETED;
+	}
 	/* For the model's metrics: the TLS state goes with the connection. */
 	c->tls_failure = (int)tls_conn_failure(c->tls);
 	if (r == -ECANCELED)

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include "mpm/exec_env.h"
+#include "mpm/tls_conn.h"
 #include "superserverd/addr.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
@@ -132,7 +133,23 @@ int exec_env_fill(struct exec_env *e, int fd, const struct sockaddr_storage *pee
 		}
 	}
 	e->envp[e->n_static + k] = NULL;
+	e->n_conn = k;
 	return 0;
+}
+
+void exec_env_fill_tls(struct exec_env *e, const struct tls_conn *t)
+{
+	static const char *const names[] = {"SSL_PROTOCOL=", "SSL_CIPHER=", "SSL_SERVER_NAME=",
+	                                    "SSL_CLIENT_S_DN=", "SSL_CLIENT_VERIFY="};
+	const char *values[] = {tls_conn_protocol(t), tls_conn_cipher(t), tls_conn_server_name(t),
+	                        tls_conn_peer_subject(t), tls_conn_client_verify(t)};
+	size_t k = e->n_conn;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (values[i] && k + 1 < EXEC_ENV_CONN_VARS)
+			set_conn(e, &k, names[i], values[i]);
+	e->envp[e->n_static + k] = NULL;
+	e->n_conn = k;
 }
 
 void exec_env_free(struct exec_env *e)

@@ -25,6 +25,7 @@
 #include "mpm/exec_spawn.h"
 #include "mpm/fork_acceptor.h"
 #include "mpm/orphans.h"
+#include "mpm/tls_serve.h"
 #include "mpm/worker_signals.h"
 #include "superserverd/addr.h"
 #include "superserverd/config.h"
@@ -194,10 +195,26 @@ void fork_listen_update(struct acceptor *a)
 	a->full = full;
 }
 
-static int fork_handler(struct acceptor *a, int fd, struct admit_ticket *ticket,
-                        const struct sockaddr_storage *peer, socklen_t peer_len,
-                        const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r)
+void fork_child_close(struct acceptor *a)
 {
+	close(a->epfd);
+	close(a->sig.fd);
+	for (size_t i = 0; i < a->ctx->n_listen; i++)
+		if (a->listeners[i].tag.fd >= 0)
+			close(a->listeners[i].tag.fd);
+	fork_exec_close_in_child(a);
+	/* Other clients' sockets, still waiting for their header: not this process's
+	 * business, and holding them would keep them open. */
+	for (struct fork_header *h = a->headers; h; h = h->next)
+		close(h->pa.fd);
+}
+
+static int fork_handler(struct acceptor *a, const struct listen_conf *lc, int fd,
+                        struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                        socklen_t peer_len, const struct sockaddr_storage *local,
+                        socklen_t local_len, pid_t *pid_r)
+{
+	struct driver_limits lim = a->limits;
 	pid_t pid = a->trimmed ? _Fork() : fork();
 
 	if (pid < 0)
@@ -207,26 +224,23 @@ static int fork_handler(struct acceptor *a, int fd, struct admit_ticket *ticket,
 		sigset_t none;
 		enum driver_outcome o;
 
-		close(a->epfd);
-		close(a->sig.fd);
-		for (size_t i = 0; i < a->ctx->n_listen; i++)
-			if (a->listeners[i].tag.fd >= 0)
-				close(a->listeners[i].tag.fd);
-		fork_exec_close_in_child(a);
-		/* Other clients' sockets, still waiting for their header: not this
-		 * process's business, and holding them would keep them open. */
-		for (struct fork_header *h = a->headers; h; h = h->next)
-			close(h->pa.fd);
+		fork_child_close(a);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		conn_init(&c, fd, a->ctx->handler, a->ctx->handler_data);
 		conn_set_peer(&c, (const struct sockaddr *)peer, peer_len);
 		if (local_len)
 			conn_set_local(&c, (const struct sockaddr *)local, local_len);
+		if (tls_serve_attach(&c, lc, &lim) < 0) {
+			log_error(a->name, "cannot start TLS on a connection: %s",
+			          strerror(ENOMEM));
+			_exit(1);
+		}
 		admit_greeting_queue(&a->admit, ticket, &c);
 		if (connlog_enabled(&a->connlog))
 			ss_conn_local(&c, NULL); /* read it while the socket is open */
-		o = driver_serve(&c, &a->limits, NULL);
+		o = driver_serve(&c, &lim, NULL);
+		tls_serve_count(a->ctx->scoreboard, &c);
 		connlog_conn_done(&a->connlog, &c, o);
 		/* Only this process knows the bytes; the acceptor keeps the slot. */
 		scoreboard_conn_done(a->ctx->scoreboard, NULL, conn_now_usec() - c.start_usec, true,
@@ -237,9 +251,9 @@ static int fork_handler(struct acceptor *a, int fd, struct admit_ticket *ticket,
 	return 0;
 }
 
-void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
-                const struct sockaddr_storage *peer, socklen_t peer_len,
-                const struct sockaddr_storage *local, socklen_t local_len)
+void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
+                struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len)
 {
 	pid_t pid = 0;
 	int r;
@@ -249,9 +263,9 @@ void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
 		return;
 	uint64_t start = scoreboard_now_usec();
 	if (a->ctx->handler)
-		r = fork_handler(a, fd, ticket, peer, peer_len, local, local_len, &pid);
+		r = fork_handler(a, lc, fd, ticket, peer, peer_len, local, local_len, &pid);
 	else
-		r = fork_exec_spawn(a, fd, ticket, peer, peer_len, local, local_len, &pid);
+		r = fork_exec_spawn(a, lc, fd, ticket, peer, peer_len, local, local_len, &pid);
 	if (r < 0) {
 		close(fd);
 		admit_release(&a->admit, ticket);
@@ -329,7 +343,7 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 		if (l->lc && l->lc->proxy_protocol)
 			fork_proxy_accepted(a, l->lc, fd, &tk, &peer, plen);
 		else
-			fork_serve(a, fd, &tk, &peer, plen, NULL, 0);
+			fork_serve(a, l->lc, fd, &tk, &peer, plen, NULL, 0);
 	}
 	fork_listen_update(a);
 }
@@ -565,7 +579,7 @@ static int fork_worker_main(const struct worker_ctx *ctx)
 
 const struct mpm_ops mpm_fork_ops = {
         .name = "fork",
-        .flags = MPM_CAN_EXEC | MPM_PROXY | MPM_PROXY_EXEC,
+        .flags = MPM_CAN_EXEC | MPM_PROXY | MPM_PROXY_EXEC | MPM_TLS | MPM_TLS_EXEC,
         .options_size = sizeof(struct fork_options),
         .options = fork_option_table,
         .n_options = sizeof(fork_option_table) / sizeof(fork_option_table[0]),

@@ -76,26 +76,34 @@ struct acceptor {
 };
 
 /* fork.c */
+/* In a connection process just forked: closes what belongs to the acceptor (its
+ * epoll and signal descriptors, the listeners, the programs' pipes, other clients'
+ * sockets still waiting for their header). */
+void fork_child_close(struct acceptor *a);
 /* Puts each listener in or out of the epoll set from the acceptor's state. */
 void fork_listen_update(struct acceptor *a);
 /*
- * A connection past accept (and past its PROXY header, if any) with PEER the client:
- * admission, then a process for it. LOCAL (local_len 0: the socket's own) is the
- * address the client connected to. Consumes fd and the ticket either way.
+ * A connection past accept (and past its PROXY header, if any) on listener LC (NULL:
+ * one the configuration does not list) with PEER the client: admission, then a
+ * process for it (which does the TLS handshake on a TLS listener). LOCAL (local_len 0:
+ * the socket's own) is the address the client connected to. Consumes fd and the
+ * ticket either way.
  */
-void fork_serve(struct acceptor *a, int fd, struct admit_ticket *ticket,
-                const struct sockaddr_storage *peer, socklen_t peer_len,
-                const struct sockaddr_storage *local, socklen_t local_len);
+void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
+                struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len);
 
 /* fork_exec.c */
 /*
  * Spawns the service's program for the connection fd (on its fd 0 and 1; its stderr
- * relayed to the log), with PEER and LOCAL in its environment (see fork_serve).
- * Returns 0 with *pid_r, or -errno.
+ * relayed to the log), with PEER and LOCAL in its environment (see fork_serve). On a
+ * TLS listener LC, a connection process instead, which does the handshake and relays
+ * plaintext to the program (fork_tls_exec.c). Returns 0 with *pid_r, or -errno.
  */
-int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticket,
-                    const struct sockaddr_storage *peer, socklen_t peer_len,
-                    const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r);
+int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
+                    const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                    socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
+                    pid_t *pid_r);
 /* Makes the next program's stderr pipe ahead of its accept (nothing for a built-in).
  * Returns 0, or -errno: no descriptor is left for it. */
 int fork_exec_room(struct acceptor *a);
@@ -107,6 +115,18 @@ void fork_exec_free_dead(struct acceptor *a);
 void fork_exec_close_in_child(struct acceptor *a);
 /* Relays what is left and closes every pipe (the acceptor is leaving). */
 void fork_exec_cleanup(struct acceptor *a);
+
+/* fork_tls_exec.c */
+/*
+ * Forks the connection process for a program behind TLS: the handshake, then the
+ * program on a socketpair with the SSL_* variables beside the others, the relay
+ * between the two, and the program's exit status as the process's own. ERRFD becomes
+ * the program's stderr (closed here in the acceptor's stead by the caller). Returns 0
+ * with *pid_r, or -errno.
+ */
+int fork_tls_exec_start(struct acceptor *a, const struct listen_conf *lc, int fd, int errfd,
+                        const struct sockaddr_storage *peer, socklen_t peer_len,
+                        const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r);
 
 /* fork_proxy.c */
 /* A socket just accepted on a PROXY listener: refused, served, or kept to wait. */

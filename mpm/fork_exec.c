@@ -54,9 +54,10 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 	                 (const struct sockaddr *)peer, peer_len);
 }
 
-int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticket,
-                    const struct sockaddr_storage *peer, socklen_t peer_len,
-                    const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r)
+int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
+                    const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
+                    socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
+                    pid_t *pid_r)
 {
 	const struct limits_conf *lim = &a->ctx->conf->limits;
 	struct iovec rest[2];
@@ -74,6 +75,10 @@ int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticke
 		r = -errno;
 		goto fail_pipe;
 	}
+	if (lc && lc->tls) {
+		r = fork_tls_exec_start(a, lc, fd, pfd[1], peer, peer_len, local, local_len, pid_r);
+		goto started;
+	}
 	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);
 	if (r < 0)
 		goto fail_pipe;
@@ -89,6 +94,7 @@ int fork_exec_spawn(struct acceptor *a, int fd, const struct admit_ticket *ticke
 	                                                        ? lim->idle_timeout_usec
 	                                                        : EXEC_PRELUDE_TIMEOUT_USEC},
 	               pid_r);
+started:
 	close(pfd[1]);
 	if (r < 0) {
 		close(pfd[0]);

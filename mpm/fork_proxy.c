@@ -74,7 +74,8 @@ static void fork_header_release(struct acceptor *a, struct fork_header *h)
 /* The header is complete: the client it names is admitted and served. */
 static void fork_header_done(struct acceptor *a, struct proxy_accept *pa)
 {
-	fork_serve(a, pa->fd, &pa->ticket, &pa->peer, pa->peer_len, &pa->local, pa->local_len);
+	fork_serve(a, pa->lc, pa->fd, &pa->ticket, &pa->peer, pa->peer_len, &pa->local,
+	           pa->local_len);
 }
 
 void fork_proxy_accepted(struct acceptor *a, const struct listen_conf *lc, int fd,

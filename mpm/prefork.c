@@ -31,6 +31,7 @@
 #include "mpm/prefork_exec.h"
 #include "mpm/prefork_ramp.h"
 #include "mpm/proxy_accept.h"
+#include "mpm/tls_serve.h"
 #include "superserverd/config.h"
 #include "superserverd/diag.h"
 #include "superserverd/log.h"
@@ -204,7 +205,8 @@ static void serve_one(struct worker *w, int lfd)
 		return;
 	}
 	accept_shortage_end(&w->shortage, ctx->conf->name);
-	/* Which listener: its PROXY protocol setting decides who the peer is. */
+	/* Which listener: its PROXY protocol setting decides who the peer is, its TLS
+	 * whether a handshake comes after admission. */
 	const struct listen_conf *lc = NULL;
 	for (size_t i = 0; i < ctx->n_listen; i++)
 		if (ctx->listen_fds[i] == lfd)
@@ -232,10 +234,20 @@ static void serve_one(struct worker *w, int lfd)
 	conn_set_peer(&c, (struct sockaddr *)&peer, plen);
 	if (llen)
 		conn_set_local(&c, (struct sockaddr *)&local, llen);
+	if (tls_serve_attach(&c, lc, &lim) < 0) {
+		log_error(ctx->conf->name, "cannot start TLS on a connection: %s",
+		          strerror(ENOMEM));
+		conn_destroy(&c);
+		admit_release(&w->admit, &tk);
+		scoreboard_conn_done(ctx->scoreboard, ctx->slot, 0, true, 0, 0,
+		                     CONN_RESULT_HANDLER_ERROR);
+		return;
+	}
 	admit_greeting_queue(&w->admit, &tk, &c);
 	if (connlog_enabled(&w->connlog)) /* the local address, before the socket goes */
 		ss_conn_local(&c, NULL);
 	o = driver_serve(&c, &lim, NULL);
+	tls_serve_count(ctx->scoreboard, &c);
 	admit_release(&w->admit, &tk);
 	connlog_conn_done(&w->connlog, &c, o);
 	scoreboard_conn_done(ctx->scoreboard, ctx->slot, conn_now_usec() - c.start_usec, true,
@@ -330,7 +342,7 @@ out:
 
 const struct mpm_ops mpm_prefork_ops = {
         .name = "prefork",
-        .flags = MPM_CAN_EXEC | MPM_PROXY,
+        .flags = MPM_CAN_EXEC | MPM_PROXY | MPM_TLS,
         .options_size = sizeof(struct prefork_options),
         .options = prefork_option_table,
         .n_options = sizeof(prefork_option_table) / sizeof(prefork_option_table[0]),

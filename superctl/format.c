@@ -119,3 +119,17 @@ long long j_turned_away(const json_t *svc)
 {
 	return j_int(svc, "rejected") + j_int2(svc, "datagrams", "dropped");
 }
+
+void fmt_label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}

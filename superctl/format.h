@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -17,6 +18,10 @@ const char *fmt_duration_usec(uint64_t usec, char *buf, size_t len);
 const char *fmt_uptime(double sec, char *buf, size_t len);
 /* "512 B", "1.5 KiB", "3.2 GiB". */
 const char *fmt_bytes(uint64_t bytes, char *buf, size_t len);
+
+/* A Prometheus label value, escaped as the text format wants: backslash, double quote,
+ * newline. */
+void fmt_label_value(FILE *f, const char *s);
 
 long long j_int(const json_t *o, const char *key);
 double j_num(const json_t *o, const char *key);

@@ -10,36 +10,22 @@
 
 #include "superctl/format.h"
 #include "superctl/runs.h"
+#include "superctl/tls.h"
 #include "superctl/upstream.h"
 #include "superctl/superctl.h"
 
 #define PREFIX "superserverd_"
-
-/* A label value, escaped as the format wants: backslash, double quote, newline. */
-static void put_label_value(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\\\", f);
-		else if (*s == '"')
-			fputs("\\\"", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
 
 /* name{service="...",extra="..."} — extra_name NULL for none. */
 static void put_sample_start(FILE *f, const char *name, const char *suffix, const json_t *svc,
                              const char *extra_name, const char *extra_value)
 {
 	fprintf(f, PREFIX "%s%s{service=\"", name, suffix);
-	put_label_value(f, j_str(svc, "name"));
+	fmt_label_value(f, j_str(svc, "name"));
 	fputc('"', f);
 	if (extra_name && extra_value) {
 		fprintf(f, ",%s=\"", extra_name);
-		put_label_value(f, extra_value);
+		fmt_label_value(f, extra_value);
 		fputc('"', f);
 	}
 	fputs("} ", f);
@@ -282,6 +268,7 @@ int cmd_metrics(struct superctl *sc)
 	put_histogram(stdout, services);
 	runs_put_metrics(stdout, services, put_family, put_sample_start);
 	upstream_put_metrics(stdout, services, put_family, put_sample_start);
+	tls_put_metrics(stdout, services, put_family, put_sample_start);
 	json_decref(reply);
 	return SUPERCTL_OK;
 }

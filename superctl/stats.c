@@ -4,6 +4,7 @@
 
 #include "superctl/format.h"
 #include "superctl/runs.h"
+#include "superctl/tls.h"
 #include "superctl/upstream.h"
 #include "superctl/superctl.h"
 #include "superctl/table.h"
@@ -215,6 +216,7 @@ static void print_service(const json_t *svc, bool colour)
 	print_histogram(dur);
 	runs_print_stats(svc);
 	upstream_print_stats(svc);
+	tls_print_stats(svc);
 	print_processes(svc, colour);
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <systemd/sd-event.h>
 
@@ -28,6 +29,7 @@
 #include "superserverd/notify.h"
 #include "superserverd/service.h"
 #include "superserverd/stats_dgram.h"
+#include "superserverd/tls_json.h"
 #include "superserverd/upstream_json.h"
 #include "superserverd/upgrade.h"
 #include "version.h"
@@ -585,6 +587,9 @@ static json_t *service_stats(struct service *svc)
 	                              (json_int_t)scoreboard_quantile_usec(hist, 0.99), "buckets",
 	                              buckets));
 	json_object_set_new(o, "processes", slots);
+	json_t *tls = tls_json(sc, c, (int64_t)time(NULL));
+	if (tls)
+		json_object_set_new(o, "tls", tls);
 	/* The timeouts in force, defaults included (0: none), so nobody has to guess. */
 	json_object_set_new(o, "limits",
 	                    json_pack("{s:I, s:I}", "idle_timeout_usec",

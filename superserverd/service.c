@@ -25,6 +25,7 @@
 #include "superserverd/privs.h"
 #include "superserverd/scoreboard.h"
 #include "superserverd/service.h"
+#include "superserverd/tls.h"
 #include "superserverd/turnaway.h"
 #include "superserverd/units.h"
 
@@ -321,6 +322,15 @@ service_process_main(struct service *svc, unsigned index, pid_t master_pid)
 	int r, missing_cap;
 
 	const char *names[svc->n_listeners + 1];
+	struct tls_server *own_tls[sc->n_listen + 1];
+	size_t n_tls = 0;
+
+	/* Forked from the master, this process holds every service's TLS contexts, and
+	 * so their private keys: only its own are its business. */
+	for (size_t i = 0; i < sc->n_listen; i++)
+		if (sc->listen[i].tls)
+			own_tls[n_tls++] = sc->listen[i].tls;
+	(void)tls_server_keep_only(own_tls, n_tls);
 
 	for (size_t i = 0; i < svc->n_listeners; i++) {
 		fds[i] = listener_fd(svc->listeners[i]);

@@ -82,6 +82,15 @@ struct tls_server;
 int tls_server_build(const struct tls_conf *tc, struct diag *diag, struct tls_server **ts_r);
 struct tls_server *tls_server_free(struct tls_server *ts); /* returns NULL */
 
+/*
+ * In a service process just forked from the master: frees the contexts (and so the
+ * private keys) and the ticket secret of every server this process holds except the
+ * N_KEEP in KEEP, so that a service never holds another's keys. The others stay as
+ * empty husks (no certificate: tls_server_n_certs is 0; not to be served with), freed
+ * with their configuration as before. Returns how many were emptied.
+ */
+size_t tls_server_keep_only(struct tls_server *const *keep, size_t n_keep);
+
 /* The context to SSL_new() from: SNI switching, ALPN selection, tickets included. */
 SSL_CTX *tls_server_ctx(const struct tls_server *ts);
 uint64_t tls_server_handshake_timeout_usec(const struct tls_server *ts);

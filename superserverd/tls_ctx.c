@@ -287,6 +287,28 @@ static int build_cert(struct tls_server *ts, size_t i, const struct tls_conf *tc
 	                 d);
 }
 
+/* The servers built and not freed: a process forked from the master holds them all. */
+static struct tls_server *registry;
+
+static void registry_add(struct tls_server *ts)
+{
+	ts->reg_next = registry;
+	if (registry)
+		registry->reg_prev = ts;
+	registry = ts;
+}
+
+static void registry_remove(struct tls_server *ts)
+{
+	if (ts->reg_prev)
+		ts->reg_prev->reg_next = ts->reg_next;
+	else if (registry == ts)
+		registry = ts->reg_next;
+	if (ts->reg_next)
+		ts->reg_next->reg_prev = ts->reg_prev;
+	ts->reg_prev = ts->reg_next = NULL;
+}
+
 int tls_server_build(const struct tls_conf *tc, struct diag *diag, struct tls_server **ts_r)
 {
 	size_t errors = diag_count(diag);
@@ -323,6 +345,7 @@ int tls_server_build(const struct tls_conf *tc, struct diag *diag, struct tls_se
 	if (diag_count(diag) > errors || EVP_DigestFinal_ex(md, ts->digest, NULL) != 1)
 		goto fail;
 	EVP_MD_CTX_free(md);
+	registry_add(ts);
 	*ts_r = ts;
 	return 0;
 fail:
@@ -331,10 +354,9 @@ fail:
 	return -1;
 }
 
-struct tls_server *tls_server_free(struct tls_server *ts)
+/* Frees what TS holds of certificates, keys and secrets; TS stays, empty. */
+static void empty(struct tls_server *ts)
 {
-	if (!ts)
-		return NULL;
 	for (size_t i = 0; ts->certs && i < ts->n_certs; i++) {
 		struct tls_cert *c = &ts->certs[i];
 		SSL_CTX_free(c->ctx);
@@ -345,11 +367,39 @@ struct tls_server *tls_server_free(struct tls_server *ts)
 		free((void *)c->names);
 	}
 	free(ts->certs);
-	free(ts->alpn);
+	ts->certs = NULL;
+	ts->n_certs = 0;
 	EVP_KDF_free(ts->kdf);
+	ts->kdf = NULL;
 	OPENSSL_cleanse(ts->ticket_secret, sizeof(ts->ticket_secret));
+}
+
+struct tls_server *tls_server_free(struct tls_server *ts)
+{
+	if (!ts)
+		return NULL;
+	registry_remove(ts);
+	empty(ts);
+	free(ts->alpn);
 	free(ts);
 	return NULL;
+}
+
+size_t tls_server_keep_only(struct tls_server *const *keep, size_t n_keep)
+{
+	size_t n = 0;
+
+	for (struct tls_server *ts = registry; ts; ts = ts->reg_next) {
+		bool kept = false;
+
+		for (size_t i = 0; i < n_keep && !kept; i++)
+			kept = keep[i] == ts;
+		if (kept || !ts->certs)
+			continue;
+		empty(ts);
+		n++;
+	}
+	return n;
 }
 
 SSL_CTX *tls_server_ctx(const struct tls_server *ts)

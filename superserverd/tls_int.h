@@ -30,6 +30,8 @@ struct tls_server {
 	/* SHA-256 over every file read (path and bytes): a reload that finds a renewed
 	 * certificate or key sees another digest. */
 	unsigned char digest[32];
+	/* Every server built in this process, for tls_server_keep_only (tls_ctx.c). */
+	struct tls_server *reg_prev, *reg_next;
 };
 
 /* The server a context belongs to (set on every context of the server). */

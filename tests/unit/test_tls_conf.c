@@ -277,26 +277,64 @@ START_TEST(load_errors)
 }
 END_TEST
 
-/* A model that does not serve TLS: the loader names those that do, beside every other
- * mistake. */
-START_TEST(no_model_serves_tls)
+/* exec under prefork (its programs accept connections themselves) cannot have TLS
+ * terminated for it: refused at the listener, beside every other mistake. Which models
+ * serve it is compared up to the list's end, which grows with the models. */
+START_TEST(exec_under_prefork_refused)
 {
 	struct config *cfg = NULL;
 	struct diag d;
+	char *all;
 
-	ck_assert_int_eq(load(SVC("{address: '127.0.0.1:1', tls: {certificate: {D}/none.pem, "
-	                          "key: {D}/srv.key}}"),
-	                      false, &cfg, &d),
-	                 -1);
-	assert_error_at(
-	        &d, "{address",
-	        "service 'e': tls with a handler is served by threadpool, event; not by fork",
-	        false);
+	ck_assert_int_eq(
+	        load("services:\n  e:\n    mpm: prefork\n    listen: [{address: "
+	             "'127.0.0.1:1', tls: {certificate: {D}/none.pem, key: {D}/srv.key}}]\n"
+	             "    exec: [/bin/cat]\n    user: nobody\n",
+	             false, &cfg, &d),
+	        -1);
 	assert_error_at(&d, "{D}/none.pem",
 	                "services.e.listen[0].tls.certificate: cannot read '{D}/none.pem': No such "
 	                "file or directory",
 	                false);
+	all = diag_join(&d);
+	ck_assert_msg(strstr(all, ":4:14: service 'e': tls with exec is served by fork"), "%s",
+	              all);
+	ck_assert_ptr_nonnull(strstr(all, "; not by prefork, where the program accepts "
+	                                  "connections itself. With a built-in or module handler "
+	                                  "these models serve it: "));
+	ck_assert_uint_eq(d.n, 2);
+	free(all);
 	diag_free(&d);
+}
+END_TEST
+
+/* A service process keeps only its own TLS contexts: the other services' keys and
+ * ticket secrets are freed, its own kept whole, and the configuration still frees. */
+START_TEST(keep_only_own_servers)
+{
+	struct config *cfg = load_ok("services:\n"
+	                             "  e:\n    listen: [{address: '127.0.0.1:1', tls: {" CK "}},\n"
+	                             "             {address: '127.0.0.1:2', tls: {" CK "}},\n"
+	                             "             '127.0.0.1:3']\n"
+	                             "    builtin: echo\n    user: nobody\n"
+	                             "  f:\n    listen: [{address: '127.0.0.1:4', tls: {" CK "}}]\n"
+	                             "    builtin: echo\n    user: nobody\n"
+	                             "  g:\n    listen: ['127.0.0.1:5']\n"
+	                             "    builtin: echo\n    user: nobody\n");
+	const struct service_conf *e = config_find_service(cfg, "e"),
+	                          *f = config_find_service(cfg, "f");
+	struct tls_server *keep[] = {e->listen[0].tls, e->listen[1].tls};
+
+	ck_assert_uint_eq(tls_server_keep_only(keep, 2), 1);
+	ck_assert_uint_eq(tls_server_n_certs(f->listen[0].tls), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_uint_eq(tls_server_n_certs(e->listen[i].tls), 1);
+		ck_assert_ptr_nonnull(tls_server_ctx(e->listen[i].tls));
+		ck_assert_ptr_nonnull(SSL_CTX_get0_privatekey(tls_server_ctx(e->listen[i].tls)));
+	}
+	/* Emptied once: nothing more to free the second time. */
+	ck_assert_uint_eq(tls_server_keep_only(keep, 2), 0);
+	config_unref(cfg);
 }
 END_TEST
 
@@ -843,7 +881,8 @@ int main(void)
 	TCase *tc = tcase_create("config");
 	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
 	tcase_add_loop_test(tc, load_errors, 0, (int)(sizeof(errors) / sizeof(errors[0])));
-	tcase_add_test(tc, no_model_serves_tls);
+	tcase_add_test(tc, exec_under_prefork_refused);
+	tcase_add_test(tc, keep_only_own_servers);
 	tcase_add_test(tc, defaults_error_said_once);
 	tcase_add_test(tc, defaults_inheritance);
 	tcase_add_test(tc, defaults_alone_make_nothing_tls);

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "harness.h"
+#include "harness_ctl.h"
 
 #define BIG (16u * 1024 * 1024)
 
@@ -566,10 +567,24 @@ START_TEST(stalled_handshake_holds_no_thread)
 }
 END_TEST
 
-/* A plaintext client on a TLS port is closed without an answer; TLS clients go on. */
+/* SERVICE's TLS counter: `handshakes` (REASON NULL) or the failures for REASON. */
+static long long tls_count(const char *service, const char *reason)
+{
+	json_t *reply = hc_call(&d, "stats", service);
+	json_t *t = json_object_get(hc_service(reply, service), "tls");
+	long long n =
+	        reason ? hc_int(json_object_get(t, "failures"), reason) : hc_int(t, "handshakes");
+
+	json_decref(reply);
+	return n;
+}
+
+/* A plaintext client on a TLS port is closed without an answer, and counted as not-tls;
+ * TLS clients go on, and their handshakes are counted. */
 START_TEST(plaintext_refused)
 {
 	int ports[] = {p_ev, p_tp};
+	const char *names[] = {"ev", "tp"};
 
 	for (int i = 0; i < 2; i++) {
 		int fd = h_connect("127.0.0.1", ports[i]);
@@ -577,7 +592,9 @@ START_TEST(plaintext_refused)
 		ck_assert_int_eq(h_write_all(fd, "hello\r\n", 7), 0);
 		ck_assert_msg(closed_silently(fd, 30000), "port %d", ports[i]);
 		close(fd);
+		ck_assert(H_DEADLINE_WAIT(tls_count(names[i], "not-tls") == 1, 30000));
 		ck_assert(tls_echoes(ports[i], "localhost", NULL));
+		ck_assert(H_DEADLINE_WAIT(tls_count(names[i], NULL) == 1, 30000));
 	}
 }
 END_TEST

@@ -550,6 +550,8 @@ START_TEST(answered_is_proven)
 	                 0);
 	send_to(fd, "127.0.0.1", port, "once", 4);
 	ck_assert_int_eq(hd_answer(fd, buf, sizeof(buf), WAIT_MS), 4);
+	/* Counted just after the answer is sent: a kill in between would lose the count. */
+	ck_assert(H_DEADLINE_WAIT(hd_count(&r, "u", "answered", NULL) == 1, WAIT_MS));
 	for (int i = 0; i < 3; i++) {
 		ck_assert(H_DEADLINE_WAIT((worker = h_only_child(r.pid)) > 0, WAIT_MS));
 		ck_assert_int_eq(kill(worker, SIGKILL), 0);

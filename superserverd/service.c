@@ -853,9 +853,14 @@ int service_start(struct service *svc)
 
 static void kill_all(struct service *svc)
 {
-	for (size_t i = 0; i < svc->n_workers; i++)
-		if (svc->workers[i].pid)
-			(void)kill(-svc->workers[i].pid, SIGKILL);
+	for (size_t i = 0; i < svc->n_workers; i++) {
+		pid_t pid = svc->workers[i].pid;
+
+		/* A process just forked has no group of its own yet (setpgid comes first
+		 * thing, but after the fork returned here): then it alone. */
+		if (pid && kill(-pid, SIGKILL) < 0 && errno == ESRCH)
+			(void)kill(pid, SIGKILL);
+	}
 	kill_orphan_groups(svc);
 }
 

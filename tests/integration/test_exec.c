@@ -101,13 +101,14 @@ START_TEST(stderr_goes_to_log)
 	ck_assert_int_eq(n, 4);
 	buf[n] = '\0';
 	ck_assert_str_eq(buf, "out\n");
-	ck_assert(h_log_wait(&d, "noisy: [", 5000));
-	ck_assert(h_log_wait(&d, "secret-diagnostic", 5000));
-	/* Past the relay's first read (2 KiB): many lines, and one longer than its buffer. */
-	ck_assert(h_log_wait(&d, "noise-line-0\n", 10000));
-	ck_assert(h_log_wait(&d, "noise-line-399\n", 10000));
-	ck_assert(h_log_wait(&d, "00007\n", 10000));
-	ck_assert(h_log_wait(&d, "last-line", 10000));
+	ck_assert(h_log_wait(&d, "noisy: [", 30000));
+	ck_assert(h_log_wait(&d, "secret-diagnostic", 30000));
+	/* Past the relay's first read (2 KiB): many lines, and one longer than its buffer.
+	 * Generous: 400 lines through a sanitizer build on a loaded machine took over 10 s. */
+	ck_assert(h_log_wait(&d, "noise-line-0\n", 30000));
+	ck_assert(h_log_wait(&d, "noise-line-399\n", 30000));
+	ck_assert(h_log_wait(&d, "00007\n", 30000));
+	ck_assert(h_log_wait(&d, "last-line", 30000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST

@@ -419,16 +419,7 @@ static void tls_refused(const struct service_conf *sc, const struct listen_conf 
 		return;
 	mpm_names_with_flag(MPM_TLS, handler_models, sizeof(handler_models));
 	mpm_names_with_flag(MPM_TLS_EXEC, exec_models, sizeof(exec_models));
-	if (!handler_models[0] && !exec_models[0])
-		diag_error(diag, &lc->pos,
-		           "service '%s': tls on %s: no model serves tls in this build yet",
-		           sc->name, lc->addr.key);
-	else if (exec && !exec_models[0])
-		diag_error(diag, &lc->pos,
-		           "service '%s': tls on %s: no model serves tls with exec in this build "
-		           "yet; with a built-in or module handler these models serve it: %s",
-		           sc->name, lc->addr.key, handler_models);
-	else if (exec)
+	if (exec)
 		diag_error(diag, &lc->pos,
 		           "service '%s': tls with exec is served by %s (the program is started "
 		           "for a connection whose handshake superserverd has done); not by %s, "

@@ -28,6 +28,7 @@
 #include "superserverd/tls.h"
 #include "superserverd/turnaway.h"
 #include "superserverd/units.h"
+#include "superserverd/watch.h"
 
 /* Exit codes of a service process besides the privilege steps (privs.h). */
 enum {
@@ -57,10 +58,8 @@ struct service {
 	size_t n_workers;
 	sd_event_source *kill_timer;
 	sd_event_source *tick_timer;
-	sd_event_source *watch_timer; /* once a second: rejection episodes */
-	uint64_t last_rejected[REJECT_REASON_COUNT];
-	uint64_t episode_start[REJECT_REASON_COUNT]; /* 0 = no episode going on */
-	uint64_t episode_count[REJECT_REASON_COUNT];
+	sd_event_source *watch_timer; /* once a second: failure episodes */
+	struct service_watch watch;
 	struct scoreboard *scoreboard;
 	int scoreboard_fd;
 	/* JSON connection records: services send datagrams, the master appends them. */
@@ -601,45 +600,15 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static const char *const reject_what[REJECT_REASON_COUNT] = {
-        [REJECT_MAX_CONNECTIONS] = "at max_connections",
-        [REJECT_PER_SOURCE] = "over the per-source connection limit",
-        [REJECT_RATE] = "over a source's connection rate",
-        [REJECT_ACCESS] = "refused by the access list",
-        [REJECT_PROXY] = "with a bad or untrusted PROXY header",
-        [REJECT_FAILED] = "because the service has failed",
-};
-
-/* Rejections are logged once per episode, with a summary at its end, never one line
- * per connection: a flood must not flood the journal too. */
+/* Rejections and failed TLS handshakes are logged once per episode (watch.h). */
 static int on_watch(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct service *svc = userdata;
-	uint64_t now = now_usec();
 
-	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++) {
-		uint64_t cur = atomic_load(&svc->scoreboard->counters.rejected[r]);
-		uint64_t delta = cur - svc->last_rejected[r];
-		svc->last_rejected[r] = cur;
-		if (delta && !svc->episode_start[r]) {
-			svc->episode_start[r] = now;
-			svc->episode_count[r] = delta;
-			log_warning(svc->conf->name,
-			            "rejecting connections %s (%llu in the last second)",
-			            reject_what[r], (unsigned long long)delta);
-		} else if (delta) {
-			svc->episode_count[r] += delta;
-		} else if (svc->episode_start[r]) {
-			log_notice(svc->conf->name,
-			           "no more connections %s: %llu rejected in %.1f s",
-			           reject_what[r], (unsigned long long)svc->episode_count[r],
-			           (double)(now - svc->episode_start[r]) / 1e6);
-			svc->episode_start[r] = 0;
-		}
-	}
+	service_watch_look(&svc->watch, svc->scoreboard, svc->conf->name, now_usec());
 	if (sd_event_source_set_time_relative(s, USEC_PER_SEC) < 0 ||
 	    sd_event_source_set_enabled(s, SD_EVENT_ON) < 0)
-		log_error(svc->conf->name, "cannot re-arm the rejection watch");
+		log_error(svc->conf->name, "cannot re-arm the failure watch");
 	return 0;
 }
 
@@ -845,7 +814,7 @@ int service_start(struct service *svc)
 	if (!svc->watch_timer &&
 	    sd_event_add_time_relative(svc->env.event, &svc->watch_timer, CLOCK_MONOTONIC,
 	                               USEC_PER_SEC, 0, on_watch, svc) < 0)
-		log_error(svc->conf->name, "cannot start the rejection watch");
+		log_error(svc->conf->name, "cannot start the failure watch");
 	log_info(svc->conf->name, "started (%s, %zu listening socket%s)", svc->conf->mpm.ops->name,
 	         svc->n_listeners, svc->n_listeners == 1 ? "" : "s");
 	return 0;

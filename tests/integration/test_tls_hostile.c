@@ -227,6 +227,16 @@ START_TEST(plaintext_client)
 }
 END_TEST
 
+/* Model I's server ended the connection of SSL on FD (which goes), and serves others. */
+static void ended_yet_serving(int i, SSL *ssl, int fd)
+{
+	ck_assert_msg(ends(fd), "%s", names[i]);
+	SSL_free(ssl);
+	close(fd);
+	ERR_clear_error();
+	ck_assert_msg(still_serves(ports[i]), "%s", names[i]);
+}
+
 /* A TLS 1.2 client asks to renegotiate: refused, and the connection ends. */
 START_TEST(renegotiation_refused)
 {
@@ -236,11 +246,7 @@ START_TEST(renegotiation_refused)
 	ck_assert(ssl_echoes(ssl, "before\n"));
 	ck_assert_int_eq(SSL_renegotiate(ssl), 1);
 	ck_assert_int_le(SSL_do_handshake(ssl), 0);
-	ck_assert_msg(ends(fd), "%s", names[_i]);
-	SSL_free(ssl);
-	close(fd);
-	ERR_clear_error();
-	ck_assert(still_serves(ports[_i]));
+	ended_yet_serving(_i, ssl, fd);
 }
 END_TEST
 
@@ -255,11 +261,7 @@ START_TEST(oversized_record)
 	ck_assert(ssl_echoes(ssl, "before\n"));
 	/* The server may close before taking it all: a failed send is expected then. */
 	(void)send(fd, rec, sizeof(rec), MSG_NOSIGNAL);
-	ck_assert_msg(ends(fd), "%s", names[_i]);
-	SSL_free(ssl);
-	close(fd);
-	ERR_clear_error();
-	ck_assert(still_serves(ports[_i]));
+	ended_yet_serving(_i, ssl, fd);
 }
 END_TEST
 

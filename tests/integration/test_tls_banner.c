@@ -174,6 +174,42 @@ START_TEST(banners_through_tls)
 }
 END_TEST
 
+/* A banner of many TLS records (64 KiB), through a program's relay: all of it, in
+ * order, before the program's first byte, however the socket takes it. */
+START_TEST(big_banner_before_program)
+{
+	static char want[64 * 1024 + 64], buf[sizeof(want) + 64];
+	struct daemon d = {0};
+	int port = h_free_port();
+	char path[128];
+	SSL_CTX *ctx;
+	SSL *ssl;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big", pki);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < 64 * 1024; i++)
+		want[i] = (char)('a' + i % 23);
+	ck_assert_uint_eq(fwrite(want, 1, 64 * 1024, f), 64 * 1024);
+	ck_assert_int_eq(fclose(f), 0);
+	strcpy(want + 64 * 1024, "welcome\r\nprog\nping\n");
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    mpm: fork\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	                         "    banner: %s\n    banner_success: %s/motd\n    %s\n",
+	                         port, pki, pki, path, pki, what[2]),
+	                 0);
+	ssl = tls_open(port, &ctx);
+	ck_assert_ptr_nonnull(ssl);
+	ck_assert(tls_talk(ssl, "ping\n", buf, sizeof(buf)));
+	ck_assert_uint_eq(strlen(buf), strlen(want));
+	ck_assert(strcmp(buf, want) == 0);
+	tls_close(ssl, ctx);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* A client that never begins its handshake sees nothing at all (not a byte of a
  * banner) until handshake_timeout closes it. */
 START_TEST(silent_client_sees_no_banner)
@@ -330,6 +366,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, banners_through_tls, 0, 3);
+	tcase_add_test(tc, big_banner_before_program);
 	tcase_add_loop_test(tc, silent_client_sees_no_banner, 0, 3);
 	tcase_add_loop_test(tc, refused_gets_banner_fail_without_handshake, 0, 5);
 	tcase_add_test(tc, failed_handshake_recorded_as_for_builtin);

@@ -168,40 +168,36 @@ static enum tls_status tls_relay_greeting(struct tls_relay *r)
 	return TLS_DONE;
 }
 
+/* What waits for the client, the greeting's rest first: TLS_DONE once it is all
+ * written. */
+static enum tls_status tls_relay_flush_down(struct tls_relay *r)
+{
+	struct tls_dir *d = &r->down;
+	enum tls_status s = tls_relay_greeting(r);
+
+	while (s == TLS_DONE && tls_dir_pending(d) > 0) {
+		size_t w;
+
+		s = tls_conn_write(r->t, d->buf + d->off, tls_dir_pending(d), &w);
+		if (s == TLS_DONE)
+			d->off += w;
+	}
+	return s;
+}
+
 /* Program to client. Returns 0, or -1 when the relay must end (r->outcome set). */
 static int tls_relay_down(struct tls_relay *r, bool tls_ok, bool prog_ok, bool *moved)
 {
 	struct tls_dir *d = &r->down;
 
-	if (r->n_greet > 0) {
-		enum tls_status s;
-
-		if (!tls_ok)
-			return 0;
-		s = tls_relay_greeting(r);
-		if (s == TLS_WANT_READ || s == TLS_WANT_WRITE) {
-			d->wait = tls_wait_of(s);
-			return 0;
-		}
-		if (s != TLS_DONE) {
-			r->outcome = DRIVER_PEER_GONE;
-			return -1;
-		}
-		d->wait = RELAY_OUT;
-	}
 	for (int i = 0;; i++) {
 		enum tls_status s = TLS_DONE;
 		ssize_t n;
 
-		while (tls_dir_pending(d) > 0) {
-			size_t w;
-
+		if (r->n_greet > 0 || tls_dir_pending(d) > 0) {
 			if (!tls_ok)
 				return 0;
-			s = tls_conn_write(r->t, d->buf + d->off, tls_dir_pending(d), &w);
-			if (s != TLS_DONE)
-				break;
-			d->off += w;
+			s = tls_relay_flush_down(r);
 		}
 		if (s == TLS_WANT_READ || s == TLS_WANT_WRITE) {
 			d->wait = tls_wait_of(s);

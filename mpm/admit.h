@@ -78,7 +78,9 @@ bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockad
                 socklen_t peer_len, struct admit_ticket *t);
 /* The same for a TLS connection: nothing is sent (the greeting would go out before
  * the handshake, in plaintext); all of it waits in t->greeting_rest for
- * admit_greeting_queue once the handshake is done. A refusal is sent as for any. */
+ * admit_greeting_queue (or admit_greeting_rest, for a program's TLS relay) once the
+ * handshake is done. A refusal is sent as for any, in plaintext and without a
+ * handshake: a refused client costs no cryptography. */
 bool admit_gate_tls(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
                     socklen_t peer_len, struct admit_ticket *t);
 /* The rest of T's greeting, queued as the first output of connection C (before the

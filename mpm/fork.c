@@ -55,6 +55,7 @@ struct child {
 	int fd;
 	uint64_t start_usec;
 	struct admit_ticket ticket;
+	int report; /* a program behind TLS: its report cell (fork_tls_exec.c); -1: none */
 	/* For the connection record: the client, and the address it connected to when a
 	 * PROXY header named it (local_len 0: read from fd). */
 	struct sockaddr_storage peer, local;
@@ -66,14 +67,15 @@ static unsigned child_hash(const struct acceptor *a, pid_t pid)
 	return ((unsigned)pid * 2654435761u) & a->table_mask;
 }
 
-static void child_put(struct acceptor *a, pid_t pid, int fd, uint64_t start,
+static void child_put(struct acceptor *a, pid_t pid, int fd, int report, uint64_t start,
                       const struct admit_ticket *t, const struct sockaddr_storage *peer,
                       socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len)
 {
 	unsigned i = child_hash(a, pid);
 	while (a->table[i].pid != 0)
 		i = (i + 1) & a->table_mask;
-	a->table[i] = (struct child){.pid = pid, .fd = fd, .start_usec = start, .ticket = *t};
+	a->table[i] = (struct child){
+	        .pid = pid, .fd = fd, .report = report, .start_usec = start, .ticket = *t};
 	if (connlog_enabled(&a->connlog)) {
 		a->table[i].peer = *peer;
 		a->table[i].peer_len = peer_len;
@@ -256,16 +258,19 @@ void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
                 socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len)
 {
 	pid_t pid = 0;
-	int r;
+	int r, report = -1;
 
-	if (!admit_gate(&a->admit, &a->connlog, fd, (const struct sockaddr *)peer, peer_len,
-	                ticket))
+	/* On a TLS listener the greeting waits for the handshake: nothing is written in
+	 * plaintext before it. */
+	if (!(lc && lc->tls ? admit_gate_tls : admit_gate)(
+	            &a->admit, &a->connlog, fd, (const struct sockaddr *)peer, peer_len, ticket))
 		return;
 	uint64_t start = scoreboard_now_usec();
 	if (a->ctx->handler)
 		r = fork_handler(a, lc, fd, ticket, peer, peer_len, local, local_len, &pid);
 	else
-		r = fork_exec_spawn(a, lc, fd, ticket, peer, peer_len, local, local_len, &pid);
+		r = fork_exec_spawn(a, lc, fd, ticket, peer, peer_len, local, local_len, &pid,
+		                    &report);
 	if (r < 0) {
 		close(fd);
 		admit_release(&a->admit, ticket);
@@ -279,7 +284,7 @@ void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
 	} else {
 		fd = exec_spawn_keep(fd);
 	}
-	child_put(a, pid, fd, start, ticket, peer, peer_len, local, local_len);
+	child_put(a, pid, fd, report, start, ticket, peer, peer_len, local, local_len);
 	a->children++;
 	scoreboard_conn_accepted(a->ctx->scoreboard, a->ctx->slot);
 	if (log_get_level() >= LOG_DEBUG) {
@@ -351,36 +356,43 @@ static void accept_burst(struct acceptor *a, struct fork_listener *l)
 static void conn_ended(struct acceptor *a, struct scoreboard *sb, struct child *ch, int status)
 {
 	uint64_t in = 0, out = 0, dur = scoreboard_now_usec() - ch->start_usec;
-	bool known = false;
+	bool known = false, killed = WIFSIGNALED(status);
+	enum conn_result result =
+	        killed || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR : CONN_RESULT_COMPLETED;
+	const char *outcome = killed ? "killed" : "exited";
+	int exit_status = killed ? WTERMSIG(status) : WEXITSTATUS(status);
+	enum driver_outcome hs;
 
+	/* A program behind TLS whose handshake failed never ran: the connection ended as a
+	 * built-in's does when its handshake fails. */
+	if (fork_tls_exec_report(a, ch->report, &hs)) {
+		result = driver_result(hs);
+		outcome = connlog_outcome(hs);
+		exit_status = -1;
+	}
 	if (a->ctx->handler && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		scoreboard_slot_done(a->ctx->slot); /* the process counted the rest */
 		return;
 	}
 	if (ch->fd >= 0)
 		known = tcpinfo_bytes(ch->fd, &in, &out) == 0;
-	if (connlog_enabled(&a->connlog)) {
-		bool killed = WIFSIGNALED(status);
-		connlog_write(
-		        &a->connlog,
-		        &(struct conn_record){
-		                .peer = (struct sockaddr *)&ch->peer,
-		                .peer_len = ch->peer_len,
-		                .local = ch->local_len ? (struct sockaddr *)&ch->local : NULL,
-		                .local_len = ch->local_len,
-		                .fd = ch->fd,
-		                .start_usec = ch->start_usec,
-		                .bytes_known = known,
-		                .bytes_in = in,
-		                .bytes_out = out,
-		                .outcome = killed ? "killed" : "exited",
-		                .exit_status = killed ? WTERMSIG(status) : WEXITSTATUS(status)});
-	}
+	if (connlog_enabled(&a->connlog))
+		connlog_write(&a->connlog,
+		              &(struct conn_record){
+		                      .peer = (struct sockaddr *)&ch->peer,
+		                      .peer_len = ch->peer_len,
+		                      .local = ch->local_len ? (struct sockaddr *)&ch->local : NULL,
+		                      .local_len = ch->local_len,
+		                      .fd = ch->fd,
+		                      .start_usec = ch->start_usec,
+		                      .bytes_known = known,
+		                      .bytes_in = in,
+		                      .bytes_out = out,
+		                      .outcome = outcome,
+		                      .exit_status = exit_status});
 	if (ch->fd >= 0)
 		close(ch->fd);
-	scoreboard_conn_done(sb, a->ctx->slot, dur, known, in, out,
-	                     WIFSIGNALED(status) || a->ctx->handler ? CONN_RESULT_HANDLER_ERROR
-	                                                            : CONN_RESULT_COMPLETED);
+	scoreboard_conn_done(sb, a->ctx->slot, dur, known, in, out, result);
 }
 
 static void reap(struct acceptor *a)
@@ -493,6 +505,8 @@ static int setup(struct acceptor *a, const struct worker_ctx *ctx)
 	 * atfork handlers. */
 	if (ctx->conf->kind == HANDLER_BUILTIN)
 		a->trimmed = image_trim_for_children(a->name) > 0;
+	if (!ctx->handler && (r = fork_tls_exec_setup(a)) < 0)
+		return r;
 	scoreboard_set_state(ctx->slot, WORKER_IDLE);
 	if (!ctx->handler)
 		return exec_env_init(&a->env, ctx->conf);
@@ -514,6 +528,7 @@ static void cleanup(struct acceptor *a)
 				close(a->table[i].fd);
 	free(a->table);
 	exec_env_free(&a->env);
+	fork_tls_exec_cleanup(a);
 	connlog_close(&a->connlog);
 }
 

@@ -7,6 +7,7 @@
 #ifndef SUPERSERVERD_FORK_ACCEPTOR_H
 #define SUPERSERVERD_FORK_ACCEPTOR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -42,6 +43,16 @@ struct fork_header {
 };
 
 struct child;
+struct iovec;
+
+/* Programs behind TLS: one cell per connection process, in memory shared with it,
+ * where it tells the acceptor that its handshake failed (so no program ran) and how
+ * the connection ended: 0 nothing to tell, else 1 + an enum driver_outcome. */
+struct fork_tls_reports {
+	_Atomic uint8_t *cell; /* n cells, MAP_SHARED; NULL: no TLS listener for a program */
+	unsigned *free;        /* the free cells' indices, n_free of them */
+	unsigned n, n_free;
+};
 
 struct acceptor {
 	const struct worker_ctx *ctx;
@@ -62,6 +73,7 @@ struct acceptor {
 	struct exec_pipes pipes; /* exec: the programs' stderr */
 	int spare_pipe[2];       /* exec: the next program's stderr, made before accept */
 	struct exec_env env;
+	struct fork_tls_reports reports; /* exec on a TLS listener */
 	struct driver_limits limits;
 	struct child *table; /* open addressing by pid, linear probing */
 	unsigned table_mask;
@@ -98,12 +110,13 @@ void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
  * Spawns the service's program for the connection fd (on its fd 0 and 1; its stderr
  * relayed to the log), with PEER and LOCAL in its environment (see fork_serve). On a
  * TLS listener LC, a connection process instead, which does the handshake and relays
- * plaintext to the program (fork_tls_exec.c). Returns 0 with *pid_r, or -errno.
+ * plaintext to the program (fork_tls_exec.c). Returns 0 with *pid_r and *report_r
+ * (the process's report cell, -1: none), or -errno.
  */
 int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
                     const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
                     socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
-                    pid_t *pid_r);
+                    pid_t *pid_r, int *report_r);
 /* Makes the next program's stderr pipe ahead of its accept (nothing for a built-in).
  * Returns 0, or -errno: no descriptor is left for it. */
 int fork_exec_room(struct acceptor *a);
@@ -117,16 +130,27 @@ void fork_exec_close_in_child(struct acceptor *a);
 void fork_exec_cleanup(struct acceptor *a);
 
 /* fork_tls_exec.c */
+/* The report cells, when one of the service's TLS listeners serves its program.
+ * Returns 0 or -errno. */
+int fork_tls_exec_setup(struct acceptor *a);
+void fork_tls_exec_cleanup(struct acceptor *a);
 /*
  * Forks the connection process for a program behind TLS: the handshake, then the
  * program on a socketpair with the SSL_* variables beside the others, the relay
- * between the two, and the program's exit status as the process's own. ERRFD becomes
- * the program's stderr (closed here in the acceptor's stead by the caller). Returns 0
- * with *pid_r, or -errno.
+ * between the two (which writes GREETING, N_GREETING pieces of the service's banners,
+ * to the client ahead of the program's output), and the program's exit status as the
+ * process's own. ERRFD becomes the program's stderr (closed here in the acceptor's
+ * stead by the caller). Returns 0 with *pid_r and *report_r, or -errno.
  */
 int fork_tls_exec_start(struct acceptor *a, const struct listen_conf *lc, int fd, int errfd,
+                        const struct iovec *greeting, int n_greeting,
                         const struct sockaddr_storage *peer, socklen_t peer_len,
-                        const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r);
+                        const struct sockaddr_storage *local, socklen_t local_len, pid_t *pid_r,
+                        int *report_r);
+/* Once connection process with report cell CELL has been reaped: true when its
+ * handshake failed (no program ran), with *outcome_r how the connection ended; frees
+ * the cell either way. */
+bool fork_tls_exec_report(struct acceptor *a, int cell, enum driver_outcome *outcome_r);
 
 /* fork_proxy.c */
 /* A socket just accepted on a PROXY listener: refused, served, or kept to wait. */

@@ -57,12 +57,13 @@ static void pipe_watch(struct acceptor *a, int rfd, pid_t pid, const struct sock
 int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
                     const struct admit_ticket *ticket, const struct sockaddr_storage *peer,
                     socklen_t peer_len, const struct sockaddr_storage *local, socklen_t local_len,
-                    pid_t *pid_r)
+                    pid_t *pid_r, int *report_r)
 {
 	const struct limits_conf *lim = &a->ctx->conf->limits;
 	struct iovec rest[2];
 	int pfd[2], r, n_rest = admit_greeting_rest(&a->admit, ticket, rest);
 
+	*report_r = -1;
 	if (a->spare_pipe[0] >= 0) {
 		pfd[0] = a->spare_pipe[0];
 		pfd[1] = a->spare_pipe[1];
@@ -76,7 +77,9 @@ int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
 		goto fail_pipe;
 	}
 	if (lc && lc->tls) {
-		r = fork_tls_exec_start(a, lc, fd, pfd[1], peer, peer_len, local, local_len, pid_r);
+		/* The whole greeting (admit_gate_tls sent nothing), through TLS. */
+		r = fork_tls_exec_start(a, lc, fd, pfd[1], rest, n_rest, peer, peer_len, local,
+		                        local_len, pid_r, report_r);
 		goto started;
 	}
 	r = exec_env_fill(&a->env, fd, peer, peer_len, local, local_len);

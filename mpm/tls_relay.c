@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "mpm/tls_relay.h"
 
@@ -31,6 +32,8 @@ struct tls_relay {
 	enum driver_outcome outcome;
 	uint64_t start, activity;
 	struct tls_dir up, down; /* up: client to program; down: program to client */
+	struct iovec greet[2];   /* what of the greeting is still to be written */
+	int n_greet;
 };
 
 struct tls_relay *tls_relay_new(struct tls_conn *t, int tls_fd, int prog, uint64_t now)
@@ -47,7 +50,16 @@ struct tls_relay *tls_relay_new(struct tls_conn *t, int tls_fd, int prog, uint64
 	r->start = r->activity = now;
 	r->up = (struct tls_dir){.wait = RELAY_IN};
 	r->down = (struct tls_dir){.wait = RELAY_OUT};
+	r->n_greet = 0;
 	return r;
+}
+
+void tls_relay_greet(struct tls_relay *r, const struct iovec *iov, int n)
+{
+	r->n_greet = 0;
+	for (int i = 0; i < n && i < 2; i++)
+		if (iov[i].iov_len)
+			r->greet[r->n_greet++] = iov[i];
 }
 
 void tls_relay_free(struct tls_relay *r)
@@ -135,6 +147,44 @@ static int tls_relay_up(struct tls_relay *r, bool tls_ok, bool prog_ok, bool *mo
 	}
 }
 
+/* The greeting's rest, through TLS: TLS_DONE once it is all written. */
+static enum tls_status tls_relay_greeting(struct tls_relay *r)
+{
+	while (r->n_greet > 0) {
+		struct iovec *v = &r->greet[0];
+		enum tls_status s;
+		size_t w;
+
+		s = tls_conn_write(r->t, v->iov_base, v->iov_len, &w);
+		if (s != TLS_DONE)
+			return s;
+		v->iov_base = (char *)v->iov_base + w;
+		v->iov_len -= w;
+		if (v->iov_len == 0) {
+			r->greet[0] = r->greet[1];
+			r->n_greet--;
+		}
+	}
+	return TLS_DONE;
+}
+
+/* What waits for the client, the greeting's rest first: TLS_DONE once it is all
+ * written. */
+static enum tls_status tls_relay_flush_down(struct tls_relay *r)
+{
+	struct tls_dir *d = &r->down;
+	enum tls_status s = tls_relay_greeting(r);
+
+	while (s == TLS_DONE && tls_dir_pending(d) > 0) {
+		size_t w;
+
+		s = tls_conn_write(r->t, d->buf + d->off, tls_dir_pending(d), &w);
+		if (s == TLS_DONE)
+			d->off += w;
+	}
+	return s;
+}
+
 /* Program to client. Returns 0, or -1 when the relay must end (r->outcome set). */
 static int tls_relay_down(struct tls_relay *r, bool tls_ok, bool prog_ok, bool *moved)
 {
@@ -144,15 +194,10 @@ static int tls_relay_down(struct tls_relay *r, bool tls_ok, bool prog_ok, bool *
 		enum tls_status s = TLS_DONE;
 		ssize_t n;
 
-		while (tls_dir_pending(d) > 0) {
-			size_t w;
-
+		if (r->n_greet > 0 || tls_dir_pending(d) > 0) {
 			if (!tls_ok)
 				return 0;
-			s = tls_conn_write(r->t, d->buf + d->off, tls_dir_pending(d), &w);
-			if (s != TLS_DONE)
-				break;
-			d->off += w;
+			s = tls_relay_flush_down(r);
 		}
 		if (s == TLS_WANT_READ || s == TLS_WANT_WRITE) {
 			d->wait = tls_wait_of(s);
@@ -226,7 +271,7 @@ uint32_t tls_relay_want(const struct tls_relay *r)
 		return 0;
 	if (!r->up.eof && tls_dir_pending(&r->up) == 0)
 		w |= r->up.wait;
-	if (tls_dir_pending(&r->down) > 0 || (r->down.eof && !r->down.shut))
+	if (tls_dir_pending(&r->down) > 0 || r->n_greet > 0 || (r->down.eof && !r->down.shut))
 		w |= r->down.wait;
 	return w;
 }
@@ -239,7 +284,7 @@ uint32_t tls_relay_prog_want(const struct tls_relay *r)
 		return 0;
 	if (tls_dir_pending(&r->up) > 0)
 		w |= RELAY_OUT;
-	if (!r->down.eof && tls_dir_pending(&r->down) == 0)
+	if (!r->down.eof && tls_dir_pending(&r->down) == 0 && r->n_greet == 0)
 		w |= RELAY_IN;
 	return w;
 }

@@ -23,6 +23,7 @@
 #include "mpm/relay.h"
 #include "mpm/tls_conn.h"
 
+struct iovec;
 struct tls_relay;
 
 /*
@@ -33,6 +34,11 @@ struct tls_relay;
  */
 struct tls_relay *tls_relay_new(struct tls_conn *t, int tls_fd, int prog, uint64_t now);
 void tls_relay_free(struct tls_relay *r);
+/* Before the first step: N (at most 2) pieces of a greeting (the service's banners)
+ * that reach the client through TLS ahead of the program's first byte; the program's
+ * output is not read until they are written. The bytes stay the caller's and must
+ * outlive R; they are not counted in tls_relay_bytes_out. */
+void tls_relay_greet(struct tls_relay *r, const struct iovec *iov, int n);
 
 /* One step: READY is the readiness seen on the TLS socket, PROG_READY on the
  * program's (RELAY_IN/OUT and any other poll or epoll bit; RELAY_ANY: try anyway; 0:

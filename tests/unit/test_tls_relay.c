@@ -3,9 +3,10 @@
  * runs its blocking runner in a thread on a finished TLS connection and one end of a
  * socketpair; the test is both the OpenSSL client and the program (the socketpair's
  * other end). Half-closes both ways, back-pressure from a program that does not read,
- * truncation, the idle limit.
+ * truncation, the idle limit, a greeting ahead of the program's output.
  */
 #include <stdlib.h>
+#include <sys/uio.h>
 
 #include "mpm/tls_relay.h"
 #include "tests/unit/tls_harness.h"
@@ -34,7 +35,8 @@ static void *rr_thread(void *arg)
 	return NULL;
 }
 
-static void rr_start(struct relay_run *rr)
+/* With a GREETING of N pieces (N 0: none). */
+static void rr_start_greeting(struct relay_run *rr, const struct iovec *greeting, int n)
 {
 	pair_open(&rr->p, srv_ctx(SSL_VERIFY_NONE), cli_ctx(NULL));
 	pair_handshake(&rr->p);
@@ -42,8 +44,14 @@ static void rr_start(struct relay_run *rr)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rr->prog), 0);
 	rr->r = tls_relay_new(rr->p.t, rr->p.sfd, rr->prog[0], conn_now_usec());
 	ck_assert_ptr_nonnull(rr->r);
+	tls_relay_greet(rr->r, greeting, n);
 	ck_assert_int_eq(pthread_create(&rr->th, NULL, rr_thread, rr), 0);
 	rr->running = true;
+}
+
+static void rr_start(struct relay_run *rr)
+{
+	rr_start_greeting(rr, NULL, 0);
 }
 
 static enum driver_outcome rr_join(struct relay_run *rr)
@@ -276,6 +284,31 @@ START_TEST(idle_limit)
 }
 END_TEST
 
+/* A greeting of many records, and the program's output at once: the client gets the
+ * greeting whole, then the output. */
+START_TEST(greeting_before_output)
+{
+	static char big[40 * 1024], got[sizeof(big) + 64];
+	struct iovec greeting[2] = {{big, sizeof(big)}, {"motd\r\n", 6}};
+	struct relay_run rr = {0};
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('A' + i % 26);
+	rr_start_greeting(&rr, greeting, 2);
+	ck_assert_int_eq(send(rr.prog[1], "prog", 4, 0), 4);
+	ck_assert_int_eq(shutdown(rr.prog[1], SHUT_WR), 0);
+	ck_assert_int_eq(cli_read_n(rr.p.c, rr.p.cfd, got, sizeof(got), &n), SSL_ERROR_ZERO_RETURN);
+	ck_assert_uint_eq(n, sizeof(big) + 10);
+	ck_assert_int_eq(memcmp(got, big, sizeof(big)), 0);
+	ck_assert_int_eq(memcmp(got + sizeof(big), "motd\r\nprog", 10), 0);
+	cli_shutdown(rr.p.c, rr.p.cfd);
+	ck_assert_int_eq(rr_join(&rr), DRIVER_COMPLETED);
+	ck_assert_uint_eq(tls_relay_bytes_out(rr.r), 4);
+	rr_close(&rr);
+}
+END_TEST
+
 static Suite *tls_relay_suite(void)
 {
 	Suite *s = suite_create("tls_relay");
@@ -288,6 +321,7 @@ static Suite *tls_relay_suite(void)
 	tcase_add_test(tc, client_truncates);
 	tcase_add_test(tc, program_that_does_not_read);
 	tcase_add_test(tc, idle_limit);
+	tcase_add_test(tc, greeting_before_output);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,388 @@
+/*
+ * The service's banners on TLS listeners under the blocking models, against the real
+ * daemon on loopback: `banner` and `banner_success` reach an admitted client through
+ * TLS after the handshake, before the first byte of the handler or program (fork and
+ * prefork with a built-in, a program under fork), and not a byte of them reaches a
+ * client whose handshake never happens; a client turned away gets `banner` and
+ * `banner_fail` without a handshake, under all four models alike; and a program's
+ * connection whose handshake failed is recorded and counted as a built-in's is
+ * (peer-gone, timeout), not as a program that exited with status 0.
+ *
+ * event and threadpool's banners through TLS are in test_tls.c.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "harness.h"
+#include "harness_ctl.h"
+
+static char pki[64];
+
+static void pki_write(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", pki, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* A self-signed certificate for localhost (the client trusts it as its own CA) and
+ * the banners. */
+static void pki_setup(void)
+{
+	char cmd[512];
+
+	snprintf(pki, sizeof(pki), "/tmp/ss-tlsbanner.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(pki));
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	         "-days 30 -keyout srv.key -out srv.pem -subj /CN=localhost "
+	         "-addext subjectAltName=DNS:localhost 2>/dev/null && chmod 0644 srv.key",
+	         pki);
+	ck_assert_int_eq(system(cmd), 0);
+	pki_write("banner", "hello\r\n");
+	pki_write("motd", "welcome\r\n");
+	pki_write("refused", "refused\r\n");
+}
+
+static void pki_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", pki);
+}
+
+/* A TLS client of 127.0.0.1:PORT verifying the server. NULL when the handshake fails
+ * (plaintext in front of the ServerHello fails it). */
+static SSL *tls_open(int port, SSL_CTX **ctx_r)
+{
+	char ca[128];
+	struct timeval tv = {.tv_sec = 60};
+	int fd = h_connect("127.0.0.1", port);
+	SSL *ssl;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	*ctx_r = SSL_CTX_new(TLS_client_method());
+	ck_assert_ptr_nonnull(*ctx_r);
+	snprintf(ca, sizeof(ca), "%s/srv.pem", pki);
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(*ctx_r, ca, NULL), 1);
+	SSL_CTX_set_verify(*ctx_r, SSL_VERIFY_PEER, NULL);
+	ssl = SSL_new(*ctx_r);
+	ck_assert_ptr_nonnull(ssl);
+	ck_assert_int_eq(SSL_set_tlsext_host_name(ssl, "localhost"), 1);
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1) {
+		ERR_clear_error();
+		SSL_free(ssl);
+		close(fd);
+		return NULL;
+	}
+	return ssl;
+}
+
+static void tls_close(SSL *ssl, SSL_CTX *ctx)
+{
+	int fd = SSL_get_fd(ssl);
+
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
+/* Sends MSG and close_notify, then reads everything until the server's close_notify
+ * (true) or another end into BUF. */
+static bool tls_talk(SSL *ssl, const char *msg, char *buf, size_t cap)
+{
+	size_t len = 0, n;
+
+	ck_assert_int_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
+	ck_assert_int_ge(SSL_shutdown(ssl), 0);
+	while (SSL_read_ex(ssl, buf + len, cap - 1 - len, &n) == 1) {
+		len += n;
+		ck_assert_uint_lt(len, cap - 1);
+	}
+	buf[len] = '\0';
+	return SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN;
+}
+
+#define TLS_KEYS "certificate: %s/srv.pem, key: %s/srv.key"
+
+/* The blocking models' ways of serving a TLS connection: fork and prefork with a
+ * built-in, a program under fork. */
+static const char *const model[] = {"fork", "prefork", "fork"};
+static const char *const what[] = {"builtin: echo", "builtin: echo",
+                                   "exec: [/bin/sh, -c, 'echo prog; exec cat']"};
+
+static int start_banners(struct daemon *d, int i, int port, const char *more)
+{
+	return h_start(d,
+	               "services:\n  s:\n    mpm: %s\n"
+	               "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "%s}}]\n"
+	               "    banner: %s/banner\n    banner_success: %s/motd\n    %s\n",
+	               model[i], port, pki, pki, more, pki, pki, what[i]);
+}
+
+static long long tls_count(struct daemon *d, const char *service, const char *failure)
+{
+	json_t *reply = hc_call(d, "stats", service);
+	json_t *t = json_object_get(hc_service(reply, service), "tls");
+	long long n =
+	        failure ? hc_int(json_object_get(t, "failures"), failure) : hc_int(t, "handshakes");
+
+	json_decref(reply);
+	return n;
+}
+
+/* The banners come through TLS, after the handshake, before the handler's or the
+ * program's first byte. Sent in plaintext, they would fail the client's handshake. */
+START_TEST(banners_through_tls)
+{
+	static const char *const want[] = {"hello\r\nwelcome\r\nping\n",
+	                                   "hello\r\nwelcome\r\nping\n",
+	                                   "hello\r\nwelcome\r\nprog\nping\n"};
+	struct daemon d = {0};
+	int port = h_free_port();
+	char buf[256];
+	SSL_CTX *ctx;
+	SSL *ssl;
+
+	ck_assert_int_eq(start_banners(&d, _i, port, ""), 0);
+	ssl = tls_open(port, &ctx);
+	ck_assert_msg(ssl, "the handshake failed (plaintext before the ServerHello?)");
+	ck_assert(tls_talk(ssl, "ping\n", buf, sizeof(buf)));
+	ck_assert_str_eq(buf, want[_i]);
+	tls_close(ssl, ctx);
+	ck_assert(H_DEADLINE_WAIT(tls_count(&d, "s", NULL) == 1, 30000));
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* A banner of many TLS records (64 KiB), through a program's relay: all of it, in
+ * order, before the program's first byte, however the socket takes it. */
+START_TEST(big_banner_before_program)
+{
+	static char want[64 * 1024 + 64], buf[sizeof(want) + 64];
+	struct daemon d = {0};
+	int port = h_free_port();
+	char path[128];
+	SSL_CTX *ctx;
+	SSL *ssl;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big", pki);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < 64 * 1024; i++)
+		want[i] = (char)('a' + i % 23);
+	ck_assert_uint_eq(fwrite(want, 1, 64 * 1024, f), 64 * 1024);
+	ck_assert_int_eq(fclose(f), 0);
+	strcpy(want + 64 * 1024, "welcome\r\nprog\nping\n");
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    mpm: fork\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	                         "    banner: %s\n    banner_success: %s/motd\n    %s\n",
+	                         port, pki, pki, path, pki, what[2]),
+	                 0);
+	ssl = tls_open(port, &ctx);
+	ck_assert_ptr_nonnull(ssl);
+	ck_assert(tls_talk(ssl, "ping\n", buf, sizeof(buf)));
+	ck_assert_uint_eq(strlen(buf), strlen(want));
+	ck_assert(strcmp(buf, want) == 0);
+	tls_close(ssl, ctx);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* A client that never begins its handshake sees nothing at all (not a byte of a
+ * banner) until handshake_timeout closes it. */
+START_TEST(silent_client_sees_no_banner)
+{
+	struct daemon d = {0};
+	int port = h_free_port();
+	char buf[64];
+
+	ck_assert_int_eq(start_banners(&d, _i, port, ", handshake_timeout: 500ms"), 0);
+	ck_assert_int_eq(h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf), 60000), 0);
+	ck_assert(H_DEADLINE_WAIT(tls_count(&d, "s", "timeout") == 1, 30000));
+	ck_assert_int_eq(tls_count(&d, "s", NULL), 0);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* A client access turns away gets `banner` then `banner_fail`, at once and without a
+ * handshake (it costs no cryptography), the same under every model: event and
+ * threadpool, fork and prefork with a built-in, a program under fork. */
+START_TEST(refused_gets_banner_fail_without_handshake)
+{
+	static const char *const models[] = {"event", "threadpool", "fork", "prefork", "fork"};
+	static const char *const whats[] = {"builtin: echo", "builtin: echo", "builtin: echo",
+	                                    "builtin: echo", "exec: [/bin/echo, served]"};
+	struct daemon d = {0};
+	int port = h_free_port();
+	char buf[64];
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    mpm: %s\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	                         "    banner: %s/banner\n    banner_fail: %s/refused\n"
+	                         "    access: {deny: [127.0.0.0/8]}\n    %s\n",
+	                         models[_i], port, pki, pki, pki, pki, whats[_i]),
+	                 0);
+	ck_assert_int_eq(h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf), 60000), 16);
+	buf[16] = '\0';
+	ck_assert_str_eq(buf, "hello\r\nrefused\r\n");
+	ck_assert(H_DEADLINE_WAIT(({
+		                          json_t *r = hc_call(&d, "stats", "s");
+		                          long long n =
+		                                  hc_int(json_object_get(hc_service(r, "s"),
+		                                                         "rejected_by_reason"),
+		                                         "access");
+		                          json_decref(r);
+		                          n == 1;
+	                          }),
+	                          30000));
+	ck_assert_int_eq(tls_count(&d, "s", NULL), 0);
+	ck_assert_int_eq(tls_count(&d, "s", "not-tls"), 0);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+/* The records of SERVICE in the JSON lines file PATH, in order. */
+static json_t *records_of(const char *path, const char *service)
+{
+	json_t *all = json_array();
+	char line[4096];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		if (o && !strcmp(json_string_value(json_object_get(o, "service")), service))
+			json_array_append(all, o);
+		json_decref(o);
+	}
+	if (f)
+		fclose(f);
+	return all;
+}
+
+static long long counter(struct daemon *d, const char *service, const char *key)
+{
+	json_t *reply = hc_call(d, "stats", service);
+	long long n = hc_int(hc_service(reply, service), key);
+
+	json_decref(reply);
+	return n;
+}
+
+/* A handshake that fails under fork: with a program (which never runs) the connection
+ * is recorded and counted as with a built-in, peer-gone for a plaintext client and
+ * timeout for one that stalls, never as a program's exit. */
+START_TEST(failed_handshake_recorded_as_for_builtin)
+{
+	static const char *const services[] = {"prog", "blt"};
+	static const char hello[] = {0x16, 0x03, 0x01, 0x01, 0x00}; /* a record's start only */
+	struct daemon d = {0};
+	int port[2] = {h_free_port(), h_free_port()};
+	char log[160], buf[64];
+
+	ck_assert_int_eq(h_prepare(&d, "# placeholder\n"), 0);
+	snprintf(log, sizeof(log), "%s/conns.jsonl", d.dir);
+	ck_assert_int_eq(h_write_config(&d,
+	                                "log: {connections: 'json:%s'}\n"
+	                                "services:\n"
+	                                "  prog:\n    mpm: fork\n    exec: [/bin/echo, served]\n"
+	                                "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                                ", handshake_timeout: 300ms}}]\n"
+	                                "    limits: {idle_timeout: 0}\n"
+	                                "  blt:\n    mpm: fork\n    builtin: echo\n"
+	                                "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                                ", handshake_timeout: 300ms}}]\n"
+	                                "    limits: {idle_timeout: 0}\n",
+	                                log, port[0], pki, pki, port[1], pki, pki),
+	                 0);
+	ck_assert_int_eq(h_launch(&d), 0);
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		/* Plaintext: not-tls. */
+		ck_assert_int_eq(h_exchange("127.0.0.1", port[i], "GET / HTTP/1.0\r\n\r\n", false,
+		                            buf, sizeof(buf), 60000),
+		                 0);
+		ck_assert(H_DEADLINE_WAIT(tls_count(&d, services[i], "not-tls") == 1, 30000));
+		/* A handshake begun and stalled: timed out. */
+		fd = h_connect("127.0.0.1", port[i]);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(h_write_all(fd, hello, sizeof(hello)), 0);
+		ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 60000), 0);
+		close(fd);
+		ck_assert(H_DEADLINE_WAIT(tls_count(&d, services[i], "timeout") == 1, 30000));
+	}
+	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 4, 30000));
+	for (int i = 0; i < 2; i++) {
+		json_t *recs = records_of(log, services[i]);
+		static const char *const outcome[] = {"peer-gone", "timeout"};
+
+		ck_assert_uint_eq(json_array_size(recs), 2);
+		for (size_t k = 0; k < 2; k++) {
+			json_t *r = json_array_get(recs, k);
+			ck_assert_msg(!strcmp(json_string_value(json_object_get(r, "outcome")),
+			                      outcome[k]),
+			              "%s record %zu: %s", services[i], k,
+			              json_string_value(json_object_get(r, "outcome")));
+			ck_assert_ptr_null(json_object_get(r, "exit_status"));
+		}
+		json_decref(recs);
+		ck_assert(H_DEADLINE_WAIT(counter(&d, services[i], "completed") == 2, 30000));
+		ck_assert_int_eq(counter(&d, services[i], "timeouts"), 1);
+		ck_assert_int_eq(counter(&d, services[i], "handler_errors"), 0);
+		ck_assert_int_eq(tls_count(&d, services[i], NULL), 0);
+	}
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("tls_banner");
+	TCase *tc = tcase_create("tls_banner");
+
+	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, banners_through_tls, 0, 3);
+	tcase_add_test(tc, big_banner_before_program);
+	tcase_add_loop_test(tc, silent_client_sees_no_banner, 0, 3);
+	tcase_add_loop_test(tc, refused_gets_banner_fail_without_handshake, 0, 5);
+	tcase_add_test(tc, failed_handshake_recorded_as_for_builtin);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	/* A client the server closes on must not die writing to it. */
+	signal(SIGPIPE, SIG_IGN);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -61,25 +61,32 @@ START_TEST(socat_through_cat)
 }
 END_TEST
 
+/* The body curl gets from https://NAME:PORT/, by address when name is NULL (then NAME
+ * is 127.0.0.1; otherwise --resolve makes it 127.0.0.1). */
+static void curl_get(int port, const char *name, char *out, size_t cap)
+{
+	char cmd[1024], resolve[128] = "";
+
+	if (name)
+		snprintf(resolve, sizeof(resolve), "--resolve %s:%d:127.0.0.1", name, port);
+	snprintf(cmd, sizeof(cmd),
+	         "curl -sS --max-time 120 --tlsv1.3 --cacert %s/ca.pem %s https://%s:%d/", pki,
+	         resolve, name ? name : "127.0.0.1", port);
+	run(cmd, out, cap);
+}
+
 /* curl by address (no SNI: an IP address is never a server name) and by name. */
 START_TEST(curl_against_responder)
 {
 	struct daemon d = {0};
 	int port = h_free_port();
-	char exec[128], cmd[1024], out[1024];
+	char exec[128], out[1024];
 
 	snprintf(exec, sizeof(exec), "[/bin/sh, %s/respond.sh]", pki);
 	ck_assert_int_eq(start_program(&d, port, exec), 0);
-	snprintf(cmd, sizeof(cmd),
-	         "curl -sS --max-time 120 --tlsv1.3 --cacert %s/ca.pem https://127.0.0.1:%d/", pki,
-	         port);
-	run(cmd, out, sizeof(out));
+	curl_get(port, NULL, out, sizeof(out));
 	ck_assert_str_eq(out, "protocol TLSv1.3, server name unset\n");
-	snprintf(cmd, sizeof(cmd),
-	         "curl -sS --max-time 120 --tlsv1.3 --cacert %s/ca.pem "
-	         "--resolve tls.test:%d:127.0.0.1 https://tls.test:%d/",
-	         pki, port, port);
-	run(cmd, out, sizeof(out));
+	curl_get(port, "tls.test", out, sizeof(out));
 	ck_assert_str_eq(out, "protocol TLSv1.3, server name tls.test\n");
 	ck_assert_int_eq(h_stop(&d), 0);
 }

@@ -5,8 +5,9 @@
  * throughout: the open connection goes on echoing and ends with close_notify, new
  * connections get the new certificate (by its serial number), no client is refused, the
  * listening socket stays the same socket, and the old processes exit once their
- * connection ends. Then 1 GiB through a TLS echo under event, written and read at once,
- * with equal SHA-256 both ways.
+ * connection ends. A renewal caught half done (a new key, the old certificate) fails
+ * the reload and leaves the service as it was. Then 1 GiB through a TLS echo under
+ * event, written and read at once, with equal SHA-256 both ways.
  */
 #include <check.h>
 #include <pthread.h>
@@ -177,6 +178,45 @@ START_TEST(renewed_certificate_reload)
 }
 END_TEST
 
+/* A renewal caught half done (a new key beside the old certificate): the reload fails,
+ * and the running service, untouched, goes on with the old pair. */
+START_TEST(half_renewed_reload_keeps_running)
+{
+	struct daemon d = {0};
+	struct ht_client c;
+	int port = h_free_port();
+	char cmd[512];
+
+	ck_assert_int_eq(ht_pki_renew(pki, 3000), 0);
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    mpm: event\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
+	                         "%s/srv.pem, key: %s/srv.key}}]\n"
+	                         "    builtin: echo\n",
+	                         port, pki, pki),
+	                 0);
+	pid_t pid = h_only_child(d.pid);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(ht_open(&c, port, pki, "localhost"), 0);
+	snprintf(cmd, sizeof(cmd),
+	         "cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+	         "-out srv.key.new 2>/dev/null && chmod 0644 srv.key.new && mv srv.key.new srv.key",
+	         pki);
+	ck_assert_int_eq(system(cmd), 0);
+	d.allowed_errors[0] = "does not match the certificate";
+	d.allowed_errors[1] = "reload failed";
+	ck_assert_int_eq(h_reload(&d), 0);
+	ck_assert(h_log_wait(&d, "does not match the certificate", 10000));
+	ck_assert_msg(strstr(d.notify_seen, "STATUS=reload failed"), "%s", d.notify_seen);
+	ck_assert(ht_echoes(&c, "still\n", 6));
+	ck_assert(ht_finish(&c));
+	ht_close(&c);
+	ck_assert_int_eq(new_connection_serial(port), 3000);
+	ck_assert_int_eq(h_only_child(d.pid), pid);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* The words: 1 GiB through a TLS echo, with equal SHA-256. */
 START_TEST(one_gib_echo)
 {
@@ -186,6 +226,7 @@ START_TEST(one_gib_echo)
 	char why[256];
 	long long t0;
 
+	ck_assert_int_eq(ht_pki_renew(pki, 4000), 0);
 	ck_assert_int_eq(h_start(&d,
 	                         "services:\n  s:\n    mpm: {model: event, workers: 1}\n"
 	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
@@ -218,6 +259,7 @@ int main(void)
 		return EXIT_FAILURE;
 	}
 	tcase_add_loop_test(tc, renewed_certificate_reload, 0, 4);
+	tcase_add_test(tc, half_renewed_reload_keeps_running);
 	tcase_add_test(tc, one_gib_echo);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -66,8 +66,8 @@ void ht_pki_remove(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* Notes in c->why what made a call on c fail (r: its return value), and returns -1. */
-static int failed(struct ht_client *c, const char *what, int r)
+/* Notes in c->why what made a call on c fail (r: its return value); false. */
+static bool failed(struct ht_client *c, const char *what, int r)
 {
 	int e = errno;
 	unsigned long err = ERR_peek_last_error();
@@ -76,7 +76,7 @@ static int failed(struct ht_client *c, const char *what, int r)
 	         c->ssl ? SSL_get_error(c->ssl, r) : -1, e, strerror(e),
 	         err ? ERR_reason_error_string(err) : "no OpenSSL error");
 	ERR_clear_error();
-	return -1;
+	return false;
 }
 
 int ht_open(struct ht_client *c, int port, const char *dir, const char *sni)
@@ -85,23 +85,31 @@ int ht_open(struct ht_client *c, int port, const char *dir, const char *sni)
 	struct timeval tv = {.tv_sec = 60};
 
 	*c = (struct ht_client){.fd = h_connect("127.0.0.1", port)};
+	const char *step = "connect";
+	int r = 0;
+
 	if (c->fd < 0)
-		return failed(c, "connect", 0);
+		goto fail;
+	step = "setup";
 	/* A blocking client whose every read and write has a deadline. */
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -1;
+		goto fail;
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
 	if (!c->ctx || SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1)
-		return -1;
+		goto fail;
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || (sni && SSL_set_tlsext_host_name(c->ssl, sni) != 1) ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
-		return failed(c, "setup", 0);
-	int r = SSL_connect(c->ssl);
-	return r == 1 ? 0 : failed(c, "handshake", r);
+		goto fail;
+	step = "handshake";
+	if ((r = SSL_connect(c->ssl)) == 1)
+		return 0;
+fail:
+	failed(c, step, r);
+	return -1;
 }
 
 void ht_close(struct ht_client *c)
@@ -131,10 +139,10 @@ bool ht_echoes(struct ht_client *c, const void *msg, size_t n)
 	if (n > sizeof(got))
 		return false;
 	if ((r = SSL_write_ex(c->ssl, msg, n, &len)) != 1 || len != n)
-		return failed(c, "write", r) == 0;
+		return failed(c, "write", r);
 	while (have < n) {
 		if ((r = SSL_read_ex(c->ssl, got + have, n - have, &len)) != 1)
-			return failed(c, "read", r) == 0;
+			return failed(c, "read", r);
 		have += len;
 	}
 	if (memcmp(got, msg, n) != 0)
@@ -149,14 +157,14 @@ bool ht_finish(struct ht_client *c)
 	int r;
 
 	if ((r = SSL_shutdown(c->ssl)) < 0)
-		return failed(c, "sending close_notify", r) == 0;
+		return failed(c, "sending close_notify", r);
 	if (SSL_read_ex(c->ssl, buf, sizeof(buf), &len) == 1) {
 		/* Bytes after our close_notify: not an echo's clean end. */
 		snprintf(c->why, sizeof(c->why), "%zu bytes after close_notify", len);
 		return false;
 	}
 	if (SSL_get_error(c->ssl, 0) != SSL_ERROR_ZERO_RETURN)
-		return failed(c, "awaiting close_notify", 0) == 0;
+		return failed(c, "awaiting close_notify", 0);
 	return true;
 }
 

@@ -109,6 +109,18 @@ static void superctl_reload(struct daemon *d)
 	ck_assert_int_eq(h_wait_notify(d, "READY=1", 10000), 0);
 }
 
+/* The echo built-in under MPM on a TLS listener with srv.pem and srv.key, and MORE
+ * (service keys, each line ending with a newline). */
+static int start_echo(struct daemon *d, const char *mpm, int port, const char *more)
+{
+	return h_start(d,
+	               "services:\n  s:\n    mpm: %s\n"
+	               "    listen: [{address: '127.0.0.1:%d', tls: {certificate: %s/srv.pem, "
+	               "key: %s/srv.key}}]\n"
+	               "    builtin: echo\n%s",
+	               mpm, port, pki, pki, more);
+}
+
 /* ------------------------------------------------------------ tests */
 
 START_TEST(renewed_certificate_reload)
@@ -126,13 +138,7 @@ START_TEST(renewed_certificate_reload)
 	ck_assert_int_eq(ht_pki_renew(pki, serial), 0);
 	/* A drain that outlasts the test: an old process that exits did so because its
 	 * connection ended, not because the shutdown timeout killed it. */
-	ck_assert_int_eq(h_start(&d,
-	                         "services:\n  s:\n    mpm: %s\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
-	                         "%s/srv.pem, key: %s/srv.key}}]\n"
-	                         "    builtin: echo\n    shutdown_timeout: 600s\n",
-	                         model, p.port, pki, pki),
-	                 0);
+	ck_assert_int_eq(start_echo(&d, model, p.port, "    shutdown_timeout: 600s\n"), 0);
 	unsigned long inode = listener_inode(p.port);
 	ck_assert_uint_ne(inode, 0);
 	ck_assert_int_eq(ht_open(&c, p.port, pki, "localhost"), 0);
@@ -188,13 +194,7 @@ START_TEST(half_renewed_reload_keeps_running)
 	char cmd[512];
 
 	ck_assert_int_eq(ht_pki_renew(pki, 3000), 0);
-	ck_assert_int_eq(h_start(&d,
-	                         "services:\n  s:\n    mpm: event\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
-	                         "%s/srv.pem, key: %s/srv.key}}]\n"
-	                         "    builtin: echo\n",
-	                         port, pki, pki),
-	                 0);
+	ck_assert_int_eq(start_echo(&d, "event", port, ""), 0);
 	pid_t pid = h_only_child(d.pid);
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(ht_open(&c, port, pki, "localhost"), 0);
@@ -227,13 +227,7 @@ START_TEST(one_gib_echo)
 	long long t0;
 
 	ck_assert_int_eq(ht_pki_renew(pki, 4000), 0);
-	ck_assert_int_eq(h_start(&d,
-	                         "services:\n  s:\n    mpm: {model: event, workers: 1}\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
-	                         "%s/srv.pem, key: %s/srv.key}}]\n"
-	                         "    builtin: echo\n",
-	                         port, pki, pki),
-	                 0);
+	ck_assert_int_eq(start_echo(&d, "{model: event, workers: 1}", port, ""), 0);
 	ck_assert_int_eq(ht_open(&c, port, pki, "localhost"), 0);
 	t0 = h_now_ms();
 	ck_assert_msg(ht_stream_echo(&c, 1ull << 30, 120000, why, sizeof(why)), "%s", why);

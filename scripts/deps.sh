@@ -7,7 +7,8 @@
 # Groups: build (compile and run superserverd and superctl: quickstart.sh), package (the
 # man pages and the .deb's computed dependencies), test (everything scripts/test.sh runs:
 # Check, systemd-analyze, tmux, clang's libFuzzer, the e2e container tools, the programs
-# the import tests run, and xinetd to compare their answers with).
+# the import tests run, xinetd to compare their answers with, and the openssl command,
+# socat and curl the TLS tests make certificates with and connect with).
 # Installing uses apt-get, through sudo when not root.
 set -euo pipefail
 
@@ -15,7 +16,7 @@ group() {
 	case $1 in
 	build) echo cmake gcc libc6-dev make pkg-config libyaml-dev libsystemd-dev libcap-dev libjansson-dev libssl-dev ;;
 	package) echo scdoc dpkg-dev file ;;
-	test) echo check libsubunit-dev systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap tftpd-hpa tftp-hpa rsync git xinetd openssl ;;
+	test) echo check libsubunit-dev systemd procps tmux clang libclang-rt-14-dev systemd-container debootstrap tftpd-hpa tftp-hpa rsync git xinetd openssl socat curl ;;
 	*)
 		echo "deps.sh: unknown group '$1' (build, package or test)" >&2
 		return 2

@@ -56,8 +56,8 @@ void h_pause_ms(int ms)
  * listening on 0.0.0.0. */
 #define PORT_BASE 20000
 #ifndef PORT_SLOTS /* tests/CMakeLists.txt sets both */
-#define PORT_SLOTS     40
-#define PORT_SLOT_SIZE 300
+#define PORT_SLOTS     50
+#define PORT_SLOT_SIZE 250
 #endif
 #define PORT_SPAN (PORT_SLOTS * PORT_SLOT_SIZE)
 

@@ -3,14 +3,18 @@
  * (verifying the server, TLS 1.3 only) through /bin/cat with the bytes compared, and
  * curl against a small HTTP/1.0 responder that answers with the SSL_PROTOCOL and
  * SSL_SERVER_NAME it was given, by IP address (no SNI) and by name (--resolve, so the
- * name arrives as SNI). A client not installed skips its test case, and the program
- * exits 77 (CTest: skipped); scripts/deps.sh's test group installs both.
+ * name arrives as SNI); and `openssl s_client` against the echo built-in under each of
+ * the four models. A client not installed skips its test case, and the program exits
+ * 77 (CTest: skipped); scripts/deps.sh's test group installs them.
  */
 #include <check.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "harness_tls.h"
@@ -92,6 +96,69 @@ START_TEST(curl_against_responder)
 }
 END_TEST
 
+static const char *const models[] = {"event", "threadpool", "fork", "prefork"};
+
+/* openssl s_client, verifying the server, writes a line to the echo under each model
+ * and must print exactly that line back (-quiet: only the connection's bytes); the end
+ * of its input then ends it (-no_ign_eof), with status 0. */
+START_TEST(s_client_echo)
+{
+	static const char line[] = "s_client through TLS, 0123456789\n";
+	struct daemon d = {0};
+	int port = h_free_port(), in[2], out[2], status;
+	char portarg[32], ca[96], got[256];
+	size_t len = 0;
+	long long end;
+	pid_t pid;
+
+	ck_assert_int_eq(h_start(&d,
+	                         "services:\n  s:\n    mpm: %s\n    builtin: echo\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {certificate: "
+	                         "%s/srv.pem, key: %s/srv.key}}]\n",
+	                         models[_i], port, pki, pki),
+	                 0);
+	snprintf(portarg, sizeof(portarg), "127.0.0.1:%d", port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execlp("openssl", "openssl", "s_client", "-quiet", "-no_ign_eof", "-connect",
+		       portarg, "-servername", "localhost", "-CAfile", ca, "-verify_return_error",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	ck_assert_int_eq(write(in[1], line, sizeof(line) - 1), (ssize_t)sizeof(line) - 1);
+	end = h_now_ms() + 60000;
+	while (len < sizeof(line) - 1 && h_now_ms() < end) {
+		struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) != 1)
+			continue;
+		n = read(out[0], got + len, sizeof(got) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	got[len] = '\0';
+	close(in[1]); /* s_client's end of input: it closes the connection and exits */
+	ck_assert(H_DEADLINE_WAIT(waitpid(pid, &status, WNOHANG) == pid, 60000));
+	close(out[0]);
+	ck_assert_str_eq(got, line);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %#x", models[_i],
+	              status);
+	ck_assert_int_eq(h_stop(&d), 0);
+}
+END_TEST
+
 /* An HTTP/1.0 responder: reads the request's head (so that curl's request is consumed
  * before the end), then answers with what TLS told it. */
 static const char responder[] =
@@ -139,6 +206,7 @@ int main(void)
 		tcase_add_test(tc, curl_against_responder);
 	else
 		skipped = true;
+	tcase_add_loop_test(tc, s_client_echo, 0, 4);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -11,10 +11,11 @@
  * lists OpenSSL parses are the fuzzer's too. The whole load runs, as --check-config
  * does: the contexts are built. A loaded server then takes one handshake from an
  * OpenSSL client in memory, with the client section's first line as the server name
- * and the rest as its ALPN list in wire form, so that SNI and ALPN selection and the
- * ticket keys run. Besides "never crash, leak or hang", it checks the loader's
- * contract: a configuration or errors, never both, every message at the file, and a
- * built server for every TLS entry of a configuration.
+ * and the rest as its ALPN list in wire form, and another resuming its session, so
+ * that SNI and ALPN selection and the ticket keys (both ways) run. Besides "never
+ * crash, leak or hang", it checks the loader's contract: a configuration or errors,
+ * never both, every message at the file, and a built server for every TLS entry of a
+ * configuration.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,14 +186,35 @@ static void write_file(const char *path, const void *p, size_t n)
 	CHECK(fclose(f) == 0);
 }
 
-/* One handshake in memory against TS, the client's hello from section C. */
-static void handshake(const struct tls_server *ts, const struct section *c)
+static void say(SSL *srv, SSL *cli)
+{
+	const unsigned char *proto = NULL;
+	unsigned proto_len = 0;
+	X509 *peer = SSL_get1_peer_certificate(cli);
+	char subject[256] = "";
+
+	if (peer)
+		X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof(subject));
+	X509_free(peer);
+	SSL_get0_alpn_selected(cli, &proto, &proto_len);
+	fprintf(stderr, "handshake: %s%s, %s, certificate '%s', ALPN '%.*s'\n",
+	        SSL_is_init_finished(srv) ? "done" : "failed",
+	        SSL_session_reused(cli) ? " (resumed)" : "", SSL_get_version(cli), subject,
+	        (int)proto_len, proto ? (const char *)proto : "");
+}
+
+/* A handshake in memory against TS, the client's hello from section C, resuming SESS
+ * (NULL: none). Returns the session to resume with (its ticket read), or NULL. */
+static SSL_SESSION *handshake(const struct tls_server *ts, const struct section *c,
+                              SSL_SESSION *sess)
 {
 	const uint8_t *nl = c->n ? memchr(c->p, '\n', c->n) : NULL;
 	size_t name_len = nl ? (size_t)(nl - c->p) : c->n;
-	char name[256];
+	char name[256], buf[16];
 	SSL *srv = SSL_new(tls_server_ctx(ts)), *cli = SSL_new(client_ctx);
 	BIO *sb = NULL, *cb = NULL;
+	SSL_SESSION *next = NULL;
+	bool done = false;
 
 	CHECK(srv && cli);
 	CHECK(BIO_new_bio_pair(&sb, 0, &cb, 0) == 1);
@@ -208,34 +230,31 @@ static void handshake(const struct tls_server *ts, const struct section *c)
 	}
 	if (nl && c->n - name_len - 1 > 0)
 		SSL_set_alpn_protos(cli, nl + 1, (unsigned)(c->n - name_len - 1));
-	for (int i = 0; i < HS_ROUNDS; i++) {
+	if (sess)
+		SSL_set_session(cli, sess);
+	for (int i = 0; i < HS_ROUNDS && !done; i++) {
 		int rc = SSL_do_handshake(cli), rs = SSL_do_handshake(srv);
 		int ec = SSL_get_error(cli, rc), es = SSL_get_error(srv, rs);
 
-		if (rc == 1 && rs == 1)
-			break;
+		done = rc == 1 && rs == 1;
 		if ((rc != 1 && ec != SSL_ERROR_WANT_READ && ec != SSL_ERROR_WANT_WRITE) ||
 		    (rs != 1 && es != SSL_ERROR_WANT_READ && es != SSL_ERROR_WANT_WRITE))
 			break;
 	}
-	if (verbose) {
-		const unsigned char *proto = NULL;
-		unsigned proto_len = 0;
-
-		X509 *peer = SSL_get1_peer_certificate(cli);
-		char subject[256] = "";
-
-		if (peer)
-			X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof(subject));
-		X509_free(peer);
-		SSL_get0_alpn_selected(cli, &proto, &proto_len);
-		fprintf(stderr, "handshake: %s, %s, certificate '%s', ALPN '%.*s'\n",
-		        SSL_is_init_finished(srv) ? "done" : "failed", SSL_get_version(cli),
-		        subject, (int)proto_len, proto ? (const char *)proto : "");
-	}
+	if (verbose)
+		say(srv, cli);
+	/* Under TLS 1.3 the ticket comes after the handshake: a read takes it in. */
+	if (done && !sess && SSL_read(cli, buf, sizeof(buf)) <= 0 &&
+	    SSL_get_error(cli, -1) == SSL_ERROR_WANT_READ &&
+	    SSL_SESSION_is_resumable(SSL_get0_session(cli)))
+		next = SSL_get1_session(cli);
+	/* Freed without a close_notify, a session is marked as not to be resumed. */
+	if (done)
+		SSL_shutdown(cli);
 	SSL_free(srv);
 	SSL_free(cli);
 	ERR_clear_error();
+	return next;
 }
 
 /* Every TLS entry of a loaded configuration has its server (the YAML sections can make
@@ -259,8 +278,14 @@ static void check_config(const struct config *cfg, const struct section *client)
 				CHECK(strncmp(info.path, dir, strlen(dir)) == 0);
 			}
 			CHECK(tls_server_ctx(lc->tls));
-			if (n_tls++ == 0)
-				handshake(lc->tls, client);
+			/* The first also resumes its session: the ticket key both ways. */
+			if (n_tls++ == 0) {
+				SSL_SESSION *sess = handshake(lc->tls, client, NULL);
+
+				if (sess)
+					SSL_SESSION_free(handshake(lc->tls, client, sess));
+				SSL_SESSION_free(sess);
+			}
 		}
 }
 

@@ -8,14 +8,15 @@
  * listen section is `tls: true`; a non-empty defaults section adds a second entry with
  * `tls: true`), "{D}" in them stands for this process's directory, where each file
  * section is written as {D}/0 to {D}/5, so that the certificates, keys, chains and CA
- * lists OpenSSL parses are the fuzzer's too. The whole load runs, as --check-config
- * does: the contexts are built. A loaded server then takes one handshake from an
- * OpenSSL client in memory, with the client section's first line as the server name
- * and the rest as its ALPN list in wire form, and another resuming its session, so
- * that SNI and ALPN selection and the ticket keys (both ways) run. Besides "never
- * crash, leak or hang", it checks the loader's contract: a configuration or errors,
- * never both, every message at the file, and a built server for every TLS entry of a
- * configuration.
+ * lists OpenSSL parses are the fuzzer's too (a file section "!LABEL", a newline and
+ * DER is written as that DER in a PEM block of that label). The whole load runs, as
+ * --check-config does: the contexts are built. A loaded server then takes one
+ * handshake from an OpenSSL client in memory, with the client section's first line as
+ * the server name and the rest as its ALPN list in wire form, and another resuming its
+ * session, so that SNI and ALPN selection and the ticket keys (both ways) run. Besides
+ * "never crash, leak or hang", it checks the loader's contract: a configuration or
+ * errors, never both, every message at the file, and a built server for every TLS
+ * entry of a configuration.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "superserverd/config.h"
@@ -186,6 +188,26 @@ static void write_file(const char *path, const void *p, size_t n)
 	CHECK(fclose(f) == 0);
 }
 
+/* File section S as is, or when it is "!LABEL\n" and DER, that DER in one PEM block:
+ * mutating base64 mostly breaks it, mutating DER reaches the certificates and keys. */
+static void write_pem(const char *path, const struct section *s)
+{
+	const uint8_t *nl = s->n && s->p[0] == '!' ? memchr(s->p, '\n', s->n) : NULL;
+	char label[64];
+	size_t len = nl ? (size_t)(nl - s->p) - 1 : 0;
+	FILE *f;
+
+	if (!nl || len >= sizeof(label) || memchr(s->p, '\0', len + 1)) {
+		write_file(path, s->p, s->n);
+		return;
+	}
+	memcpy(label, s->p + 1, len);
+	label[len] = '\0';
+	CHECK((f = fopen(path, "we")));
+	(void)PEM_write(f, label, "", nl + 1, (long)(s->n - len - 2));
+	CHECK(fclose(f) == 0);
+}
+
 static void say(SSL *srv, SSL *cli)
 {
 	const unsigned char *proto = NULL;
@@ -304,7 +326,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	compose(s, yaml);
 	write_file(main_path, yaml, strlen(yaml));
 	for (int i = 0; i < N_FILES; i++)
-		write_file(file_path[i], s[S_FILES + i].p, s[S_FILES + i].n);
+		write_pem(file_path[i], &s[S_FILES + i]);
 
 	diag_init(&d);
 	r = config_load(main_path, &opts, &cfg, &d);

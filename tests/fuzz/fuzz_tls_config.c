@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define SEP       "\n%%\n"
 #define N_FILES   6
-#define YAML_MAX  (64 * 1024)
+#define YAML_MAX  (256 * 1024) /* the longest input indented, {D} expanded, and more */
 #define HS_ROUNDS 16
 
 enum { S_DEFAULTS, S_LISTEN, S_CLIENT, S_FILES, S_COUNT = S_FILES + N_FILES };

@@ -364,7 +364,6 @@ int config_load(const char *path, const struct config_load_opts *opts, struct co
 	*cfg_r = NULL;
 	l.daemon_uid = opts && opts->daemon_uid != (uid_t)-1 ? opts->daemon_uid : geteuid();
 	l.root = l.daemon_uid == 0;
-	l.tls_any_model = opts && opts->tls_any_model;
 	l.services_path = opts && opts->services_path ? opts->services_path : SVCNAMES_DEFAULT_PATH;
 	l.ci = calloc(1, sizeof(*l.ci));
 	if (!l.ci || !(l.ci->pub.path = strdup(path)) || (!l.root && daemon_identity(&l) < 0)) {

@@ -218,9 +218,6 @@ struct config_load_opts {
 	/* The services(5) file that names in listening addresses are looked up in; NULL
 	 * means /etc/services. Only tests set it (the daemon always reads /etc/services). */
 	const char *services_path;
-	/* Accept `tls` under a model without MPM_TLS. Only tests set it, to load TLS
-	 * listeners before a model serves them. */
-	bool tls_any_model;
 };
 
 /*

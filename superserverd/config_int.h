@@ -141,7 +141,6 @@ struct loader {
 
 	struct svc_part defaults;
 	struct tls_part *tls_defaults; /* `defaults.tls`; NULL: none (config_tls.c) */
-	bool tls_any_model;            /* config_load_opts.tls_any_model */
 };
 
 /* Whether any error was reported since the load began. */

@@ -496,7 +496,7 @@ static void merge_mpm(struct loader *l, struct service_conf *sc, const struct sv
 	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (sc->listen[i].proxy_protocol)
 			proxy_refused(sc, &sc->listen[i], l->diag);
-		if (sc->listen[i].tls_conf && !l->tls_any_model)
+		if (sc->listen[i].tls_conf)
 			tls_refused(sc, &sc->listen[i], l->diag);
 		if (sc->listen[i].addr.socktype == SOCK_DGRAM)
 			config_dgram_refused(sc, &sc->listen[i], l->diag);

@@ -1,8 +1,11 @@
 /*
- * TLS helpers for the integration tests: a test CA and server certificates made with
- * the openssl command at test time (reissued in place, as a renewal does), and a TLS
- * client on OpenSSL's C API whose every wait has a deadline, with a streaming echo
- * check that never holds the whole stream in memory.
+ * TLS helpers for the integration tests: a directory of test certificates made with the
+ * openssl command at test time (ECDSA P-256; the server's reissued in place, as a
+ * renewal does), and two OpenSSL clients that verify the daemon against their CA: a
+ * non-blocking one (harness_tls.c) that exchanges bytes and tells whether the end was
+ * a clean close_notify, and a blocking one with deadlines (harness_tls_stream.c) that
+ * echoes on one connection for as long as a test needs, up to a streamed echo never
+ * held in memory.
  */
 #ifndef SS_TEST_HARNESS_TLS_H
 #define SS_TEST_HARNESS_TLS_H
@@ -13,34 +16,68 @@
 
 #include <openssl/ssl.h>
 
-/* The server certificate's names: what a client may verify it as. */
+/* The server certificate srv.pem's names: what a client may verify it as. */
 #define HT_SERVER_NAMES "DNS:localhost,DNS:tls.test,IP:127.0.0.1"
 
-/* A directory (mode 0755, keys 0644: a service's user may read them) holding ca.pem and
- * ca.key (an ECDSA P-256 CA), and srv.pem and srv.key (CN=localhost, HT_SERVER_NAMES)
- * with serial number 1. Returns 0 or -1. */
-int ht_pki_make(char *dir, size_t cap);
+/* Makes the directory (once per program, before Check forks the test cases; mode 0755,
+ * keys 0644: a service's user may read what is in it) with a CA "ca" and, issued by
+ * it, "localhost" and "other.test" with their names as subjectAltName, and "srv"
+ * (CN=localhost, HT_SERVER_NAMES) with serial number 1. Aborts on failure. */
+void ht_pki_make(void);
+const char *ht_pki(void); /* the directory */
+/* Makes NAME.key and NAME.pem (CN=NAME) in it, issued by ISSUER (NULL: a CA of its
+ * own), with NAME as subjectAltName too when SAN. */
+void ht_pki_cert(const char *name, const char *issuer, bool san);
 /* Replaces srv.pem and srv.key with a new key and a certificate of that serial number,
  * each by a rename (a reader sees the old file or the new one, never half of one). */
-int ht_pki_renew(const char *dir, long serial);
-void ht_pki_remove(const char *dir);
+int ht_pki_renew(long serial);
+/* Writes TEXT to the file NAME in it. */
+void ht_pki_file(const char *name, const char *text);
+void ht_pki_remove(void);
+/* The inside of a `tls:` map: localhost's certificate, other.test's for that name. */
+void ht_tls_map(char *buf, size_t cap);
 
 struct ht_client {
 	int fd;
 	SSL_CTX *ctx;
 	SSL *ssl;
-	char why[160]; /* after a failed call: what went wrong */
+	char why[160]; /* the blocking client's, after a failed call: what went wrong */
 };
 
-/* A TLS client of 127.0.0.1:PORT verifying the server against DIR/ca.pem, with SNI
- * when sni is not NULL. Returns 0 once the handshake is done, -1 otherwise (the client
- * is to be closed either way). */
-int ht_open(struct ht_client *c, int port, const char *dir, const char *sni);
-void ht_close(struct ht_client *c);
+void ht_close(struct ht_client *t);
+
+/* ---- the non-blocking client (harness_tls.c) */
+
+/* A TLS client to PORT asking for SNI (NULL: none), verifying the server against the
+ * CA, presenting CERT's certificate (NULL: none), after sending BEFORE (a PROXY header,
+ * NULL: nothing) in plaintext. Returns whether the handshake completed (under TLS 1.3
+ * a refused client certificate shows only at the first read); ht_close it either way. */
+bool ht_open_after(struct ht_client *t, int port, const char *before, const char *sni,
+                   const char *cert);
+bool ht_open(struct ht_client *t, int port, const char *sni, const char *cert);
+/*
+ * Sends LEN bytes of BUF (NULL: LEN bytes of ht_pattern's) while reading what comes
+ * back into OUT (OUT_CAP bytes; NULL: only hashed into SHA-256 MD_R), then sends
+ * close_notify and reads to the end. Returns the bytes read; *clean_r tells whether
+ * the server ended with close_notify.
+ */
+size_t ht_exchange(struct ht_client *t, const char *buf, size_t len, char *out, size_t out_cap,
+                   unsigned char md_r[32], bool *clean_r);
+/* The SHA-256 of the first LEN bytes ht_exchange sends for a NULL BUF. */
+void ht_pattern_sha256(size_t len, unsigned char md_r[32]);
+/* One echo of exact bytes over TLS: true when they all came back, the end clean. */
+bool ht_echoes(int port, const char *sni, const char *cert);
+
+/* ---- the blocking client (harness_tls_stream.c) */
+
+/* A TLS client of 127.0.0.1:PORT verifying the server against the CA, with SNI when
+ * sni is not NULL, every read and write within 60 s. Returns 0 once the handshake is
+ * done, -1 otherwise (the client is to be closed either way). */
+int ht_connect(struct ht_client *c, int port, const char *sni);
 /* The serial number of the server's certificate, -1 without one. */
 long ht_peer_serial(const struct ht_client *c);
 /* Writes the n bytes of msg and reads the same bytes back. */
-bool ht_echoes(struct ht_client *c, const void *msg, size_t n);
+bool ht_echo_on(struct ht_client *c, const void *msg, size_t n);
 /* Sends close_notify and reads until the server's: true when the server ended cleanly
  * with nothing more to say. */
 bool ht_finish(struct ht_client *c);

@@ -21,6 +21,7 @@
 
 #include "harness.h"
 #include "harness_ctl.h"
+#include "harness_tls.h"
 
 #define N_MODELS 4
 static const char *const names[N_MODELS] = {"ev", "tp", "fk", "pf"};
@@ -28,23 +29,7 @@ static const char *const models[N_MODELS] = {
         "{model: event, workers: 1}", "{model: threadpool, processes: 1, threads: 2}",
         "{model: fork}", "{model: prefork, min_spare: 1, max_spare: 2}"};
 static int ports[N_MODELS];
-static char pki_dir[64]; /* made in main, before Check forks the test cases */
 static struct daemon d;
-
-static void pki_make(void)
-{
-	char cmd[512];
-
-	strcpy(pki_dir, "/tmp/ss-tlsbad.XXXXXX");
-	if (!mkdtemp(pki_dir))
-		abort();
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	         "-days 30 -keyout key.pem -out cert.pem -subj /CN=localhost 2>/dev/null",
-	         pki_dir);
-	if (system(cmd) != 0)
-		abort();
-}
 
 static void start(void)
 {
@@ -55,9 +40,9 @@ static void start(void)
 		ports[i] = h_free_port();
 		off += snprintf(yaml + off, sizeof(yaml) - off,
 		                "  %s: {listen: [{address: '127.0.0.1:%d', tls: {certificate: "
-		                "%s/cert.pem, key: %s/key.pem, handshake_timeout: 30s}}], builtin: "
+		                "%s/srv.pem, key: %s/srv.key, handshake_timeout: 30s}}], builtin: "
 		                "echo, mpm: %s}\n",
-		                names[i], ports[i], pki_dir, pki_dir, models[i]);
+		                names[i], ports[i], ht_pki(), ht_pki(), models[i]);
 	}
 	ck_assert_int_lt(off, (int)sizeof(yaml));
 	ck_assert_int_eq(h_start(&d, "%s", yaml), 0);
@@ -303,10 +288,9 @@ int main(void)
 {
 	Suite *s = suite_create("tls hostile input");
 	TCase *tc = tcase_create("hostile");
-	char cmd[128];
 	int failed;
 
-	pki_make();
+	ht_pki_make();
 	tcase_add_checked_fixture(tc, start, stop);
 	tcase_add_loop_test(tc, garbage_instead_of_hello, 0, N_MODELS);
 	tcase_add_loop_test(tc, truncated_hello, 0, N_MODELS);
@@ -321,8 +305,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", pki_dir);
+	ht_pki_remove();
 	return failed ? 1 : 0;
 }

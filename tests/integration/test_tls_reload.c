@@ -21,7 +21,7 @@
 #include "harness.h"
 #include "harness_tls.h"
 
-static char pki[64]; /* made in main, before Check forks the test cases */
+static const char *pki; /* made in main, before Check forks the test cases */
 
 static const char *const models[] = {"event", "fork", "threadpool", "prefork"};
 
@@ -73,8 +73,8 @@ static void *probe(void *arg)
 
 	for (int i = 0; i < 5000 && !atomic_load(&p->stop) && h_now_ms() < end; i++) {
 		struct ht_client c;
-		bool ok = ht_open(&c, p->port, pki, "localhost") == 0 &&
-		          ht_echoes(&c, "probe\n", 6) && ht_finish(&c);
+		bool ok = ht_connect(&c, p->port, "localhost") == 0 &&
+		          ht_echo_on(&c, "probe\n", 6) && ht_finish(&c);
 
 		if (ok) {
 			atomic_store(&p->last_serial, ht_peer_serial(&c));
@@ -90,7 +90,7 @@ static void *probe(void *arg)
 static long new_connection_serial(int port)
 {
 	struct ht_client c;
-	long serial = ht_open(&c, port, pki, "localhost") == 0 ? ht_peer_serial(&c) : -1;
+	long serial = ht_connect(&c, port, "localhost") == 0 ? ht_peer_serial(&c) : -1;
 
 	ht_close(&c);
 	return serial;
@@ -135,21 +135,21 @@ START_TEST(renewed_certificate_reload)
 	char why[256];
 	const long serial = 1000 + _i;
 
-	ck_assert_int_eq(ht_pki_renew(pki, serial), 0);
+	ck_assert_int_eq(ht_pki_renew(serial), 0);
 	/* A drain that outlasts the test: an old process that exits did so because its
 	 * connection ended, not because the shutdown timeout killed it. */
 	ck_assert_int_eq(start_echo(&d, model, p.port, "    shutdown_timeout: 600s\n"), 0);
 	unsigned long inode = listener_inode(p.port);
 	ck_assert_uint_ne(inode, 0);
-	ck_assert_int_eq(ht_open(&c, p.port, pki, "localhost"), 0);
+	ck_assert_int_eq(ht_connect(&c, p.port, "localhost"), 0);
 	ck_assert_int_eq(ht_peer_serial(&c), serial);
-	ck_assert(ht_echoes(&c, "before\n", 7));
+	ck_assert(ht_echo_on(&c, "before\n", 7));
 	n_old = h_children(d.pid, old, 64);
 	ck_assert_int_gt(n_old, 0);
 
 	ck_assert_int_eq(pthread_create(&t, NULL, probe, &p), 0);
 	ck_assert(H_DEADLINE_WAIT(atomic_load(&p.ok) >= 3, 60000));
-	ck_assert_int_eq(ht_pki_renew(pki, serial + 100), 0);
+	ck_assert_int_eq(ht_pki_renew(serial + 100), 0);
 	if (_i % 2)
 		superctl_reload(&d);
 	else
@@ -169,7 +169,7 @@ START_TEST(renewed_certificate_reload)
 	ck_assert_msg(failed == 0, "%d clients failed, the first: %s", failed, p.first_failure);
 	ck_assert_uint_eq(listener_inode(p.port), inode);
 
-	ck_assert(ht_echoes(&c, "after\n", 6));
+	ck_assert(ht_echo_on(&c, "after\n", 6));
 	ck_assert_msg(ht_stream_echo(&c, 4u << 20, 60000, why, sizeof(why)), "%s", why);
 	ck_assert_int_eq(ht_peer_serial(&c), serial);
 	ck_assert(ht_finish(&c));
@@ -193,11 +193,11 @@ START_TEST(half_renewed_reload_keeps_running)
 	int port = h_free_port();
 	char cmd[512];
 
-	ck_assert_int_eq(ht_pki_renew(pki, 3000), 0);
+	ck_assert_int_eq(ht_pki_renew(3000), 0);
 	ck_assert_int_eq(start_echo(&d, "event", port, ""), 0);
 	pid_t pid = h_only_child(d.pid);
 	ck_assert_int_gt(pid, 0);
-	ck_assert_int_eq(ht_open(&c, port, pki, "localhost"), 0);
+	ck_assert_int_eq(ht_connect(&c, port, "localhost"), 0);
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
 	         "-out srv.key.new 2>/dev/null && chmod 0644 srv.key.new && mv srv.key.new srv.key",
@@ -208,7 +208,7 @@ START_TEST(half_renewed_reload_keeps_running)
 	ck_assert_int_eq(h_reload(&d), 0);
 	ck_assert(h_log_wait(&d, "does not match the certificate", 10000));
 	ck_assert_msg(strstr(d.notify_seen, "STATUS=reload failed"), "%s", d.notify_seen);
-	ck_assert(ht_echoes(&c, "still\n", 6));
+	ck_assert(ht_echo_on(&c, "still\n", 6));
 	ck_assert(ht_finish(&c));
 	ht_close(&c);
 	ck_assert_int_eq(new_connection_serial(port), 3000);
@@ -226,9 +226,9 @@ START_TEST(one_gib_echo)
 	char why[256];
 	long long t0;
 
-	ck_assert_int_eq(ht_pki_renew(pki, 4000), 0);
+	ck_assert_int_eq(ht_pki_renew(4000), 0);
 	ck_assert_int_eq(start_echo(&d, "{model: event, workers: 1}", port, ""), 0);
-	ck_assert_int_eq(ht_open(&c, port, pki, "localhost"), 0);
+	ck_assert_int_eq(ht_connect(&c, port, "localhost"), 0);
 	t0 = h_now_ms();
 	ck_assert_msg(ht_stream_echo(&c, 1ull << 30, 120000, why, sizeof(why)), "%s", why);
 	/* For the report, not a judgement. */
@@ -248,10 +248,8 @@ int main(void)
 
 	/* A client the server closes on must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
-	if (ht_pki_make(pki, sizeof(pki)) < 0) {
-		fprintf(stderr, "cannot make the test certificates (openssl)\n");
-		return EXIT_FAILURE;
-	}
+	ht_pki_make();
+	pki = ht_pki();
 	tcase_add_loop_test(tc, renewed_certificate_reload, 0, 4);
 	tcase_add_test(tc, half_renewed_reload_keeps_running);
 	tcase_add_test(tc, one_gib_echo);
@@ -260,6 +258,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	ht_pki_remove(pki);
+	ht_pki_remove();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

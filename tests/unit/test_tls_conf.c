@@ -114,9 +114,9 @@ static void write_yaml(const char *yaml, char *text, size_t len)
 
 static char yaml_text[16384];
 
-static int load(const char *yaml, bool any_model, struct config **cfg, struct diag *d)
+static int load(const char *yaml, struct config **cfg, struct diag *d)
 {
-	struct config_load_opts o = {.daemon_uid = 0, .tls_any_model = any_model};
+	struct config_load_opts o = {.daemon_uid = 0};
 
 	write_yaml(yaml, yaml_text, sizeof(yaml_text));
 	diag_init(d);
@@ -127,7 +127,7 @@ static struct config *load_ok(const char *yaml)
 {
 	struct config *cfg = NULL;
 	struct diag d;
-	int r = load(yaml, true, &cfg, &d);
+	int r = load(yaml, &cfg, &d);
 	char *all = diag_join(&d);
 
 	ck_assert_msg(r == 0, "load failed:\n%s", all ? all : "(no message)");
@@ -270,7 +270,7 @@ START_TEST(load_errors)
 	struct config *cfg = NULL;
 	struct diag d;
 
-	ck_assert_int_eq(load(errors[_i].yaml, true, &cfg, &d), -1);
+	ck_assert_int_eq(load(errors[_i].yaml, &cfg, &d), -1);
 	ck_assert_ptr_null(cfg);
 	assert_error_at(&d, errors[_i].marker, errors[_i].msg, false);
 	diag_free(&d);
@@ -290,7 +290,7 @@ START_TEST(exec_under_prefork_refused)
 	        load("services:\n  e:\n    mpm: prefork\n    listen: [{address: "
 	             "'127.0.0.1:1', tls: {certificate: {D}/none.pem, key: {D}/srv.key}}]\n"
 	             "    exec: [/bin/cat]\n    user: nobody\n",
-	             false, &cfg, &d),
+	             &cfg, &d),
 	        -1);
 	assert_error_at(&d, "{D}/none.pem",
 	                "services.e.listen[0].tls.certificate: cannot read '{D}/none.pem': No such "
@@ -349,7 +349,7 @@ START_TEST(defaults_error_said_once)
 	             "{D}/srv.key, handshake_timeout: soon}\n"
 	             "services:\n  e:\n    listen: [{address: '127.0.0.1:1', tls: true},\n"
 	             "             {address: '127.0.0.1:2', tls: {}}]\n    builtin: echo\n",
-	             true, &cfg, &d),
+	             &cfg, &d),
 	        -1);
 	assert_error_at(&d, "{D}/none.pem",
 	                "defaults.tls.certificate: cannot read '{D}/none.pem': No such file or "
@@ -462,7 +462,7 @@ START_TEST(expiry_warnings)
 	ck_assert_int_eq(load(SVC("{address: '127.0.0.1:1', tls: {certificate: {D}/expired.pem, "
 	                          "key: {D}/expired.key, sni: [{names: [soon.test], certificate: "
 	                          "{D}/soon.pem, key: {D}/soon.key}]}}"),
-	                      true, &cfg, &d),
+	                      &cfg, &d),
 	                 0);
 	ck_assert_uint_eq(diag_count(&d), 0);
 	assert_error_at(&d, "{D}/expired.pem",
@@ -475,7 +475,7 @@ START_TEST(expiry_warnings)
 	diag_free(&d);
 	config_unref(cfg);
 	/* A certificate good for a year says nothing. */
-	ck_assert_int_eq(load(SVC("{address: '127.0.0.1:1', tls: {" CK "}}"), true, &cfg, &d), 0);
+	ck_assert_int_eq(load(SVC("{address: '127.0.0.1:1', tls: {" CK "}}"), &cfg, &d), 0);
 	ck_assert_uint_eq(d.n_warnings, 0);
 	diag_free(&d);
 	config_unref(cfg);

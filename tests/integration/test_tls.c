@@ -195,7 +195,6 @@ int main(void)
 
 	ht_pki_make();
 	ht_pki_cert("stranger-ca", NULL, false);
-	ht_pki_cert("alice", "ca", false);
 	ht_pki_cert("mallory", "stranger-ca", false);
 	ht_pki_file("banner", "hello\r\n");
 	ht_pki_file("motd", "welcome\r\n");

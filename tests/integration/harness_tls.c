@@ -277,6 +277,21 @@ size_t ht_exchange(struct ht_client *t, const char *buf, size_t len, char *out, 
 	return got;
 }
 
+bool ht_talk(int port, const char *sni, const char *msg, char *buf, size_t cap)
+{
+	struct ht_client t;
+	unsigned char md[32];
+	bool clean = false;
+	size_t len = 0;
+
+	if (ht_open(&t, port, sni, NULL))
+		len = ht_exchange(&t, msg, strlen(msg), buf, cap - 1, md, &clean);
+	ht_close(&t);
+	ck_assert_uint_lt(len, cap - 1);
+	buf[len] = '\0';
+	return clean;
+}
+
 bool ht_echoes(int port, const char *sni, const char *cert)
 {
 	static const char msg[] = "TLS echo \x00\x01\xff\r\n\x7f end";

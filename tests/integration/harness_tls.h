@@ -84,6 +84,10 @@ size_t ht_exchange(struct ht_client *t, const char *buf, size_t len, char *out, 
                    unsigned char md_r[32], bool *clean_r);
 /* The SHA-256 of the first LEN bytes ht_exchange sends for a NULL BUF. */
 void ht_pattern_sha256(size_t len, unsigned char md_r[32]);
+/* Opens a client as ht_open (no certificate), sends MSG and close_notify, and reads
+ * everything into BUF, NUL-terminated (more than CAP - 1 bytes fails the test): true
+ * when the server ended with close_notify, false too when the handshake failed. */
+bool ht_talk(int port, const char *sni, const char *msg, char *buf, size_t cap);
 /* One echo of exact bytes over TLS: true when they all came back, the end clean. */
 bool ht_echoes(int port, const char *sni, const char *cert);
 

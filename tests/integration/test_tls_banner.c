@@ -22,24 +22,6 @@
 #include "harness_ctl.h"
 #include "harness_tls.h"
 
-/* Sends MSG and close_notify through a client of harness_tls's, then reads everything
- * until the server's close_notify (true) or another end into BUF, NUL-terminated.
- * False too when the handshake fails (plaintext in front of the ServerHello fails it). */
-static bool tls_talk(int port, const char *msg, char *buf, size_t cap)
-{
-	struct ht_client t;
-	unsigned char md[32];
-	bool clean = false;
-	size_t len = 0;
-
-	if (ht_open(&t, port, "localhost", NULL))
-		len = ht_exchange(&t, msg, strlen(msg), buf, cap - 1, md, &clean);
-	ht_close(&t);
-	ck_assert_uint_lt(len, cap - 1);
-	buf[len] = '\0';
-	return clean;
-}
-
 /* The blocking models' ways of serving a TLS connection: fork and prefork with a
  * built-in, a program under fork. */
 static const char *const model[] = {"fork", "prefork", "fork"};
@@ -67,7 +49,7 @@ START_TEST(banners_through_tls)
 	char buf[256];
 
 	ck_assert_int_eq(start_banners(&d, _i, port, ""), 0);
-	ck_assert_msg(tls_talk(port, "ping\n", buf, sizeof(buf)),
+	ck_assert_msg(ht_talk(port, "localhost", "ping\n", buf, sizeof(buf)),
 	              "no clean end (the handshake failed: plaintext before the ServerHello?)");
 	ck_assert_str_eq(buf, want[_i]);
 	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", NULL) == 1, 30000));
@@ -96,7 +78,7 @@ START_TEST(big_banner_before_program)
 	                         "    banner: %s\n    banner_success: %s/motd\n    %s\n",
 	                         port, ht_pki(), ht_pki(), path, ht_pki(), what[2]),
 	                 0);
-	ck_assert(tls_talk(port, "ping\n", buf, sizeof(buf)));
+	ck_assert(ht_talk(port, "localhost", "ping\n", buf, sizeof(buf)));
 	ck_assert_uint_eq(strlen(buf), strlen(want));
 	ck_assert(strcmp(buf, want) == 0);
 	ck_assert_int_eq(h_stop(&d), 0);

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "harness.h"
+#include "harness_ctl.h"
 #include "harness_tls.h"
 
 static char pki_dir[64];
@@ -37,7 +38,8 @@ int ht_pki_renew(long serial)
 	return issue_server(serial);
 }
 
-void ht_pki_cert(const char *name, const char *issuer, bool san)
+/* Makes NAME.key and NAME.pem with SUBJECT, as ht_pki_cert. */
+static void make_cert(const char *name, const char *subject, const char *issuer, bool san)
 {
 	char cmd[1024], by[160] = "", alt[128] = "";
 
@@ -49,12 +51,20 @@ void ht_pki_cert(const char *name, const char *issuer, bool san)
 		snprintf(alt, sizeof(alt), "-addext subjectAltName=DNS:%s", name);
 	snprintf(cmd, sizeof(cmd),
 	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	         "-days 30 %s -keyout %s.key -out %s.pem -subj /CN=%s %s 2>/dev/null",
-	         pki_dir, by, name, name, name, alt);
+	         "-days 30 %s -keyout %s.key -out %s.pem -subj '%s' %s 2>/dev/null",
+	         pki_dir, by, name, name, subject, alt);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "failed: %s\n", cmd);
 		abort();
 	}
+}
+
+void ht_pki_cert(const char *name, const char *issuer, bool san)
+{
+	char subject[128];
+
+	snprintf(subject, sizeof(subject), "/CN=%s", name);
+	make_cert(name, subject, issuer, san);
 }
 
 void ht_pki_file(const char *name, const char *text)
@@ -76,6 +86,7 @@ void ht_pki_make(void)
 	ht_pki_cert("ca", NULL, false);
 	ht_pki_cert("localhost", "ca", true);
 	ht_pki_cert("other.test", "ca", true);
+	make_cert("alice", HT_ALICE_SUBJECT, "ca", false);
 	if (issue_server(1) < 0)
 		abort();
 }
@@ -100,6 +111,54 @@ void ht_tls_map(char *buf, size_t cap)
 	         "certificate: %s/localhost.pem, key: %s/localhost.key, sni: [{names: "
 	         "[other.test], certificate: %s/other.test.pem, key: %s/other.test.key}]",
 	         pki_dir, pki_dir, pki_dir, pki_dir);
+}
+
+long long ht_tls_count(struct daemon *d, const char *service, const char *failure)
+{
+	json_t *reply = hc_call(d, "stats", service);
+	json_t *t = json_object_get(hc_service(reply, service), "tls");
+	long long n =
+	        failure ? hc_int(json_object_get(t, "failures"), failure) : hc_int(t, "handshakes");
+
+	json_decref(reply);
+	return n;
+}
+
+void ht_run(const char *cmd, char *out, size_t cap)
+{
+	FILE *f = popen(cmd, "r");
+	size_t len = 0, n;
+
+	ck_assert_ptr_nonnull(f);
+	while (len < cap - 1 && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
+		len += n;
+	out[len] = '\0';
+	ck_assert_msg(pclose(f) == 0, "failed: %s\noutput: %s", cmd, out);
+}
+
+SSL_CTX *ht_client_ctx(const char *cert)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char path[128];
+
+	if (!ctx)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/ca.pem", pki_dir);
+	if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cert) {
+		snprintf(path, sizeof(path), "%s/%s.pem", pki_dir, cert);
+		if (SSL_CTX_use_certificate_file(ctx, path, SSL_FILETYPE_PEM) != 1)
+			goto fail;
+		snprintf(path, sizeof(path), "%s/%s.key", pki_dir, cert);
+		if (SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) != 1)
+			goto fail;
+	}
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
 }
 
 /* What ht_exchange sends when it is given no bytes, repeated. */
@@ -131,7 +190,6 @@ static bool wait_for(struct ht_client *t, int e)
 bool ht_open_after(struct ht_client *t, int port, const char *before, const char *sni,
                    const char *cert)
 {
-	char path[128];
 	int r;
 
 	*t = (struct ht_client){.fd = h_connect("127.0.0.1", port)};
@@ -139,17 +197,8 @@ bool ht_open_after(struct ht_client *t, int port, const char *before, const char
 	if (before)
 		ck_assert_int_eq(h_write_all(t->fd, before, strlen(before)), 0);
 	ck_assert_int_eq(fcntl(t->fd, F_SETFL, O_NONBLOCK), 0);
-	t->ctx = SSL_CTX_new(TLS_client_method());
+	t->ctx = ht_client_ctx(cert);
 	ck_assert_ptr_nonnull(t->ctx);
-	snprintf(path, sizeof(path), "%s/ca.pem", pki_dir);
-	ck_assert_int_eq(SSL_CTX_load_verify_locations(t->ctx, path, NULL), 1);
-	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-	if (cert) {
-		snprintf(path, sizeof(path), "%s/%s.pem", pki_dir, cert);
-		ck_assert_int_eq(SSL_CTX_use_certificate_file(t->ctx, path, SSL_FILETYPE_PEM), 1);
-		snprintf(path, sizeof(path), "%s/%s.key", pki_dir, cert);
-		ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(t->ctx, path, SSL_FILETYPE_PEM), 1);
-	}
 	t->ssl = SSL_new(t->ctx);
 	ck_assert_ptr_nonnull(t->ssl);
 	SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -226,6 +275,21 @@ size_t ht_exchange(struct ht_client *t, const char *buf, size_t len, char *out, 
 	ck_assert_int_eq(EVP_DigestFinal_ex(md, md_r, NULL), 1);
 	EVP_MD_CTX_free(md);
 	return got;
+}
+
+bool ht_talk(int port, const char *sni, const char *msg, char *buf, size_t cap)
+{
+	struct ht_client t;
+	unsigned char md[32];
+	bool clean = false;
+	size_t len = 0;
+
+	if (ht_open(&t, port, sni, NULL))
+		len = ht_exchange(&t, msg, strlen(msg), buf, cap - 1, md, &clean);
+	ht_close(&t);
+	ck_assert_uint_lt(len, cap - 1);
+	buf[len] = '\0';
+	return clean;
 }
 
 bool ht_echoes(int port, const char *sni, const char *cert)

@@ -18,11 +18,17 @@
 
 /* The server certificate srv.pem's names: what a client may verify it as. */
 #define HT_SERVER_NAMES "DNS:localhost,DNS:tls.test,IP:127.0.0.1"
+/* The client certificate alice.pem's subject: two attributes, so that a test sees how
+ * the daemon writes a distinguished name out. */
+#define HT_ALICE_SUBJECT "/O=superserverd test/CN=alice"
+
+struct daemon;
 
 /* Makes the directory (once per program, before Check forks the test cases; mode 0755,
  * keys 0644: a service's user may read what is in it) with a CA "ca" and, issued by
- * it, "localhost" and "other.test" with their names as subjectAltName, and "srv"
- * (CN=localhost, HT_SERVER_NAMES) with serial number 1. Aborts on failure. */
+ * it, "localhost" and "other.test" with their names as subjectAltName, "srv"
+ * (CN=localhost, HT_SERVER_NAMES) with serial number 1, and the client certificate
+ * "alice" (subject HT_ALICE_SUBJECT). Aborts on failure. */
 void ht_pki_make(void);
 const char *ht_pki(void); /* the directory */
 /* Makes NAME.key and NAME.pem (CN=NAME) in it, issued by ISSUER (NULL: a CA of its
@@ -34,8 +40,18 @@ int ht_pki_renew(long serial);
 /* Writes TEXT to the file NAME in it. */
 void ht_pki_file(const char *name, const char *text);
 void ht_pki_remove(void);
+/* The inside of a `tls:` map of srv's certificate and key, for a printf format taking
+ * the directory twice. */
+#define HT_SRV_KEYS "certificate: %s/srv.pem, key: %s/srv.key"
 /* The inside of a `tls:` map: localhost's certificate, other.test's for that name. */
 void ht_tls_map(char *buf, size_t cap);
+
+/* SERVICE's TLS counter in d's stats: the handshakes (FAILURE NULL) or the failed
+ * handshakes for the reason FAILURE. */
+long long ht_tls_count(struct daemon *d, const char *service, const char *failure);
+/* Runs the shell command CMD, its output into OUT (NUL-terminated, up to CAP - 1
+ * bytes); fails the test unless it exits with status 0. */
+void ht_run(const char *cmd, char *out, size_t cap);
 
 struct ht_client {
 	int fd;
@@ -45,6 +61,9 @@ struct ht_client {
 };
 
 void ht_close(struct ht_client *t);
+/* A client context that verifies the server against the CA and presents CERT's
+ * certificate (NULL: none); NULL on failure. */
+SSL_CTX *ht_client_ctx(const char *cert);
 
 /* ---- the non-blocking client (harness_tls.c) */
 
@@ -65,6 +84,10 @@ size_t ht_exchange(struct ht_client *t, const char *buf, size_t len, char *out, 
                    unsigned char md_r[32], bool *clean_r);
 /* The SHA-256 of the first LEN bytes ht_exchange sends for a NULL BUF. */
 void ht_pattern_sha256(size_t len, unsigned char md_r[32]);
+/* Opens a client as ht_open (no certificate), sends MSG and close_notify, and reads
+ * everything into BUF, NUL-terminated (more than CAP - 1 bytes fails the test): true
+ * when the server ended with close_notify, false too when the handshake failed. */
+bool ht_talk(int port, const char *sni, const char *msg, char *buf, size_t cap);
 /* One echo of exact bytes over TLS: true when they all came back, the end clean. */
 bool ht_echoes(int port, const char *sni, const char *cert);
 
@@ -74,6 +97,13 @@ bool ht_echoes(int port, const char *sni, const char *cert);
  * sni is not NULL, every read and write within 60 s. Returns 0 once the handshake is
  * done, -1 otherwise (the client is to be closed either way). */
 int ht_connect(struct ht_client *c, int port, const char *sni);
+/* The same after sending BEFORE (a PROXY header, NULL: nothing) in plaintext, with
+ * CERT's certificate (NULL: none). */
+int ht_connect_as(struct ht_client *c, int port, const char *before, const char *sni,
+                  const char *cert);
+/* Reads everything the server sends into buf (NUL-terminated, cap - 1 bytes at most,
+ * more fails the test), its length into *len_r: true when it ended with close_notify. */
+bool ht_read_to_end(struct ht_client *c, char *buf, size_t cap, size_t *len_r);
 /* The serial number of the server's certificate, -1 without one. */
 long ht_peer_serial(const struct ht_client *c);
 /* Writes the n bytes of msg and reads the same bytes back. */
@@ -87,5 +117,9 @@ bool ht_finish(struct ht_client *c);
  * or when nothing moved either way for stall_ms. */
 bool ht_stream_echo(struct ht_client *c, uint64_t total, long long stall_ms, char *why,
                     size_t whylen);
+/* The same, but sends close_notify right after the last byte (a half-close: the echo
+ * still owes all it has not sent back), then awaits everything and the server's. */
+bool ht_stream_echo_half_close(struct ht_client *c, uint64_t total, long long stall_ms, char *why,
+                               size_t whylen);
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * The blocking TLS client of the integration tests (harness_tls.h): one connection
  * echoing for as long as a test needs, its certificate's serial, a clean end, and an
- * echo streamed both ways at once with SHA-256 on each side.
+ * echo streamed both ways at once with SHA-256 on each side, with or without a
+ * half-close.
  */
 #include "harness_tls.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -33,9 +35,9 @@ static bool failed(struct ht_client *c, const char *what, int r)
 	return false;
 }
 
-int ht_connect(struct ht_client *c, int port, const char *sni)
+int ht_connect_as(struct ht_client *c, int port, const char *before, const char *sni,
+                  const char *cert)
 {
-	char ca[128];
 	struct timeval tv = {.tv_sec = 60};
 
 	*c = (struct ht_client){.fd = h_connect("127.0.0.1", port)};
@@ -45,15 +47,14 @@ int ht_connect(struct ht_client *c, int port, const char *sni)
 	if (c->fd < 0)
 		goto fail;
 	step = "setup";
+	if (before && h_write_all(c->fd, before, strlen(before)) < 0)
+		goto fail;
 	/* A blocking client whose every read and write has a deadline. */
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		goto fail;
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	snprintf(ca, sizeof(ca), "%s/ca.pem", ht_pki());
-	if (!c->ctx || SSL_CTX_load_verify_locations(c->ctx, ca, NULL) != 1)
+	if (!(c->ctx = ht_client_ctx(cert)))
 		goto fail;
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || (sni && SSL_set_tlsext_host_name(c->ssl, sni) != 1) ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
@@ -64,6 +65,26 @@ int ht_connect(struct ht_client *c, int port, const char *sni)
 fail:
 	failed(c, step, r);
 	return -1;
+}
+
+int ht_connect(struct ht_client *c, int port, const char *sni)
+{
+	return ht_connect_as(c, port, NULL, sni, NULL);
+}
+
+bool ht_read_to_end(struct ht_client *c, char *buf, size_t cap, size_t *len_r)
+{
+	size_t len = 0, n;
+
+	while (SSL_read_ex(c->ssl, buf + len, cap - 1 - len, &n) == 1) {
+		len += n;
+		ck_assert_uint_lt(len, cap - 1);
+	}
+	*len_r = len;
+	buf[len] = '\0';
+	if (SSL_get_error(c->ssl, 0) == SSL_ERROR_ZERO_RETURN)
+		return true;
+	return failed(c, "reading to the end", 0);
 }
 
 long ht_peer_serial(const struct ht_client *c)
@@ -121,7 +142,9 @@ struct stream {
 	unsigned char chunk[16384];
 	size_t chunk_len, chunk_off;
 	EVP_MD_CTX *out, *in;
-	bool want_write; /* the last write could not go on: wait for room */
+	bool want_write;  /* the last write could not go on: wait for room */
+	bool half_close;  /* close_notify after the last byte */
+	bool shut, ended; /* ours sent, the server's received */
 };
 
 /* The next chunk: a fixed pseudo-random block with its offset in its first bytes, so
@@ -166,6 +189,16 @@ static bool stream_write(struct stream *s, bool *progress)
 		s->sent += n;
 		*progress = true;
 	}
+	if (s->half_close && !s->shut) {
+		int r = SSL_shutdown(s->c->ssl);
+		if (r < 0) {
+			int e = SSL_get_error(s->c->ssl, r);
+			s->want_write = e == SSL_ERROR_WANT_WRITE;
+			return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
+		}
+		s->shut = true;
+		*progress = true;
+	}
 	return true;
 }
 
@@ -180,11 +213,16 @@ static bool stream_read(struct stream *s, bool *progress)
 		s->recvd += n;
 		*progress = true;
 	}
+	if (s->shut && SSL_get_error(s->c->ssl, 0) == SSL_ERROR_ZERO_RETURN) {
+		s->ended = true;
+		*progress = true;
+		return s->recvd == s->total;
+	}
 	return SSL_get_error(s->c->ssl, 0) == SSL_ERROR_WANT_READ;
 }
 
-bool ht_stream_echo(struct ht_client *c, uint64_t total, long long stall_ms, char *why,
-                    size_t whylen)
+static bool stream_echo(struct ht_client *c, uint64_t total, bool half_close, long long stall_ms,
+                        char *why, size_t whylen)
 {
 	struct stream *s = calloc(1, sizeof(*s));
 	unsigned char md_out[32], md_in[32];
@@ -195,14 +233,14 @@ bool ht_stream_echo(struct ht_client *c, uint64_t total, long long stall_ms, cha
 	snprintf(why, whylen, "setup failed");
 	if (!s || fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		goto cleanup;
-	*s = (struct stream){.c = c, .total = total};
+	*s = (struct stream){.c = c, .total = total, .half_close = half_close};
 	s->out = EVP_MD_CTX_new();
 	s->in = EVP_MD_CTX_new();
 	if (!s->out || !s->in || EVP_DigestInit_ex(s->out, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestInit_ex(s->in, EVP_sha256(), NULL) != 1)
 		goto cleanup;
 	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	while (s->recvd < total) {
+	while (s->recvd < total || (half_close && !s->ended)) {
 		bool progress = false;
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 
@@ -245,4 +283,16 @@ cleanup:
 	}
 	free(s);
 	return ok;
+}
+
+bool ht_stream_echo(struct ht_client *c, uint64_t total, long long stall_ms, char *why,
+                    size_t whylen)
+{
+	return stream_echo(c, total, false, stall_ms, why, whylen);
+}
+
+bool ht_stream_echo_half_close(struct ht_client *c, uint64_t total, long long stall_ms, char *why,
+                               size_t whylen)
+{
+	return stream_echo(c, total, true, stall_ms, why, whylen);
 }

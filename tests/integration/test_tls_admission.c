@@ -191,18 +191,6 @@ START_TEST(stalled_handshake_holds_no_thread)
 }
 END_TEST
 
-/* SERVICE's TLS counter: `handshakes` (REASON NULL) or the failures for REASON. */
-static long long tls_count(const char *service, const char *reason)
-{
-	json_t *reply = hc_call(&d, "stats", service);
-	json_t *t = json_object_get(hc_service(reply, service), "tls");
-	long long n =
-	        reason ? hc_int(json_object_get(t, "failures"), reason) : hc_int(t, "handshakes");
-
-	json_decref(reply);
-	return n;
-}
-
 /* A plaintext client on a TLS port is closed without an answer, and counted as not-tls;
  * TLS clients go on, and their handshakes are counted. */
 START_TEST(plaintext_refused)
@@ -216,9 +204,9 @@ START_TEST(plaintext_refused)
 		ck_assert_int_eq(h_write_all(fd, "hello\r\n", 7), 0);
 		ck_assert_msg(closed_silently(fd, 30000), "port %d", ports[i]);
 		close(fd);
-		ck_assert(H_DEADLINE_WAIT(tls_count(names[i], "not-tls") == 1, 30000));
+		ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, names[i], "not-tls") == 1, 30000));
 		ck_assert(ht_echoes(ports[i], "localhost", NULL));
-		ck_assert(H_DEADLINE_WAIT(tls_count(names[i], NULL) == 1, 30000));
+		ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, names[i], NULL) == 1, 30000));
 	}
 }
 END_TEST

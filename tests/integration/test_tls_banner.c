@@ -16,113 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "harness.h"
 #include "harness_ctl.h"
-
-static char pki[64];
-
-static void pki_write(const char *name, const char *text)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", pki, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
-/* A self-signed certificate for localhost (the client trusts it as its own CA) and
- * the banners. */
-static void pki_setup(void)
-{
-	char cmd[512];
-
-	snprintf(pki, sizeof(pki), "/tmp/ss-tlsbanner.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(pki));
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	         "-days 30 -keyout srv.key -out srv.pem -subj /CN=localhost "
-	         "-addext subjectAltName=DNS:localhost 2>/dev/null && chmod 0644 srv.key",
-	         pki);
-	ck_assert_int_eq(system(cmd), 0);
-	pki_write("banner", "hello\r\n");
-	pki_write("motd", "welcome\r\n");
-	pki_write("refused", "refused\r\n");
-}
-
-static void pki_teardown(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", pki);
-}
-
-/* A TLS client of 127.0.0.1:PORT verifying the server. NULL when the handshake fails
- * (plaintext in front of the ServerHello fails it). */
-static SSL *tls_open(int port, SSL_CTX **ctx_r)
-{
-	char ca[128];
-	struct timeval tv = {.tv_sec = 60};
-	int fd = h_connect("127.0.0.1", port);
-	SSL *ssl;
-
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	*ctx_r = SSL_CTX_new(TLS_client_method());
-	ck_assert_ptr_nonnull(*ctx_r);
-	snprintf(ca, sizeof(ca), "%s/srv.pem", pki);
-	ck_assert_int_eq(SSL_CTX_load_verify_locations(*ctx_r, ca, NULL), 1);
-	SSL_CTX_set_verify(*ctx_r, SSL_VERIFY_PEER, NULL);
-	ssl = SSL_new(*ctx_r);
-	ck_assert_ptr_nonnull(ssl);
-	ck_assert_int_eq(SSL_set_tlsext_host_name(ssl, "localhost"), 1);
-	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1) {
-		ERR_clear_error();
-		SSL_free(ssl);
-		close(fd);
-		return NULL;
-	}
-	return ssl;
-}
-
-static void tls_close(SSL *ssl, SSL_CTX *ctx)
-{
-	int fd = SSL_get_fd(ssl);
-
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	close(fd);
-}
-
-/* Sends MSG and close_notify, then reads everything until the server's close_notify
- * (true) or another end into BUF. */
-static bool tls_talk(SSL *ssl, const char *msg, char *buf, size_t cap)
-{
-	size_t len = 0, n;
-
-	ck_assert_int_eq(SSL_write(ssl, msg, (int)strlen(msg)), (int)strlen(msg));
-	ck_assert_int_ge(SSL_shutdown(ssl), 0);
-	while (SSL_read_ex(ssl, buf + len, cap - 1 - len, &n) == 1) {
-		len += n;
-		ck_assert_uint_lt(len, cap - 1);
-	}
-	buf[len] = '\0';
-	return SSL_get_error(ssl, 0) == SSL_ERROR_ZERO_RETURN;
-}
-
-#define TLS_KEYS "certificate: %s/srv.pem, key: %s/srv.key"
+#include "harness_tls.h"
 
 /* The blocking models' ways of serving a TLS connection: fork and prefork with a
  * built-in, a program under fork. */
@@ -134,20 +32,9 @@ static int start_banners(struct daemon *d, int i, int port, const char *more)
 {
 	return h_start(d,
 	               "services:\n  s:\n    mpm: %s\n"
-	               "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "%s}}]\n"
+	               "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS "%s}}]\n"
 	               "    banner: %s/banner\n    banner_success: %s/motd\n    %s\n",
-	               model[i], port, pki, pki, more, pki, pki, what[i]);
-}
-
-static long long tls_count(struct daemon *d, const char *service, const char *failure)
-{
-	json_t *reply = hc_call(d, "stats", service);
-	json_t *t = json_object_get(hc_service(reply, service), "tls");
-	long long n =
-	        failure ? hc_int(json_object_get(t, "failures"), failure) : hc_int(t, "handshakes");
-
-	json_decref(reply);
-	return n;
+	               model[i], port, ht_pki(), ht_pki(), more, ht_pki(), ht_pki(), what[i]);
 }
 
 /* The banners come through TLS, after the handshake, before the handler's or the
@@ -160,16 +47,12 @@ START_TEST(banners_through_tls)
 	struct daemon d = {0};
 	int port = h_free_port();
 	char buf[256];
-	SSL_CTX *ctx;
-	SSL *ssl;
 
 	ck_assert_int_eq(start_banners(&d, _i, port, ""), 0);
-	ssl = tls_open(port, &ctx);
-	ck_assert_msg(ssl, "the handshake failed (plaintext before the ServerHello?)");
-	ck_assert(tls_talk(ssl, "ping\n", buf, sizeof(buf)));
+	ck_assert_msg(ht_talk(port, "localhost", "ping\n", buf, sizeof(buf)),
+	              "no clean end (the handshake failed: plaintext before the ServerHello?)");
 	ck_assert_str_eq(buf, want[_i]);
-	tls_close(ssl, ctx);
-	ck_assert(H_DEADLINE_WAIT(tls_count(&d, "s", NULL) == 1, 30000));
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", NULL) == 1, 30000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -182,30 +65,22 @@ START_TEST(big_banner_before_program)
 	struct daemon d = {0};
 	int port = h_free_port();
 	char path[128];
-	SSL_CTX *ctx;
-	SSL *ssl;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/big", pki);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
 	for (size_t i = 0; i < 64 * 1024; i++)
 		want[i] = (char)('a' + i % 23);
-	ck_assert_uint_eq(fwrite(want, 1, 64 * 1024, f), 64 * 1024);
-	ck_assert_int_eq(fclose(f), 0);
+	want[64 * 1024] = '\0';
+	ht_pki_file("big", want);
+	snprintf(path, sizeof(path), "%s/big", ht_pki());
 	strcpy(want + 64 * 1024, "welcome\r\nprog\nping\n");
 	ck_assert_int_eq(h_start(&d,
 	                         "services:\n  s:\n    mpm: fork\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS "}}]\n"
 	                         "    banner: %s\n    banner_success: %s/motd\n    %s\n",
-	                         port, pki, pki, path, pki, what[2]),
+	                         port, ht_pki(), ht_pki(), path, ht_pki(), what[2]),
 	                 0);
-	ssl = tls_open(port, &ctx);
-	ck_assert_ptr_nonnull(ssl);
-	ck_assert(tls_talk(ssl, "ping\n", buf, sizeof(buf)));
+	ck_assert(ht_talk(port, "localhost", "ping\n", buf, sizeof(buf)));
 	ck_assert_uint_eq(strlen(buf), strlen(want));
 	ck_assert(strcmp(buf, want) == 0);
-	tls_close(ssl, ctx);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -220,8 +95,8 @@ START_TEST(silent_client_sees_no_banner)
 
 	ck_assert_int_eq(start_banners(&d, _i, port, ", handshake_timeout: 500ms"), 0);
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf), 60000), 0);
-	ck_assert(H_DEADLINE_WAIT(tls_count(&d, "s", "timeout") == 1, 30000));
-	ck_assert_int_eq(tls_count(&d, "s", NULL), 0);
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", "timeout") == 1, 30000));
+	ck_assert_int_eq(ht_tls_count(&d, "s", NULL), 0);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -240,10 +115,11 @@ START_TEST(refused_gets_banner_fail_without_handshake)
 
 	ck_assert_int_eq(h_start(&d,
 	                         "services:\n  s:\n    mpm: %s\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS "}}]\n"
 	                         "    banner: %s/banner\n    banner_fail: %s/refused\n"
 	                         "    access: {deny: [127.0.0.0/8]}\n    %s\n",
-	                         models[_i], port, pki, pki, pki, pki, whats[_i]),
+	                         models[_i], port, ht_pki(), ht_pki(), ht_pki(), ht_pki(),
+	                         whats[_i]),
 	                 0);
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, NULL, false, buf, sizeof(buf), 60000), 16);
 	buf[16] = '\0';
@@ -258,8 +134,8 @@ START_TEST(refused_gets_banner_fail_without_handshake)
 		                          n == 1;
 	                          }),
 	                          30000));
-	ck_assert_int_eq(tls_count(&d, "s", NULL), 0);
-	ck_assert_int_eq(tls_count(&d, "s", "not-tls"), 0);
+	ck_assert_int_eq(ht_tls_count(&d, "s", NULL), 0);
+	ck_assert_int_eq(ht_tls_count(&d, "s", "not-tls"), 0);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -308,14 +184,15 @@ START_TEST(failed_handshake_recorded_as_for_builtin)
 	                                "log: {connections: 'json:%s'}\n"
 	                                "services:\n"
 	                                "  prog:\n    mpm: fork\n    exec: [/bin/echo, served]\n"
-	                                "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                                "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS
 	                                ", handshake_timeout: 300ms}}]\n"
 	                                "    limits: {idle_timeout: 0}\n"
 	                                "  blt:\n    mpm: fork\n    builtin: echo\n"
-	                                "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                                "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS
 	                                ", handshake_timeout: 300ms}}]\n"
 	                                "    limits: {idle_timeout: 0}\n",
-	                                log, port[0], pki, pki, port[1], pki, pki),
+	                                log, port[0], ht_pki(), ht_pki(), port[1], ht_pki(),
+	                                ht_pki()),
 	                 0);
 	ck_assert_int_eq(h_launch(&d), 0);
 	for (int i = 0; i < 2; i++) {
@@ -325,14 +202,14 @@ START_TEST(failed_handshake_recorded_as_for_builtin)
 		ck_assert_int_eq(h_exchange("127.0.0.1", port[i], "GET / HTTP/1.0\r\n\r\n", false,
 		                            buf, sizeof(buf), 60000),
 		                 0);
-		ck_assert(H_DEADLINE_WAIT(tls_count(&d, services[i], "not-tls") == 1, 30000));
+		ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, services[i], "not-tls") == 1, 30000));
 		/* A handshake begun and stalled: timed out. */
 		fd = h_connect("127.0.0.1", port[i]);
 		ck_assert_int_ge(fd, 0);
 		ck_assert_int_eq(h_write_all(fd, hello, sizeof(hello)), 0);
 		ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 60000), 0);
 		close(fd);
-		ck_assert(H_DEADLINE_WAIT(tls_count(&d, services[i], "timeout") == 1, 30000));
+		ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, services[i], "timeout") == 1, 30000));
 	}
 	ck_assert(H_DEADLINE_WAIT(h_count_lines(log) == 4, 30000));
 	for (int i = 0; i < 2; i++) {
@@ -352,7 +229,7 @@ START_TEST(failed_handshake_recorded_as_for_builtin)
 		ck_assert(H_DEADLINE_WAIT(counter(&d, services[i], "completed") == 2, 30000));
 		ck_assert_int_eq(counter(&d, services[i], "timeouts"), 1);
 		ck_assert_int_eq(counter(&d, services[i], "handler_errors"), 0);
-		ck_assert_int_eq(tls_count(&d, services[i], NULL), 0);
+		ck_assert_int_eq(ht_tls_count(&d, services[i], NULL), 0);
 	}
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -363,7 +240,6 @@ static Suite *suite(void)
 	Suite *s = suite_create("tls_banner");
 	TCase *tc = tcase_create("tls_banner");
 
-	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, banners_through_tls, 0, 3);
 	tcase_add_test(tc, big_banner_before_program);
@@ -376,13 +252,19 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
+	SRunner *sr;
 	int failed;
 
 	/* A client the server closes on must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
+	ht_pki_make();
+	ht_pki_file("banner", "hello\r\n");
+	ht_pki_file("motd", "welcome\r\n");
+	ht_pki_file("refused", "refused\r\n");
+	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	ht_pki_remove();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -21,19 +21,6 @@
 
 static const char *pki; /* made in main, before Check forks the test cases */
 
-/* Everything CMD prints on its standard output; its exit status must be 0. */
-static void run(const char *cmd, char *out, size_t cap)
-{
-	FILE *f = popen(cmd, "r");
-	size_t len = 0, n;
-
-	ck_assert_ptr_nonnull(f);
-	while (len < cap - 1 && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
-		len += n;
-	out[len] = '\0';
-	ck_assert_msg(pclose(f) == 0, "failed: %s\noutput: %s", cmd, out);
-}
-
 static int start_program(struct daemon *d, int port, const char *exec)
 {
 	return h_start(d,
@@ -59,7 +46,7 @@ START_TEST(socat_through_cat)
 	         "openssl-min-proto-version=TLS1.3 < socat.in > socat.out 2>socat.err; r=$?; "
 	         "cat socat.err; [ $r = 0 ] && cmp socat.in socat.out && echo same",
 	         pki, port, pki);
-	run(cmd, out, sizeof(out));
+	ht_run(cmd, out, sizeof(out));
 	ck_assert_str_eq(out, "same\n");
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -76,7 +63,7 @@ static void curl_get(int port, const char *name, char *out, size_t cap)
 	snprintf(cmd, sizeof(cmd),
 	         "curl -sS --max-time 120 --tlsv1.3 --cacert %s/ca.pem %s https://%s:%d/", pki,
 	         resolve, name ? name : "127.0.0.1", port);
-	run(cmd, out, cap);
+	ht_run(cmd, out, cap);
 }
 
 /* curl by address (no SNI: an IP address is never a server name) and by name. */

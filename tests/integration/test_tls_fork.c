@@ -6,156 +6,32 @@
  * handshake_timeout, a plaintext client refused and counted, and the TLS lines of
  * `superctl stats` and `superctl metrics`.
  *
- * Certificates are made once per test program with the openssl command (ECDSA P-256):
- * a CA, a server certificate for localhost and a client certificate under it.
+ * The certificates are harness_tls's: srv for the daemon, alice for a client.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "harness.h"
 #include "harness_ctl.h"
-
-static char pki[64];
-
-static void pki_setup(void)
-{
-	char cmd[2048];
-
-	snprintf(pki, sizeof(pki), "/tmp/ss-tlsfork.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(pki));
-	snprintf(cmd, sizeof(cmd),
-	         "cd %s && set -e\n"
-	         "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
-	         "-out $1.key 2>/dev/null; }\n"
-	         "key ca; openssl req -x509 -new -key ca.key -out ca.pem -days 3650 "
-	         "-subj '/O=superserverd test/CN=test CA' 2>/dev/null\n"
-	         "printf 'subjectAltName=DNS:localhost\\n' > san.ext\n"
-	         "key srv; openssl req -new -key srv.key -out srv.csr -subj '/CN=localhost' "
-	         "2>/dev/null\n"
-	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-	         "-extfile san.ext -out srv.pem -days 30 2>/dev/null\n"
-	         "key cli; openssl req -new -key cli.key -out cli.csr "
-	         "-subj '/O=superserverd test/CN=alice' 2>/dev/null\n"
-	         "openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-	         "-out cli.pem -days 30 2>/dev/null\n"
-	         "chmod 0644 *.key\n",
-	         pki);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void pki_teardown(void)
-{
-	nftw(pki, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* ------------------------------------------------------------------ client */
-
-struct client {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-};
-
-/* A TLS client of 127.0.0.1:PORT that verifies the server against the test CA, with
- * SNI when SNI, and the client certificate when CERT, after sending PREFIX (a PROXY
- * header) when not NULL. 0 once the handshake is done. */
-static int client_open_after(struct client *c, int port, const char *prefix, const char *sni,
-                             bool cert)
-{
-	char path[128], key[128];
-	struct timeval tv = {.tv_sec = 60};
-
-	*c = (struct client){.fd = h_connect("127.0.0.1", port)};
-	ck_assert_int_ge(c->fd, 0);
-	if (prefix)
-		ck_assert_int_eq(h_write_all(c->fd, prefix, strlen(prefix)), 0);
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	ck_assert_ptr_nonnull(c->ctx);
-	snprintf(path, sizeof(path), "%s/ca.pem", pki);
-	ck_assert_int_eq(SSL_CTX_load_verify_locations(c->ctx, path, NULL), 1);
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if (cert) {
-		snprintf(path, sizeof(path), "%s/cli.pem", pki);
-		snprintf(key, sizeof(key), "%s/cli.key", pki);
-		ck_assert_int_eq(SSL_CTX_use_certificate_file(c->ctx, path, SSL_FILETYPE_PEM), 1);
-		ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM), 1);
-	}
-	c->ssl = SSL_new(c->ctx);
-	ck_assert_ptr_nonnull(c->ssl);
-	if (sni)
-		ck_assert_int_eq(SSL_set_tlsext_host_name(c->ssl, sni), 1);
-	SSL_set_fd(c->ssl, c->fd);
-	return SSL_connect(c->ssl) == 1 ? 0 : -1;
-}
-
-static int client_open(struct client *c, int port, const char *sni, bool cert)
-{
-	return client_open_after(c, port, NULL, sni, cert);
-}
-
-static void client_close(struct client *c)
-{
-	SSL_free(c->ssl);
-	SSL_CTX_free(c->ctx);
-	close(c->fd);
-}
-
-/* Everything the server sends until its close_notify (true) or another end. */
-static bool client_read_all(struct client *c, char *buf, size_t cap, size_t *len_r)
-{
-	size_t len = 0;
-
-	for (;;) {
-		int n = SSL_read(c->ssl, buf + len, (int)(cap - len));
-		if (n > 0) {
-			len += (size_t)n;
-			ck_assert_uint_lt(len, cap);
-			continue;
-		}
-		*len_r = len;
-		buf[len] = '\0';
-		return SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN;
-	}
-}
-
-static void client_write(struct client *c, const void *buf, size_t len)
-{
-	ck_assert_int_eq(SSL_write(c->ssl, buf, (int)len), (int)len);
-}
+#include "harness_tls.h"
 
 /* ------------------------------------------------------------------ config */
-
-#define TLS_KEYS "certificate: %s/srv.pem, key: %s/srv.key"
 
 static int start_one(struct daemon *d, const char *model, int port, const char *what)
 {
 	return h_start(d,
 	               "services:\n  s:\n    mpm: %s\n"
-	               "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}]\n"
+	               "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS "}}]\n"
 	               "    %s\n",
-	               model, port, pki, pki, what);
+	               model, port, ht_pki(), ht_pki(), what);
 }
 
 /* The service's `tls` object in a stats answer (the caller decrefs *reply). */
@@ -166,15 +42,6 @@ static json_t *tls_stats(struct daemon *d, const char *service, json_t **reply)
 	return json_object_get(hc_service(*reply, service), "tls");
 }
 
-static long long tls_failures(struct daemon *d, const char *reason)
-{
-	json_t *reply, *t = tls_stats(d, "s", &reply);
-	long long n = hc_int(json_object_get(t, "failures"), reason);
-
-	json_decref(reply);
-	return n;
-}
-
 /* ------------------------------------------------------------------ tests */
 
 static const char *const models[] = {"fork", "prefork"};
@@ -182,18 +49,18 @@ static const char *const models[] = {"fork", "prefork"};
 START_TEST(echo_over_tls)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port();
 	char buf[64 * 1024 + 1];
 	size_t len;
 	json_t *reply, *t;
 
 	ck_assert_int_eq(start_one(&d, models[_i], port, "builtin: echo"), 0);
-	ck_assert_int_eq(client_open(&c, port, "localhost", false), 0);
+	ck_assert_msg(ht_connect(&c, port, "localhost") == 0, "%s", c.why);
 	ck_assert_str_eq(SSL_get_version(c.ssl), "TLSv1.3");
 	for (size_t i = 0; i < sizeof(buf) - 1; i++)
 		buf[i] = (char)(i * 7 + (i >> 8));
-	client_write(&c, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(SSL_write(c.ssl, buf, sizeof(buf) - 1), sizeof(buf) - 1);
 	char got[sizeof(buf)];
 	ck_assert_int_eq(SSL_read_ex(c.ssl, got, 1, &len), 1);
 	for (size_t have = len; have < sizeof(buf) - 1; have += len)
@@ -201,16 +68,10 @@ START_TEST(echo_over_tls)
 	ck_assert_mem_eq(got, buf, sizeof(buf) - 1);
 	/* Our close_notify ends the echo; the server answers with its own. */
 	ck_assert_int_ge(SSL_shutdown(c.ssl), 0);
-	ck_assert(client_read_all(&c, got, sizeof(got), &len));
+	ck_assert_msg(ht_read_to_end(&c, got, sizeof(got), &len), "%s", c.why);
 	ck_assert_uint_eq(len, 0);
-	client_close(&c);
-	ck_assert(H_DEADLINE_WAIT(({
-		                          t = tls_stats(&d, "s", &reply);
-		                          long long n = hc_int(t, "handshakes");
-		                          json_decref(reply);
-		                          n == 1;
-	                          }),
-	                          30000));
+	ht_close(&c);
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", NULL) == 1, 30000));
 	t = tls_stats(&d, "s", &reply);
 	ck_assert_str_eq(hc_str(json_array_get(json_object_get(t, "listeners"), 0), "path"),
 	                 "in-process");
@@ -219,80 +80,21 @@ START_TEST(echo_over_tls)
 }
 END_TEST
 
-/* 16 MiB through /bin/cat behind TLS, written and read at once without blocking (the
- * relay holds a buffer per direction: a client that only wrote would stall it). The
- * client then sends close_notify, and still receives everything, then the server's. */
+/* 16 MiB through /bin/cat behind TLS, written and read at once (the relay holds a
+ * buffer per direction: a client that only wrote would stall it). The client sends
+ * close_notify after its last byte, and still receives everything, then the server's. */
 START_TEST(cat_16mib_half_close)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port();
-	const size_t total = 16u << 20;
-	unsigned char in_md[32], out_md[32], chunk[16384], rbuf[16384];
-	EVP_MD_CTX *sent = EVP_MD_CTX_new(), *got = EVP_MD_CTX_new();
-	size_t off = 0, recvd = 0, n;
-	bool closed = false;
-	long long deadline = h_now_ms() + 240000;
+	char why[256];
 
 	ck_assert_int_eq(start_one(&d, "fork", port, "exec: [/bin/cat]"), 0);
-	ck_assert_int_eq(client_open(&c, port, "localhost", false), 0);
-	ck_assert_int_eq(fcntl(c.fd, F_SETFL, O_NONBLOCK), 0);
-	SSL_set_mode(c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	EVP_DigestInit_ex(sent, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(got, EVP_sha256(), NULL);
-	size_t chunk_len = 0, chunk_off = 0;
-	while (!closed) {
-		struct pollfd p = {.fd = c.fd, .events = POLLIN};
-		int progress = 0;
-
-		ck_assert_msg(h_now_ms() < deadline, "stalled at %zu sent, %zu received", off,
-		              recvd);
-		if (off < total) {
-			if (chunk_off == chunk_len) {
-				for (size_t i = 0; i < sizeof(chunk); i++)
-					chunk[i] = (unsigned char)((off + i) * 2654435761u >> 13);
-				chunk_len =
-				        total - off < sizeof(chunk) ? total - off : sizeof(chunk);
-				chunk_off = 0;
-				EVP_DigestUpdate(sent, chunk, chunk_len);
-			}
-			if (SSL_write_ex(c.ssl, chunk + chunk_off, chunk_len - chunk_off, &n) ==
-			    1) {
-				chunk_off += n;
-				off += n;
-				progress = 1;
-				if (off == total) /* the half-close: nothing more from us */
-					ck_assert_int_ge(SSL_shutdown(c.ssl), 0);
-			} else {
-				p.events |= POLLOUT;
-			}
-		}
-		for (;;) {
-			int r = SSL_read_ex(c.ssl, rbuf, sizeof(rbuf), &n);
-			if (r == 1) {
-				EVP_DigestUpdate(got, rbuf, n);
-				recvd += n;
-				progress = 1;
-				continue;
-			}
-			int e = SSL_get_error(c.ssl, 0);
-			if (e == SSL_ERROR_ZERO_RETURN)
-				closed = true;
-			else
-				ck_assert_int_eq(e, SSL_ERROR_WANT_READ);
-			break;
-		}
-		if (!progress && !closed)
-			poll(&p, 1, 1000);
-	}
-	ck_assert_uint_eq(off, total);
-	ck_assert_uint_eq(recvd, total);
-	EVP_DigestFinal_ex(sent, in_md, NULL);
-	EVP_DigestFinal_ex(got, out_md, NULL);
-	ck_assert_mem_eq(in_md, out_md, 32);
-	EVP_MD_CTX_free(sent);
-	EVP_MD_CTX_free(got);
-	client_close(&c);
+	ck_assert_msg(ht_connect(&c, port, "localhost") == 0, "%s", c.why);
+	ck_assert_msg(ht_stream_echo_half_close(&c, 16u << 20, 120000, why, sizeof(why)), "%s",
+	              why);
+	ht_close(&c);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -302,22 +104,22 @@ END_TEST
 START_TEST(program_environment)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port(), port2 = h_free_port();
 	char buf[16384];
 	size_t len;
 
 	ck_assert_int_eq(h_start(&d,
 	                         "services:\n  s:\n    listen:\n"
-	                         "      - {address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                         "      - {address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS
 	                         ", client_ca: %s/ca.pem, verify_client: require}}\n"
-	                         "      - {address: '127.0.0.1:%d', tls: {" TLS_KEYS "}}\n"
+	                         "      - {address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS "}}\n"
 	                         "    exec: [/bin/sh, -c, 'env | sort']\n",
-	                         port, pki, pki, pki, port2, pki, pki),
+	                         port, ht_pki(), ht_pki(), ht_pki(), port2, ht_pki(), ht_pki()),
 	                 0);
-	ck_assert_int_eq(client_open(&c, port, "localhost", true), 0);
-	ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
-	client_close(&c);
+	ck_assert_msg(ht_connect_as(&c, port, NULL, "localhost", "alice") == 0, "%s", c.why);
+	ck_assert_msg(ht_read_to_end(&c, buf, sizeof(buf), &len), "%s", c.why);
+	ht_close(&c);
 	ck_assert_msg(strstr(buf, "\nSSL_PROTOCOL=TLSv1.3\n"), "%s", buf);
 	ck_assert_msg(strstr(buf, "\nSSL_CIPHER=TLS_"), "%s", buf);
 	ck_assert_msg(strstr(buf, "\nSSL_SERVER_NAME=localhost\n"), "%s", buf);
@@ -327,19 +129,18 @@ START_TEST(program_environment)
 	ck_assert_msg(strstr(buf, "\nPROTO=TCP\n"), "%s", buf);
 
 	/* Without a certificate, require refuses the client. */
-	ck_assert_int_eq(client_open(&c, port, "localhost", false) == 0 &&
-	                         client_read_all(&c, buf, sizeof(buf), &len),
-	                 0);
-	client_close(&c);
+	ck_assert(!(ht_connect(&c, port, "localhost") == 0 &&
+	            ht_read_to_end(&c, buf, sizeof(buf), &len)));
+	ht_close(&c);
 
-	ck_assert_int_eq(client_open(&c, port2, NULL, false), 0);
-	ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
-	client_close(&c);
+	ck_assert_msg(ht_connect(&c, port2, NULL) == 0, "%s", c.why);
+	ck_assert_msg(ht_read_to_end(&c, buf, sizeof(buf), &len), "%s", c.why);
+	ht_close(&c);
 	ck_assert_msg(strstr(buf, "\nSSL_CLIENT_VERIFY=NONE\n"), "%s", buf);
 	ck_assert_msg(strstr(buf, "\nSSL_PROTOCOL=TLSv1.3\n"), "%s", buf);
 	ck_assert_msg(!strstr(buf, "SSL_SERVER_NAME="), "%s", buf);
 	ck_assert_msg(!strstr(buf, "SSL_CLIENT_S_DN="), "%s", buf);
-	ck_assert(H_DEADLINE_WAIT(tls_failures(&d, "client-certificate") == 1, 30000));
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", "client-certificate") == 1, 30000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -349,16 +150,16 @@ END_TEST
 START_TEST(program_exit_status)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port();
 	char buf[64];
 	size_t len;
 
 	ck_assert_int_eq(start_one(&d, "fork", port, "exec: [/bin/sh, -c, 'echo bye; exit 3']"), 0);
-	ck_assert_int_eq(client_open(&c, port, "localhost", false), 0);
-	ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
+	ck_assert_msg(ht_connect(&c, port, "localhost") == 0, "%s", c.why);
+	ck_assert_msg(ht_read_to_end(&c, buf, sizeof(buf), &len), "%s", c.why);
 	ck_assert_str_eq(buf, "bye\n");
-	client_close(&c);
+	ht_close(&c);
 	ck_assert(h_log_wait(&d, "exited with status 3", 30000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -370,8 +171,6 @@ START_TEST(s_client_against_program)
 	struct daemon d = {0};
 	int port = h_free_port();
 	char cmd[512], out[4096];
-	size_t len = 0;
-	FILE *f;
 
 	ck_assert_int_eq(
 	        start_one(&d, "fork", port,
@@ -380,12 +179,8 @@ START_TEST(s_client_against_program)
 	snprintf(cmd, sizeof(cmd),
 	         "printf 'hello\\n' | timeout 120 openssl s_client -quiet -connect 127.0.0.1:%d "
 	         "-servername localhost -CAfile %s/ca.pem -verify_return_error 2>/dev/null",
-	         port, pki);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	while (len < sizeof(out) - 1 && fgets(out + len, (int)(sizeof(out) - len), f))
-		len = strlen(out);
-	ck_assert_int_eq(pclose(f), 0);
+	         port, ht_pki());
+	ht_run(cmd, out, sizeof(out));
 	ck_assert_str_eq(out, "got hello over TLSv1.3\n");
 	ck_assert_int_eq(h_stop(&d), 0);
 }
@@ -403,10 +198,10 @@ START_TEST(stalled_handshake_times_out)
 
 	ck_assert_int_eq(h_start(&d,
 	                         "services:\n  s:\n    mpm: %s\n"
-	                         "    listen: [{address: '127.0.0.1:%d', tls: {" TLS_KEYS
+	                         "    listen: [{address: '127.0.0.1:%d', tls: {" HT_SRV_KEYS
 	                         ", handshake_timeout: 300ms}}]\n"
 	                         "    builtin: echo\n    limits: {idle_timeout: 0}\n",
-	                         models[_i], port, pki, pki),
+	                         models[_i], port, ht_pki(), ht_pki()),
 	                 0);
 	fd = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(fd, 0);
@@ -414,8 +209,8 @@ START_TEST(stalled_handshake_times_out)
 	/* The server closes it: end of stream (or a reset), well before our deadline. */
 	ck_assert_int_eq(h_read_all(fd, buf, sizeof(buf), 60000), 0);
 	close(fd);
-	ck_assert(H_DEADLINE_WAIT(tls_failures(&d, "timeout") == 1, 30000));
-	ck_assert_int_eq(tls_failures(&d, "not-tls"), 0);
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", "timeout") == 1, 30000));
+	ck_assert_int_eq(ht_tls_count(&d, "s", "not-tls"), 0);
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -431,7 +226,7 @@ START_TEST(plaintext_refused_and_counted)
 	ck_assert_int_eq(h_exchange("127.0.0.1", port, "GET / HTTP/1.0\r\n\r\n", false, buf,
 	                            sizeof(buf), 60000),
 	                 0);
-	ck_assert(H_DEADLINE_WAIT(tls_failures(&d, "not-tls") == 1, 30000));
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", "not-tls") == 1, 30000));
 	ck_assert_int_eq(h_stop(&d), 0);
 }
 END_TEST
@@ -441,7 +236,7 @@ END_TEST
 START_TEST(proxy_header_then_admission_then_handshake)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port();
 	char buf[256];
 	size_t len;
@@ -451,32 +246,30 @@ START_TEST(proxy_header_then_admission_then_handshake)
 	        h_start(&d,
 	                "services:\n  s:\n    mpm: %s\n"
 	                "    listen: [{address: '127.0.0.1:%d', proxy_protocol: true,\n"
-	                "              trusted_proxies: [127.0.0.0/8], tls: {" TLS_KEYS "}}]\n"
+	                "              trusted_proxies: [127.0.0.0/8], tls: {" HT_SRV_KEYS "}}]\n"
 	                "    access: {deny: [198.51.100.0/24]}\n"
 	                "    %s\n",
-	                models[_i], port, pki, pki,
+	                models[_i], port, ht_pki(), ht_pki(),
 	                _i == 0 ? "exec: [/bin/sh, -c, 'echo $TCPREMOTEIP']" : "builtin: echo"),
 	        0);
-	ck_assert_int_eq(client_open_after(&c, port,
-	                                   "PROXY TCP4 192.0.2.7 127.0.0.1 40000 7000\r\n",
-	                                   "localhost", false),
-	                 0);
+	ck_assert_msg(ht_connect_as(&c, port, "PROXY TCP4 192.0.2.7 127.0.0.1 40000 7000\r\n",
+	                            "localhost", NULL) == 0,
+	              "%s", c.why);
 	if (_i == 0) {
-		ck_assert(client_read_all(&c, buf, sizeof(buf), &len));
+		ck_assert_msg(ht_read_to_end(&c, buf, sizeof(buf), &len), "%s", c.why);
 		ck_assert_str_eq(buf, "192.0.2.7\n");
 	} else {
-		client_write(&c, "hello\n", 6);
+		ck_assert_int_eq(SSL_write(c.ssl, "hello\n", 6), 6);
 		ck_assert_int_eq(SSL_read_ex(c.ssl, buf, sizeof(buf), &len), 1);
 		ck_assert_uint_eq(len, 6);
 		ck_assert_mem_eq(buf, "hello\n", 6);
 	}
-	client_close(&c);
+	ht_close(&c);
 	/* Denied by access after the header: closed, no handshake begun. */
-	ck_assert_int_ne(client_open_after(&c, port,
-	                                   "PROXY TCP4 198.51.100.7 127.0.0.1 40000 7000\r\n",
-	                                   "localhost", false),
+	ck_assert_int_ne(ht_connect_as(&c, port, "PROXY TCP4 198.51.100.7 127.0.0.1 40000 7000\r\n",
+	                               "localhost", NULL),
 	                 0);
-	client_close(&c);
+	ht_close(&c);
 	ck_assert(H_DEADLINE_WAIT(({
 		                          t = hc_service(reply = hc_call(&d, "stats", "s"), "s");
 		                          long long n =
@@ -519,41 +312,34 @@ static void run_superctl(struct daemon *d, const char *what, char *out, size_t c
 {
 	const char *sc = getenv("SUPERCTL");
 	char cmd[512];
-	size_t len = 0, n;
-	FILE *f;
 
 	snprintf(cmd, sizeof(cmd), "%s --socket %s %s", sc ? sc : "./superctl", d->control, what);
-	f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	while (len < cap - 1 && (n = fread(out + len, 1, cap - 1 - len, f)) > 0)
-		len += n;
-	out[len] = '\0';
-	ck_assert_int_eq(pclose(f), 0);
+	ht_run(cmd, out, cap);
 }
 
 /* superctl stats and metrics: the certificate's expiry, the path, the handshakes. */
 START_TEST(stats_and_metrics)
 {
 	struct daemon d = {0};
-	struct client c;
+	struct ht_client c;
 	int port = h_free_port(), fd;
 	char path[128], want[512], out[65536];
 	size_t len;
 	long long not_after;
 
 	ck_assert_int_eq(start_one(&d, "fork", port, "exec: [/bin/echo, hi]"), 0);
-	ck_assert_int_eq(client_open(&c, port, "localhost", false), 0);
-	ck_assert(client_read_all(&c, out, sizeof(out), &len));
+	ck_assert_msg(ht_connect(&c, port, "localhost") == 0, "%s", c.why);
+	ck_assert_msg(ht_read_to_end(&c, out, sizeof(out), &len), "%s", c.why);
 	ck_assert_str_eq(out, "hi\n");
-	client_close(&c);
+	ht_close(&c);
 	fd = h_connect("127.0.0.1", port);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(h_write_all(fd, "plain\n", 6), 0);
 	ck_assert_int_eq(h_read_all(fd, out, sizeof(out), 60000), 0);
 	close(fd);
-	ck_assert(H_DEADLINE_WAIT(tls_failures(&d, "not-tls") == 1, 30000));
+	ck_assert(H_DEADLINE_WAIT(ht_tls_count(&d, "s", "not-tls") == 1, 30000));
 
-	snprintf(path, sizeof(path), "%s/srv.pem", pki);
+	snprintf(path, sizeof(path), "%s/srv.pem", ht_pki());
 	not_after = cert_not_after(path);
 	run_superctl(&d, "metrics", out, sizeof(out));
 	snprintf(want, sizeof(want),
@@ -589,7 +375,6 @@ static Suite *suite(void)
 	Suite *s = suite_create("tls_fork");
 	TCase *tc = tcase_create("tls");
 
-	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_loop_test(tc, echo_over_tls, 0, 2);
 	tcase_add_test(tc, cat_16mib_half_close);
@@ -606,13 +391,16 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
+	SRunner *sr;
 	int failed;
 
 	/* A client the server closes on (refused, denied) must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
+	ht_pki_make();
+	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	ht_pki_remove();
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

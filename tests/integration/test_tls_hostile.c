@@ -288,7 +288,6 @@ int main(void)
 {
 	Suite *s = suite_create("tls hostile input");
 	TCase *tc = tcase_create("hostile");
-	int failed;
 
 	ht_pki_make();
 	tcase_add_checked_fixture(tc, start, stop);
@@ -301,10 +300,5 @@ int main(void)
 	tcase_add_loop_test(tc, crowd_logged_once, 0, N_MODELS);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? 1 : 0;
+	return ht_run_suite(s) ? 1 : 0;
 }

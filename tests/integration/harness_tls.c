@@ -105,6 +105,18 @@ void ht_pki_remove(void)
 		fprintf(stderr, "cannot remove %s\n", pki_dir);
 }
 
+int ht_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	ht_pki_remove();
+	return failed;
+}
+
 void ht_tls_map(char *buf, size_t cap)
 {
 	snprintf(buf, cap,

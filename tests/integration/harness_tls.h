@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
 #include <openssl/ssl.h>
 
 /* The server certificate srv.pem's names: what a client may verify it as. */
@@ -40,6 +41,9 @@ int ht_pki_renew(long serial);
 /* Writes TEXT to the file NAME in it. */
 void ht_pki_file(const char *name, const char *text);
 void ht_pki_remove(void);
+/* Runs the suite S (freeing it), then removes the directory: main()'s end in every TLS
+ * test. Returns the number of tests that failed. */
+int ht_run_suite(Suite *s);
 /* The inside of a `tls:` map of srv's certificate and key, for a printf format taking
  * the directory twice. */
 #define HT_SRV_KEYS "certificate: %s/srv.pem, key: %s/srv.key"

@@ -176,7 +176,6 @@ int main(void)
 {
 	Suite *s = suite_create("tls (daemon)");
 	TCase *tc = tcase_create("tls");
-	int failed;
 
 	ht_pki_make();
 	ht_pki_cert("stranger-ca", NULL, false);
@@ -193,10 +192,5 @@ int main(void)
 	tcase_add_test(tc, mutual_optional);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? 1 : 0;
+	return ht_run_suite(s) ? 1 : 0;
 }

@@ -215,7 +215,6 @@ int main(void)
 {
 	Suite *s = suite_create("tls admission (daemon)");
 	TCase *tc = tcase_create("tls_admission");
-	int failed;
 
 	ht_pki_make();
 	ht_pki_file("refused", "refused\r\n");
@@ -227,10 +226,5 @@ int main(void)
 	tcase_add_test(tc, plaintext_refused);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? 1 : 0;
+	return ht_run_suite(s) ? 1 : 0;
 }

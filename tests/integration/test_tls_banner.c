@@ -252,19 +252,11 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* A client the server closes on must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
 	ht_pki_make();
 	ht_pki_file("banner", "hello\r\n");
 	ht_pki_file("motd", "welcome\r\n");
 	ht_pki_file("refused", "refused\r\n");
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ht_run_suite(suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

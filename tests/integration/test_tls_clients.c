@@ -172,11 +172,9 @@ int main(void)
 {
 	Suite *s = suite_create("tls_clients");
 	TCase *tc = tcase_create("tls_clients");
-	SRunner *sr;
 	char path[128];
 	FILE *f;
 	bool skipped = false;
-	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
 	ht_pki_make();
@@ -196,12 +194,7 @@ int main(void)
 		skipped = true;
 	tcase_add_loop_test(tc, s_client_echo, 0, 4);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	if (failed)
+	if (ht_run_suite(s))
 		return EXIT_FAILURE;
 	return skipped ? 77 : EXIT_SUCCESS;
 }

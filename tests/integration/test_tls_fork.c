@@ -391,16 +391,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* A client the server closes on (refused, denied) must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
 	ht_pki_make();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ht_run_suite(suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

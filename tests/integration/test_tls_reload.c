@@ -243,8 +243,6 @@ int main(void)
 {
 	Suite *s = suite_create("tls_reload");
 	TCase *tc = tcase_create("tls_reload");
-	SRunner *sr;
-	int failed;
 
 	/* A client the server closes on must not die writing to it. */
 	signal(SIGPIPE, SIG_IGN);
@@ -254,10 +252,5 @@ int main(void)
 	tcase_add_test(tc, half_renewed_reload_keeps_running);
 	tcase_add_test(tc, one_gib_echo);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	ht_pki_remove();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return ht_run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

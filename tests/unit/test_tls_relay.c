@@ -191,7 +191,7 @@ START_TEST(client_truncates)
 	prog_expect(rr.prog[1], "x");
 	prog_expect_eof(rr.prog[1]);
 	ck_assert_int_eq(shutdown(rr.prog[1], SHUT_WR), 0);
-	rr_join(&rr);
+	ck_assert_int_eq(rr_join(&rr), DRIVER_COMPLETED);
 	ck_assert(tls_relay_truncated(rr.r));
 	rr_close(&rr);
 }

@@ -83,11 +83,7 @@ static void put_expiry(FILE *f, const json_t *svc, const json_t *l)
 	}
 }
 
-void tls_put_metrics(FILE *f, const json_t *services,
-                     void (*family)(FILE *f, const char *name, const char *type, const char *help),
-                     void (*sample)(FILE *f, const char *name, const char *suffix,
-                                    const json_t *svc, const char *extra_name,
-                                    const char *extra_value))
+void tls_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family, fmt_sample_fn *sample)
 {
 	static const struct {
 		const char *name, *field, *help;

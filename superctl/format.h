@@ -22,6 +22,12 @@ const char *fmt_bytes(uint64_t bytes, char *buf, size_t len);
 /* A Prometheus label value, escaped as the text format wants: backslash, double quote,
  * newline. */
 void fmt_label_value(FILE *f, const char *s);
+/* How `superctl metrics` writes a family's HELP and TYPE lines, and a sample's name and
+ * labels (service, and EXTRA_NAME="EXTRA_VALUE" unless NULL) up to its value: handed to
+ * the modules that add families of their own. */
+typedef void fmt_family_fn(FILE *f, const char *name, const char *type, const char *help);
+typedef void fmt_sample_fn(FILE *f, const char *name, const char *suffix, const json_t *svc,
+                           const char *extra_name, const char *extra_value);
 
 long long j_int(const json_t *o, const char *key);
 double j_num(const json_t *o, const char *key);

@@ -69,11 +69,7 @@ void runs_print_stats(const json_t *svc)
 		                         sizeof(mean)));
 }
 
-void runs_put_metrics(FILE *f, const json_t *services,
-                      void (*family)(FILE *f, const char *name, const char *type, const char *help),
-                      void (*sample)(FILE *f, const char *name, const char *suffix,
-                                     const json_t *svc, const char *extra_name,
-                                     const char *extra_value))
+void runs_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family, fmt_sample_fn *sample)
 {
 	static const struct {
 		const char *outcome, *field;

@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "superctl/format.h"
+
 /* "runs 12 (1 running; 10 ok, 1 failed, 1 killed, 0 timeouts), last exit 0" for
  * SVC into BUF; false when SVC has no runs object. */
 bool runs_summary(const json_t *svc, char *buf, size_t len);
@@ -22,10 +24,7 @@ size_t runs_print_lines(FILE *f, const json_t *services, size_t max_lines);
 /* The `runs` line of `superctl stats`. */
 void runs_print_stats(const json_t *svc);
 /* The program_runs_* families. */
-void runs_put_metrics(FILE *f, const json_t *services,
-                      void (*family)(FILE *f, const char *name, const char *type, const char *help),
-                      void (*sample)(FILE *f, const char *name, const char *suffix,
-                                     const json_t *svc, const char *extra_name,
-                                     const char *extra_value));
+void runs_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family,
+                      fmt_sample_fn *sample);
 
 #endif

@@ -11,6 +11,7 @@ static void print_cert(const json_t *cert)
 {
 	const json_t *names = json_object_get(cert, "names");
 	time_t at = (time_t)j_int(cert, "not_after");
+	long long left = j_int(cert, "days_left"), days = left < 0 ? -left : left;
 	struct tm tm;
 	char when[32] = "?";
 
@@ -24,10 +25,8 @@ static void print_cert(const json_t *cert)
 			printf("%s%s", i ? ", " : " ", json_string_value(json_array_get(names, i)));
 		putchar('\n');
 	}
-	printf("    %-14s %s (%lld day%s %s)\n", "expires", when,
-	       j_int(cert, "days_left") < 0 ? -j_int(cert, "days_left") : j_int(cert, "days_left"),
-	       j_int(cert, "days_left") == 1 || j_int(cert, "days_left") == -1 ? "" : "s",
-	       j_int(cert, "days_left") < 0 ? "ago" : "left");
+	printf("    %-14s %s (%lld day%s %s)\n", "expires", when, days, days == 1 ? "" : "s",
+	       left < 0 ? "ago" : "left");
 }
 
 void tls_print_stats(const json_t *svc)
@@ -84,11 +83,7 @@ static void put_expiry(FILE *f, const json_t *svc, const json_t *l)
 	}
 }
 
-void tls_put_metrics(FILE *f, const json_t *services,
-                     void (*family)(FILE *f, const char *name, const char *type, const char *help),
-                     void (*sample)(FILE *f, const char *name, const char *suffix,
-                                    const json_t *svc, const char *extra_name,
-                                    const char *extra_value))
+void tls_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family, fmt_sample_fn *sample)
 {
 	static const struct {
 		const char *name, *field, *help;

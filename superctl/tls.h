@@ -10,13 +10,11 @@
 
 #include <jansson.h>
 
+#include "superctl/format.h"
+
 /* The `tls` lines of `superctl stats` (none for a service without TLS). */
 void tls_print_stats(const json_t *svc);
 /* The tls_* families. */
-void tls_put_metrics(FILE *f, const json_t *services,
-                     void (*family)(FILE *f, const char *name, const char *type, const char *help),
-                     void (*sample)(FILE *f, const char *name, const char *suffix,
-                                    const json_t *svc, const char *extra_name,
-                                    const char *extra_value));
+void tls_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family, fmt_sample_fn *sample);
 
 #endif

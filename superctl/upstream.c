@@ -23,12 +23,8 @@ void upstream_print_stats(const json_t *svc)
 		       fmt_duration_usec((uint64_t)j_int(u, "connect_usec_max"), max, sizeof(max)));
 }
 
-void upstream_put_metrics(FILE *f, const json_t *services,
-                          void (*family)(FILE *f, const char *name, const char *type,
-                                         const char *help),
-                          void (*sample)(FILE *f, const char *name, const char *suffix,
-                                         const json_t *svc, const char *extra_name,
-                                         const char *extra_value))
+void upstream_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family,
+                          fmt_sample_fn *sample)
 {
 	static const struct {
 		const char *name, *type, *field, *help;

@@ -10,14 +10,12 @@
 
 #include <jansson.h>
 
+#include "superctl/format.h"
+
 /* The `upstream` lines of `superctl stats`. */
 void upstream_print_stats(const json_t *svc);
 /* The upstream_* families. */
-void upstream_put_metrics(FILE *f, const json_t *services,
-                          void (*family)(FILE *f, const char *name, const char *type,
-                                         const char *help),
-                          void (*sample)(FILE *f, const char *name, const char *suffix,
-                                         const json_t *svc, const char *extra_name,
-                                         const char *extra_value));
+void upstream_put_metrics(FILE *f, const json_t *services, fmt_family_fn *family,
+                          fmt_sample_fn *sample);
 
 #endif

@@ -372,65 +372,47 @@ static void merge_connlog(struct loader *l, struct service_conf *sc)
 }
 
 /*
- * A PROXY listener the service's model cannot serve: refused rather than handing the
- * header to the handler or program as if it were the client's bytes. Models say what
- * they serve by flags: MPM_PROXY with a handler, MPM_PROXY_EXEC with exec. Returns true
- * (with the error in diag) when refused.
+ * A PROXY or TLS listener the service's model cannot serve: refused rather than handing
+ * the header or the handshake to the handler or program as if it were the client's
+ * bytes. Models say what they serve by flags: FLAG with a handler, FLAG_EXEC with exec.
  */
-static bool proxy_refused(const struct service_conf *sc, const struct listen_conf *lc,
-                          struct diag *diag)
+struct refusal {
+	const char *key; /* of the listen entry */
+	unsigned flag, flag_exec;
+	const char *done;     /* what superserverd did before the program starts */
+	const char *mistaken; /* what a program accepting itself would do wrong */
+};
+
+static const struct refusal proxy_refusal = {"proxy_protocol", MPM_PROXY, MPM_PROXY_EXEC,
+                                             "header superserverd has read",
+                                             " and would take the header for the client's bytes"};
+static const struct refusal tls_refusal = {"tls", MPM_TLS, MPM_TLS_EXEC,
+                                           "handshake superserverd has done", ""};
+
+static void model_refused(const struct service_conf *sc, const struct listen_conf *lc,
+                          const struct refusal *r, struct diag *diag)
 {
 	char handler_models[128], exec_models[128];
 	bool exec = sc->kind == HANDLER_EXEC;
 
-	if (sc->mpm.ops->flags & (exec ? MPM_PROXY_EXEC : MPM_PROXY))
-		return false;
-	mpm_names_with_flag(MPM_PROXY, handler_models, sizeof(handler_models));
-	mpm_names_with_flag(MPM_PROXY_EXEC, exec_models, sizeof(exec_models));
-	if (exec)
-		diag_error(diag, &lc->pos,
-		           "service '%s': proxy_protocol with exec is served by %s (the program is "
-		           "started for a connection whose header superserverd has read); not by "
-		           "%s, where the program accepts connections itself and would take the "
-		           "header for the client's bytes. With a built-in or module handler "
-		           "these models serve it: %s",
-		           sc->name, exec_models[0] ? exec_models : "no model", sc->mpm.ops->name,
-		           handler_models);
-	else
-		diag_error(diag, &lc->pos,
-		           "service '%s': proxy_protocol with a handler is served by %s; not by %s",
-		           sc->name, handler_models[0] ? handler_models : "no model",
-		           sc->mpm.ops->name);
-	return true;
-}
-
-/*
- * A TLS listener the service's model does not terminate TLS for: refused rather than
- * handing the handshake to the handler or program as if it were the client's bytes.
- * Flags as for PROXY: MPM_TLS with a handler, MPM_TLS_EXEC with exec.
- */
-static void tls_refused(const struct service_conf *sc, const struct listen_conf *lc,
-                        struct diag *diag)
-{
-	char handler_models[128], exec_models[128];
-	bool exec = sc->kind == HANDLER_EXEC;
-
-	if (sc->mpm.ops->flags & (exec ? MPM_TLS_EXEC : MPM_TLS))
+	if (sc->mpm.ops->flags & (exec ? r->flag_exec : r->flag))
 		return;
-	mpm_names_with_flag(MPM_TLS, handler_models, sizeof(handler_models));
-	mpm_names_with_flag(MPM_TLS_EXEC, exec_models, sizeof(exec_models));
+	mpm_names_with_flag(r->flag, handler_models, sizeof(handler_models));
+	mpm_names_with_flag(r->flag_exec, exec_models, sizeof(exec_models));
 	if (exec)
 		diag_error(diag, &lc->pos,
-		           "service '%s': tls with exec is served by %s (the program is started "
-		           "for a connection whose handshake superserverd has done); not by %s, "
-		           "where the program accepts connections itself. With a built-in or "
-		           "module handler these models serve it: %s",
-		           sc->name, exec_models[0] ? exec_models : "no model", sc->mpm.ops->name,
+		           "service '%s': %s with exec is served by %s (the program is started "
+		           "for a connection whose %s); not by %s, where the program accepts "
+		           "connections itself%s. With a built-in or module handler these models "
+		           "serve it: %s",
+		           sc->name, r->key, exec_models[0] ? exec_models : "no model", r->done,
+		           sc->mpm.ops->name, r->mistaken,
 		           handler_models[0] ? handler_models : "none");
 	else
 		diag_error(diag, &lc->pos,
-		           "service '%s': tls with a handler is served by %s; not by %s", sc->name,
-		           handler_models[0] ? handler_models : "no model", sc->mpm.ops->name);
+		           "service '%s': %s with a handler is served by %s; not by %s", sc->name,
+		           r->key, handler_models[0] ? handler_models : "no model",
+		           sc->mpm.ops->name);
 }
 
 int config_dgram_refused(const struct service_conf *sc, const struct listen_conf *lc,
@@ -495,9 +477,9 @@ static void merge_mpm(struct loader *l, struct service_conf *sc, const struct sv
 	}
 	for (size_t i = 0; i < sc->n_listen; i++) {
 		if (sc->listen[i].proxy_protocol)
-			proxy_refused(sc, &sc->listen[i], l->diag);
+			model_refused(sc, &sc->listen[i], &proxy_refusal, l->diag);
 		if (sc->listen[i].tls_conf)
-			tls_refused(sc, &sc->listen[i], l->diag);
+			model_refused(sc, &sc->listen[i], &tls_refusal, l->diag);
 		if (sc->listen[i].addr.socktype == SOCK_DGRAM)
 			config_dgram_refused(sc, &sc->listen[i], l->diag);
 	}

@@ -157,6 +157,7 @@ static int parse_string(struct tctx *c, yaml_node_t *v, const char *kpath, char 
 static int parse_alpn(struct tctx *c, yaml_node_t *v, const char *kpath, struct tls_conf *tc)
 {
 	char ipath[CONFIG_PATH_MAX];
+	size_t i = 0;
 	bool ok = true;
 
 	if (!yexpect(c->yd, v, YAML_SEQUENCE_NODE, kpath, c->l->diag))
@@ -171,7 +172,7 @@ static int parse_alpn(struct tctx *c, yaml_node_t *v, const char *kpath, struct 
 		const char *s;
 		size_t len;
 
-		snprintf(ipath, sizeof(ipath), "%s[%zu]", kpath, tc->n_alpn);
+		snprintf(ipath, sizeof(ipath), "%s[%zu]", kpath, i++);
 		if (!(s = ystring(c->yd, n, ipath, c->l->diag))) {
 			ok = false;
 			continue;

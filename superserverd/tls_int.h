@@ -14,7 +14,7 @@ struct tls_cert {
 	SSL_CTX *ctx;
 	char *path;
 	char *subject;
-	const char *const *names; /* the configuration's (sorted copy below) */
+	const char *const *names; /* a copy of the sni entry's names, owned; none for [0] */
 	size_t n_names;
 	int64_t not_after;
 };

@@ -5,7 +5,8 @@
  * second passes without any. A flood of bad clients must not flood the journal too,
  * and a single one must still be seen.
  */
-#pragma once
+#ifndef SUPERSERVERD_WATCH_H
+#define SUPERSERVERD_WATCH_H
 
 #include <stdint.h>
 
@@ -37,3 +38,5 @@ struct service_watch {
 /* One look at SB's counters, logging for service NAME what began and what ended. */
 void service_watch_look(struct service_watch *w, struct scoreboard *sb, const char *name,
                         uint64_t now);
+
+#endif

@@ -5,8 +5,8 @@
 #include "superserverd/watch.h"
 #include "superserverd/log.h"
 
-enum episode_step episode_look(struct episode *e, uint64_t cur, uint64_t now, uint64_t *n_r,
-                               uint64_t *usec_r)
+enum watch_step watch_episode_look(struct watch_episode *e, uint64_t cur, uint64_t now,
+                                   uint64_t *n_r, uint64_t *usec_r)
 {
 	uint64_t delta = cur - e->last;
 
@@ -15,18 +15,18 @@ enum episode_step episode_look(struct episode *e, uint64_t cur, uint64_t now, ui
 		e->start = now ? now : 1;
 		e->count = delta;
 		*n_r = delta;
-		return EPISODE_BEGAN;
+		return WATCH_BEGAN;
 	}
 	if (delta) {
 		e->count += delta;
-		return EPISODE_GOING;
+		return WATCH_GOING;
 	}
 	if (!e->start)
-		return EPISODE_QUIET;
+		return WATCH_QUIET;
 	*n_r = e->count;
 	*usec_r = now - e->start;
 	e->start = 0;
-	return EPISODE_ENDED;
+	return WATCH_ENDED;
 }
 
 static const char *const reject_what[REJECT_REASON_COUNT] = {
@@ -55,13 +55,13 @@ void service_watch_look(struct service_watch *w, struct scoreboard *sb, const ch
 	uint64_t n = 0, usec = 0;
 
 	for (unsigned r = 0; r < REJECT_REASON_COUNT; r++)
-		switch (episode_look(&w->rejected[r], atomic_load(&c->rejected[r]), now, &n,
-		                     &usec)) {
-		case EPISODE_BEGAN:
+		switch (watch_episode_look(&w->rejected[r], atomic_load(&c->rejected[r]), now, &n,
+		                           &usec)) {
+		case WATCH_BEGAN:
 			log_warning(name, "rejecting connections %s (%llu in the last second)",
 			            reject_what[r], (unsigned long long)n);
 			break;
-		case EPISODE_ENDED:
+		case WATCH_ENDED:
 			log_notice(name, "no more connections %s: %llu rejected in %.1f s",
 			           reject_what[r], (unsigned long long)n, (double)usec / 1e6);
 			break;
@@ -73,14 +73,14 @@ void service_watch_look(struct service_watch *w, struct scoreboard *sb, const ch
 	for (unsigned f = TLS_FAIL_NONE + 1; f < TLS_FAIL_COUNT && f < SCOREBOARD_TLS_FAIL_SLOTS;
 	     f++) {
 		bool quiet = f == TLS_FAIL_CLOSED;
-		switch (episode_look(&w->tls_failed[f], atomic_load(&c->tls.failed[f]), now, &n,
-		                     &usec)) {
-		case EPISODE_BEGAN:
+		switch (watch_episode_look(&w->tls_failed[f], atomic_load(&c->tls.failed[f]), now,
+		                           &n, &usec)) {
+		case WATCH_BEGAN:
 			log_msg(quiet ? LOG_INFO : LOG_WARNING, name,
 			        "TLS handshakes failing: %s (%llu in the last second)", tls_what[f],
 			        (unsigned long long)n);
 			break;
-		case EPISODE_ENDED:
+		case WATCH_ENDED:
 			log_msg(quiet ? LOG_INFO : LOG_NOTICE, name,
 			        "no more TLS handshakes failing (%s): %llu in %.1f s", tls_what[f],
 			        (unsigned long long)n, (double)usec / 1e6);

@@ -13,26 +13,26 @@
 #include "mpm/tls_conn.h"
 #include "superserverd/scoreboard.h"
 
-struct episode {
+struct watch_episode {
 	uint64_t last;  /* the counter at the previous look */
 	uint64_t start; /* when the episode began (usec); 0 = none going on */
 	uint64_t count; /* increases during it */
 };
 
-enum episode_step {
-	EPISODE_QUIET, /* no episode, nothing new */
-	EPISODE_BEGAN, /* *n_r: the increase since the previous look */
-	EPISODE_GOING, /* still increasing */
-	EPISODE_ENDED, /* *n_r: the episode's total, *usec_r: how long it lasted */
+enum watch_step {
+	WATCH_QUIET, /* no episode, nothing new */
+	WATCH_BEGAN, /* *n_r: the increase since the previous look */
+	WATCH_GOING, /* still increasing */
+	WATCH_ENDED, /* *n_r: the episode's total, *usec_r: how long it lasted */
 };
 
 /* Looks at CUR, the counter's value at NOW (usec, monotonic). */
-enum episode_step episode_look(struct episode *e, uint64_t cur, uint64_t now, uint64_t *n_r,
-                               uint64_t *usec_r);
+enum watch_step watch_episode_look(struct watch_episode *e, uint64_t cur, uint64_t now,
+                                   uint64_t *n_r, uint64_t *usec_r);
 
 struct service_watch {
-	struct episode rejected[REJECT_REASON_COUNT];
-	struct episode tls_failed[TLS_FAIL_COUNT];
+	struct watch_episode rejected[REJECT_REASON_COUNT];
+	struct watch_episode tls_failed[TLS_FAIL_COUNT];
 };
 
 /* One look at SB's counters, logging for service NAME what began and what ended. */

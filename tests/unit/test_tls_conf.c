@@ -230,6 +230,9 @@ static const struct {
          "optional or require)"},
         {SVC("{address: '127.0.0.1:1', tls: {" CK ", alpn: [h2, '']}}"), "''",
          "services.e.listen[0].tls.alpn[1]: an ALPN protocol name is 1 to 255 bytes (got 0)"},
+        /* After another bad name: its own index, not the count of good ones before it. */
+        {SVC("{address: '127.0.0.1:1', tls: {" CK ", alpn: ['', h2, '']}}"), "h2, ^''",
+         "services.e.listen[0].tls.alpn[2]: an ALPN protocol name is 1 to 255 bytes (got 0)"},
         {SVC("{address: '127.0.0.1:1', tls: {" CK ", alpn: [h2, "
              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

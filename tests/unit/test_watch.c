@@ -10,22 +10,22 @@
 
 START_TEST(one_episode_one_begin_one_end)
 {
-	struct episode e = {0};
+	struct watch_episode e = {0};
 	uint64_t n = 0, usec = 0;
 
-	ck_assert_int_eq(episode_look(&e, 0, 1 * SEC, &n, &usec), EPISODE_QUIET);
-	ck_assert_int_eq(episode_look(&e, 3, 2 * SEC, &n, &usec), EPISODE_BEGAN);
+	ck_assert_int_eq(watch_episode_look(&e, 0, 1 * SEC, &n, &usec), WATCH_QUIET);
+	ck_assert_int_eq(watch_episode_look(&e, 3, 2 * SEC, &n, &usec), WATCH_BEGAN);
 	ck_assert_uint_eq(n, 3);
-	ck_assert_int_eq(episode_look(&e, 10, 3 * SEC, &n, &usec), EPISODE_GOING);
-	ck_assert_int_eq(episode_look(&e, 1010, 4 * SEC, &n, &usec), EPISODE_GOING);
-	ck_assert_int_eq(episode_look(&e, 1010, 5 * SEC, &n, &usec), EPISODE_ENDED);
+	ck_assert_int_eq(watch_episode_look(&e, 10, 3 * SEC, &n, &usec), WATCH_GOING);
+	ck_assert_int_eq(watch_episode_look(&e, 1010, 4 * SEC, &n, &usec), WATCH_GOING);
+	ck_assert_int_eq(watch_episode_look(&e, 1010, 5 * SEC, &n, &usec), WATCH_ENDED);
 	ck_assert_uint_eq(n, 1010);
 	ck_assert_uint_eq(usec, 3 * SEC);
-	ck_assert_int_eq(episode_look(&e, 1010, 6 * SEC, &n, &usec), EPISODE_QUIET);
+	ck_assert_int_eq(watch_episode_look(&e, 1010, 6 * SEC, &n, &usec), WATCH_QUIET);
 	/* The next increase is a new episode, counted from where the last one ended. */
-	ck_assert_int_eq(episode_look(&e, 1011, 7 * SEC, &n, &usec), EPISODE_BEGAN);
+	ck_assert_int_eq(watch_episode_look(&e, 1011, 7 * SEC, &n, &usec), WATCH_BEGAN);
 	ck_assert_uint_eq(n, 1);
-	ck_assert_int_eq(episode_look(&e, 1011, 8 * SEC, &n, &usec), EPISODE_ENDED);
+	ck_assert_int_eq(watch_episode_look(&e, 1011, 8 * SEC, &n, &usec), WATCH_ENDED);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(usec, 1 * SEC);
 }
@@ -34,11 +34,11 @@ END_TEST
 /* A monotonic clock may read 0 at the first look: the episode still begins. */
 START_TEST(begins_at_time_zero)
 {
-	struct episode e = {0};
+	struct watch_episode e = {0};
 	uint64_t n = 0, usec = 0;
 
-	ck_assert_int_eq(episode_look(&e, 1, 0, &n, &usec), EPISODE_BEGAN);
-	ck_assert_int_eq(episode_look(&e, 1, SEC, &n, &usec), EPISODE_ENDED);
+	ck_assert_int_eq(watch_episode_look(&e, 1, 0, &n, &usec), WATCH_BEGAN);
+	ck_assert_int_eq(watch_episode_look(&e, 1, SEC, &n, &usec), WATCH_ENDED);
 	ck_assert_uint_eq(n, 1);
 }
 END_TEST

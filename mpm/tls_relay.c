@@ -289,11 +289,6 @@ uint32_t tls_relay_prog_want(const struct tls_relay *r)
 	return w;
 }
 
-enum driver_outcome tls_relay_outcome(const struct tls_relay *r)
-{
-	return r->outcome;
-}
-
 bool tls_relay_truncated(const struct tls_relay *r)
 {
 	return r->truncated;
@@ -307,11 +302,6 @@ uint64_t tls_relay_bytes_in(const struct tls_relay *r)
 uint64_t tls_relay_bytes_out(const struct tls_relay *r)
 {
 	return r->down.moved;
-}
-
-uint64_t tls_relay_activity(const struct tls_relay *r)
-{
-	return r->activity;
 }
 
 enum driver_outcome tls_relay_run_blocking(struct tls_relay *r, const struct driver_limits *lim,

@@ -422,31 +422,19 @@ void admit_reclaim(struct scoreboard *sb, unsigned slot_index)
 	}
 }
 
-static bool admit_gate_greeting(struct admit *a, struct connlog *cl, int fd,
-                                const struct sockaddr *peer, socklen_t peer_len,
-                                struct admit_ticket *t, bool greet_now)
+bool admit_gate(struct admit *a, struct connlog *cl, const struct listen_conf *lc, int fd,
+                const struct sockaddr *peer, socklen_t peer_len, struct admit_ticket *t)
 {
 	int reason = admit_check(a, fd, peer, peer_len, t);
 
 	if (reason < 0) {
 		t->greeting_rest = (uint32_t)a->greeting_len;
-		if (a->greeting_len && greet_now)
+		/* On a TLS listener it would go out before the handshake, in plaintext. */
+		if (a->greeting_len && !(lc && lc->tls))
 			greet(a, fd, t);
 		return true;
 	}
 	connlog_rejected(cl, peer, peer_len, fd, reason);
 	admit_refuse(a, fd, reason);
 	return false;
-}
-
-bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
-                socklen_t peer_len, struct admit_ticket *t)
-{
-	return admit_gate_greeting(a, cl, fd, peer, peer_len, t, true);
-}
-
-bool admit_gate_tls(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
-                    socklen_t peer_len, struct admit_ticket *t)
-{
-	return admit_gate_greeting(a, cl, fd, peer, peer_len, t, false);
 }

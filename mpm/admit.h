@@ -71,18 +71,15 @@ struct connlog;
 struct ss_conn;
 struct iovec;
 /* admit_check, and for a rejection its connection record and admit_refuse: what every
- * model does with a client. True to serve it, after sending it the greeting (as much
- * as the socket takes at once; the rest is in t->greeting_rest); false when it was
- * turned away. */
-bool admit_gate(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
-                socklen_t peer_len, struct admit_ticket *t);
-/* The same for a TLS connection: nothing is sent (the greeting would go out before
- * the handshake, in plaintext); all of it waits in t->greeting_rest for
- * admit_greeting_queue (or admit_greeting_rest, for a program's TLS relay) once the
- * handshake is done. A refusal is sent as for any, in plaintext and without a
- * handshake: a refused client costs no cryptography. */
-bool admit_gate_tls(struct admit *a, struct connlog *cl, int fd, const struct sockaddr *peer,
-                    socklen_t peer_len, struct admit_ticket *t);
+ * model does with a client accepted on LC (NULL: a listener without settings). True to
+ * serve it, after sending it the greeting (as much as the socket takes at once; the
+ * rest is in t->greeting_rest); false when it was turned away. On a TLS listener
+ * nothing is sent (the greeting would go out before the handshake, in plaintext): all
+ * of it waits in t->greeting_rest for admit_greeting_queue (or admit_greeting_rest,
+ * for a program's TLS relay) once the handshake is done. A refusal is sent as for
+ * any, in plaintext and without a handshake: a refused client costs no cryptography. */
+bool admit_gate(struct admit *a, struct connlog *cl, const struct listen_conf *lc, int fd,
+                const struct sockaddr *peer, socklen_t peer_len, struct admit_ticket *t);
 /* The rest of T's greeting, queued as the first output of connection C (before the
  * handler's open). Returns 0, or a negative errno and C marked failed (closed unsent). */
 int admit_greeting_queue(const struct admit *a, struct admit_ticket *t, struct ss_conn *c);

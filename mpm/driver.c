@@ -103,25 +103,41 @@ static enum driver_outcome driver_relay(struct ss_conn *c, const struct driver_l
 	return relay_run_blocking(r, lim, stop ? driver_stop_flag : NULL, (void *)stop);
 }
 
-/* The TLS handshake, before the handler hears of the connection. Its deadline is the
- * nearest of its own, the idle timeout's and the maximum duration's. */
+uint64_t driver_handshake_deadline(uint64_t start, const struct driver_limits *lim)
+{
+	uint64_t at = 0;
+
+	if (!lim)
+		return 0;
+	const uint64_t t[3] = {lim->handshake_timeout_usec, lim->idle_timeout_usec,
+	                       lim->max_duration_usec};
+	for (int i = 0; i < 3; i++)
+		if (t[i] && (!at || start + t[i] < at))
+			at = start + t[i];
+	return at;
+}
+
+enum driver_outcome driver_handshake_outcome(int r, uint64_t start, uint64_t at,
+                                             const struct driver_limits *lim)
+{
+	if (r == -ECANCELED)
+		return DRIVER_STOPPED;
+	if (r != -ETIMEDOUT)
+		return DRIVER_PEER_GONE;
+	if (lim && lim->max_duration_usec && at == start + lim->max_duration_usec)
+		return DRIVER_DURATION;
+	return DRIVER_IDLE_TIMEOUT;
+}
+
+/* The TLS handshake, before the handler hears of the connection. */
 static enum driver_outcome driver_handshake(struct ss_conn *c, const struct driver_limits *lim,
                                             volatile int *stop)
 {
-	uint64_t at = 0, end_at = 0;
-	int r;
+	/* Nothing has been read yet: the idle timeout runs from the start too. */
+	uint64_t at = driver_handshake_deadline(c->start_usec, lim);
+	int r = tls_conn_handshake_blocking(c->tls, at, stop ? driver_stop_flag : NULL,
+	                                    (void *)stop);
 
-	if (lim && lim->handshake_timeout_usec)
-		at = c->start_usec + lim->handshake_timeout_usec;
-	if (lim && lim->idle_timeout_usec &&
-	    (!at || c->activity_usec + lim->idle_timeout_usec < at))
-		at = c->activity_usec + lim->idle_timeout_usec;
-	if (lim && lim->max_duration_usec) {
-		end_at = c->start_usec + lim->max_duration_usec;
-		if (!at || end_at < at)
-			at = end_at;
-	}
-	r = tls_conn_handshake_blocking(c->tls, at, stop ? driver_stop_flag : NULL, (void *)stop);
 	if (r == 0) {
 		uint64_t took = conn_now_usec() - c->start_usec;
 		c->tls_handshake_usec = took ? took : 1;
@@ -130,11 +146,7 @@ static enum driver_outcome driver_handshake(struct ss_conn *c, const struct driv
 	}
 	/* For the model's metrics: the TLS state goes with the connection. */
 	c->tls_failure = (int)tls_conn_failure(c->tls);
-	if (r == -ECANCELED)
-		return DRIVER_STOPPED;
-	if (r == -ETIMEDOUT)
-		return end_at && at == end_at ? DRIVER_DURATION : DRIVER_IDLE_TIMEOUT;
-	return DRIVER_PEER_GONE;
+	return driver_handshake_outcome(r, c->start_usec, at, lim);
 }
 
 static enum driver_outcome driver_loop(struct ss_conn *c, const struct driver_limits *lim,

@@ -44,6 +44,14 @@ const char *driver_outcome_name(enum driver_outcome o);
  * set), -1 for none; CAPPED: at most the quarter second after which a blocking loop
  * looks at its stop flag. */
 int driver_wait_ms(uint64_t now, uint64_t at1, uint64_t at2, bool capped);
+/* The deadline (conn_now_usec clock) of a TLS handshake that started at START under
+ * LIM: the nearest of its own timeout, the idle timeout and the maximum duration; 0:
+ * none. */
+uint64_t driver_handshake_deadline(uint64_t start, const struct driver_limits *lim);
+/* How a connection ended whose handshake, started at START with deadline AT under LIM,
+ * failed with R (tls_conn_handshake_blocking's). */
+enum driver_outcome driver_handshake_outcome(int r, uint64_t start, uint64_t at,
+                                             const struct driver_limits *lim);
 /* The outcome as the scoreboard counts it. */
 enum conn_result driver_result(enum driver_outcome o);
 

@@ -113,6 +113,19 @@ void event_conn_close(struct event_loop *l, struct event_conn *ec, enum driver_o
 		event_listen_update(l);
 }
 
+int event_conn_interest(struct event_loop *l, struct event_conn *ec, uint32_t want)
+{
+	struct epoll_event ev = {.events = want, .data.ptr = ec};
+
+	if (ec->in_epoll && want == ec->events)
+		return 0;
+	if (epoll_ctl(l->epfd, ec->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ec->c.fd, &ev) < 0)
+		return -errno;
+	ec->in_epoll = true;
+	ec->events = want;
+	return 0;
+}
+
 /* Brings the epoll interest set in line with the connection's state. Level-triggered:
  * input is watched only while we are willing to read it, output only while some is
  * pending, so a connection in back-pressure does not wake the loop. */
@@ -121,7 +134,6 @@ static int event_conn_watch(struct event_loop *l, struct event_conn *ec)
 	const struct ss_conn *c = &ec->c;
 	size_t pending = ss_conn_pending(c);
 	uint32_t want = 0;
-	struct epoll_event ev;
 
 	if (!c->ended && pending < SS_CONN_HIGH_WATER)
 		want |= EPOLLIN;
@@ -133,14 +145,7 @@ static int event_conn_watch(struct event_loop *l, struct event_conn *ec)
 		want |= EPOLLIN;
 	if (c->tls_wait & POLLOUT)
 		want |= EPOLLOUT;
-	if (ec->in_epoll && want == ec->events)
-		return 0;
-	ev = (struct epoll_event){.events = want, .data.ptr = ec};
-	if (epoll_ctl(l->epfd, ec->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) < 0)
-		return -errno;
-	ec->in_epoll = true;
-	ec->events = want;
-	return 0;
+	return event_conn_interest(l, ec, want);
 }
 
 /* One writable callback and its flush. Returns 1 if the handler produced output and

@@ -140,8 +140,8 @@ void event_listen_accept(struct event_loop *l, struct event_tag *t)
 			event_proxy_accepted(l, lst, fd, &tk, &peer, plen);
 			continue;
 		}
-		if (!(lst->lc && lst->lc->tls ? admit_gate_tls : admit_gate)(
-		            &l->admit, &l->connlog, fd, (struct sockaddr *)&peer, plen, &tk))
+		if (!admit_gate(&l->admit, &l->connlog, lst->lc, fd, (struct sockaddr *)&peer, plen,
+		                &tk))
 			continue;
 		event_conn_start(l, lst, fd, &tk, (struct sockaddr *)&peer, plen, NULL, 0);
 	}

@@ -177,6 +177,9 @@ void event_conn_begin(struct event_loop *l, struct event_conn *ec, struct event_
 /* The handler's part begins (after the handshake, if any): greeting, open callback,
  * first flush, epoll interest. */
 void event_conn_open(struct event_loop *l, struct event_conn *ec);
+/* Sets ec's epoll interest to WANT (adding its socket the first time); no call when it
+ * is already that. Returns 0 or -errno. */
+int event_conn_interest(struct event_loop *l, struct event_conn *ec, uint32_t want);
 /* An epoll event for ec. */
 void event_conn_event(struct event_loop *l, struct event_conn *ec, uint32_t revents);
 /* One pass over the connections that asked to run again (bounded to those queued

@@ -52,8 +52,7 @@ static void event_proxy_admit(struct event_loop *l, struct event_listener *lst,
 {
 	const struct sockaddr *peer = (struct sockaddr *)&pa->peer;
 	const struct sockaddr *local = (struct sockaddr *)&pa->local;
-	if (!(pa->lc && pa->lc->tls ? admit_gate_tls : admit_gate)(
-	            &l->admit, &l->connlog, pa->fd, peer, pa->peer_len, &pa->ticket)) {
+	if (!admit_gate(&l->admit, &l->connlog, pa->lc, pa->fd, peer, pa->peer_len, &pa->ticket)) {
 		if (ec)
 			event_pool_bury(l, ec);
 		return;

@@ -23,21 +23,8 @@
 #include "superserverd/scoreboard.h"
 #include "superserverd/tls.h"
 
-/* The interest set for what the handshake waits for. */
-static int event_tls_watch(struct event_loop *l, struct event_conn *ec, uint32_t want)
-{
-	struct epoll_event ev = {.events = want, .data.ptr = ec};
-
-	if (ec->in_epoll && ec->events == want)
-		return 0;
-	if (epoll_ctl(l->epfd, ec->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, ec->c.fd, &ev) < 0)
-		return -errno;
-	ec->in_epoll = true;
-	ec->events = want;
-	return 0;
-}
-
-static void event_tls_step(struct event_loop *l, struct event_conn *ec)
+/* One non-blocking step of the handshake, on an epoll event or at its start. */
+void event_tls_event(struct event_loop *l, struct event_conn *ec)
 {
 	struct ss_conn *c = &ec->c;
 	enum tls_status s = tls_conn_handshake(c->tls);
@@ -55,7 +42,7 @@ static void event_tls_step(struct event_loop *l, struct event_conn *ec)
 		return;
 	case TLS_WANT_READ:
 	case TLS_WANT_WRITE:
-		r = event_tls_watch(l, ec, s == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
+		r = event_conn_interest(l, ec, s == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
 		if (r == 0)
 			return;
 		log_warning(l->name, "epoll_ctl: %s: closing a connection", strerror(-r));
@@ -80,12 +67,7 @@ void event_tls_begin(struct event_loop *l, struct event_conn *ec)
 	if (lst->handshakes.period)
 		event_fifo_touch(&lst->handshakes, &ec->handshake, ec->c.start_usec);
 	/* The ClientHello is most likely not there yet: this only peeks and waits. */
-	event_tls_step(l, ec);
-}
-
-void event_tls_event(struct event_loop *l, struct event_conn *ec)
-{
-	event_tls_step(l, ec);
+	event_tls_event(l, ec);
 }
 
 void event_tls_expire(struct event_loop *l, uint64_t now)
@@ -96,7 +78,7 @@ void event_tls_expire(struct event_loop *l, uint64_t now)
 		while ((k = event_fifo_expired(&l->listeners[i].handshakes, now))) {
 			struct event_conn *ec = event_container_of(k, struct event_conn, handshake);
 
-			tls_conn_set_timed_out(ec->c.tls);
+			/* event_tls_end counts it as a timeout. */
 			event_conn_close(l, ec, DRIVER_IDLE_TIMEOUT);
 		}
 	}

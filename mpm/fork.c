@@ -262,8 +262,8 @@ void fork_serve(struct acceptor *a, const struct listen_conf *lc, int fd,
 
 	/* On a TLS listener the greeting waits for the handshake: nothing is written in
 	 * plaintext before it. */
-	if (!(lc && lc->tls ? admit_gate_tls : admit_gate)(
-	            &a->admit, &a->connlog, fd, (const struct sockaddr *)peer, peer_len, ticket))
+	if (!admit_gate(&a->admit, &a->connlog, lc, fd, (const struct sockaddr *)peer, peer_len,
+	                ticket))
 		return;
 	uint64_t start = scoreboard_now_usec();
 	if (a->ctx->handler)

@@ -77,7 +77,7 @@ int fork_exec_spawn(struct acceptor *a, const struct listen_conf *lc, int fd,
 		goto fail_pipe;
 	}
 	if (lc && lc->tls) {
-		/* The whole greeting (admit_gate_tls sent nothing), through TLS. */
+		/* The whole greeting (admit_gate sent nothing on a TLS listener), through TLS. */
 		r = fork_tls_exec_start(a, lc, fd, pfd[1], rest, n_rest, peer, peer_len, local,
 		                        local_len, pid_r, report_r);
 		goto started;

@@ -92,18 +92,6 @@ static int run_program(struct acceptor *a, struct tls_conn *t, int fd, int sp[2]
 	return status;
 }
 
-/* How a connection whose handshake ended with R (tls_conn_handshake_blocking's) at
- * DEADLINE under LIM ended, as the driver tells it for a built-in's. */
-static enum driver_outcome handshake_outcome(int r, uint64_t start, uint64_t deadline,
-                                             const struct driver_limits *lim)
-{
-	if (r != -ETIMEDOUT)
-		return DRIVER_PEER_GONE;
-	if (lim->max_duration_usec && deadline == start + lim->max_duration_usec)
-		return DRIVER_DURATION;
-	return DRIVER_IDLE_TIMEOUT;
-}
-
 static void __attribute__((noreturn))
 tls_exec_child(struct acceptor *a, const struct listen_conf *lc, int fd, int errfd,
                const struct iovec *greeting, int n_greeting, int report,
@@ -123,7 +111,7 @@ tls_exec_child(struct acceptor *a, const struct listen_conf *lc, int fd, int err
 		log_error(a->name, "cannot start TLS on a connection: %s", strerror(ENOMEM));
 		_exit(1);
 	}
-	deadline = tls_serve_deadline(start, &lim);
+	deadline = driver_handshake_deadline(start, &lim);
 	r = tls_conn_handshake_blocking(t, deadline, NULL, NULL);
 	tls_serve_count_conn(a->ctx->scoreboard, t, r, conn_now_usec() - start);
 	if (r < 0) {
@@ -131,8 +119,9 @@ tls_exec_child(struct acceptor *a, const struct listen_conf *lc, int fd, int err
 		tls_conn_free(t);
 		/* No program ran: the acceptor records the connection from the report. */
 		if (report >= 0)
-			atomic_store(&a->reports.cell[report],
-			             (uint8_t)(1 + handshake_outcome(r, start, deadline, &lim)));
+			atomic_store(
+			        &a->reports.cell[report],
+			        (uint8_t)(1 + driver_handshake_outcome(r, start, deadline, &lim)));
 		_exit(0);
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||

@@ -227,8 +227,7 @@ static void serve_one(struct worker *w, int lfd)
 		}
 	}
 	/* On a TLS listener the greeting waits for the handshake (it goes through TLS). */
-	if (!(lc && lc->tls ? admit_gate_tls : admit_gate)(&w->admit, &w->connlog, fd,
-	                                                   (struct sockaddr *)&peer, plen, &tk))
+	if (!admit_gate(&w->admit, &w->connlog, lc, fd, (struct sockaddr *)&peer, plen, &tk))
 		return;
 	scoreboard_set_state(ctx->slot, WORKER_BUSY);
 	scoreboard_conn_accepted(ctx->scoreboard, ctx->slot);

@@ -532,6 +532,23 @@ void relay_free(struct relay *r)
 }
 
 /* poll()'s timeout: the nearest of the connect deadline and the limits. */
+int relay_poll(int fd, uint32_t want, int fd2, uint32_t want2, int ms, uint32_t *ready,
+               uint32_t *ready2)
+{
+	/* A side we want nothing from is left out: a hangup it reports (a peer's FIN with
+	 * bytes still unread, say) would otherwise wake us at once, forever. */
+	struct pollfd pfd[2] = {{.fd = want ? fd : -1, .events = (short)want},
+	                        {.fd = want2 ? fd2 : -1, .events = (short)want2}};
+	int n = poll(pfd, 2, ms);
+
+	if (n < 0 && errno != EINTR)
+		return -1;
+	/* A timeout or a signal: only the deadlines are news. */
+	*ready = n > 0 ? (uint32_t)pfd[0].revents : 0;
+	*ready2 = n > 0 ? (uint32_t)pfd[1].revents : 0;
+	return (*ready | *ready2) & POLLNVAL ? -1 : 0;
+}
+
 static int relay_wait_ms(const struct relay *r, const struct driver_limits *lim, uint64_t now,
                          bool capped)
 {
@@ -559,9 +576,7 @@ static enum driver_outcome relay_blocking_loop(struct relay *r, const struct dri
 	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(r->c->fd, F_SETFL, fl | O_NONBLOCK) < 0))
 		return DRIVER_PEER_GONE;
 	for (;;) {
-		struct pollfd pfd[2];
 		uint64_t now = conn_now_usec();
-		int n;
 
 		if (relay_step(r, ready, up_ready, now) == RELAY_DONE)
 			return relay_outcome(r);
@@ -573,20 +588,9 @@ static enum driver_outcome relay_blocking_loop(struct relay *r, const struct dri
 		if (lim && lim->idle_timeout_usec &&
 		    now >= r->c->activity_usec + lim->idle_timeout_usec)
 			return DRIVER_IDLE_TIMEOUT;
-		/* A side we want nothing from is left out: a hangup it reports (a peer's FIN
-		 * with bytes still unread, say) would otherwise wake us at once, forever. */
-		pfd[0] = (struct pollfd){.fd = relay_want(r) ? r->c->fd : -1,
-		                         .events = (short)relay_want(r)};
-		pfd[1] = (struct pollfd){.fd = relay_up_want(r) ? r->up : -1,
-		                         .events = (short)relay_up_want(r)};
-		n = poll(pfd, 2, relay_wait_ms(r, lim, now, stop != NULL));
-		if (n < 0 && errno != EINTR)
+		if (relay_poll(r->c->fd, relay_want(r), r->up, relay_up_want(r),
+		               relay_wait_ms(r, lim, now, stop != NULL), &ready, &up_ready) < 0)
 			return DRIVER_PEER_GONE;
-		ready = n > 0 ? (uint32_t)pfd[0].revents : 0;
-		up_ready = n > 0 ? (uint32_t)pfd[1].revents : 0;
-		if ((ready | up_ready) & POLLNVAL)
-			return DRIVER_PEER_GONE;
-		/* A timeout or a signal: only the deadlines are news. */
 	}
 }
 

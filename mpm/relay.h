@@ -72,6 +72,13 @@ uint64_t relay_connect_deadline(const struct relay *r);
 /* Closes the target socket and the pipes (not c->fd). NULL is fine. */
 void relay_free(struct relay *r);
 
+/* One poll() of a blocking relay's two sockets, FD for WANT and FD2 for WANT2 (a side
+ * wanting 0 is left out), for at most MS milliseconds: 0 with what each saw in *READY
+ * and *READY2 (both 0 after a timeout or a signal), or -1 when the relay cannot go on
+ * (a poll error, a closed descriptor). */
+int relay_poll(int fd, uint32_t want, int fd2, uint32_t want2, int ms, uint32_t *ready,
+               uint32_t *ready2);
+
 /*
  * The whole relay in the calling thread, for the blocking drivers: poll() on both
  * sockets until done, the limits passed, or STOP (when not NULL) returns true (looked

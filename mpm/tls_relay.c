@@ -4,7 +4,6 @@
  * calls; half-closes passed on, back-pressure by not reading.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -289,11 +288,6 @@ uint32_t tls_relay_prog_want(const struct tls_relay *r)
 	return w;
 }
 
-enum driver_outcome tls_relay_outcome(const struct tls_relay *r)
-{
-	return r->outcome;
-}
-
 bool tls_relay_truncated(const struct tls_relay *r)
 {
 	return r->truncated;
@@ -309,20 +303,13 @@ uint64_t tls_relay_bytes_out(const struct tls_relay *r)
 	return r->down.moved;
 }
 
-uint64_t tls_relay_activity(const struct tls_relay *r)
-{
-	return r->activity;
-}
-
 enum driver_outcome tls_relay_run_blocking(struct tls_relay *r, const struct driver_limits *lim,
                                            bool (*stop)(void *arg), void *arg)
 {
 	uint32_t ready = RELAY_ANY, prog_ready = RELAY_ANY;
 
 	for (;;) {
-		struct pollfd pfd[2];
 		uint64_t now = conn_now_usec(), idle_at = 0, end_at = 0;
-		int n;
 
 		if (tls_relay_step(r, ready, prog_ready, now) == RELAY_DONE)
 			return r->outcome;
@@ -338,17 +325,9 @@ enum driver_outcome tls_relay_run_blocking(struct tls_relay *r, const struct dri
 			if (now >= idle_at)
 				return DRIVER_IDLE_TIMEOUT;
 		}
-		/* A side we want nothing from is left out (see relay.c). */
-		pfd[0] = (struct pollfd){.fd = tls_relay_want(r) ? r->fd : -1,
-		                         .events = (short)tls_relay_want(r)};
-		pfd[1] = (struct pollfd){.fd = tls_relay_prog_want(r) ? r->prog : -1,
-		                         .events = (short)tls_relay_prog_want(r)};
-		n = poll(pfd, 2, driver_wait_ms(now, idle_at, end_at, stop != NULL));
-		if (n < 0 && errno != EINTR)
-			return DRIVER_PEER_GONE;
-		ready = n > 0 ? (uint32_t)pfd[0].revents : 0;
-		prog_ready = n > 0 ? (uint32_t)pfd[1].revents : 0;
-		if ((ready | prog_ready) & POLLNVAL)
+		if (relay_poll(r->fd, tls_relay_want(r), r->prog, tls_relay_prog_want(r),
+		               driver_wait_ms(now, idle_at, end_at, stop != NULL), &ready,
+		               &prog_ready) < 0)
 			return DRIVER_PEER_GONE;
 	}
 }

@@ -48,15 +48,11 @@ enum relay_status tls_relay_step(struct tls_relay *r, uint32_t ready, uint32_t p
 /* What to wait for on each side; 0: leave that side out of the wait (see relay.h). */
 uint32_t tls_relay_want(const struct tls_relay *r);
 uint32_t tls_relay_prog_want(const struct tls_relay *r);
-/* Once done: why (DRIVER_COMPLETED after both half-closes). */
-enum driver_outcome tls_relay_outcome(const struct tls_relay *r);
 /* The client's stream ended without close_notify. */
 bool tls_relay_truncated(const struct tls_relay *r);
 /* Plaintext bytes from the client to the program, and back. */
 uint64_t tls_relay_bytes_in(const struct tls_relay *r);
 uint64_t tls_relay_bytes_out(const struct tls_relay *r);
-/* The last step that moved a byte (for the idle timeout), and the start. */
-uint64_t tls_relay_activity(const struct tls_relay *r);
 
 /*
  * The whole relay in the calling thread: poll() on both sockets until done, a limit

@@ -18,18 +18,6 @@ int tls_serve_attach(struct ss_conn *c, const struct listen_conf *lc, struct dri
 	return 0;
 }
 
-uint64_t tls_serve_deadline(uint64_t start, const struct driver_limits *lim)
-{
-	uint64_t at = 0;
-	const uint64_t t[3] = {lim->handshake_timeout_usec, lim->idle_timeout_usec,
-	                       lim->max_duration_usec};
-
-	for (int i = 0; i < 3; i++)
-		if (t[i] && (!at || start + t[i] < at))
-			at = start + t[i];
-	return at;
-}
-
 void tls_serve_count(struct scoreboard *sb, const struct ss_conn *c)
 {
 	if (c->tls_failure != TLS_FAIL_NONE)

@@ -25,10 +25,6 @@ struct scoreboard;
  */
 int tls_serve_attach(struct ss_conn *c, const struct listen_conf *lc, struct driver_limits *lim);
 
-/* The deadline (conn_now_usec clock) of a handshake that started at START under LIM:
- * the nearest of its own timeout, the idle timeout and the maximum duration; 0: none. */
-uint64_t tls_serve_deadline(uint64_t start, const struct driver_limits *lim);
-
 /* Counts C's handshake, after driver_serve, when C was a TLS connection: completed
  * (with its time and resumption) or failed by its reason. A connection stopped before
  * its handshake ended is not counted. */

@@ -218,8 +218,7 @@ int tp_poller_admit(struct tp_pool *p, const struct listen_conf *lc, int fd,
 	struct ss_conn c;
 	int r;
 
-	if (!(lc && lc->tls ? admit_gate_tls : admit_gate)(&p->admit, &p->connlog, fd, peer,
-	                                                   peer_len, ticket))
+	if (!admit_gate(&p->admit, &p->connlog, lc, fd, peer, peer_len, ticket))
 		return 0;
 	conn_init(&c, fd, p->ctx->handler, p->ctx->handler_data);
 	conn_set_peer(&c, peer, peer_len);

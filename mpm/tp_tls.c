@@ -81,7 +81,8 @@ static void tp_tls_done(struct tp_pool *p, struct tp_handshake *h)
 	free(h);
 }
 
-static void tp_tls_step(struct tp_pool *p, struct tp_handshake *h)
+/* One non-blocking step of the handshake, on an epoll event or at its start. */
+void tp_tls_event(struct tp_pool *p, struct tp_handshake *h)
 {
 	enum tls_status s = tls_conn_handshake(h->c.tls);
 	uint32_t want;
@@ -113,7 +114,8 @@ int tp_tls_begin(struct tp_pool *p, const struct listen_conf *lc, const struct s
                  const struct admit_ticket *ticket)
 {
 	struct tp_handshake *h = calloc(1, sizeof(*h));
-	uint64_t within = tls_server_handshake_timeout_usec(lc->tls);
+	struct driver_limits lim = p->limits;
+	uint64_t at;
 
 	if (!h)
 		return -ENOMEM;
@@ -125,27 +127,17 @@ int tp_tls_begin(struct tp_pool *p, const struct listen_conf *lc, const struct s
 	}
 	h->tag = (struct tp_tag){.kind = TP_TAG_HANDSHAKE, .fd = c->fd};
 	h->ticket = *ticket;
-	h->expiry = DRIVER_IDLE_TIMEOUT;
-	if (p->limits.idle_timeout_usec && (!within || p->limits.idle_timeout_usec < within))
-		within = p->limits.idle_timeout_usec;
-	if (p->limits.max_duration_usec && (!within || p->limits.max_duration_usec < within)) {
-		within = p->limits.max_duration_usec;
-		h->expiry = DRIVER_DURATION;
-	}
+	lim.handshake_timeout_usec = tls_server_handshake_timeout_usec(lc->tls);
+	at = driver_handshake_deadline(c->start_usec, &lim);
+	h->expiry = driver_handshake_outcome(-ETIMEDOUT, c->start_usec, at, &lim);
 	/* A connection like the others from here on, in the counts as in the logs. */
 	tp_poller_count_accept(p, &h->c);
 	/* No deadline at all cannot be configured (handshake_timeout is at least 1ms);
 	 * the FIFO is keyed by deadline all the same. */
-	tp_fifo_insert(&p->handshakes, &h->node,
-	               h->c.start_usec + (within ? within : UINT64_MAX / 4));
+	tp_fifo_insert(&p->handshakes, &h->node, at ? at : h->c.start_usec + UINT64_MAX / 4);
 	/* The ClientHello is most likely not there yet: this only peeks and waits. */
-	tp_tls_step(p, h);
+	tp_tls_event(p, h);
 	return 0;
-}
-
-void tp_tls_event(struct tp_pool *p, struct tp_handshake *h)
-{
-	tp_tls_step(p, h);
 }
 
 void tp_tls_expire(struct tp_pool *p, uint64_t now)
